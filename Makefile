@@ -1,0 +1,104 @@
+# Build, run and test the unikernel. `make help` lists the targets.
+
+.DEFAULT_GOAL := all
+SHELL := /bin/bash
+
+BUILD := build
+MACHINE ?= q35
+ACCEL ?= tcg
+CMDLINE ?=
+PYTHON := /usr/bin/python3
+
+EFI_INC := /usr/include/efi
+EFI_LIB := /usr/lib
+EFI_CRT0 := $(EFI_LIB)/crt0-efi-x86_64.o
+
+CC := gcc
+LD := ld
+OBJCOPY := objcopy
+GCC_INCLUDE := $(shell $(CC) -print-file-name=include)
+
+# Kernel code: freestanding, position-independent (gnu-efi relocates the image
+# itself), no red zone (interrupts push onto the stack), no SSE/FPU state
+# (interrupt entry does not save it), frame pointers for backtraces.
+KERNEL_CFLAGS := -std=gnu11 -O2 -g -Wall -Wextra -Werror \
+	-ffreestanding -nostdinc -isystem $(GCC_INCLUDE) -I$(EFI_INC) -I$(EFI_INC)/x86_64 -I. \
+	-fpic -fvisibility=hidden -fshort-wchar -fno-strict-aliasing -fno-stack-protector \
+	-fno-omit-frame-pointer -mno-omit-leaf-frame-pointer -fno-delete-null-pointer-checks \
+	-fno-asynchronous-unwind-tables -fno-unwind-tables \
+	-mno-red-zone -mgeneral-regs-only -DGNU_EFI_USE_MS_ABI -MMD -MP
+KERNEL_ASFLAGS := -g -I. -MMD -MP
+KERNEL_LDFLAGS := -nostdlib -znocombreloc -shared -Bsymbolic --no-undefined -T linker.ld
+
+KERNEL_SRCS := $(wildcard boot/*.c arch/x86_64/*.c arch/x86_64/*.S drivers/*.c lib/*.c)
+KERNEL_OBJS := $(patsubst %,$(BUILD)/obj/%.o,$(KERNEL_SRCS))
+
+.PHONY: all help setup run debug test test-unit test-system clean
+
+all: $(BUILD)/kernel.efi ## Build build/kernel.efi and build/kernel.elf (the default)
+
+help: ## List the targets
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 16
+
+setup: ## Install missing Debian packages and unpack lwIP into third_party/
+	@bash scripts/setup
+
+$(BUILD)/.setup-done: scripts/setup
+	@bash scripts/setup
+	@mkdir -p $(BUILD) && touch $@
+
+$(BUILD)/obj/%.c.o: %.c | $(BUILD)/.setup-done
+	@mkdir -p $(dir $@)
+	$(CC) $(KERNEL_CFLAGS) -c $< -o $@
+
+$(BUILD)/obj/%.S.o: %.S | $(BUILD)/.setup-done
+	@mkdir -p $(dir $@)
+	$(CC) $(KERNEL_ASFLAGS) -c $< -o $@
+
+# Two links: the first finds where every function lands, the second embeds
+# that symbol table (.ksyms sits last in .data, so nothing before it moves;
+# the check below proves it).
+$(BUILD)/ksyms-empty.S: scripts/gen-ksyms | $(BUILD)/.setup-done
+	@mkdir -p $(BUILD)
+	bash scripts/gen-ksyms < /dev/null > $@
+
+$(BUILD)/%.o: $(BUILD)/%.S
+	$(CC) $(KERNEL_ASFLAGS) -c $< -o $@
+
+$(BUILD)/kernel-pass1.so: $(KERNEL_OBJS) $(BUILD)/ksyms-empty.o linker.ld
+	$(LD) $(KERNEL_LDFLAGS) -o $@ $(EFI_CRT0) $(KERNEL_OBJS) $(BUILD)/ksyms-empty.o -L$(EFI_LIB) -lgnuefi
+
+$(BUILD)/ksyms.S: $(BUILD)/kernel-pass1.so scripts/gen-ksyms
+	nm -n -S --defined-only $< | bash scripts/gen-ksyms > $@
+
+$(BUILD)/kernel.elf: $(KERNEL_OBJS) $(BUILD)/ksyms.o linker.ld
+	$(LD) $(KERNEL_LDFLAGS) -o $@ $(EFI_CRT0) $(KERNEL_OBJS) $(BUILD)/ksyms.o -L$(EFI_LIB) -lgnuefi
+	@diff <(nm -n $(BUILD)/kernel-pass1.so | grep ' [Tt] ') <(nm -n $@ | grep ' [Tt] ') >/dev/null \
+		|| { echo "error: functions moved between link passes; the symbol table would lie" >&2; rm -f $@; exit 1; }
+	@bad=$$(readelf -rW $@ | awk '/R_X86_64_/ && $$3 != "R_X86_64_RELATIVE" {print $$3}' | sort -u); \
+		[ -z "$$bad" ] || { echo "error: relocations crt0 cannot apply: $$bad" >&2; rm -f $@; exit 1; }
+
+$(BUILD)/kernel.efi: $(BUILD)/kernel.elf
+	$(OBJCOPY) -j .text -j .reloc -j .rodata -j .data -j .dynamic -j .dynsym -j .rela -j .dynstr \
+		--target efi-app-x86_64 --subsystem=10 $< $@
+	@echo "built $@ ($$(( $$(stat -c %s $@) / 1024 )) KiB)"
+
+run: $(BUILD)/kernel.efi ## Boot in QEMU (MACHINE=q35|pc, ACCEL=tcg|kvm, CMDLINE="...")
+	@MACHINE=$(MACHINE) ACCEL=$(ACCEL) CMDLINE="$(CMDLINE)" bash scripts/run
+
+debug: $(BUILD)/kernel.efi ## Boot with gdb attached, kernel symbols loaded at the real image base
+	@MACHINE=$(MACHINE) CMDLINE="$(CMDLINE)" bash scripts/debug
+
+test: test-unit test-system ## Run every test (unit tests, then QEMU system tests)
+
+test-unit: ## Host-built unit tests of pure logic, under ASan and UBSan
+	@$(MAKE) --no-print-directory -C tests/unit run
+
+test-system: $(BUILD)/kernel.efi ## Boot the kernel in QEMU and check its serial console
+	@$(PYTHON) -m pytest -q -rs tests/system
+
+clean: ## Remove build/ (third_party/ stays)
+	rm -rf $(BUILD)
+	@$(MAKE) --no-print-directory -C tests/unit clean
+
+-include $(KERNEL_OBJS:.o=.d)

@@ -1,0 +1,25 @@
+/*
+ * The time-stamp counter as the kernel's clock: calibrated once at EFI entry,
+ * read as nanoseconds since that entry. Under TCG the TSC is not flagged
+ * invariant but follows host time (FACTS.md); the boot line says which.
+ */
+#ifndef ARCH_X86_64_TSC_H
+#define ARCH_X86_64_TSC_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+/* Records the entry tick count; call first thing in efi_main. */
+void tsc_mark_entry(void);
+
+/* Measures the TSC frequency (CPUID 0x15, hypervisor leaf 0x40000010, else
+ * against PIT channel 2). Returns the name of the source used. */
+const char *tsc_calibrate(void);
+
+uint64_t tsc_hz(void);
+bool tsc_is_invariant(void);
+
+/* Nanoseconds since tsc_mark_entry(). */
+uint64_t clock_since_entry_ns(void);
+
+#endif

@@ -1,0 +1,32 @@
+/*
+ * TSC ticks to nanoseconds as a fixed-point multiply: ns = ticks * mult >> 32,
+ * with mult = 1e9 * 2^32 / hz. The 128-bit product cannot overflow for any
+ * 64-bit tick count, and the result stays exact to well under 1 ppm, so the
+ * conversion holds for uptimes of centuries. Pure arithmetic, unit-tested.
+ */
+#ifndef ARCH_X86_64_TSC_SCALE_H
+#define ARCH_X86_64_TSC_SCALE_H
+
+#include <stdint.h>
+
+#define TSC_SCALE_SHIFT 32
+#define NS_PER_SEC 1000000000ULL
+
+struct tsc_scale {
+    uint64_t hz;
+    uint64_t mult;
+};
+
+/* 1e9 << 32 is below 2^63, so this is a plain 64-bit division (no libgcc). */
+static inline struct tsc_scale tsc_scale_from_hz(uint64_t hz)
+{
+    struct tsc_scale s = { hz, (NS_PER_SEC << TSC_SCALE_SHIFT) / hz };
+    return s;
+}
+
+static inline uint64_t tsc_scale_to_ns(const struct tsc_scale *s, uint64_t ticks)
+{
+    return (uint64_t)(((unsigned __int128)ticks * s->mult) >> TSC_SCALE_SHIFT);
+}
+
+#endif

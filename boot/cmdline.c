@@ -1,0 +1,219 @@
+#include "boot/cmdline.h"
+
+#include <stdarg.h>
+#include <stddef.h>
+
+#include "lib/printf.h"
+#include "lib/string.h"
+
+#define KEY_MAX 32
+
+static const char *const irq_mode_names[] = {
+    [IRQ_MODE_AUTO] = "auto", [IRQ_MODE_MSIX] = "msix", [IRQ_MODE_SHARED] = "shared",
+    [IRQ_MODE_INTX] = "intx", [IRQ_MODE_POLL] = "poll",
+};
+
+static const char *const log_names[] = {
+    [LOG_VERBOSITY_QUIET] = "quiet", [LOG_VERBOSITY_INFO] = "info", [LOG_VERBOSITY_DEBUG] = "debug",
+};
+
+const char *irq_mode_name(enum irq_mode mode)
+{
+    return (unsigned)mode < sizeof(irq_mode_names) / sizeof(irq_mode_names[0]) ? irq_mode_names[mode] : "?";
+}
+
+void kernel_options_defaults(struct kernel_options *opts)
+{
+    *opts = (struct kernel_options){
+        .ip_mode = IP_MODE_DHCP,
+        .ip_prefix = IP_PREFIX_DEFAULT,
+        .irq_mode = IRQ_MODE_AUTO,
+        .budget = BUDGET_DEFAULT,
+        .log = LOG_VERBOSITY_INFO,
+    };
+}
+
+struct parser {
+    cmdline_report_fn report;
+    void *ctx;
+    int problems;
+    const char *line;  /* the whole line, to recognise a repeated unknown key */
+    size_t word_start; /* where the word being applied starts */
+};
+
+__attribute__((format(printf, 2, 3))) static void problem(struct parser *p, const char *fmt, ...)
+{
+    char msg[192];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    p->problems++;
+    if (p->report)
+        p->report(msg, p->ctx);
+}
+
+/* Parses a decimal number made only of digits, at most `max`; returns 0 or -1. */
+static int parse_decimal(const char *s, uint64_t max, uint64_t *out)
+{
+    uint64_t v = 0;
+    if (!*s)
+        return -1;
+    for (; *s; s++) {
+        if (*s < '0' || *s > '9')
+            return -1;
+        v = v * 10 + (uint64_t)(*s - '0');
+        if (v > max)
+            return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+int parse_ipv4(const char *s, uint32_t *addr)
+{
+    uint32_t result = 0;
+    for (int octet = 0; octet < 4; octet++) {
+        char part[4];
+        size_t n = 0;
+        while (s[n] >= '0' && s[n] <= '9' && n < 3) {
+            part[n] = s[n];
+            n++;
+        }
+        part[n] = '\0';
+        uint64_t v;
+        if (n == 0 || parse_decimal(part, 255, &v) < 0)
+            return -1;
+        result = (result << 8) | (uint32_t)v;
+        s += n;
+        if (octet < 3 && *s++ != '.')
+            return -1;
+    }
+    if (*s)
+        return -1;
+    *addr = result;
+    return 0;
+}
+
+/* Looks `value` up in `names`; returns its index or -1. */
+static int match_name(const char *value, const char *const *names, int count)
+{
+    for (int i = 0; i < count; i++)
+        if (strcmp(value, names[i]) == 0)
+            return i;
+    return -1;
+}
+
+static void parse_ip(struct parser *p, struct kernel_options *o, const char *v)
+{
+    if (strcmp(v, "dhcp") == 0) {
+        o->ip_mode = IP_MODE_DHCP;
+        return;
+    }
+    char addr[CMDLINE_VALUE_MAX];
+    const char *slash = strchr(v, '/');
+    size_t len = slash ? (size_t)(slash - v) : strlen(v);
+    memcpy(addr, v, len);
+    addr[len] = '\0';
+    uint32_t ip;
+    uint64_t prefix = IP_PREFIX_DEFAULT;
+    if (parse_ipv4(addr, &ip) < 0 || (slash && parse_decimal(slash + 1, 32, &prefix) < 0)) {
+        problem(p, "ip=%s is not dhcp or A.B.C.D/N, using dhcp", v);
+        o->ip_mode = IP_MODE_DHCP;
+        return;
+    }
+    o->ip_mode = IP_MODE_STATIC;
+    o->ip_addr = ip;
+    o->ip_prefix = (uint8_t)prefix;
+}
+
+/* True if `key` already appeared, as a key, in line[0..before). */
+static bool key_seen_before(const char *line, size_t before, const char *key)
+{
+    size_t klen = strlen(key);
+    for (size_t i = 0; i + klen < before; i++) {
+        bool word_start = i == 0 || line[i - 1] == ' ' || line[i - 1] == '\t';
+        if (word_start && strncmp(line + i, key, klen) == 0 && line[i + klen] == '=')
+            return true;
+    }
+    return false;
+}
+
+static void apply(struct parser *p, struct kernel_options *o, const char *key, const char *v)
+{
+    if (strcmp(key, "ip") == 0) {
+        parse_ip(p, o, v);
+    } else if (strcmp(key, "gw") == 0) {
+        if (parse_ipv4(v, &o->gw_addr) < 0) {
+            problem(p, "gw=%s is not an address A.B.C.D, using none", v);
+            o->gw_set = false;
+        } else {
+            o->gw_set = true;
+        }
+    } else if (strcmp(key, "irq") == 0) {
+        int m = match_name(v, irq_mode_names, 5);
+        if (m < 0)
+            problem(p, "irq=%s unknown mode (auto|msix|shared|intx|poll), using auto", v);
+        o->irq_mode = m < 0 ? IRQ_MODE_AUTO : (enum irq_mode)m;
+    } else if (strcmp(key, "budget") == 0) {
+        uint64_t b;
+        if (parse_decimal(v, BUDGET_MAX, &b) < 0 || b < BUDGET_MIN) {
+            problem(p, "budget=%s out of range (%d..%d), using %d", v, BUDGET_MIN, BUDGET_MAX, BUDGET_DEFAULT);
+            b = BUDGET_DEFAULT;
+        }
+        o->budget = (uint32_t)b;
+    } else if (strcmp(key, "log") == 0) {
+        int l = match_name(v, log_names, 3);
+        if (l < 0)
+            problem(p, "log=%s unknown level (quiet|info|debug), using info", v);
+        o->log = l < 0 ? LOG_VERBOSITY_INFO : (enum log_verbosity)l;
+    } else if (strcmp(key, "selftest") == 0) {
+        memcpy(o->selftest, v, strlen(v) + 1);
+    } else if (strcmp(key, "crash") == 0) {
+        memcpy(o->crash, v, strlen(v) + 1);
+    } else if (strcmp(key, "gdb") == 0) {
+        if (strcmp(v, "wait") != 0)
+            problem(p, "gdb=%s unknown (only gdb=wait), using none", v);
+        o->gdb_wait = strcmp(v, "wait") == 0;
+    } else if (!key_seen_before(p->line, p->word_start, key)) {
+        problem(p, "unknown key '%s' ignored", key);
+    }
+}
+
+int cmdline_parse(const char *line, struct kernel_options *opts, cmdline_report_fn report, void *ctx)
+{
+    struct parser p = { report, ctx, 0, line, 0 };
+    size_t i = 0;
+    while (line[i]) {
+        while (line[i] == ' ' || line[i] == '\t')
+            i++;
+        if (!line[i])
+            break;
+        size_t start = i;
+        while (line[i] && line[i] != ' ' && line[i] != '\t')
+            i++;
+        p.word_start = start;
+        size_t len = i - start;
+
+        char word[KEY_MAX + CMDLINE_VALUE_MAX];
+        if (len >= sizeof(word)) {
+            problem(&p, "'%.32s...' is too long (%zu characters), ignored", line + start, len);
+            continue;
+        }
+        memcpy(word, line + start, len);
+        word[len] = '\0';
+        char *eq = strchr(word, '=');
+        if (!eq || eq == word) {
+            problem(&p, "'%s' is not key=value, ignored", word);
+            continue;
+        }
+        *eq = '\0';
+        const char *key = word, *value = eq + 1;
+        if (strlen(value) >= CMDLINE_VALUE_MAX) {
+            problem(&p, "%s= value is too long (max %d characters), ignored", key, CMDLINE_VALUE_MAX - 1);
+            continue;
+        }
+        apply(&p, opts, key, value);
+    }
+    return p.problems;
+}

@@ -1,0 +1,61 @@
+/*
+ * The kernel command line (DESIGN.md, "Kernel command line"): space-separated
+ * key=value words from QEMU's -append. Unknown keys and bad values are
+ * reported through a callback and ignored (the default stays); a key given
+ * twice takes its last value. Pure logic, unit-tested on the host.
+ *
+ *   ip=dhcp | ip=A.B.C.D/N    address configuration (default dhcp; /N defaults to 24)
+ *   gw=A.B.C.D                default gateway for a static address
+ *   irq=auto|msix|shared|intx|poll   interrupt mode for the NIC (default auto)
+ *   budget=N                  packets per poll, 1..4096 (default 64)
+ *   log=quiet|info|debug      console verbosity (default info)
+ *   selftest=NAME[,NAME]|all  run in-guest self-tests and exit with the verdict
+ *   crash=KIND                fault on purpose after init (tests the PANIC path)
+ *   gdb=wait                  spin at EFI entry until a debugger releases it (make debug)
+ */
+#ifndef BOOT_CMDLINE_H
+#define BOOT_CMDLINE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#define CMDLINE_MAX 1024
+#define CMDLINE_VALUE_MAX 64
+
+enum ip_mode { IP_MODE_DHCP, IP_MODE_STATIC };
+enum irq_mode { IRQ_MODE_AUTO, IRQ_MODE_MSIX, IRQ_MODE_SHARED, IRQ_MODE_INTX, IRQ_MODE_POLL };
+enum log_verbosity { LOG_VERBOSITY_QUIET, LOG_VERBOSITY_INFO, LOG_VERBOSITY_DEBUG };
+
+#define BUDGET_DEFAULT 64
+#define BUDGET_MIN 1
+#define BUDGET_MAX 4096
+#define IP_PREFIX_DEFAULT 24
+
+struct kernel_options {
+    enum ip_mode ip_mode;
+    uint32_t ip_addr;     /* host order: 10.0.2.15 is 0x0A00020F */
+    uint8_t ip_prefix;
+    bool gw_set;
+    uint32_t gw_addr;
+    enum irq_mode irq_mode;
+    uint32_t budget;
+    enum log_verbosity log;
+    char selftest[CMDLINE_VALUE_MAX]; /* empty: none */
+    char crash[CMDLINE_VALUE_MAX];    /* empty: none */
+    bool gdb_wait;
+};
+
+/* Receives one human-readable problem, e.g. "unknown key 'foo' ignored". */
+typedef void (*cmdline_report_fn)(const char *problem, void *ctx);
+
+void kernel_options_defaults(struct kernel_options *opts);
+
+/* Parses `line` over the defaults already in *opts; returns the number of problems reported. */
+int cmdline_parse(const char *line, struct kernel_options *opts, cmdline_report_fn report, void *ctx);
+
+/* Parses "A.B.C.D" (whole string); returns 0 and sets *addr, or -1. */
+int parse_ipv4(const char *s, uint32_t *addr);
+
+const char *irq_mode_name(enum irq_mode mode);
+
+#endif

@@ -1,0 +1,90 @@
+/*
+ * The init sequence, in order, in one place. Each step assumes only the
+ * steps above it.
+ */
+#include "arch/x86_64/backtrace.h"
+#include "arch/x86_64/cpu.h"
+#include "arch/x86_64/gdt.h"
+#include "arch/x86_64/pic.h"
+#include "arch/x86_64/stack_switch.h"
+#include "arch/x86_64/trap.h"
+#include "arch/x86_64/tsc.h"
+#include "boot/boot_info.h"
+#include "boot/crash.h"
+#include "boot/kheap.h"
+#include "boot/memory.h"
+#include "lib/log.h"
+#include "lib/page_alloc.h"
+#include "lib/panic.h"
+
+#define KERNEL_STACK_PAGES 16 /* 64 KiB */
+#define IST_STACK_PAGES 4     /* 16 KiB each */
+
+static enum log_level log_level_for(enum log_verbosity v)
+{
+    return v == LOG_VERBOSITY_QUIET ? LOG_WARN : v == LOG_VERBOSITY_DEBUG ? LOG_DEBUG : LOG_INFO;
+}
+
+static uint64_t stack_or_panic(size_t pages, const char *what)
+{
+    uint64_t top = stack_alloc(pages);
+    if (!top)
+        panic("init: no memory for the %s stack", what);
+    backtrace_add_stack(top - pages * PAGE_SIZE, top);
+    return top;
+}
+
+/* Our own GDT and TSS, with IST stacks for the faults that must not trust RSP. */
+static void cpu_tables_init(void)
+{
+    uint64_t ist_tops[IST_COUNT];
+    ist_tops[IST_DOUBLE_FAULT - 1] = stack_or_panic(IST_STACK_PAGES, "double-fault");
+    ist_tops[IST_NMI - 1] = stack_or_panic(IST_STACK_PAGES, "NMI");
+    ist_tops[IST_MACHINE_CHECK - 1] = stack_or_panic(IST_STACK_PAGES, "machine-check");
+    gdt_init(ist_tops);
+    idt_use_ist();
+    log_info("cpu: own GDT, TSS with IST stacks for #DF, NMI and #MC");
+}
+
+__attribute__((noreturn)) static void idle_forever(void)
+{
+    for (;;)
+        irq_enable_and_halt();
+}
+
+static void kmain_on_kernel_stack(void *arg)
+{
+    struct boot_info *bi = arg;
+    /* Nothing of the firmware's is in use any more: stack, tables, GDT and IDT are ours. */
+    memory_release_boot_services();
+    kheap_init();
+    pic_remap_and_mask();
+    log_info("pic: 8259s remapped to vectors 0x%x-0x%x and masked", PIC_VECTOR_BASE, PIC_VECTOR_BASE + 15);
+
+    uint64_t ns = clock_since_entry_ns();
+    log_info("init: done in %llu.%03llu ms since EFI entry", NS_MS_WHOLE(ns), NS_MS_FRAC(ns));
+
+    if (bi->options.crash[0])
+        crash_now(bi->options.crash);
+    idle_forever();
+}
+
+void kmain(struct boot_info *bi)
+{
+    idt_init(); /* from here on a fault prints a PANIC instead of the firmware's dump */
+    log_set_level(log_level_for(bi->options.log));
+    log_info("boot: left boot services (attempt %u), ACPI %s RSDP at 0x%llx", bi->exit_boot_services_attempts,
+             bi->acpi_revision == 2 ? "2.0" : bi->acpi_revision == 1 ? "1.0" : "(none)",
+             (unsigned long long)bi->acpi_rsdp);
+    if (bi->options.crash[0] && !crash_kind_known(bi->options.crash)) {
+        log_warn("cmdline: crash=%s unknown kind (pagefault|divide|ud|gp|stack|panic|write-text|exec-data), using none",
+                 bi->options.crash);
+        bi->options.crash[0] = '\0';
+    }
+
+    memory_init(bi);
+    memory_enable_paging();
+    cpu_tables_init();
+    uint64_t stack_top = stack_or_panic(KERNEL_STACK_PAGES, "kernel");
+    stack_switch_call(stack_top, kmain_on_kernel_stack, bi);
+}

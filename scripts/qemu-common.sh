@@ -1,0 +1,25 @@
+# Shared QEMU settings for scripts/run and scripts/debug (sourced, not run).
+MACHINE=${MACHINE:-q35}
+ACCEL=${ACCEL:-tcg}
+MEMORY=${MEMORY:-256}
+OVMF=${OVMF:-/usr/share/ovmf/OVMF.fd}
+KERNEL=${KERNEL:-build/kernel.efi}
+
+case "$MACHINE" in q35|pc) ;; *) echo "MACHINE must be q35 or pc, not '$MACHINE'" >&2; exit 2 ;; esac
+
+# KVM is opt-in: on the build machines /dev/kvm exists but guests die with
+# "KVM internal error", so TCG is the default and ACCEL=kvm must be asked for.
+qemu_check_accel() {
+    case "$ACCEL" in
+    tcg) ;;
+    kvm) [ -w /dev/kvm ] || { echo "ACCEL=kvm but /dev/kvm is not usable here; use ACCEL=tcg" >&2; exit 2; } ;;
+    *) echo "ACCEL must be tcg or kvm, not '$ACCEL'" >&2; exit 2 ;;
+    esac
+}
+
+[ -f "$KERNEL" ] || { echo "$KERNEL is missing: run make first" >&2; exit 2; }
+[ -f "$OVMF" ] || { echo "$OVMF is missing: run scripts/setup" >&2; exit 2; }
+
+# isa-debug-exit lets the kernel end QEMU with a status: (value << 1) | 1.
+QEMU_BASE_ARGS=(-machine "$MACHINE" -accel "$ACCEL" -m "$MEMORY" -bios "$OVMF" -kernel "$KERNEL"
+                -no-reboot -device isa-debug-exit,iobase=0xf4,iosize=0x04)
