@@ -68,6 +68,7 @@ __attribute__((noinline)) static void crash_exec_data(void)
 {
     void (*volatile fn)(void) = (void (*)(void))(uintptr_t)crash_data_code;
     fn();
+    __asm__ volatile(""); /* no tail call: keep this frame for the backtrace */
 }
 
 static const struct {

@@ -2,17 +2,23 @@
  * The init sequence, in order, in one place. Each step assumes only the
  * steps above it.
  */
+#include "arch/x86_64/acpi.h"
 #include "arch/x86_64/backtrace.h"
 #include "arch/x86_64/cpu.h"
 #include "arch/x86_64/gdt.h"
+#include "arch/x86_64/ioapic.h"
+#include "arch/x86_64/lapic.h"
 #include "arch/x86_64/pic.h"
 #include "arch/x86_64/stack_switch.h"
+#include "arch/x86_64/timer.h"
 #include "arch/x86_64/trap.h"
 #include "arch/x86_64/tsc.h"
 #include "boot/boot_info.h"
 #include "boot/crash.h"
 #include "boot/kheap.h"
+#include "boot/main_loop.h"
 #include "boot/memory.h"
+#include "boot/selftest.h"
 #include "lib/log.h"
 #include "lib/page_alloc.h"
 #include "lib/panic.h"
@@ -46,10 +52,18 @@ static void cpu_tables_init(void)
     log_info("cpu: own GDT, TSS with IST stacks for #DF, NMI and #MC");
 }
 
-__attribute__((noreturn)) static void idle_forever(void)
+/* ACPI, then the interrupt controllers it describes, then the timer on top. */
+static void interrupts_and_time_init(const struct boot_info *bi)
 {
-    for (;;)
-        irq_enable_and_halt();
+    if (acpi_init(bi->acpi_rsdp) < 0 || !acpi_platform()->have_madt)
+        panic("init: no usable ACPI MADT: cannot find the interrupt controllers");
+    const struct madt_info *madt = &acpi_platform()->madt;
+    if (lapic_init(madt->lapic_address, madt) < 0)
+        panic("init: cannot map the LAPIC at 0x%llx", (unsigned long long)madt->lapic_address);
+    if (ioapic_init(madt, lapic_id()) < 0)
+        panic("init: no usable IOAPIC");
+    timer_service_init();
+    irq_enable();
 }
 
 static void kmain_on_kernel_stack(void *arg)
@@ -60,13 +74,16 @@ static void kmain_on_kernel_stack(void *arg)
     kheap_init();
     pic_remap_and_mask();
     log_info("pic: 8259s remapped to vectors 0x%x-0x%x and masked", PIC_VECTOR_BASE, PIC_VECTOR_BASE + 15);
+    interrupts_and_time_init(bi);
 
     uint64_t ns = clock_since_entry_ns();
     log_info("init: done in %llu.%03llu ms since EFI entry", NS_MS_WHOLE(ns), NS_MS_FRAC(ns));
 
+    if (bi->options.selftest[0])
+        selftest_run(bi->options.selftest);
     if (bi->options.crash[0])
         crash_now(bi->options.crash);
-    idle_forever();
+    main_loop_run();
 }
 
 void kmain(struct boot_info *bi)

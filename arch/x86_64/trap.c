@@ -4,6 +4,7 @@
 
 #include "arch/x86_64/backtrace.h"
 #include "arch/x86_64/cpu.h"
+#include "arch/x86_64/irq.h"
 #include "arch/x86_64/machine_exit.h"
 #include "lib/log.h"
 
@@ -27,13 +28,6 @@ static const char *const exception_names[EXCEPTION_VECTORS] = {
 
 static const char *pending_panic_message; /* set by trap_panic just before ud2 */
 static int panic_depth;
-static uint64_t unexpected_vectors;
-
-uint64_t trap_unexpected_count(void)
-{
-    return unexpected_vectors;
-}
-
 static void print_page_fault_reason(uint64_t error)
 {
     kprintf(" [%s, %s%s%s]", error & PF_WRITE ? "write" : (error & PF_INSTRUCTION_FETCH ? "instruction fetch" : "read"),
@@ -80,7 +74,7 @@ __attribute__((noreturn)) static void panic_from_frame(const struct trap_frame *
         kprintf("\n");
     }
     print_registers(f);
-    backtrace_print(f->rip, f->rbp);
+    backtrace_print(f->rip, f->rbp, f->rsp);
     kprintf("machine halted: exit status 0x%x\n", MACHINE_EXIT_PANIC);
     machine_exit(MACHINE_EXIT_PANIC);
 }
@@ -93,11 +87,7 @@ void trap_dispatch(struct trap_frame *frame)
             message = pending_panic_message;
         panic_from_frame(frame, message);
     }
-    /* Device interrupts have no handlers yet: count, report the first few, carry on. */
-    unexpected_vectors++;
-    if (unexpected_vectors <= 8)
-        log_warn("trap: unexpected interrupt on vector %llu (%llu so far)", (unsigned long long)frame->vector,
-                 (unsigned long long)unexpected_vectors);
+    irq_dispatch(frame);
 }
 
 void trap_panic(const char *message)
@@ -110,7 +100,7 @@ void trap_panic(const char *message)
     irq_disable();
     kprintf("\nPANIC: %s\n", message);
     const uint64_t *frame = __builtin_frame_address(0); /* [0] caller's RBP, [1] return address */
-    backtrace_print(frame[1], frame[0]);
+    backtrace_print(frame[1], frame[0], 0);
     machine_exit(MACHINE_EXIT_PANIC);
     __builtin_unreachable();
 }

@@ -38,11 +38,8 @@ bool idt_is_loaded(void);
  * (call once the TSS holding those stacks is loaded). */
 void idt_use_ist(void);
 
-/* Called by trap_entry.S. */
+/* Called by trap_entry.S: exceptions panic, vectors 32-255 go to irq_dispatch. */
 void trap_dispatch(struct trap_frame *frame);
-
-/* Vectors at or above 32 that arrived with no handler. */
-uint64_t trap_unexpected_count(void);
 
 /* Reports `message` as a PANIC with registers and a backtrace, then ends the machine. */
 __attribute__((noreturn)) void trap_panic(const char *message);

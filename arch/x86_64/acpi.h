@@ -1,0 +1,35 @@
+/*
+ * The platform as ACPI describes it: interrupt controllers (MADT), PCI
+ * configuration space (MCFG), the PM timer and reset register (FADT).
+ * Tables with a bad checksum or length are reported and skipped.
+ */
+#ifndef ARCH_X86_64_ACPI_H
+#define ARCH_X86_64_ACPI_H
+
+#include "arch/x86_64/acpi_tables.h"
+
+struct acpi_platform {
+    bool have_madt;
+    struct madt_info madt;
+    bool have_mcfg;
+    struct mcfg_info mcfg;
+    bool have_fadt;
+    struct fadt_info fadt;
+};
+
+/* Reads the tables the RSDP leads to; returns 0 or a negative error. */
+int acpi_init(uint64_t rsdp_addr);
+
+const struct acpi_platform *acpi_platform(void);
+
+/* The PM timer (3.579545 MHz), or false when the FADT names none. */
+#define ACPI_PM_TIMER_HZ 3579545ULL
+bool acpi_pm_timer_available(void);
+uint32_t acpi_pm_timer_read(void);
+/* Ticks from `earlier` to `later`, allowing for one wrap of the 24- or 32-bit counter. */
+uint32_t acpi_pm_timer_delta(uint32_t earlier, uint32_t later);
+
+/* Resets the machine through the FADT reset register; returns if it cannot. */
+void acpi_reset(void);
+
+#endif

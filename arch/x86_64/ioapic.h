@@ -1,0 +1,24 @@
+/*
+ * I/O APICs: every one the MADT lists, each owning the GSIs from its base.
+ * All inputs start masked; a driver routes the GSI it needs to a vector on
+ * the boot CPU with the line's trigger mode and polarity.
+ */
+#ifndef ARCH_X86_64_IOAPIC_H
+#define ARCH_X86_64_IOAPIC_H
+
+#include <stdint.h>
+
+#include "arch/x86_64/acpi_tables.h"
+#include "arch/x86_64/apic_encoding.h"
+
+int ioapic_init(const struct madt_info *madt, uint32_t dest_apic_id);
+
+/* Routes `gsi` to `vector` (masked until ioapic_unmask). 0 or -ENODEV (no IOAPIC has it). */
+int ioapic_route_gsi(uint32_t gsi, uint8_t vector, struct irq_line_mode mode);
+int ioapic_mask(uint32_t gsi);
+int ioapic_unmask(uint32_t gsi);
+
+/* An ISA IRQ's GSI and line mode after the MADT's interrupt source overrides. */
+uint32_t ioapic_isa_irq_to_gsi(uint8_t irq, struct irq_line_mode *mode);
+
+#endif

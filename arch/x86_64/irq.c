@@ -1,0 +1,89 @@
+#include "arch/x86_64/irq.h"
+
+#include "arch/x86_64/lapic.h"
+#include "lib/errno.h"
+#include "lib/log.h"
+
+/* Reports of unclaimed or unexpected interrupts stop after this many per vector. */
+#define REPORT_LIMIT 4
+
+struct irq_handler {
+    irq_handler_fn fn;
+    void *ctx;
+};
+
+static struct irq_handler irq_handlers[VECTOR_COUNT][IRQ_HANDLERS_PER_VECTOR];
+static struct irq_vector_stats irq_vector_stats[VECTOR_COUNT];
+static bool irq_vector_allocated[VECTOR_COUNT];
+
+int irq_alloc_vector(void)
+{
+    for (int v = VECTOR_DEVICE_FIRST; v <= VECTOR_DEVICE_LAST; v++) {
+        if (!irq_vector_allocated[v]) {
+            irq_vector_allocated[v] = true;
+            return v;
+        }
+    }
+    return -ENOSPC;
+}
+
+void irq_free_vector(int vector)
+{
+    if (vector >= VECTOR_DEVICE_FIRST && vector <= VECTOR_DEVICE_LAST)
+        irq_vector_allocated[vector] = false;
+}
+
+int irq_register(uint8_t vector, irq_handler_fn fn, void *ctx)
+{
+    if (vector < EXCEPTION_VECTORS || !fn)
+        return -EINVAL;
+    for (int i = 0; i < IRQ_HANDLERS_PER_VECTOR; i++) {
+        if (!irq_handlers[vector][i].fn) {
+            irq_handlers[vector][i] = (struct irq_handler){ fn, ctx };
+            return 0;
+        }
+    }
+    return -ENOSPC;
+}
+
+int irq_unregister(uint8_t vector, irq_handler_fn fn, void *ctx)
+{
+    for (int i = 0; i < IRQ_HANDLERS_PER_VECTOR; i++) {
+        if (irq_handlers[vector][i].fn == fn && irq_handlers[vector][i].ctx == ctx) {
+            irq_handlers[vector][i] = (struct irq_handler){ 0 };
+            return 0;
+        }
+    }
+    return -EINVAL;
+}
+
+void irq_dispatch(const struct trap_frame *frame)
+{
+    uint8_t vector = (uint8_t)frame->vector;
+    struct irq_vector_stats *stats = &irq_vector_stats[vector];
+    stats->count++;
+    /* A spurious interrupt is not in service at the LAPIC: no EOI (Intel SDM vol. 3A, 11.9). */
+    if (vector == VECTOR_SPURIOUS)
+        return;
+
+    bool claimed = false, any = false;
+    for (int i = 0; i < IRQ_HANDLERS_PER_VECTOR; i++) {
+        struct irq_handler *h = &irq_handlers[vector][i];
+        if (h->fn) {
+            any = true;
+            claimed |= h->fn(h->ctx); /* call every handler: a shared line may have several sources */
+        }
+    }
+    if (!claimed) {
+        stats->unclaimed++;
+        if (stats->unclaimed <= REPORT_LIMIT)
+            log_warn("irq: vector 0x%x %s (%llu so far)", vector, any ? "not claimed by any handler" : "has no handler",
+                     (unsigned long long)stats->unclaimed);
+    }
+    lapic_eoi();
+}
+
+struct irq_vector_stats irq_stats(uint8_t vector)
+{
+    return irq_vector_stats[vector];
+}

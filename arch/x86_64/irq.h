@@ -1,0 +1,45 @@
+/*
+ * Interrupt vectors and their handlers. Device vectors are handed out by an
+ * allocator; several handlers may share a vector (a shared INTx line), and
+ * each says whether the interrupt was its own. After the handlers run the
+ * dispatcher signals EOI to the LAPIC. Handlers run with interrupts off and
+ * must only record work for the main loop.
+ */
+#ifndef ARCH_X86_64_IRQ_H
+#define ARCH_X86_64_IRQ_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "arch/x86_64/trap.h"
+
+/* Vector map. 0x20-0x2F: the masked legacy PIC (pic.h). */
+#define VECTOR_DEVICE_FIRST 0x30
+#define VECTOR_DEVICE_LAST 0xDF
+#define VECTOR_LAPIC_TIMER 0xF0
+#define VECTOR_LAPIC_ERROR 0xFE
+#define VECTOR_SPURIOUS 0xFF
+
+#define IRQ_HANDLERS_PER_VECTOR 4
+
+/* Returns true when the interrupt came from this handler's device. */
+typedef bool (*irq_handler_fn)(void *ctx);
+
+/* A free device vector, or -ENOSPC. */
+int irq_alloc_vector(void);
+void irq_free_vector(int vector);
+
+/* Adds a handler to a vector: 0, -EINVAL or -ENOSPC (vector full). */
+int irq_register(uint8_t vector, irq_handler_fn fn, void *ctx);
+int irq_unregister(uint8_t vector, irq_handler_fn fn, void *ctx);
+
+/* Called by trap_dispatch for vectors 32-255. */
+void irq_dispatch(const struct trap_frame *frame);
+
+struct irq_vector_stats {
+    uint64_t count;      /* deliveries */
+    uint64_t unclaimed;  /* deliveries no handler claimed */
+};
+struct irq_vector_stats irq_stats(uint8_t vector);
+
+#endif

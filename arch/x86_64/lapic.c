@@ -1,0 +1,195 @@
+#include "arch/x86_64/lapic.h"
+
+#include "arch/x86_64/apic_encoding.h"
+#include "arch/x86_64/cpu.h"
+#include "arch/x86_64/irq.h"
+#include "arch/x86_64/paging.h"
+#include "arch/x86_64/tsc.h"
+#include "lib/errno.h"
+#include "lib/log.h"
+
+/* Register offsets (Intel SDM vol. 3A, table 11-1). */
+#define LAPIC_ID 0x020
+#define LAPIC_VERSION 0x030
+#define LAPIC_TPR 0x080
+#define LAPIC_EOI 0x0B0
+#define LAPIC_SVR 0x0F0
+#define LAPIC_ESR 0x280
+#define LAPIC_ICR_LOW 0x300
+#define LAPIC_ICR_HIGH 0x310
+#define LAPIC_LVT_TIMER 0x320
+#define LAPIC_LVT_LINT0 0x350
+#define LAPIC_LVT_LINT1 0x360
+#define LAPIC_LVT_ERROR 0x370
+#define LAPIC_TIMER_INITIAL 0x380
+#define LAPIC_TIMER_CURRENT 0x390
+#define LAPIC_TIMER_DIVIDE 0x3E0
+#define LAPIC_MMIO_SIZE 0x1000
+
+#define X2APIC_SELF_IPI_MSR 0x83F
+#define MSR_APIC_BASE 0x1B
+#define APIC_BASE_ENABLE (1ULL << 11)
+#define APIC_BASE_X2APIC (1ULL << 10)
+#define CPUID_1_ECX_X2APIC (1u << 21)
+
+#define SVR_APIC_ENABLE (1u << 8)
+#define LVT_MASKED (1u << 16)
+#define LVT_DELIVERY_NMI (4u << 8)
+#define LVT_LEVEL (1u << 15)
+#define LVT_ACTIVE_LOW (1u << 13)
+#define LVT_TIMER_ONESHOT (0u << 17)
+#define ICR_SHORTHAND_SELF (1u << 18)
+#define ICR_ASSERT (1u << 14)
+#define TIMER_DIVIDE_BY_16 0x3
+#define TIMER_DIVISOR 16
+#define CALIBRATION_NS 10000000ULL
+
+static volatile uint32_t *lapic_mmio;
+static bool x2apic;
+static uint64_t timer_hz;
+static uint64_t timer_max_ns;
+static uint64_t lapic_errors;
+
+static uint32_t lapic_read(uint32_t reg)
+{
+    return x2apic ? (uint32_t)rdmsr(x2apic_msr(reg)) : lapic_mmio[reg / 4];
+}
+
+static void lapic_write(uint32_t reg, uint32_t value)
+{
+    if (x2apic)
+        wrmsr(x2apic_msr(reg), value);
+    else
+        lapic_mmio[reg / 4] = value;
+}
+
+bool lapic_is_x2apic(void)
+{
+    return x2apic;
+}
+
+uint32_t lapic_id(void)
+{
+    uint32_t id = lapic_read(LAPIC_ID);
+    return x2apic ? id : id >> 24;
+}
+
+void lapic_eoi(void)
+{
+    lapic_write(LAPIC_EOI, 0);
+}
+
+/* The error interrupt: report what ESR says and clear it (write, then read: SDM 11.5.3). */
+static bool lapic_error_interrupt(void *ctx)
+{
+    (void)ctx;
+    lapic_write(LAPIC_ESR, 0);
+    uint32_t esr = lapic_read(LAPIC_ESR);
+    lapic_errors++;
+    if (lapic_errors <= 4)
+        log_error("lapic: error interrupt, ESR=0x%x (%llu so far)", esr, (unsigned long long)lapic_errors);
+    return true;
+}
+
+/* Timer interrupts only wake the main loop, which runs the expired timers. */
+static bool lapic_timer_interrupt(void *ctx)
+{
+    (void)ctx;
+    return true;
+}
+
+static uint32_t lint_from_madt(const struct madt_info *madt, int lint, uint32_t id)
+{
+    for (int i = 0; i < madt->nmi_count; i++) {
+        const struct madt_lapic_nmi *n = &madt->nmis[i];
+        if (n->lint != lint || (n->processor_uid != 0xFF && n->processor_uid != id))
+            continue;
+        uint32_t lvt = LVT_DELIVERY_NMI;
+        if ((n->flags & MPS_INTI_POLARITY_MASK) == MPS_INTI_POLARITY_LOW)
+            lvt |= LVT_ACTIVE_LOW;
+        if ((n->flags & MPS_INTI_TRIGGER_MASK) == MPS_INTI_TRIGGER_LEVEL)
+            lvt |= LVT_LEVEL;
+        return lvt;
+    }
+    return LVT_MASKED;
+}
+
+int lapic_init(uint64_t phys_base, const struct madt_info *madt)
+{
+    x2apic = cpuid(1, 0).ecx & CPUID_1_ECX_X2APIC;
+    uint64_t base_msr = rdmsr(MSR_APIC_BASE);
+    if (x2apic) {
+        wrmsr(MSR_APIC_BASE, base_msr | APIC_BASE_ENABLE | APIC_BASE_X2APIC);
+    } else {
+        lapic_mmio = mmio_map(phys_base, LAPIC_MMIO_SIZE);
+        if (!lapic_mmio)
+            return -ENOMEM;
+        wrmsr(MSR_APIC_BASE, base_msr | APIC_BASE_ENABLE);
+    }
+    irq_register(VECTOR_LAPIC_ERROR, lapic_error_interrupt, NULL);
+    irq_register(VECTOR_LAPIC_TIMER, lapic_timer_interrupt, NULL);
+
+    lapic_write(LAPIC_TPR, 0);
+    lapic_write(LAPIC_SVR, SVR_APIC_ENABLE | VECTOR_SPURIOUS);
+    lapic_write(LAPIC_LVT_TIMER, LVT_MASKED | VECTOR_LAPIC_TIMER);
+    uint32_t id = lapic_id();
+    /* The PIC is masked and nothing uses ExtINT: LINT0 stays masked. */
+    lapic_write(LAPIC_LVT_LINT0, LVT_MASKED);
+    lapic_write(LAPIC_LVT_LINT1, lint_from_madt(madt, 1, id));
+    lapic_write(LAPIC_LVT_ERROR, VECTOR_LAPIC_ERROR);
+    lapic_write(LAPIC_ESR, 0);
+    lapic_write(LAPIC_ESR, 0);
+    lapic_eoi(); /* drop anything the firmware left in service */
+
+    log_info("lapic: %s, id %u, version 0x%x, at 0x%llx", x2apic ? "x2APIC (MSRs)" : "xAPIC (MMIO)", id,
+             lapic_read(LAPIC_VERSION) & 0xFF, (unsigned long long)phys_base);
+    return 0;
+}
+
+void lapic_send_self_ipi(uint8_t vector)
+{
+    if (x2apic) {
+        wrmsr(X2APIC_SELF_IPI_MSR, vector);
+        return;
+    }
+    lapic_write(LAPIC_ICR_HIGH, 0);
+    lapic_write(LAPIC_ICR_LOW, ICR_SHORTHAND_SELF | ICR_ASSERT | vector);
+}
+
+uint64_t lapic_timer_calibrate(void)
+{
+    lapic_write(LAPIC_TIMER_DIVIDE, TIMER_DIVIDE_BY_16);
+    lapic_write(LAPIC_LVT_TIMER, LVT_MASKED | VECTOR_LAPIC_TIMER);
+    uint64_t start = clock_since_entry_ns();
+    lapic_write(LAPIC_TIMER_INITIAL, 0xFFFFFFFFu);
+    while (clock_since_entry_ns() - start < CALIBRATION_NS)
+        cpu_relax();
+    uint32_t remaining = lapic_read(LAPIC_TIMER_CURRENT);
+    uint64_t elapsed_ns = clock_since_entry_ns() - start;
+    lapic_write(LAPIC_TIMER_INITIAL, 0);
+    uint64_t ticks = 0xFFFFFFFFu - remaining;
+    timer_hz = ticks * 1000000000ULL / elapsed_ns;
+    timer_max_ns = 0xFFFFFFFFULL * 1000000000ULL / timer_hz;
+    log_info("lapic: timer %llu.%03llu MHz input (divider %d), one-shot, max %llu ms per shot",
+             (unsigned long long)(timer_hz * TIMER_DIVISOR / 1000000),
+             (unsigned long long)(timer_hz * TIMER_DIVISOR / 1000 % 1000), TIMER_DIVISOR,
+             (unsigned long long)(timer_max_ns / 1000000));
+    return timer_hz;
+}
+
+void lapic_timer_oneshot_ns(uint64_t ns)
+{
+    if (ns > timer_max_ns)
+        ns = timer_max_ns;
+    /* ns <= timer_max_ns keeps ns * (hz / 1000) below 2^64 for any real timer clock. */
+    uint64_t count = ns * (timer_hz / 1000) / 1000000;
+    if (count == 0)
+        count = 1;
+    lapic_write(LAPIC_LVT_TIMER, LVT_TIMER_ONESHOT | VECTOR_LAPIC_TIMER);
+    lapic_write(LAPIC_TIMER_INITIAL, (uint32_t)count);
+}
+
+void lapic_timer_stop(void)
+{
+    lapic_write(LAPIC_TIMER_INITIAL, 0);
+}

@@ -1,0 +1,174 @@
+#include "arch/x86_64/selftests.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "arch/x86_64/acpi.h"
+#include "arch/x86_64/cpu.h"
+#include "arch/x86_64/ioapic.h"
+#include "arch/x86_64/irq.h"
+#include "arch/x86_64/lapic.h"
+#include "arch/x86_64/timer.h"
+#include "boot/main_loop.h"
+#include "boot/selftest.h"
+#include "lib/printf.h"
+
+#define MS 1000000ULL
+
+static bool counter_nonzero(void *ctx)
+{
+    return *(volatile uint64_t *)ctx != 0;
+}
+
+static bool count_interrupt(void *ctx)
+{
+    (*(volatile uint64_t *)ctx)++;
+    return true;
+}
+
+int selftest_self_ipi(char *reason, size_t reason_size)
+{
+    static volatile uint64_t hits;
+    hits = 0;
+    int vector = irq_alloc_vector();
+    if (vector < 0) {
+        snprintf(reason, reason_size, "no free vector");
+        return -1;
+    }
+    irq_register((uint8_t)vector, count_interrupt, (void *)&hits);
+    lapic_send_self_ipi((uint8_t)vector);
+    bool arrived = main_loop_run_until(counter_nonzero, (void *)&hits, 100 * MS);
+    irq_unregister((uint8_t)vector, count_interrupt, (void *)&hits);
+    irq_free_vector(vector);
+    ktap_diag("ipi: vector 0x%x delivered %llu time(s)", vector, (unsigned long long)hits);
+    if (!arrived || hits != 1) {
+        snprintf(reason, reason_size, "self-IPI on vector 0x%x arrived %llu times, expected once", vector,
+                 (unsigned long long)hits);
+        return -1;
+    }
+    return 0;
+}
+
+/* PIT channel 0 in mode 0 raises IRQ 0 once at terminal count (Intel 8254 datasheet). */
+#define PIT_CH0_DATA 0x40
+#define PIT_COMMAND 0x43
+#define PIT_CMD_CH0_LOHI_MODE0 0x30
+#define PIT_COUNT_10MS 11932
+
+int selftest_ioapic_pit(char *reason, size_t reason_size)
+{
+    static volatile uint64_t hits;
+    hits = 0;
+    struct irq_line_mode mode;
+    uint32_t gsi = ioapic_isa_irq_to_gsi(0, &mode);
+    int vector = irq_alloc_vector();
+    if (vector < 0) {
+        snprintf(reason, reason_size, "no free vector");
+        return -1;
+    }
+    irq_register((uint8_t)vector, count_interrupt, (void *)&hits);
+    int rc = ioapic_route_gsi(gsi, (uint8_t)vector, mode);
+    if (rc == 0) {
+        ioapic_unmask(gsi);
+        outb(PIT_COMMAND, PIT_CMD_CH0_LOHI_MODE0);
+        outb(PIT_CH0_DATA, PIT_COUNT_10MS & 0xFF);
+        outb(PIT_CH0_DATA, PIT_COUNT_10MS >> 8);
+        main_loop_run_until(counter_nonzero, (void *)&hits, 500 * MS);
+        ioapic_mask(gsi);
+    }
+    irq_unregister((uint8_t)vector, count_interrupt, (void *)&hits);
+    irq_free_vector(vector);
+    ktap_diag("ioapic: ISA IRQ 0 -> GSI %u (%s, active %s) -> vector 0x%x: %llu interrupt(s)", gsi,
+              mode.level_triggered ? "level" : "edge", mode.active_low ? "low" : "high", vector,
+              (unsigned long long)hits);
+    if (rc < 0) {
+        snprintf(reason, reason_size, "no IOAPIC input for GSI %u", gsi);
+        return -1;
+    }
+    if (hits == 0) {
+        snprintf(reason, reason_size, "PIT interrupt never arrived on GSI %u", gsi);
+        return -1;
+    }
+    return 0;
+}
+
+#define TIMER_TEST_PERIOD_NS (10 * MS)
+#define TIMER_TEST_LENGTH_NS (2000 * MS)
+
+struct periodic_state {
+    struct timer timer;
+    uint64_t next_deadline;
+    uint64_t fired;
+    uint64_t early;     /* callbacks that ran before their deadline: must stay 0 */
+    uint64_t worst_lateness_ns;
+};
+
+static void periodic_tick(struct timer *t, void *arg)
+{
+    struct periodic_state *s = arg;
+    uint64_t now = clock_now_ns();
+    if (now < s->next_deadline)
+        s->early++;
+    else if (now - s->next_deadline > s->worst_lateness_ns)
+        s->worst_lateness_ns = now - s->next_deadline;
+    s->fired++;
+    /* Next period from the planned deadline, skipping any the host made us miss. */
+    do
+        s->next_deadline += TIMER_TEST_PERIOD_NS;
+    while (s->next_deadline <= now);
+    timer_at(t, s->next_deadline, periodic_tick, s);
+}
+
+static bool never(void *ctx)
+{
+    (void)ctx;
+    return false;
+}
+
+int selftest_timer(char *reason, size_t reason_size)
+{
+    struct periodic_state s = { 0 };
+    uint64_t irqs_before = irq_stats(VECTOR_LAPIC_TIMER).count;
+    bool have_pm = acpi_pm_timer_available();
+    ktap_diag("timer: start, %llu ms by the guest clock", (unsigned long long)(TIMER_TEST_LENGTH_NS / MS));
+    uint32_t pm_start = have_pm ? acpi_pm_timer_read() : 0;
+    uint64_t start = clock_now_ns();
+    s.next_deadline = start + TIMER_TEST_PERIOD_NS;
+    timer_at(&s.timer, s.next_deadline, periodic_tick, &s);
+    main_loop_run_until(never, NULL, TIMER_TEST_LENGTH_NS);
+    uint64_t elapsed = clock_now_ns() - start;
+    uint32_t pm_ticks = have_pm ? acpi_pm_timer_delta(pm_start, acpi_pm_timer_read()) : 0;
+    timer_cancel(&s.timer);
+    uint64_t irqs = irq_stats(VECTOR_LAPIC_TIMER).count - irqs_before;
+    uint64_t pm_ns = (uint64_t)pm_ticks * 1000000000ULL / ACPI_PM_TIMER_HZ;
+
+    ktap_diag("timer: %llu.%03llu ms by TSC, %llu.%03llu ms by ACPI PM timer%s", (unsigned long long)(elapsed / MS),
+              (unsigned long long)(elapsed / 1000 % 1000), (unsigned long long)(pm_ns / MS),
+              (unsigned long long)(pm_ns / 1000 % 1000), have_pm ? "" : " (none)");
+    ktap_diag("timer: %llu periodic callbacks (%llu early, worst %llu us late), %llu LAPIC timer interrupts",
+              (unsigned long long)s.fired, (unsigned long long)s.early,
+              (unsigned long long)(s.worst_lateness_ns / 1000), (unsigned long long)irqs);
+
+    uint64_t expected = TIMER_TEST_LENGTH_NS / TIMER_TEST_PERIOD_NS;
+    if (s.early) {
+        snprintf(reason, reason_size, "%llu callbacks ran before their deadline", (unsigned long long)s.early);
+        return -1;
+    }
+    /* Under TCG the host can delay us, so missed periods are allowed, but not most of them. */
+    if (s.fired < expected / 2 || s.fired > expected) {
+        snprintf(reason, reason_size, "%llu callbacks in %llu ms, expected %llu", (unsigned long long)s.fired,
+                 (unsigned long long)(elapsed / MS), (unsigned long long)expected);
+        return -1;
+    }
+    if (irqs == 0) {
+        snprintf(reason, reason_size, "no LAPIC timer interrupt: the loop never slept");
+        return -1;
+    }
+    /* The TSC clock and the PM timer are independent: they must agree within 2 %. */
+    if (have_pm && (elapsed > pm_ns + pm_ns / 50 || elapsed + pm_ns / 50 < pm_ns)) {
+        snprintf(reason, reason_size, "TSC says %llu ms, PM timer %llu ms", (unsigned long long)(elapsed / MS),
+                 (unsigned long long)(pm_ns / MS));
+        return -1;
+    }
+    return 0;
+}

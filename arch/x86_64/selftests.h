@@ -1,0 +1,17 @@
+/* In-guest self-tests of the interrupt and time code (run by boot/selftest.c). */
+#ifndef ARCH_X86_64_SELFTESTS_H
+#define ARCH_X86_64_SELFTESTS_H
+
+#include <stddef.h>
+
+/* A self-IPI reaches its handler through the LAPIC and the dispatcher. */
+int selftest_self_ipi(char *reason, size_t reason_size);
+
+/* The PIT's IRQ 0, routed through the MADT override and the IOAPIC, arrives. */
+int selftest_ioapic_pit(char *reason, size_t reason_size);
+
+/* 2 s by the guest clock: periodic timers fire on time, woken by the LAPIC
+ * timer, and the TSC clock agrees with the ACPI PM timer. */
+int selftest_timer(char *reason, size_t reason_size);
+
+#endif

@@ -1,0 +1,20 @@
+/*
+ * The kernel's only thread of control after init. Interrupt handlers record
+ * work; this loop does it, then sleeps with `sti; hlt` until the next timer
+ * deadline or interrupt (DESIGN.md, "Data path").
+ */
+#ifndef BOOT_MAIN_LOOP_H
+#define BOOT_MAIN_LOOP_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+/* One pass: run what is due, then halt until something happens. */
+void main_loop_once(void);
+
+__attribute__((noreturn)) void main_loop_run(void);
+
+/* Runs the loop until done(ctx) is true or timeout_ns pass; returns done(ctx). */
+bool main_loop_run_until(bool (*done)(void *ctx), void *ctx, uint64_t timeout_ns);
+
+#endif
