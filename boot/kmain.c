@@ -19,6 +19,7 @@
 #include "boot/main_loop.h"
 #include "boot/memory.h"
 #include "boot/selftest.h"
+#include "drivers/pci.h"
 #include "lib/log.h"
 #include "lib/page_alloc.h"
 #include "lib/panic.h"
@@ -75,6 +76,7 @@ static void kmain_on_kernel_stack(void *arg)
     pic_remap_and_mask();
     log_info("pic: 8259s remapped to vectors 0x%x-0x%x and masked", PIC_VECTOR_BASE, PIC_VECTOR_BASE + 15);
     interrupts_and_time_init(bi);
+    pci_init();
 
     uint64_t ns = clock_since_entry_ns();
     log_info("init: done in %llu.%03llu ms since EFI entry", NS_MS_WHOLE(ns), NS_MS_FRAC(ns));

@@ -6,6 +6,7 @@
 #include "arch/x86_64/machine_exit.h"
 #include "arch/x86_64/selftests.h"
 #include "boot/memory_selftest.h"
+#include "drivers/pci_selftest.h"
 #include "lib/log.h"
 #include "lib/printf.h"
 #include "lib/string.h"
@@ -18,6 +19,7 @@ static const struct {
     { "ipi", selftest_self_ipi },
     { "ioapic", selftest_ioapic_pit },
     { "timer", selftest_timer },
+    { "pci", selftest_pci_irq },
 };
 
 #define SELFTEST_COUNT (sizeof(selftests) / sizeof(selftests[0]))

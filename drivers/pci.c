@@ -1,0 +1,445 @@
+#include "drivers/pci.h"
+
+#include "arch/x86_64/ioapic.h"
+#include "arch/x86_64/irq.h"
+#include "arch/x86_64/lapic.h"
+#include "arch/x86_64/paging.h"
+#include "boot/kheap.h"
+#include "lib/errno.h"
+#include "lib/log.h"
+#include "lib/printf.h"
+#include "lib/string.h"
+
+#define PCI_DEVICES_PER_BUS 32
+#define PCI_FUNCTIONS 8
+#define PCI_BUS_COUNT 256
+#define PCI_MAX_GSI 256
+
+/* Chipset identities (QEMU's pc and q35). */
+#define PCI_VENDOR_INTEL 0x8086
+#define PCI_DEVICE_PIIX3_ISA 0x7000
+#define PCI_DEVICE_ICH9_LPC 0x2918
+/* Interrupt routing registers in those bridges' config space: PIRQA-D at
+ * 0x60-0x63 (both), PIRQE-H at 0x68-0x6B (ICH9 only). Bit 7 disables a route. */
+#define PIRQ_ROUTE_A_D 0x60
+#define ICH9_PIRQ_ROUTE_E_H 0x68
+#define PIRQ_ROUTE_DISABLE 0x80
+
+static struct pci_device *devices;
+static struct pci_device **devices_tail = &devices;
+static enum pci_chipset chipset;
+static uint8_t pirq_routes[4];
+static uint8_t bus_seen[PCI_BUS_COUNT / 8];
+/* One vector per INTx line, shared by every device on it (0: not yet routed). */
+static uint8_t intx_line_vector[PCI_MAX_GSI];
+
+const char *pci_device_name(const struct pci_device *dev, char *buf)
+{
+    snprintf(buf, 8, "%02x:%02x.%x", dev->addr.bus, dev->addr.device, dev->addr.function);
+    return buf;
+}
+
+uint32_t pci_read32(const struct pci_device *dev, uint16_t reg) { return pci_config_read32(dev->addr, reg); }
+uint16_t pci_read16(const struct pci_device *dev, uint16_t reg) { return pci_config_read16(dev->addr, reg); }
+uint8_t pci_read8(const struct pci_device *dev, uint16_t reg) { return pci_config_read8(dev->addr, reg); }
+void pci_write32(const struct pci_device *dev, uint16_t reg, uint32_t v) { pci_config_write32(dev->addr, reg, v); }
+void pci_write16(const struct pci_device *dev, uint16_t reg, uint16_t v) { pci_config_write16(dev->addr, reg, v); }
+void pci_write8(const struct pci_device *dev, uint16_t reg, uint8_t v) { pci_config_write8(dev->addr, reg, v); }
+
+static uint8_t read8_at_address(void *ctx, uint16_t reg)
+{
+    return pci_config_read8(*(struct pci_address *)ctx, reg);
+}
+
+/* Sizes every BAR with decoding off, so the all-ones probe never decodes anything. */
+static void probe_bars(struct pci_device *dev)
+{
+    int count = (dev->header_type & PCI_HEADER_TYPE_MASK) == PCI_HEADER_TYPE_BRIDGE ? 2 : PCI_BAR_COUNT;
+    uint16_t command = pci_read16(dev, PCI_COMMAND);
+    pci_write16(dev, PCI_COMMAND, command & ~(uint16_t)(PCI_COMMAND_IO | PCI_COMMAND_MEMORY));
+    for (int i = 0; i < count;) {
+        uint16_t reg = (uint16_t)(PCI_BAR0 + 4 * i);
+        uint32_t value = pci_read32(dev, reg);
+        pci_write32(dev, reg, 0xFFFFFFFFu);
+        uint32_t probe = pci_read32(dev, reg);
+        pci_write32(dev, reg, value);
+        uint32_t value_high = 0, probe_high = 0;
+        bool is_mem64 = !(value & 1) && (value & 0x6) == 0x4 && i + 1 < count;
+        if (is_mem64) {
+            value_high = pci_read32(dev, reg + 4);
+            pci_write32(dev, reg + 4, 0xFFFFFFFFu);
+            probe_high = pci_read32(dev, reg + 4);
+            pci_write32(dev, reg + 4, value_high);
+        }
+        i += pci_bar_decode(value, value_high, probe, probe_high, &dev->bars[i]);
+    }
+    pci_write16(dev, PCI_COMMAND, command);
+}
+
+static const char *describe(const struct pci_device *d)
+{
+    static const struct {
+        uint16_t vendor, device;
+        const char *name;
+    } known[] = {
+        { 0x1af4, 0x1000, "virtio-net" },   { 0x1af4, 0x1041, "virtio-net" },
+        { 0x8086, 0x29c0, "q35 host bridge" }, { 0x8086, 0x2918, "ICH9 LPC" },
+        { 0x8086, 0x2922, "ICH9 AHCI" },     { 0x8086, 0x2930, "ICH9 SMBus" },
+        { 0x8086, 0x1237, "i440FX host bridge" }, { 0x8086, 0x7000, "PIIX3 ISA" },
+        { 0x8086, 0x7010, "PIIX3 IDE" },     { 0x8086, 0x7113, "PIIX4 ACPI" },
+        { 0x1234, 0x1111, "VGA" },           { 0x1b36, 0x000c, "pcie-root-port" },
+        { 0x8086, 0x100e, "e1000" },
+    };
+    for (unsigned i = 0; i < sizeof(known) / sizeof(known[0]); i++)
+        if (known[i].vendor == d->vendor_id && known[i].device == d->device_id)
+            return known[i].name;
+    static const char *const classes[] = { "unclassified", "storage", "network", "display", "multimedia",
+                                           "memory", "bridge", "communication", "system", "input" };
+    return d->class_code < sizeof(classes) / sizeof(classes[0]) ? classes[d->class_code] : "device";
+}
+
+static void format_size(uint64_t size, char *buf, size_t len)
+{
+    static const char units[] = "KMGT";
+    if (size < 1024) {
+        snprintf(buf, len, "%llu", (unsigned long long)size);
+        return;
+    }
+    int u = 0;
+    size >>= 10;
+    while (size >= 1024 && size % 1024 == 0 && u < 3) {
+        size >>= 10;
+        u++;
+    }
+    snprintf(buf, len, "%llu%c", (unsigned long long)size, units[u]);
+}
+
+static void log_device(const struct pci_device *d)
+{
+    char line[320], name[8];
+    size_t n = (size_t)snprintf(line, sizeof(line), "pci: %s %04x:%04x rev %02x class %02x%02x %s",
+                                pci_device_name(d, name), d->vendor_id, d->device_id, d->revision, d->class_code,
+                                d->subclass, describe(d));
+    if (d->msix_cap)
+        n += (size_t)snprintf(line + n, sizeof(line) - n, " msix=%u", d->msix.table_size);
+    for (int i = 0; i < PCI_BAR_COUNT && n < sizeof(line); i++) {
+        const struct pci_bar *b = &d->bars[i];
+        if (b->type == PCI_BAR_NONE)
+            continue;
+        char size[16];
+        format_size(b->size, size, sizeof(size));
+        n += (size_t)snprintf(line + n, sizeof(line) - n, " bar%d=%s%s@0x%llx/%s", i, pci_bar_type_name(b->type),
+                              b->prefetchable ? "p" : "", (unsigned long long)b->base, size);
+    }
+    if (d->irq_pin && n < sizeof(line)) {
+        if (d->intx_routed)
+            n += (size_t)snprintf(line + n, sizeof(line) - n, " int%c=gsi%u", 'A' + d->irq_pin - 1, d->intx_gsi);
+        else
+            n += (size_t)snprintf(line + n, sizeof(line) - n, " int%c=unrouted", 'A' + d->irq_pin - 1);
+    }
+    log_info("%s", line);
+    if (d->caps.error)
+        log_warn("pci: %s: %s at 0x%02x, list cut after %d capabilities", name, d->caps.error, d->caps.error_pointer,
+                 d->caps.count);
+}
+
+static struct pci_device *add_function(struct pci_address addr, struct pci_device *parent)
+{
+    struct pci_device *d = kzalloc(sizeof(*d));
+    if (!d) {
+        log_error("pci: out of memory for %02x:%02x.%x", addr.bus, addr.device, addr.function);
+        return NULL;
+    }
+    d->addr = addr;
+    d->parent = parent;
+    d->vendor_id = pci_read16(d, PCI_VENDOR_ID);
+    d->device_id = pci_read16(d, PCI_DEVICE_ID);
+    d->revision = pci_read8(d, PCI_REVISION);
+    d->prog_if = pci_read8(d, PCI_PROG_IF);
+    d->subclass = pci_read8(d, PCI_SUBCLASS);
+    d->class_code = pci_read8(d, PCI_CLASS);
+    d->header_type = pci_read8(d, PCI_HEADER_TYPE);
+    d->irq_pin = pci_read8(d, PCI_INTERRUPT_PIN);
+    d->irq_line = pci_read8(d, PCI_INTERRUPT_LINE);
+    if (d->irq_pin > 4)
+        d->irq_pin = 0; /* not a valid pin: treat as none */
+    pci_cap_walk(read8_at_address, &d->addr, &d->caps);
+    probe_bars(d);
+    d->msix_cap = pci_cap_find(&d->caps, PCI_CAP_ID_MSIX);
+    if (d->msix_cap)
+        pci_msix_decode(pci_read16(d, d->msix_cap + PCI_MSIX_CONTROL), pci_read32(d, d->msix_cap + PCI_MSIX_TABLE),
+                        pci_read32(d, d->msix_cap + PCI_MSIX_PBA), &d->msix);
+    if ((d->header_type & PCI_HEADER_TYPE_MASK) == PCI_HEADER_TYPE_BRIDGE)
+        d->secondary_bus = pci_read8(d, PCI_SECONDARY_BUS);
+    *devices_tail = d;
+    devices_tail = &d->next;
+    return d;
+}
+
+static void scan_bus(uint8_t bus, struct pci_device *parent)
+{
+    if (bus_seen[bus / 8] & (1u << (bus % 8)))
+        return; /* a bridge pointing back at a scanned bus: do not loop */
+    bus_seen[bus / 8] |= (uint8_t)(1u << (bus % 8));
+    for (uint8_t dev = 0; dev < PCI_DEVICES_PER_BUS; dev++) {
+        struct pci_address a = { 0, bus, dev, 0 };
+        if (pci_config_read16(a, PCI_VENDOR_ID) == 0xFFFF)
+            continue;
+        int functions = pci_config_read8(a, PCI_HEADER_TYPE) & PCI_HEADER_MULTIFUNCTION ? PCI_FUNCTIONS : 1;
+        for (uint8_t fn = 0; fn < functions; fn++) {
+            a.function = fn;
+            if (pci_config_read16(a, PCI_VENDOR_ID) == 0xFFFF)
+                continue;
+            struct pci_device *d = add_function(a, parent);
+            if (d && (d->header_type & PCI_HEADER_TYPE_MASK) == PCI_HEADER_TYPE_BRIDGE && d->secondary_bus > bus)
+                scan_bus(d->secondary_bus, d);
+        }
+    }
+}
+
+/* QEMU's chipsets, and the routing state the firmware left in them. */
+static void setup_chipset(void)
+{
+    struct pci_device *d = pci_find_device(PCI_VENDOR_INTEL, PCI_DEVICE_PIIX3_ISA, NULL);
+    if (d) {
+        chipset = PCI_CHIPSET_PIIX3;
+        for (int i = 0; i < 4; i++)
+            pirq_routes[i] = pci_read8(d, (uint16_t)(PIRQ_ROUTE_A_D + i));
+        log_info("pci: PIIX3 chipset, PIRQ A-D -> IRQ %u %u %u %u", pirq_routes[0] & 0xF, pirq_routes[1] & 0xF,
+                 pirq_routes[2] & 0xF, pirq_routes[3] & 0xF);
+        return;
+    }
+    d = pci_find_device(PCI_VENDOR_INTEL, PCI_DEVICE_ICH9_LPC, NULL);
+    if (d) {
+        chipset = PCI_CHIPSET_ICH9;
+        /* OVMF leaves PIRQ A-H also routed to ISA IRQs 10/11: every INTx would
+         * arrive twice (FACTS.md). Disable those copies; GSI 16-23 stay. */
+        for (int i = 0; i < 4; i++) {
+            pci_write8(d, (uint16_t)(PIRQ_ROUTE_A_D + i), pci_read8(d, (uint16_t)(PIRQ_ROUTE_A_D + i)) | PIRQ_ROUTE_DISABLE);
+            pci_write8(d, (uint16_t)(ICH9_PIRQ_ROUTE_E_H + i),
+                       pci_read8(d, (uint16_t)(ICH9_PIRQ_ROUTE_E_H + i)) | PIRQ_ROUTE_DISABLE);
+        }
+        log_info("pci: ICH9 chipset, PIRQ A-H legacy ISA routes disabled, INTx on GSI 16-23");
+        return;
+    }
+    log_warn("pci: unknown chipset: INTx cannot be routed, only MSI-X");
+}
+
+/* The GSI a device's pin reaches, through every bridge above it. */
+static void route_intx(struct pci_device *d)
+{
+    if (!d->irq_pin)
+        return;
+    uint8_t pin = d->irq_pin;
+    const struct pci_device *root = d;
+    while (root->parent) {
+        pin = pci_swizzle_pin(pin, root->addr.device);
+        root = root->parent;
+    }
+    uint32_t line;
+    bool isa;
+    if (pci_intx_route(chipset, root->addr.device, pin, pirq_routes, &line, &isa) < 0)
+        return;
+    if (isa) {
+        /* The firmware programs the Interrupt Line from the same PIRQ routes: a mismatch means the table is wrong. */
+        if (d->irq_line != line && d->irq_line != 0xFF)
+            log_warn("pci: %02x:%02x.%x: routed to IRQ %u but Interrupt Line says %u", d->addr.bus, d->addr.device,
+                     d->addr.function, line, d->irq_line);
+        d->intx_gsi = ioapic_isa_irq_to_gsi((uint8_t)line, &d->intx_mode);
+    } else {
+        d->intx_gsi = line;
+        /* No MADT entry covers GSI 16-23; QEMU's DSDT declares them level,
+         * active high, and that is what its IOAPIC expects (FACTS.md). */
+        d->intx_mode = (struct irq_line_mode){ .level_triggered = true, .active_low = false };
+    }
+    d->intx_routed = d->intx_gsi < PCI_MAX_GSI;
+}
+
+int pci_init(void)
+{
+    pci_config_init();
+    scan_bus(0, NULL);
+    setup_chipset();
+    int count = 0;
+    for (struct pci_device *d = devices; d; d = d->next, count++) {
+        route_intx(d);
+        log_device(d);
+    }
+    log_info("pci: %d function%s", count, count == 1 ? "" : "s");
+    return count;
+}
+
+enum pci_chipset pci_chipset(void)
+{
+    return chipset;
+}
+
+struct pci_device *pci_next_device(struct pci_device *prev)
+{
+    return prev ? prev->next : devices;
+}
+
+struct pci_device *pci_find_device(uint16_t vendor, uint16_t device, struct pci_device *prev)
+{
+    for (struct pci_device *d = pci_next_device(prev); d; d = d->next)
+        if (d->vendor_id == vendor && d->device_id == device)
+            return d;
+    return NULL;
+}
+
+void pci_enable_device(struct pci_device *dev)
+{
+    uint16_t command = pci_read16(dev, PCI_COMMAND) | PCI_COMMAND_BUS_MASTER;
+    for (int i = 0; i < PCI_BAR_COUNT; i++) {
+        if (dev->bars[i].type == PCI_BAR_IO)
+            command |= PCI_COMMAND_IO;
+        else if (dev->bars[i].type != PCI_BAR_NONE)
+            command |= PCI_COMMAND_MEMORY;
+    }
+    pci_write16(dev, PCI_COMMAND, command);
+}
+
+volatile void *pci_map_bar(struct pci_device *dev, int bar)
+{
+    if (bar < 0 || bar >= PCI_BAR_COUNT)
+        return NULL;
+    const struct pci_bar *b = &dev->bars[bar];
+    if (b->type != PCI_BAR_MEM32 && b->type != PCI_BAR_MEM64)
+        return NULL;
+    return mmio_map(b->base, b->size);
+}
+
+static void msix_write_entry(struct pci_device *dev, unsigned entry, uint8_t vector, bool masked)
+{
+    uint32_t words[4];
+    pci_msix_entry((uint8_t)lapic_id(), vector, masked, words);
+    volatile uint32_t *e = dev->msix_table + entry * (PCI_MSIX_ENTRY_SIZE / 4);
+    /* Mask first, so the device never sees a half-written message. */
+    e[3] = PCI_MSIX_ENTRY_VECTOR_CONTROL_MASKED;
+    e[0] = words[0];
+    e[1] = words[1];
+    e[2] = words[2];
+    e[3] = words[3];
+}
+
+static void set_msix_control(struct pci_device *dev, uint16_t set, uint16_t clear)
+{
+    uint16_t reg = (uint16_t)(dev->msix_cap + PCI_MSIX_CONTROL);
+    pci_write16(dev, reg, (uint16_t)((pci_read16(dev, reg) | set) & ~clear));
+}
+
+void pci_msix_mask(struct pci_device *dev, unsigned entry)
+{
+    if (dev->irq_mode == PCI_IRQ_MODE_MSIX && entry < dev->irq_count)
+        dev->msix_table[entry * (PCI_MSIX_ENTRY_SIZE / 4) + 3] = PCI_MSIX_ENTRY_VECTOR_CONTROL_MASKED;
+}
+
+void pci_msix_unmask(struct pci_device *dev, unsigned entry)
+{
+    if (dev->irq_mode == PCI_IRQ_MODE_MSIX && entry < dev->irq_count)
+        dev->msix_table[entry * (PCI_MSIX_ENTRY_SIZE / 4) + 3] = 0;
+}
+
+static int try_msix(struct pci_device *dev, unsigned count)
+{
+    if (!dev->msix_table) {
+        const struct pci_bar *b = &dev->bars[dev->msix.table_bar];
+        if (b->type != PCI_BAR_MEM32 && b->type != PCI_BAR_MEM64)
+            return -ENODEV;
+        volatile uint8_t *bar = pci_map_bar(dev, dev->msix.table_bar);
+        if (!bar)
+            return -ENOMEM;
+        dev->msix_table = (volatile uint32_t *)(bar + dev->msix.table_offset);
+    }
+    for (unsigned i = 0; i < count; i++) {
+        int v = irq_alloc_vector();
+        if (v < 0) {
+            while (i--)
+                irq_free_vector(dev->irq_vectors[i]);
+            return -ENOSPC;
+        }
+        dev->irq_vectors[i] = (uint8_t)v;
+    }
+    /* Enable with the function masked, program the entries, then unmask the function. */
+    set_msix_control(dev, PCI_MSIX_CONTROL_ENABLE | PCI_MSIX_CONTROL_FUNCTION_MASK, 0);
+    for (unsigned i = 0; i < dev->msix.table_size; i++)
+        msix_write_entry(dev, i, i < count ? dev->irq_vectors[i] : 0, i >= count);
+    set_msix_control(dev, 0, PCI_MSIX_CONTROL_FUNCTION_MASK);
+    pci_write16(dev, PCI_COMMAND, pci_read16(dev, PCI_COMMAND) | PCI_COMMAND_INTX_DISABLE);
+    dev->irq_mode = PCI_IRQ_MODE_MSIX;
+    dev->irq_count = count;
+    return (int)count;
+}
+
+static int use_intx(struct pci_device *dev)
+{
+    if (!dev->intx_routed)
+        return -ENODEV;
+    uint8_t vector = intx_line_vector[dev->intx_gsi];
+    if (!vector) {
+        int v = irq_alloc_vector();
+        if (v < 0)
+            return -ENOSPC;
+        if (ioapic_route_gsi(dev->intx_gsi, (uint8_t)v, dev->intx_mode) < 0) {
+            irq_free_vector(v);
+            return -ENODEV;
+        }
+        ioapic_unmask(dev->intx_gsi);
+        vector = (uint8_t)v;
+        intx_line_vector[dev->intx_gsi] = vector;
+    }
+    if (dev->msix_cap)
+        set_msix_control(dev, 0, PCI_MSIX_CONTROL_ENABLE);
+    pci_write16(dev, PCI_COMMAND, pci_read16(dev, PCI_COMMAND) & ~(uint16_t)PCI_COMMAND_INTX_DISABLE);
+    dev->irq_vectors[0] = vector;
+    dev->irq_mode = PCI_IRQ_MODE_INTX;
+    dev->irq_count = 1;
+    return 1;
+}
+
+int pci_alloc_irq_vectors(struct pci_device *dev, unsigned min, unsigned max, unsigned flags)
+{
+    char name[8];
+    pci_device_name(dev, name);
+    if (min == 0 || min > max || max > PCI_MAX_IRQ_VECTORS || dev->irq_mode != PCI_IRQ_NONE)
+        return -EINVAL;
+    int rc = -ENODEV;
+    if ((flags & PCI_IRQ_MSIX) && dev->msix_cap) {
+        unsigned want = max < dev->msix.table_size ? max : dev->msix.table_size;
+        for (unsigned n = want; n >= min && n > 0; n--) {
+            rc = try_msix(dev, n);
+            if (rc > 0) {
+                log_info("pci: %s: MSI-X, %u vector%s from 0x%x (asked %u-%u)", name, n, n == 1 ? "" : "s",
+                         dev->irq_vectors[0], min, max);
+                return rc;
+            }
+        }
+    }
+    if ((flags & PCI_IRQ_INTX) && min == 1) {
+        rc = use_intx(dev);
+        if (rc > 0) {
+            log_info("pci: %s: INTx pin %c -> GSI %u (%s, active %s) -> vector 0x%x", name, 'A' + dev->irq_pin - 1,
+                     dev->intx_gsi, dev->intx_mode.level_triggered ? "level" : "edge",
+                     dev->intx_mode.active_low ? "low" : "high", dev->irq_vectors[0]);
+            return rc;
+        }
+    }
+    log_error("pci: %s: no interrupt vectors (asked %u-%u, flags 0x%x): error %d", name, min, max, flags, rc);
+    return rc;
+}
+
+void pci_free_irq_vectors(struct pci_device *dev)
+{
+    if (dev->irq_mode == PCI_IRQ_MODE_MSIX) {
+        for (unsigned i = 0; i < dev->msix.table_size; i++)
+            msix_write_entry(dev, i, 0, true);
+        set_msix_control(dev, 0, PCI_MSIX_CONTROL_ENABLE);
+        for (unsigned i = 0; i < dev->irq_count; i++)
+            irq_free_vector(dev->irq_vectors[i]);
+    } else if (dev->irq_mode == PCI_IRQ_MODE_INTX) {
+        /* The line's vector stays: other devices may share it. */
+        pci_write16(dev, PCI_COMMAND, pci_read16(dev, PCI_COMMAND) | PCI_COMMAND_INTX_DISABLE);
+    }
+    dev->irq_mode = PCI_IRQ_NONE;
+    dev->irq_count = 0;
+}

@@ -1,0 +1,11 @@
+#ifndef DRIVERS_PCI_SELFTEST_H
+#define DRIVERS_PCI_SELFTEST_H
+
+#include <stddef.h>
+
+/* Allocates interrupt vectors for every virtio-net function as a driver
+ * would (MSI-X, else INTx) and checks that MSI-X vectors are distinct and
+ * that INTx devices share a vector exactly when they share a line. */
+int selftest_pci_irq(char *reason, size_t reason_size);
+
+#endif
