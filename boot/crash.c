@@ -20,9 +20,10 @@ __attribute__((noinline)) static void crash_pagefault(void)
 
 __attribute__((noinline)) static void crash_divide(void)
 {
-    volatile int zero = 0;
-    volatile int result = 1 / zero;
-    (void)result;
+    /* In C a division by zero is undefined and may be dropped: divide in asm. */
+    volatile uint32_t zero = 0;
+    uint32_t divisor = zero, quotient = 1, remainder = 0;
+    __asm__ volatile("divl %2" : "+a"(quotient), "+d"(remainder) : "r"(divisor));
 }
 
 __attribute__((noinline)) static void crash_invalid_opcode(void)

@@ -45,9 +45,9 @@ static void print_registers(const struct trap_frame *f)
             (unsigned long long)read_cr2(), (unsigned long long)read_cr3(), (unsigned long long)read_cr4());
     kprintf("RAX=0x%016llx RBX=0x%016llx RCX=0x%016llx RDX=0x%016llx\n", (unsigned long long)f->rax,
             (unsigned long long)f->rbx, (unsigned long long)f->rcx, (unsigned long long)f->rdx);
-    kprintf("RSI=0x%016llx RDI=0x%016llx RBP=0x%016llx R8 =0x%016llx\n", (unsigned long long)f->rsi,
+    kprintf("RSI=0x%016llx RDI=0x%016llx RBP=0x%016llx R8=0x%016llx\n", (unsigned long long)f->rsi,
             (unsigned long long)f->rdi, (unsigned long long)f->rbp, (unsigned long long)f->r8);
-    kprintf("R9 =0x%016llx R10=0x%016llx R11=0x%016llx R12=0x%016llx\n", (unsigned long long)f->r9,
+    kprintf("R9=0x%016llx R10=0x%016llx R11=0x%016llx R12=0x%016llx\n", (unsigned long long)f->r9,
             (unsigned long long)f->r10, (unsigned long long)f->r11, (unsigned long long)f->r12);
     kprintf("R13=0x%016llx R14=0x%016llx R15=0x%016llx\n", (unsigned long long)f->r13,
             (unsigned long long)f->r14, (unsigned long long)f->r15);

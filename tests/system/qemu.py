@@ -1,0 +1,200 @@
+"""Boot build/kernel.efi in QEMU and read what it writes to the serial console.
+
+The kernel's only output is COM1, which QEMU writes to a file; the harness
+polls that file.  The kernel ends a run by writing to QEMU's isa-debug-exit
+device, and QEMU then exits with status (value << 1) | 1.
+"""
+
+import atexit
+import ctypes
+import os
+import re
+import shlex
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+KERNEL = REPO / "build" / "kernel.efi"
+OVMF = Path("/usr/share/ovmf/OVMF.fd")
+QEMU = "qemu-system-x86_64"
+
+# QEMU exit statuses for the values the kernel writes to isa-debug-exit.
+EXIT_SUCCESS = 33  # 0x10: self-tests passed
+EXIT_FAILURE = 35  # 0x11: a self-test failed
+EXIT_PANIC = 37  # 0x12: panic or CPU exception
+
+# The firmware alone takes about 3 s under TCG before the kernel runs, and two
+# test runs may share a 2-core machine: be generous.
+BOOT_TIMEOUT = 60.0
+POLL_INTERVAL = 0.05
+
+# A line of the kernel's log: "[   12.345 ms] pci: ...".
+TIMESTAMP = r"\[\s*\d+\.\d{3} ms\] "
+
+DEFAULT_NIC = (
+    "-netdev", "user,id=net0,restrict=on",
+    "-device", "virtio-net-pci,netdev=net0",
+)
+
+_PR_SET_PDEATHSIG = 1
+_running = set()
+
+
+def _die_with_parent():
+    """In the child before exec: get SIGKILL if the test process dies, even
+    by SIGKILL, so that no idle guest outlives a killed test run."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    except (OSError, AttributeError):
+        pass
+
+
+def _kill_all_guests():
+    for guest in list(_running):
+        guest.kill()
+
+
+atexit.register(_kill_all_guests)
+
+
+class Guest:
+    """One QEMU run of the kernel.  Use as a context manager:
+
+        with Guest(tmp_path, cmdline="log=debug") as g:
+            g.wait_for(r"init: done")
+    """
+
+    def __init__(self, workdir, machine="q35", cmdline=None, extra_args=(),
+                 nic=DEFAULT_NIC, kernel=KERNEL, memory=256):
+        self.workdir = Path(workdir)
+        self.machine = machine
+        self.cmdline = cmdline
+        self.extra_args = tuple(extra_args)
+        self.nic = tuple(nic)
+        self.kernel = Path(kernel)
+        self.memory = memory
+        self.accel = os.environ.get("ACCEL") or "tcg"
+        self.log_path = self.workdir / "serial.log"
+        self.stderr_path = self.workdir / "qemu.stderr"
+        self.proc = None
+
+    def command(self):
+        args = [
+            QEMU,
+            "-machine", self.machine,
+            "-accel", self.accel,
+            "-m", str(self.memory),
+            "-bios", str(OVMF),
+            "-kernel", str(self.kernel),
+        ]
+        if self.cmdline is not None:
+            args += ["-append", self.cmdline]
+        args += [
+            "-display", "none",
+            "-no-reboot",
+            "-serial", f"file:{self.log_path}",
+            "-monitor", "none",
+            "-device", "isa-debug-exit,iobase=0xf4,iosize=0x04",
+        ]
+        return args + list(self.nic) + list(self.extra_args)
+
+    # -- life cycle ---------------------------------------------------------
+
+    def start(self):
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        self.log_path.write_bytes(b"")
+        with open(self.stderr_path, "wb") as err:
+            self.proc = subprocess.Popen(
+                self.command(), stdin=subprocess.DEVNULL,
+                stdout=err, stderr=subprocess.STDOUT,
+                preexec_fn=_die_with_parent)
+        _running.add(self)
+        return self
+
+    def kill(self):
+        """Stop QEMU (if still running) and reap it."""
+        if self.proc is None:
+            return
+        if self.proc.poll() is None:
+            self.proc.kill()
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                pass
+        _running.discard(self)
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.kill()
+        return False
+
+    @property
+    def running(self):
+        return self.proc is not None and self.proc.poll() is None
+
+    @property
+    def exit_status(self):
+        """QEMU's exit status, or None while it runs."""
+        return None if self.proc is None else self.proc.poll()
+
+    # -- reading the console --------------------------------------------------
+
+    def serial(self):
+        """Everything the guest has written to the serial port so far."""
+        try:
+            data = self.log_path.read_bytes()
+        except FileNotFoundError:
+            return ""
+        return data.decode("utf-8", errors="replace")
+
+    def wait_for(self, pattern, timeout=BOOT_TIMEOUT):
+        """Wait until the serial log matches `pattern` (a regex, searched with
+        re.MULTILINE over the whole log) and return the match."""
+        regex = re.compile(pattern, re.MULTILINE) if isinstance(pattern, str) else pattern
+        deadline = time.monotonic() + timeout
+        while True:
+            # Read the status before the log: when QEMU has exited, the log
+            # read after that is final and the match is decided on it.
+            exited = self.proc.poll() is not None
+            match = regex.search(self.serial())
+            if match:
+                return match
+            if exited:
+                self.fail(f"QEMU exited before the serial log matched /{regex.pattern}/")
+            if time.monotonic() >= deadline:
+                self.fail(f"timed out after {timeout:g} s waiting for /{regex.pattern}/")
+            time.sleep(POLL_INTERVAL)
+
+    def wait_exit(self, timeout=BOOT_TIMEOUT):
+        """Wait for QEMU to exit and return its exit status."""
+        try:
+            return self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            pass
+        self.fail(f"timed out after {timeout:g} s waiting for QEMU to exit")
+
+    def fail(self, message):
+        """Raise AssertionError with `message` and everything known about the run."""
+        raise AssertionError(self.report(message))
+
+    def report(self, message):
+        status = self.exit_status
+        status_text = "still running" if status is None else str(status)
+        try:
+            stderr = self.stderr_path.read_text(errors="replace").strip()
+        except FileNotFoundError:
+            stderr = ""
+        # Make the firmware's escape sequences visible instead of letting
+        # them act on the terminal that shows the report.
+        log = self.serial().replace("\x1b", "\\x1b").replace("\r", "\\r")
+        return (f"{message}\n"
+                f"QEMU exit status: {status_text}\n"
+                f"QEMU command: {shlex.join(self.command())}\n"
+                f"QEMU stderr:\n{stderr or '(empty)'}\n"
+                f"----- serial log ({self.log_path}) -----\n{log}\n"
+                f"----- end of serial log -----")

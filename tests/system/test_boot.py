@@ -1,0 +1,155 @@
+"""Boot the kernel and check its serial contract: time-stamped log lines, the
+command line, and the panic report of every deliberate crash."""
+
+import re
+import time
+
+import pytest
+
+from qemu import EXIT_PANIC, TIMESTAMP
+
+MACHINES = ["q35", "pc"]
+
+HEX = r"0x[0-9a-fA-F]+"
+INIT_DONE = TIMESTAMP + r"init: done in \d+\.\d{3} ms since EFI entry$"
+REGISTERS = ["RIP", "RSP", "RFLAGS", "CR2",
+             "RAX", "RBX", "RCX", "RDX", "RSI", "RDI", "RBP",
+             "R8", "R9", "R10", "R11", "R12", "R13", "R14", "R15"]
+# GCC may emit a function as a specialised clone, e.g. "f.isra.0" or
+# "f.constprop.0"; the backtrace then rightly names the clone.
+GCC_CLONE = r"(?:\.(?:isra|constprop|part|cold)(?:\.\d+)?)*"
+FRAME = rf"^  #(\d+) {HEX} (?:\?|[A-Za-z_][\w.]*\+{HEX}/{HEX})$"
+
+# crash=<kind>: the exception name after "PANIC: " and the function that
+# must appear in the backtrace.
+CRASHES = {
+    "pagefault": ("Page Fault (#PF)", "crash_pagefault"),
+    "divide": ("Divide Error (#DE)", "crash_divide"),
+    "ud": ("Invalid Opcode (#UD)", "crash_invalid_opcode"),
+    "gp": ("General Protection (#GP)", "crash_general_protection"),
+    "stack": ("Double Fault (#DF)", "crash_stack_overflow"),
+    "panic": ("crash=panic requested", "crash_panic"),
+    "write-text": ("Page Fault (#PF)", "crash_write_text"),
+    "exec-data": ("Page Fault (#PF)", "crash_exec_data"),
+}
+
+
+def stamped(body):
+    """Regex for a whole time-stamped log line whose text matches `body`."""
+    return rf"^{TIMESTAMP}{body}$"
+
+
+def expect_line(g, pattern):
+    """The match of `pattern` in the serial log so far; fail if none."""
+    match = re.search(pattern, g.serial(), re.MULTILINE)
+    if not match:
+        g.fail(f"serial log has no line matching /{pattern}/")
+    return match
+
+
+def expect_no_panic(g):
+    """Let the idle kernel run a moment; it must neither panic nor exit."""
+    time.sleep(1)
+    if "PANIC:" in g.serial():
+        g.fail("PANIC: in the log, but no crash was requested")
+    if not g.running:
+        g.fail("the kernel exited, but it should idle after init")
+
+
+def expect_panic(g, kind, title, function):
+    """Wait for the crash=<kind> run to end and check its panic report;
+    return the report (the log from the PANIC: line on)."""
+    g.wait_for(stamped(rf"crash: {re.escape(kind)} requested"))
+    panic = g.wait_for(rf"^PANIC: {re.escape(title)}(?: .*)?$")
+    status = g.wait_exit()
+    report = g.serial()[panic.start():]
+    for reg in REGISTERS:
+        if not re.search(rf"\b{reg}={HEX}\b", report):
+            g.fail(f"panic report lacks register {reg}=0x...")
+    backtrace = re.search(r"^Backtrace:\s*$", report, re.MULTILINE)
+    if not backtrace:
+        g.fail("panic report has no 'Backtrace:' line")
+    frames = [int(n) for n in re.findall(FRAME, report[backtrace.end():], re.MULTILINE)]
+    if not frames or frames != list(range(len(frames))):
+        g.fail(f"backtrace frames should be numbered #0, #1, ...; got {frames}")
+    if not re.search(rf"^  #\d+ {HEX} {function}{GCC_CLONE}\+{HEX}/{HEX}$", report, re.MULTILINE):
+        g.fail(f"no backtrace frame names {function}")
+    if status != EXIT_PANIC:
+        g.fail(f"QEMU exit status {status}, expected {EXIT_PANIC} (panic)")
+    return report
+
+
+def register(report, name):
+    return int(re.search(rf"\b{name}=({HEX})\b", report)[1], 16)
+
+
+@pytest.mark.parametrize("machine", MACHINES)
+def test_boots_to_init_done_with_ordered_timestamps(guest, machine):
+    g = guest(machine=machine)
+    done = g.wait_for(INIT_DONE)
+    # The firmware's escape sequences may precede the first line unbroken.
+    first = expect_line(g, rf"{TIMESTAMP}boot: image base={HEX} size=\d+ KiB$")
+    expect_line(g, stamped(r'cmdline: ""'))
+
+    previous = 0.0
+    for line in g.serial()[first.start():done.end()].split("\n"):
+        stamp = re.match(TIMESTAMP, line)
+        if not stamp:
+            g.fail(f"log line without a time stamp: {line!r}")
+        ms = float(re.search(r"[\d.]+", stamp[0])[0])
+        if ms < previous:
+            g.fail(f"time stamp goes back from {previous:.3f} ms: {line!r}")
+        previous = ms
+
+
+def test_command_line_arrives_intact(guest):
+    cmdline = "log=debug budget=32 foo=bar"
+    g = guest(cmdline=cmdline)
+    g.wait_for(INIT_DONE)
+    expect_line(g, stamped(re.escape(f'cmdline: "{cmdline}"')))
+    log = g.serial()
+    unknown = re.findall(stamped(r"cmdline: unknown key '(.*)' ignored"), log, re.MULTILINE)
+    if unknown != ["foo"]:
+        g.fail(f"expected exactly one unknown key, 'foo'; reported: {unknown}")
+
+
+def test_out_of_range_value_is_reported_and_boot_continues(guest):
+    g = guest(cmdline="budget=0")
+    g.wait_for(stamped(re.escape("cmdline: budget=0 out of range (1..4096), using 64")))
+    g.wait_for(INIT_DONE)
+
+
+def test_no_panic_without_crash_request(guest):
+    g = guest()
+    g.wait_for(INIT_DONE)
+    expect_no_panic(g)
+
+
+def test_unknown_crash_kind_boots_normally(guest):
+    g = guest(cmdline="crash=bogus")
+    g.wait_for(stamped(r"cmdline: crash=bogus .*, using none"))
+    g.wait_for(INIT_DONE)
+    expect_no_panic(g)
+
+
+@pytest.mark.parametrize("machine,kind",
+                         [("q35", kind) for kind in CRASHES] + [("pc", "pagefault")])
+def test_crash_prints_panic_report_and_exits(guest, machine, kind):
+    g = guest(machine=machine, cmdline=f"crash={kind}")
+    title, function = CRASHES[kind]
+    report = expect_panic(g, kind, title, function)
+
+    # Page-fault error code bits: P=0x1 (page present), W=0x2, I=0x10 (fetch).
+    if kind == "pagefault":
+        if not re.search(r"\bCR2=0x0+\b", report):
+            g.fail("a NULL write should fault with CR2=0")
+        if not re.search(r"\berror=0x0*2\b", report):
+            g.fail("a NULL write should fault with error=0x2 (write, not present)")
+    if kind == "write-text":
+        if not re.search(r"\berror=0x0*3\b", report):
+            g.fail("a write to kernel code should fault with error=0x3 (write, present)")
+    if kind == "exec-data":
+        if not re.search(r"\berror=0x0*11\b", report):
+            g.fail("a call into data should fault with error=0x11 (fetch, present)")
+        if register(report, "RIP") != register(report, "CR2"):
+            g.fail("a call into data should fault at RIP == CR2")
