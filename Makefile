@@ -30,7 +30,7 @@ KERNEL_CFLAGS := -std=gnu11 -O2 -g -Wall -Wextra -Werror \
 KERNEL_ASFLAGS := -g -I. -MMD -MP
 KERNEL_LDFLAGS := -nostdlib -znocombreloc -shared -Bsymbolic --no-undefined -T linker.ld
 
-KERNEL_SRCS := $(wildcard boot/*.c arch/x86_64/*.c arch/x86_64/*.S drivers/*.c lib/*.c)
+KERNEL_SRCS := $(wildcard boot/*.c arch/x86_64/*.c arch/x86_64/*.S drivers/*.c drivers/virtio/*.c lib/*.c)
 KERNEL_OBJS := $(patsubst %,$(BUILD)/obj/%.o,$(KERNEL_SRCS))
 
 .PHONY: all help setup run debug test test-unit test-system clean

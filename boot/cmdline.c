@@ -30,6 +30,8 @@ void kernel_options_defaults(struct kernel_options *opts)
         .irq_mode = IRQ_MODE_AUTO,
         .budget = BUDGET_DEFAULT,
         .log = LOG_VERBOSITY_INFO,
+        .virtio_indirect = true,
+        .virtio_event_idx = true,
     };
 }
 
@@ -167,6 +169,11 @@ static void apply(struct parser *p, struct kernel_options *o, const char *key, c
         if (l < 0)
             problem(p, "log=%s unknown level (quiet|info|debug), using info", v);
         o->log = l < 0 ? LOG_VERBOSITY_INFO : (enum log_verbosity)l;
+    } else if (strcmp(key, "indirect") == 0 || strcmp(key, "event_idx") == 0) {
+        bool *flag = key[0] == 'i' ? &o->virtio_indirect : &o->virtio_event_idx;
+        if (strcmp(v, "on") != 0 && strcmp(v, "off") != 0)
+            problem(p, "%s=%s is not on or off, using on", key, v);
+        *flag = strcmp(v, "off") != 0;
     } else if (strcmp(key, "selftest") == 0) {
         memcpy(o->selftest, v, strlen(v) + 1);
     } else if (strcmp(key, "crash") == 0) {

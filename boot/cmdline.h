@@ -9,6 +9,8 @@
  *   irq=auto|msix|shared|intx|poll   interrupt mode for the NIC (default auto)
  *   budget=N                  packets per poll, 1..4096 (default 64)
  *   log=quiet|info|debug      console verbosity (default info)
+ *   indirect=on|off           offer VIRTIO_F_RING_INDIRECT_DESC to devices (default on)
+ *   event_idx=on|off          offer VIRTIO_F_RING_EVENT_IDX to devices (default on)
  *   selftest=NAME[,NAME]|all  run in-guest self-tests and exit with the verdict
  *   crash=KIND                fault on purpose after init (tests the PANIC path)
  *   gdb=wait                  spin at EFI entry until a debugger releases it (make debug)
@@ -40,6 +42,8 @@ struct kernel_options {
     enum irq_mode irq_mode;
     uint32_t budget;
     enum log_verbosity log;
+    bool virtio_indirect;
+    bool virtio_event_idx;
     char selftest[CMDLINE_VALUE_MAX]; /* empty: none */
     char crash[CMDLINE_VALUE_MAX];    /* empty: none */
     bool gdb_wait;

@@ -20,6 +20,7 @@
 #include "boot/memory.h"
 #include "boot/selftest.h"
 #include "drivers/pci.h"
+#include "drivers/virtio/virtio_net.h"
 #include "lib/log.h"
 #include "lib/page_alloc.h"
 #include "lib/panic.h"
@@ -77,6 +78,7 @@ static void kmain_on_kernel_stack(void *arg)
     log_info("pic: 8259s remapped to vectors 0x%x-0x%x and masked", PIC_VECTOR_BASE, PIC_VECTOR_BASE + 15);
     interrupts_and_time_init(bi);
     pci_init();
+    virtio_net_probe_all(&bi->options);
 
     uint64_t ns = clock_since_entry_ns();
     log_info("init: done in %llu.%03llu ms since EFI entry", NS_MS_WHOLE(ns), NS_MS_FRAC(ns));

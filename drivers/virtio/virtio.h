@@ -1,0 +1,127 @@
+/*
+ * A virtio device over PCI: one interface for the drivers above it, with two
+ * transports behind it (modern virtio-pci 1.x through the vendor
+ * capabilities, and the legacy I/O-port interface), the status handshake,
+ * feature negotiation, virtqueue setup and the interrupt vector chain of
+ * Linux's vp_find_vqs (per-queue MSI-X, then shared MSI-X, then INTx).
+ */
+#ifndef DRIVERS_VIRTIO_VIRTIO_H
+#define DRIVERS_VIRTIO_VIRTIO_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "boot/cmdline.h"
+#include "drivers/pci.h"
+#include "drivers/virtio/virtqueue.h"
+
+/* Device status bits (virtio 1.2, 2.1). */
+#define VIRTIO_STATUS_ACKNOWLEDGE 1
+#define VIRTIO_STATUS_DRIVER 2
+#define VIRTIO_STATUS_DRIVER_OK 4
+#define VIRTIO_STATUS_FEATURES_OK 8
+#define VIRTIO_STATUS_NEEDS_RESET 64
+#define VIRTIO_STATUS_FAILED 128
+
+/* Device-independent feature bits (virtio 1.2, 6). */
+#define VIRTIO_F_RING_INDIRECT_DESC (1ULL << 28)
+#define VIRTIO_F_RING_EVENT_IDX (1ULL << 29)
+#define VIRTIO_F_VERSION_1 (1ULL << 32)
+
+/* "No vector" for config_msix_vector / queue_msix_vector (virtio 1.2, 4.1.4.3 and 4.1.5.1.2). */
+#define VIRTIO_MSI_NO_VECTOR 0xFFFF
+
+/* ISR status bits (virtio 1.2, 4.1.4.5). */
+#define VIRTIO_ISR_QUEUE 1
+#define VIRTIO_ISR_CONFIG 2
+
+#define VIRTIO_MAX_QUEUES 8
+
+enum virtio_irq_mode { VIRTIO_IRQ_NONE, VIRTIO_IRQ_MSIX_PER_QUEUE, VIRTIO_IRQ_MSIX_SHARED, VIRTIO_IRQ_INTX };
+
+struct virtio_device;
+
+/* What a transport provides; the rest of the virtio code never asks which it is. */
+struct virtio_transport_ops {
+    const char *name;
+    int (*reset)(struct virtio_device *vdev); /* returns once the device reads back 0 */
+    uint8_t (*get_status)(struct virtio_device *vdev);
+    void (*set_status)(struct virtio_device *vdev, uint8_t status);
+    uint64_t (*get_features)(struct virtio_device *vdev);
+    void (*set_features)(struct virtio_device *vdev, uint64_t features);
+    uint8_t (*config_generation)(struct virtio_device *vdev);
+    uint8_t (*config_read8)(struct virtio_device *vdev, unsigned offset);
+    uint16_t (*queue_max_size)(struct virtio_device *vdev, uint16_t index); /* 0: no such queue */
+    /* Tells the device where the rings of `vq` are and how many entries it has. */
+    int (*queue_setup)(struct virtio_device *vdev, struct virtqueue *vq);
+    void (*queue_enable)(struct virtio_device *vdev, uint16_t index);
+    void (*queue_notify)(struct virtio_device *vdev, uint16_t index);
+    /* Write an MSI-X table index and return what the device reads back. */
+    uint16_t (*set_config_vector)(struct virtio_device *vdev, uint16_t entry);
+    uint16_t (*set_queue_vector)(struct virtio_device *vdev, uint16_t index, uint16_t entry);
+    uint8_t (*read_isr)(struct virtio_device *vdev); /* reading acknowledges (and deasserts INTx) */
+};
+
+struct virtio_device_stats {
+    uint64_t interrupts;
+    uint64_t not_mine;        /* INTx with ISR = 0: another device on the line */
+    uint64_t config_changes;
+};
+
+struct virtio_device {
+    char name[8];                       /* PCI address, "00:02.0" */
+    struct pci_device *pci;
+    const struct virtio_transport_ops *ops;
+    /* Modern transport: the regions the vendor capabilities point at. */
+    volatile uint8_t *common_cfg;
+    volatile uint8_t *notify_base;
+    uint32_t notify_multiplier;
+    volatile uint8_t *isr;
+    volatile uint8_t *device_cfg;
+    /* Legacy transport: the I/O BAR. */
+    uint16_t io_base;
+
+    uint64_t features;                  /* negotiated */
+    enum virtio_irq_mode irq_mode;
+    unsigned nvqs;
+    struct virtqueue *vqs[VIRTIO_MAX_QUEUES];
+    void (*config_changed)(struct virtio_device *vdev);
+    void *priv;
+    struct virtio_device_stats stats;
+};
+
+/* Binds the device to the modern transport when its capabilities are there,
+ * else the legacy one; maps what it needs and enables the function. */
+int virtio_pci_attach(struct pci_device *pci, struct virtio_device *vdev);
+
+/* Reset, ACKNOWLEDGE, DRIVER, features = device & wanted (VERSION_1 required
+ * on the modern transport), FEATURES_OK read back. On failure sets FAILED
+ * and says why. */
+int virtio_negotiate(struct virtio_device *vdev, uint64_t wanted);
+
+bool virtio_has_feature(const struct virtio_device *vdev, uint64_t bit);
+
+/* Creates queue 0..nvqs-1 (size = device maximum, capped at VIRTQUEUE_MAX_SIZE),
+ * then interrupt vectors per `mode` (auto tries per-queue MSI-X, shared
+ * MSI-X, INTx; poll takes none), then enables the queues. */
+int virtio_find_vqs(struct virtio_device *vdev, unsigned nvqs, const char *const names[],
+                    void (*const callbacks[])(struct virtqueue *vq), enum irq_mode mode);
+
+void virtio_driver_ok(struct virtio_device *vdev);
+void virtio_fail(struct virtio_device *vdev, const char *why);
+
+/* Device-specific configuration, consistent under the generation counter. */
+void virtio_config_read(struct virtio_device *vdev, unsigned offset, void *buf, unsigned len);
+
+const char *virtio_irq_mode_name(enum virtio_irq_mode mode);
+
+/* Prints the device's feature bits by name into buf. */
+void virtio_describe_features(uint64_t features, char *buf, unsigned size);
+
+extern const struct virtio_transport_ops virtio_pci_modern_ops;
+extern const struct virtio_transport_ops virtio_pci_legacy_ops;
+
+/* Used by the transports. */
+int virtio_pci_modern_attach(struct virtio_device *vdev);
+
+#endif
