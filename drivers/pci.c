@@ -424,7 +424,8 @@ int pci_alloc_irq_vectors(struct pci_device *dev, unsigned min, unsigned max, un
             return rc;
         }
     }
-    log_error("pci: %s: no interrupt vectors (asked %u-%u, flags 0x%x): error %d", name, min, max, flags, rc);
+    /* Not an error yet: callers fall back to another mode and report what they end up with. */
+    log_debug("pci: %s: no interrupt vectors (asked %u-%u, flags 0x%x): error %d", name, min, max, flags, rc);
     return rc;
 }
 

@@ -27,10 +27,16 @@ int selftest_pci_irq(char *reason, size_t reason_size)
         return -1;
     }
     int rc = 0;
+    bool allocated_here[MAX_DEVICES] = { false };
     for (int i = 0; i < count && rc == 0; i++) {
         char name[8];
-        int n = pci_alloc_irq_vectors(nics[i], 1, VECTORS_WANTED, PCI_IRQ_ALL);
-        if (n < 0) {
+        /* A device its driver already set up keeps the vectors it got. */
+        int n = (int)nics[i]->irq_count;
+        if (nics[i]->irq_mode == PCI_IRQ_NONE) {
+            n = pci_alloc_irq_vectors(nics[i], 1, VECTORS_WANTED, PCI_IRQ_ALL);
+            allocated_here[i] = n > 0;
+        }
+        if (n <= 0) {
             snprintf(reason, reason_size, "%s: no interrupt vectors (error %d)", pci_device_name(nics[i], name), n);
             rc = -1;
             break;
@@ -59,6 +65,7 @@ int selftest_pci_irq(char *reason, size_t reason_size)
         }
     }
     for (int i = 0; i < count; i++)
-        pci_free_irq_vectors(nics[i]);
+        if (allocated_here[i])
+            pci_free_irq_vectors(nics[i]);
     return rc;
 }
