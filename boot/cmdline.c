@@ -35,12 +35,15 @@ void kernel_options_defaults(struct kernel_options *opts)
     };
 }
 
+#define UNKNOWN_KEYS_REMEMBERED 16
+
 struct parser {
     cmdline_report_fn report;
     void *ctx;
     int problems;
-    const char *line;  /* the whole line, to recognise a repeated unknown key */
-    size_t word_start; /* where the word being applied starts */
+    /* Unknown keys already reported, so each is reported once. */
+    char unknown[UNKNOWN_KEYS_REMEMBERED][KEY_MAX];
+    int unknown_count;
 };
 
 __attribute__((format(printf, 2, 3))) static void problem(struct parser *p, const char *fmt, ...)
@@ -97,6 +100,13 @@ int parse_ipv4(const char *s, uint32_t *addr)
     return 0;
 }
 
+static void strncpy_bounded(char *dst, const char *src, size_t size)
+{
+    size_t n = strnlen(src, size - 1);
+    memcpy(dst, src, n);
+    dst[n] = '\0';
+}
+
 /* Looks `value` up in `names`; returns its index or -1. */
 static int match_name(const char *value, const char *const *names, int count)
 {
@@ -129,16 +139,16 @@ static void parse_ip(struct parser *p, struct kernel_options *o, const char *v)
     o->ip_prefix = (uint8_t)prefix;
 }
 
-/* True if `key` already appeared, as a key, in line[0..before). */
-static bool key_seen_before(const char *line, size_t before, const char *key)
+/* True the first time an unknown key is seen; remembers it. */
+static bool first_report_of_unknown(struct parser *p, const char *key)
 {
-    size_t klen = strlen(key);
-    for (size_t i = 0; i + klen < before; i++) {
-        bool word_start = i == 0 || line[i - 1] == ' ' || line[i - 1] == '\t';
-        if (word_start && strncmp(line + i, key, klen) == 0 && line[i + klen] == '=')
-            return true;
+    for (int i = 0; i < p->unknown_count; i++)
+        if (strncmp(p->unknown[i], key, KEY_MAX - 1) == 0)
+            return false;
+    if (p->unknown_count < UNKNOWN_KEYS_REMEMBERED) {
+        strncpy_bounded(p->unknown[p->unknown_count++], key, KEY_MAX);
     }
-    return false;
+    return true;
 }
 
 static void apply(struct parser *p, struct kernel_options *o, const char *key, const char *v)
@@ -182,14 +192,14 @@ static void apply(struct parser *p, struct kernel_options *o, const char *key, c
         if (strcmp(v, "wait") != 0)
             problem(p, "gdb=%s unknown (only gdb=wait), using none", v);
         o->gdb_wait = strcmp(v, "wait") == 0;
-    } else if (!key_seen_before(p->line, p->word_start, key)) {
+    } else if (first_report_of_unknown(p, key)) {
         problem(p, "unknown key '%s' ignored", key);
     }
 }
 
 int cmdline_parse(const char *line, struct kernel_options *opts, cmdline_report_fn report, void *ctx)
 {
-    struct parser p = { report, ctx, 0, line, 0 };
+    struct parser p = { .report = report, .ctx = ctx };
     size_t i = 0;
     while (line[i]) {
         while (line[i] == ' ' || line[i] == '\t')
@@ -199,7 +209,6 @@ int cmdline_parse(const char *line, struct kernel_options *opts, cmdline_report_
         size_t start = i;
         while (line[i] && line[i] != ' ' && line[i] != '\t')
             i++;
-        p.word_start = start;
         size_t len = i - start;
 
         char word[KEY_MAX + CMDLINE_VALUE_MAX];

@@ -36,10 +36,11 @@ static void read_command_line(EFI_LOADED_IMAGE *image, char *out, size_t out_siz
     const CHAR16 *in = image->LoadOptions;
     size_t chars = in ? image->LoadOptionsSize / sizeof(CHAR16) : 0;
     size_t n = 0;
-    for (size_t i = 0; i < chars && in[i] && n + 1 < out_size; i++)
-        out[n++] = in[i] >= 0x20 && in[i] < 0x7F ? (char)in[i] : '?';
+    size_t i = 0;
+    for (; i < chars && in[i] && n + 1 < out_size; i++)
+        out[n++] = in[i] == '\t' ? ' ' : in[i] >= 0x20 && in[i] < 0x7F ? (char)in[i] : '?';
     out[n] = '\0';
-    if (chars > out_size - 1)
+    if (i < chars && in[i])
         log_warn("cmdline: longer than %zu characters, truncated", out_size - 1);
 }
 

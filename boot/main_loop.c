@@ -2,13 +2,29 @@
 
 #include "arch/x86_64/cpu.h"
 #include "arch/x86_64/timer.h"
+#include "boot/napi.h"
+
+static struct main_loop_hook *hooks;
+
+void main_loop_add_hook(struct main_loop_hook *hook)
+{
+    hook->next = hooks;
+    hooks = hook;
+}
 
 void main_loop_once(void)
 {
+    napi_run_scheduled();
     timers_run();
-    /* With interrupts off, nothing can slip in between arming the wake-up
-     * and halting: `sti; hlt` opens the window only once halted. */
+    for (struct main_loop_hook *h = hooks; h; h = h->next)
+        h->fn(h->arg);
+    /* With interrupts off, nothing can slip in between the last look for
+     * work and halting: `sti; hlt` opens the window only once halted. */
     irq_disable();
+    if (napi_pending()) {
+        irq_enable();
+        return;
+    }
     timers_arm_wakeup();
     irq_enable_and_halt();
 }

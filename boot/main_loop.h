@@ -9,7 +9,16 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-/* One pass: run what is due, then halt until something happens. */
+/* Work to do on every pass, after polls and timers (e.g. the network
+ * stack's own timeouts). */
+struct main_loop_hook {
+    void (*fn)(void *arg);
+    void *arg;
+    struct main_loop_hook *next;
+};
+void main_loop_add_hook(struct main_loop_hook *hook);
+
+/* One pass: scheduled polls, due timers, hooks; then halt unless a poll is waiting. */
 void main_loop_once(void);
 
 __attribute__((noreturn)) void main_loop_run(void);

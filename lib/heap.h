@@ -38,7 +38,9 @@ void heap_init(struct heap *h, const struct heap_page_source *source);
 void *heap_alloc(struct heap *h, size_t size);
 
 /* Returns 0, or -1 (counted in bad_frees, nothing changed) for a pointer that
- * is not a live block of this heap. NULL is accepted and ignored. */
+ * is not a live heap block (double free, interior or wild pointer). Blocks
+ * carry no heap identity: free a block into the heap it came from. NULL is
+ * accepted and ignored. */
 int heap_free(struct heap *h, void *ptr);
 
 /* Usable size of a live block, or 0. */

@@ -15,22 +15,43 @@ static void bit_clear(struct page_alloc *pa, uint64_t page)
     pa->bitmap[page / 64] &= ~(1ULL << (page % 64));
 }
 
-size_t page_alloc_bitmap_bytes(uint64_t top)
+static size_t bitmap_words(uint64_t top)
 {
     uint64_t pages = (top + PAGE_SIZE - 1) / PAGE_SIZE;
-    return (size_t)((pages + 63) / 64 * 8);
+    return (size_t)((pages + 63) / 64);
+}
+
+size_t page_alloc_bitmap_bytes(uint64_t top)
+{
+    return 2 * bitmap_words(top) * sizeof(uint64_t);
+}
+
+static bool is_managed(const struct page_alloc *pa, uint64_t page)
+{
+    return (pa->managed[page / 64] >> (page % 64)) & 1;
+}
+
+static void set_managed(struct page_alloc *pa, uint64_t page, bool on)
+{
+    if (on)
+        pa->managed[page / 64] |= 1ULL << (page % 64);
+    else
+        pa->managed[page / 64] &= ~(1ULL << (page % 64));
 }
 
 void page_alloc_init(struct page_alloc *pa, uint64_t *bitmap, uint64_t top)
 {
+    size_t words = bitmap_words(top);
     pa->bitmap = bitmap;
+    pa->managed = bitmap + words;
     pa->page_count = (top + PAGE_SIZE - 1) / PAGE_SIZE;
     pa->free_pages = 0;
     pa->managed_pages = 0;
     pa->search_hint = 0;
-    size_t words = page_alloc_bitmap_bytes(top) / 8;
-    for (size_t i = 0; i < words; i++)
-        bitmap[i] = ~0ULL;
+    for (size_t i = 0; i < words; i++) {
+        pa->bitmap[i] = ~0ULL;
+        pa->managed[i] = 0;
+    }
 }
 
 uint64_t page_alloc_add_range(struct page_alloc *pa, uint64_t base, uint64_t size)
@@ -46,7 +67,8 @@ uint64_t page_alloc_add_range(struct page_alloc *pa, uint64_t base, uint64_t siz
         last = pa->page_count;
     uint64_t added = 0;
     for (uint64_t p = first; p < last; p++) {
-        if (bit_get(pa, p)) {
+        if (!is_managed(pa, p)) {
+            set_managed(pa, p, true);
             bit_clear(pa, p);
             added++;
         }
@@ -61,15 +83,18 @@ void page_alloc_reserve_range(struct page_alloc *pa, uint64_t base, uint64_t siz
     if (size == 0)
         return;
     uint64_t first = base / PAGE_SIZE;
-    uint64_t last = (base + size + PAGE_SIZE - 1) / PAGE_SIZE;
+    uint64_t end = base + size < base ? UINT64_MAX : base + size; /* clamp a range past 2^64 */
+    uint64_t last = end / PAGE_SIZE + (end % PAGE_SIZE != 0);
     if (last > pa->page_count)
         last = pa->page_count;
     for (uint64_t p = first; p < last; p++) {
-        if (!bit_get(pa, p)) {
-            bit_set(pa, p);
-            pa->free_pages--;
-            pa->managed_pages--;
-        }
+        /* Only free pages: an allocated page stays its owner's to free. */
+        if (!is_managed(pa, p) || bit_get(pa, p))
+            continue;
+        bit_set(pa, p);
+        set_managed(pa, p, false);
+        pa->free_pages--;
+        pa->managed_pages--;
     }
 }
 
@@ -119,7 +144,7 @@ int page_alloc_free(struct page_alloc *pa, uint64_t addr, uint64_t count)
     if (first == 0 || first + count > pa->page_count || first + count < first)
         return -1;
     for (uint64_t p = first; p < first + count; p++)
-        if (!bit_get(pa, p))
+        if (!bit_get(pa, p) || !is_managed(pa, p))
             return -1;
     for (uint64_t p = first; p < first + count; p++)
         bit_clear(pa, p);

@@ -1,7 +1,8 @@
 /*
- * Physical page allocator: one bit per 4 KiB page from address 0 up to the
- * highest usable page (1 = in use). Contiguous runs are found first-fit from
- * a moving hint. The allocator never touches the memory it manages, only its
+ * Physical page allocator: two bits per 4 KiB page from address 0 up to the
+ * highest usable page: "in use" and "managed" (ever made available), so a
+ * free of memory the allocator never had is refused. Contiguous runs are
+ * found first-fit from a moving hint. The allocator never touches the memory it manages, only its
  * bitmap, so it can be tested on the host over a fake memory map.
  */
 #ifndef LIB_PAGE_ALLOC_H
@@ -19,14 +20,15 @@
 #define PAGE_ALLOC_MIN_ADDR 0x100000ULL
 
 struct page_alloc {
-    uint64_t *bitmap;
+    uint64_t *bitmap;      /* 1 = in use (or never available) */
+    uint64_t *managed;     /* 1 = made available by add_range */
     uint64_t page_count;   /* pages covered by the bitmap */
     uint64_t free_pages;
     uint64_t managed_pages; /* pages ever made available */
     uint64_t search_hint;  /* page index where the next search starts */
 };
 
-/* Bytes of bitmap needed to cover memory up to `top` (exclusive). */
+/* Bytes of bitmap storage (both bitmaps) needed to cover memory up to `top` (exclusive). */
 size_t page_alloc_bitmap_bytes(uint64_t top);
 
 /* Starts with every page in use; `bitmap` must hold page_alloc_bitmap_bytes(top). */
@@ -36,7 +38,8 @@ void page_alloc_init(struct page_alloc *pa, uint64_t *bitmap, uint64_t top);
  * Parts below PAGE_ALLOC_MIN_ADDR or beyond the bitmap are ignored. */
 uint64_t page_alloc_add_range(struct page_alloc *pa, uint64_t base, uint64_t size);
 
-/* Marks every page touching [base, base+size) in use. */
+/* Takes every free page touching [base, base+size) out of use for good (it
+ * can never be allocated or freed); allocated pages are left to their owners. */
 void page_alloc_reserve_range(struct page_alloc *pa, uint64_t base, uint64_t size);
 
 /* `count` contiguous pages whose first page index is a multiple of
@@ -44,7 +47,8 @@ void page_alloc_reserve_range(struct page_alloc *pa, uint64_t base, uint64_t siz
  * address, or 0 when no such run is free. */
 uint64_t page_alloc_alloc(struct page_alloc *pa, uint64_t count, uint64_t align_pages);
 
-/* Returns 0, or -1 if any page in the run was not allocated (nothing freed then). */
+/* Returns 0, or -1 if any page in the run was not handed out by page_alloc_alloc
+ * (never available, reserved, or already free); nothing is freed then. */
 int page_alloc_free(struct page_alloc *pa, uint64_t addr, uint64_t count);
 
 bool page_alloc_is_free(const struct page_alloc *pa, uint64_t addr);

@@ -161,7 +161,7 @@ int vcbprintf(printf_sink sink, void *ctx, const char *fmt, va_list ap)
             if (!s)
                 s = "(null)";
             int n = 0;
-            while (s[n] && (sp.precision < 0 || n < sp.precision))
+            while ((sp.precision < 0 || n < sp.precision) && s[n])
                 n++;
             sp.zero = false;
             count += emit_field(sink, ctx, &sp, "", s, n, 0);

@@ -20,7 +20,7 @@ struct tsc_scale {
 /* 1e9 << 32 is below 2^63, so this is a plain 64-bit division (no libgcc). */
 static inline struct tsc_scale tsc_scale_from_hz(uint64_t hz)
 {
-    struct tsc_scale s = { hz, (NS_PER_SEC << TSC_SCALE_SHIFT) / hz };
+    struct tsc_scale s = { hz, hz ? (NS_PER_SEC << TSC_SCALE_SHIFT) / hz : 0 };
     return s;
 }
 

@@ -1,0 +1,536 @@
+/*
+ * boot/cmdline.c: defaults, every key with valid values, every problem with
+ * its exact message (and the value that stays), word splitting, over-long
+ * words and values, and parse_ipv4 on its own.
+ */
+#include <stdint.h>
+#include <string.h>
+
+#include "boot/cmdline.h"
+#include "lib/printf.h"
+#include "tests/unit/check.h"
+
+#define MAX_REPORTS 16
+#define REPORT_LEN 256
+
+/* Collects the problems cmdline_parse reports. */
+struct reports {
+    int count;
+    char text[MAX_REPORTS][REPORT_LEN];
+};
+
+static void collect_report(const char *problem, void *ctx)
+{
+    struct reports *r = ctx;
+    if (r->count < MAX_REPORTS) {
+        strncpy(r->text[r->count], problem, REPORT_LEN - 1);
+        r->text[r->count][REPORT_LEN - 1] = '\0';
+    }
+    r->count++;
+}
+
+/* Parses `line` over fresh defaults; returns cmdline_parse's result. */
+static int parse(const char *line, struct kernel_options *o, struct reports *r)
+{
+    memset(o, 0xa5, sizeof(*o)); /* anything the defaults do not set shows up */
+    kernel_options_defaults(o);
+    memset(r, 0, sizeof(*r));
+    return cmdline_parse(line, o, collect_report, r);
+}
+
+/* Every field equal to the defaults (field by field: padding is not compared). */
+static void check_defaults(const char *file, int line, const struct kernel_options *o)
+{
+    struct kernel_options d;
+    kernel_options_defaults(&d);
+    bool same = o->ip_mode == d.ip_mode && o->ip_addr == d.ip_addr && o->ip_prefix == d.ip_prefix &&
+                o->gw_set == d.gw_set && o->gw_addr == d.gw_addr && o->irq_mode == d.irq_mode &&
+                o->budget == d.budget && o->log == d.log && strcmp(o->selftest, d.selftest) == 0 &&
+                strcmp(o->crash, d.crash) == 0 && o->gdb_wait == d.gdb_wait;
+    if (same)
+        unit_pass();
+    else
+        unit_fail(file, line, "options differ from the defaults (ip_mode %d ip %#x/%u gw %d %#x irq %d budget %u "
+                  "log %d selftest '%s' crash '%s' gdb %d)", o->ip_mode, o->ip_addr, o->ip_prefix, o->gw_set,
+                  o->gw_addr, o->irq_mode, o->budget, o->log, o->selftest, o->crash, o->gdb_wait);
+}
+#define CHECK_DEFAULTS(o) check_defaults(__FILE__, __LINE__, (o))
+
+/* Parses a line expected to give exactly one problem, `message`, and to leave the defaults. */
+#define CHECK_ONE_PROBLEM(line, message)                    \
+    do {                                                    \
+        struct kernel_options o_;                           \
+        struct reports r_;                                  \
+        CHECK_EQ(parse((line), &o_, &r_), 1);               \
+        CHECK_EQ(r_.count, 1);                              \
+        CHECK_STR_EQ(r_.text[0], (message));                \
+        CHECK_DEFAULTS(&o_);                                \
+    } while (0)
+
+TEST(cmdline_defaults)
+{
+    struct kernel_options o;
+    memset(&o, 0xa5, sizeof(o));
+    kernel_options_defaults(&o);
+    CHECK_EQ(o.ip_mode, IP_MODE_DHCP);
+    CHECK_EQ(o.ip_addr, 0);
+    CHECK_EQ(o.ip_prefix, 24);
+    CHECK_EQ(o.gw_set, false);
+    CHECK_EQ(o.gw_addr, 0);
+    CHECK_EQ(o.irq_mode, IRQ_MODE_AUTO);
+    CHECK_EQ(o.budget, 64);
+    CHECK_EQ(o.log, LOG_VERBOSITY_INFO);
+    CHECK_STR_EQ(o.selftest, "");
+    CHECK_STR_EQ(o.crash, "");
+    CHECK_EQ(o.gdb_wait, false);
+}
+
+TEST(cmdline_empty_and_blank_lines)
+{
+    const char *lines[] = { "", " ", "     ", "\t", " \t \t ", "\t\t\t" };
+    for (size_t i = 0; i < sizeof(lines) / sizeof(lines[0]); i++) {
+        struct kernel_options o;
+        struct reports r;
+        CHECK_EQ(parse(lines[i], &o, &r), 0);
+        CHECK_EQ(r.count, 0);
+        CHECK_DEFAULTS(&o);
+    }
+}
+
+TEST(cmdline_ip_static_and_dhcp)
+{
+    struct kernel_options o;
+    struct reports r;
+    CHECK_EQ(parse("ip=10.0.2.15/24", &o, &r), 0);
+    CHECK_EQ(o.ip_mode, IP_MODE_STATIC);
+    CHECK_EQ(o.ip_addr, 0x0A00020F);
+    CHECK_EQ(o.ip_prefix, 24);
+
+    CHECK_EQ(parse("ip=192.168.100.200/16", &o, &r), 0);
+    CHECK_EQ(o.ip_mode, IP_MODE_STATIC);
+    CHECK_EQ(o.ip_addr, 0xC0A864C8);
+    CHECK_EQ(o.ip_prefix, 16);
+
+    /* Without /N the prefix is 24. */
+    CHECK_EQ(parse("ip=172.16.0.1", &o, &r), 0);
+    CHECK_EQ(o.ip_mode, IP_MODE_STATIC);
+    CHECK_EQ(o.ip_addr, 0xAC100001);
+    CHECK_EQ(o.ip_prefix, 24);
+
+    /* The prefix bounds: 0 and 32 are accepted. */
+    CHECK_EQ(parse("ip=1.2.3.4/0", &o, &r), 0);
+    CHECK_EQ(o.ip_mode, IP_MODE_STATIC);
+    CHECK_EQ(o.ip_prefix, 0);
+    CHECK_EQ(parse("ip=1.2.3.4/32", &o, &r), 0);
+    CHECK_EQ(o.ip_prefix, 32);
+    CHECK_EQ(parse("ip=1.2.3.4/08", &o, &r), 0);
+    CHECK_EQ(o.ip_prefix, 8);
+
+    CHECK_EQ(parse("ip=dhcp", &o, &r), 0);
+    CHECK_EQ(r.count, 0);
+    CHECK_DEFAULTS(&o);
+
+    /* dhcp after a static address switches back. */
+    CHECK_EQ(parse("ip=10.0.2.15/24 ip=dhcp", &o, &r), 0);
+    CHECK_EQ(o.ip_mode, IP_MODE_DHCP);
+}
+
+TEST(cmdline_gateway)
+{
+    struct kernel_options o;
+    struct reports r;
+    CHECK_EQ(parse("gw=10.0.2.2", &o, &r), 0);
+    CHECK_EQ(o.gw_set, true);
+    CHECK_EQ(o.gw_addr, 0x0A000202);
+    CHECK_EQ(o.ip_mode, IP_MODE_DHCP);
+
+    CHECK_EQ(parse("gw=255.255.255.255", &o, &r), 0);
+    CHECK_EQ(o.gw_set, true);
+    CHECK_EQ(o.gw_addr, 0xFFFFFFFFu);
+
+    CHECK_ONE_PROBLEM("gw=1.2.3", "gw=1.2.3 is not an address A.B.C.D, using none");
+    CHECK_ONE_PROBLEM("gw=10.0.2.2/24", "gw=10.0.2.2/24 is not an address A.B.C.D, using none");
+    CHECK_ONE_PROBLEM("gw=", "gw= is not an address A.B.C.D, using none");
+
+    /* A bad gateway after a good one: "using none". */
+    CHECK_EQ(parse("gw=10.0.2.2 gw=x", &o, &r), 1);
+    CHECK_STR_EQ(r.text[0], "gw=x is not an address A.B.C.D, using none");
+    CHECK_EQ(o.gw_set, false);
+}
+
+TEST(cmdline_irq_modes)
+{
+    static const struct {
+        const char *line;
+        enum irq_mode mode;
+        const char *name;
+    } cases[] = {
+        { "irq=auto", IRQ_MODE_AUTO, "auto" },       { "irq=msix", IRQ_MODE_MSIX, "msix" },
+        { "irq=shared", IRQ_MODE_SHARED, "shared" }, { "irq=intx", IRQ_MODE_INTX, "intx" },
+        { "irq=poll", IRQ_MODE_POLL, "poll" },
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct kernel_options o;
+        struct reports r;
+        CHECK_EQ(parse(cases[i].line, &o, &r), 0);
+        CHECK_EQ(o.irq_mode, cases[i].mode);
+        CHECK_STR_EQ(irq_mode_name(cases[i].mode), cases[i].name);
+    }
+    CHECK_STR_EQ(irq_mode_name((enum irq_mode)5), "?");
+    CHECK_STR_EQ(irq_mode_name((enum irq_mode)-1), "?");
+    CHECK_STR_EQ(irq_mode_name((enum irq_mode)1000), "?");
+
+    CHECK_ONE_PROBLEM("irq=MSIX", "irq=MSIX unknown mode (auto|msix|shared|intx|poll), using auto");
+    CHECK_ONE_PROBLEM("irq=msi", "irq=msi unknown mode (auto|msix|shared|intx|poll), using auto");
+    CHECK_ONE_PROBLEM("irq=", "irq= unknown mode (auto|msix|shared|intx|poll), using auto");
+
+    struct kernel_options o;
+    struct reports r;
+    CHECK_EQ(parse("irq=poll irq=bogus", &o, &r), 1);
+    CHECK_EQ(o.irq_mode, IRQ_MODE_AUTO);
+}
+
+TEST(cmdline_budget)
+{
+    struct kernel_options o;
+    struct reports r;
+    CHECK_EQ(parse("budget=1", &o, &r), 0);
+    CHECK_EQ(o.budget, 1);
+    CHECK_EQ(parse("budget=4096", &o, &r), 0);
+    CHECK_EQ(o.budget, 4096);
+    CHECK_EQ(parse("budget=256", &o, &r), 0);
+    CHECK_EQ(o.budget, 256);
+    CHECK_EQ(parse("budget=0007", &o, &r), 0);
+    CHECK_EQ(o.budget, 7);
+
+    CHECK_ONE_PROBLEM("budget=0", "budget=0 out of range (1..4096), using 64");
+    CHECK_ONE_PROBLEM("budget=4097", "budget=4097 out of range (1..4096), using 64");
+    CHECK_ONE_PROBLEM("budget=-1", "budget=-1 out of range (1..4096), using 64");
+    CHECK_ONE_PROBLEM("budget=+5", "budget=+5 out of range (1..4096), using 64");
+    CHECK_ONE_PROBLEM("budget=12x", "budget=12x out of range (1..4096), using 64");
+    CHECK_ONE_PROBLEM("budget=0x10", "budget=0x10 out of range (1..4096), using 64");
+    CHECK_ONE_PROBLEM("budget=", "budget= out of range (1..4096), using 64");
+    /* Far beyond 64 bits: no wrap-around into range. */
+    CHECK_ONE_PROBLEM("budget=18446744073709551617", "budget=18446744073709551617 out of range (1..4096), using 64");
+
+    /* A bad value after a good one: "using 64", as the message says. */
+    CHECK_EQ(parse("budget=8 budget=0", &o, &r), 1);
+    CHECK_EQ(o.budget, 64);
+}
+
+TEST(cmdline_log_levels)
+{
+    struct kernel_options o;
+    struct reports r;
+    CHECK_EQ(parse("log=quiet", &o, &r), 0);
+    CHECK_EQ(o.log, LOG_VERBOSITY_QUIET);
+    CHECK_EQ(parse("log=debug", &o, &r), 0);
+    CHECK_EQ(o.log, LOG_VERBOSITY_DEBUG);
+    CHECK_EQ(parse("log=debug log=info", &o, &r), 0);
+    CHECK_EQ(o.log, LOG_VERBOSITY_INFO);
+
+    CHECK_ONE_PROBLEM("log=verbose", "log=verbose unknown level (quiet|info|debug), using info");
+    CHECK_ONE_PROBLEM("log=", "log= unknown level (quiet|info|debug), using info");
+    CHECK_EQ(parse("log=quiet log=loud", &o, &r), 1);
+    CHECK_EQ(o.log, LOG_VERBOSITY_INFO);
+}
+
+TEST(cmdline_selftest_crash_gdb)
+{
+    struct kernel_options o;
+    struct reports r;
+    CHECK_EQ(parse("selftest=timer,pci", &o, &r), 0);
+    CHECK_STR_EQ(o.selftest, "timer,pci");
+    CHECK_EQ(parse("selftest=all", &o, &r), 0);
+    CHECK_STR_EQ(o.selftest, "all");
+    CHECK_EQ(parse("selftest=timer selftest=pci", &o, &r), 0);
+    CHECK_STR_EQ(o.selftest, "pci");
+    /* An empty value means none. */
+    CHECK_EQ(parse("selftest=all selftest=", &o, &r), 0);
+    CHECK_STR_EQ(o.selftest, "");
+
+    CHECK_EQ(parse("crash=pagefault", &o, &r), 0);
+    CHECK_STR_EQ(o.crash, "pagefault");
+    CHECK_STR_EQ(o.selftest, "");
+
+    CHECK_EQ(parse("gdb=wait", &o, &r), 0);
+    CHECK_EQ(o.gdb_wait, true);
+    CHECK_ONE_PROBLEM("gdb=now", "gdb=now unknown (only gdb=wait), using none");
+    CHECK_ONE_PROBLEM("gdb=", "gdb= unknown (only gdb=wait), using none");
+    CHECK_EQ(parse("gdb=wait gdb=no", &o, &r), 1);
+    CHECK_EQ(o.gdb_wait, false);
+}
+
+TEST(cmdline_every_key_at_once)
+{
+    struct kernel_options o;
+    struct reports r;
+    CHECK_EQ(parse("ip=10.0.2.15/24 gw=10.0.2.2 irq=msix budget=128 log=debug selftest=timer,pci "
+                   "crash=pagefault gdb=wait", &o, &r), 0);
+    CHECK_EQ(r.count, 0);
+    CHECK_EQ(o.ip_mode, IP_MODE_STATIC);
+    CHECK_EQ(o.ip_addr, 0x0A00020F);
+    CHECK_EQ(o.ip_prefix, 24);
+    CHECK_EQ(o.gw_set, true);
+    CHECK_EQ(o.gw_addr, 0x0A000202);
+    CHECK_EQ(o.irq_mode, IRQ_MODE_MSIX);
+    CHECK_EQ(o.budget, 128);
+    CHECK_EQ(o.log, LOG_VERBOSITY_DEBUG);
+    CHECK_STR_EQ(o.selftest, "timer,pci");
+    CHECK_STR_EQ(o.crash, "pagefault");
+    CHECK_EQ(o.gdb_wait, true);
+}
+
+TEST(cmdline_parses_over_existing_options)
+{
+    /* cmdline_parse starts from what is in *opts, not from the defaults. */
+    struct kernel_options o;
+    kernel_options_defaults(&o);
+    o.budget = 7;
+    o.log = LOG_VERBOSITY_QUIET;
+    struct reports r = { 0 };
+    CHECK_EQ(cmdline_parse("irq=poll", &o, collect_report, &r), 0);
+    CHECK_EQ(o.irq_mode, IRQ_MODE_POLL);
+    CHECK_EQ(o.budget, 7);
+    CHECK_EQ(o.log, LOG_VERBOSITY_QUIET);
+}
+
+TEST(cmdline_known_key_twice_last_wins)
+{
+    struct kernel_options o;
+    struct reports r;
+    CHECK_EQ(parse("budget=8 budget=16", &o, &r), 0);
+    CHECK_EQ(o.budget, 16);
+    CHECK_EQ(parse("irq=intx irq=msix irq=shared", &o, &r), 0);
+    CHECK_EQ(o.irq_mode, IRQ_MODE_SHARED);
+    /* The later ip= has no /N, so its prefix is the default again. */
+    CHECK_EQ(parse("ip=1.2.3.4/8 ip=5.6.7.8", &o, &r), 0);
+    CHECK_EQ(o.ip_addr, 0x05060708);
+    CHECK_EQ(o.ip_prefix, 24);
+    CHECK_EQ(parse("gw=1.1.1.1 gw=2.2.2.2", &o, &r), 0);
+    CHECK_EQ(o.gw_addr, 0x02020202);
+}
+
+TEST(cmdline_unknown_keys)
+{
+    struct kernel_options o;
+    struct reports r;
+    CHECK_ONE_PROBLEM("foo=1", "unknown key 'foo' ignored");
+    CHECK_ONE_PROBLEM("foo=", "unknown key 'foo' ignored");
+    CHECK_ONE_PROBLEM("IP=10.0.2.15", "unknown key 'IP' ignored");
+    CHECK_ONE_PROBLEM("budget2=5", "unknown key 'budget2' ignored");
+
+    /* The same unknown key twice is reported once... */
+    CHECK_EQ(parse("foo=1 foo=2", &o, &r), 1);
+    CHECK_EQ(r.count, 1);
+    CHECK_STR_EQ(r.text[0], "unknown key 'foo' ignored");
+    CHECK_EQ(parse("foo=1 budget=9 foo=2\tfoo=3", &o, &r), 1);
+    CHECK_EQ(o.budget, 9);
+
+    /* ...but different keys each once, in order, even when one is a prefix
+     * or a suffix of another. */
+    CHECK_EQ(parse("foo=1 bar=2 foo=3 foobar=4 xfoo=5 bar=6", &o, &r), 4);
+    CHECK_EQ(r.count, 4);
+    CHECK_STR_EQ(r.text[0], "unknown key 'foo' ignored");
+    CHECK_STR_EQ(r.text[1], "unknown key 'bar' ignored");
+    CHECK_STR_EQ(r.text[2], "unknown key 'foobar' ignored");
+    CHECK_STR_EQ(r.text[3], "unknown key 'xfoo' ignored");
+    CHECK_DEFAULTS(&o);
+
+    /* "foo" inside an earlier value is not an earlier "foo" key. */
+    CHECK_EQ(parse("selftest=foo=1 foo=2", &o, &r), 1);
+    CHECK_STR_EQ(r.text[0], "unknown key 'foo' ignored");
+    CHECK_STR_EQ(o.selftest, "foo=1");
+}
+
+/* DESIGN.md: "unknown keys are reported on serial and ignored". An earlier
+ * occurrence that was rejected for its length was never reported as an
+ * unknown key, so the later, well-formed one must be. */
+TEST(cmdline_unknown_key_reported_after_rejected_occurrence)
+{
+    char line[256];
+    struct kernel_options o;
+    struct reports r;
+
+    /* Value too long (64 characters), then a short one. */
+    strcpy(line, "foo=");
+    memset(line + 4, 'v', 64);
+    strcpy(line + 68, " foo=1");
+    CHECK_EQ(parse(line, &o, &r), 2);
+    CHECK_EQ(r.count, 2);
+    CHECK_STR_EQ(r.text[0], "foo= value is too long (max 63 characters), ignored");
+    CHECK_STR_EQ(r.text[1], "unknown key 'foo' ignored");
+
+    /* Whole word too long (100 characters), then a short one. */
+    strcpy(line, "foo=");
+    memset(line + 4, 'v', 96);
+    strcpy(line + 100, " foo=1");
+    CHECK_EQ(parse(line, &o, &r), 2);
+    CHECK_EQ(r.count, 2);
+    CHECK_STR_EQ(r.text[1], "unknown key 'foo' ignored");
+}
+
+TEST(cmdline_words_that_are_not_key_value)
+{
+    CHECK_ONE_PROBLEM("novalue", "'novalue' is not key=value, ignored");
+    CHECK_ONE_PROBLEM("=5", "'=5' is not key=value, ignored");
+    CHECK_ONE_PROBLEM("=", "'=' is not key=value, ignored");
+    CHECK_ONE_PROBLEM("==", "'==' is not key=value, ignored");
+
+    /* The rest of the line still counts. */
+    struct kernel_options o;
+    struct reports r;
+    CHECK_EQ(parse("quiet budget=5 =x debug", &o, &r), 3);
+    CHECK_EQ(o.budget, 5);
+    CHECK_STR_EQ(r.text[0], "'quiet' is not key=value, ignored");
+    CHECK_STR_EQ(r.text[1], "'=x' is not key=value, ignored");
+    CHECK_STR_EQ(r.text[2], "'debug' is not key=value, ignored");
+
+    /* A value may itself contain '=' (only the first one splits). */
+    CHECK_EQ(parse("crash=a=b", &o, &r), 0);
+    CHECK_STR_EQ(o.crash, "a=b");
+}
+
+TEST(cmdline_whitespace)
+{
+    struct kernel_options o;
+    struct reports r;
+    CHECK_EQ(parse("  budget=8\t\tlog=debug   irq=poll\t", &o, &r), 0);
+    CHECK_EQ(o.budget, 8);
+    CHECK_EQ(o.log, LOG_VERBOSITY_DEBUG);
+    CHECK_EQ(o.irq_mode, IRQ_MODE_POLL);
+    CHECK_EQ(parse("\tbudget=9", &o, &r), 0);
+    CHECK_EQ(o.budget, 9);
+    /* Only space and tab separate words: a newline belongs to the value. */
+    CHECK_EQ(parse("budget=10\nlog=quiet", &o, &r), 1);
+    CHECK_STR_EQ(r.text[0], "budget=10\nlog=quiet out of range (1..4096), using 64");
+    CHECK_EQ(o.log, LOG_VERBOSITY_INFO);
+}
+
+TEST(cmdline_overlong_word_and_value)
+{
+    char line[400];
+    struct kernel_options o;
+    struct reports r;
+
+    /* selftest= plus 63 characters: the longest value taken. */
+    strcpy(line, "selftest=");
+    memset(line + 9, 'a', 63);
+    line[72] = '\0';
+    CHECK_EQ(parse(line, &o, &r), 0);
+    CHECK_EQ(strlen(o.selftest), 63);
+    CHECK_EQ(o.selftest[62], 'a');
+
+    /* 64 characters: refused, the default stays. */
+    strcpy(line, "selftest=");
+    memset(line + 9, 'a', 64);
+    line[73] = '\0';
+    CHECK_ONE_PROBLEM(line, "selftest= value is too long (max 63 characters), ignored");
+
+    /* 95 characters in the word fit the word buffer; 96 do not. */
+    strcpy(line, "crash=");
+    memset(line + 6, 'c', 89);
+    line[95] = '\0';
+    CHECK_ONE_PROBLEM(line, "crash= value is too long (max 63 characters), ignored");
+    strcpy(line, "crash=");
+    memset(line + 6, 'c', 90);
+    line[96] = '\0';
+    CHECK_ONE_PROBLEM(line, "'crash=cccccccccccccccccccccccccc...' is too long (96 characters), ignored");
+
+    /* A much longer word, surrounded by good ones that still apply. */
+    strcpy(line, "budget=3 ");
+    size_t at = strlen(line);
+    memcpy(line + at, "gw=", 3);
+    memset(line + at + 3, '9', 297);
+    strcpy(line + at + 300, " log=quiet");
+    CHECK_EQ(parse(line, &o, &r), 1);
+    CHECK_STR_EQ(r.text[0], "'gw=99999999999999999999999999999...' is too long (300 characters), ignored");
+    CHECK_EQ(o.budget, 3);
+    CHECK_EQ(o.log, LOG_VERBOSITY_QUIET);
+    CHECK_EQ(o.gw_set, false);
+
+    /* A long unknown key (its word fits) is reported with its whole name. */
+    char key[80];
+    memset(key, 'k', 70);
+    key[70] = '\0';
+    snprintf(line, sizeof(line), "%s=1", key);
+    char expect[120];
+    snprintf(expect, sizeof(expect), "unknown key '%s' ignored", key);
+    CHECK_ONE_PROBLEM(line, expect);
+}
+
+TEST(cmdline_malformed_ip)
+{
+    static const char *const bad[] = {
+        "256.1.1.1",  "1.2.3",       "1.2.3.4.5",  "a.b.c.d",   "1.2.3.4/33",  "1.2.3.4/",
+        "1.2.3.4/-1", "1.2.3.4/2a",  "1.2.3.4/24/8", "/24",     "1..2.3",      ".1.2.3",
+        "1.2.3.",     "1234.1.1.1",  "1.2.3.4x",   "DHCP",      "dhcp/24",     "1.2.3.256",
+        "0x1.2.3.4",  "1.2.3.4/100",
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        char line[80], expect[120];
+        snprintf(line, sizeof(line), "ip=%s", bad[i]);
+        snprintf(expect, sizeof(expect), "ip=%s is not dhcp or A.B.C.D/N, using dhcp", bad[i]);
+        CHECK_ONE_PROBLEM(line, expect);
+    }
+    CHECK_ONE_PROBLEM("ip=", "ip= is not dhcp or A.B.C.D/N, using dhcp");
+
+    /* A bad ip= after a good one falls back to dhcp, as the message says. */
+    struct kernel_options o;
+    struct reports r;
+    CHECK_EQ(parse("ip=10.0.2.15/24 ip=10.0.2", &o, &r), 1);
+    CHECK_EQ(o.ip_mode, IP_MODE_DHCP);
+
+    /* Leading zeros are decimal, not octal (inet_aton would read 010 as 8). */
+    CHECK_EQ(parse("ip=010.000.002.015/024", &o, &r), 0);
+    CHECK_EQ(o.ip_mode, IP_MODE_STATIC);
+    CHECK_EQ(o.ip_addr, 0x0A00020F);
+    CHECK_EQ(o.ip_prefix, 24);
+}
+
+TEST(cmdline_report_callback_optional)
+{
+    struct kernel_options o;
+    kernel_options_defaults(&o);
+    CHECK_EQ(cmdline_parse("foo=1 budget=0 bare budget=12", &o, NULL, NULL), 3);
+    CHECK_EQ(o.budget, 12);
+}
+
+TEST(cmdline_parse_ipv4)
+{
+    static const struct {
+        const char *text;
+        uint32_t addr;
+    } good[] = {
+        { "0.0.0.0", 0 },
+        { "255.255.255.255", 0xFFFFFFFFu },
+        { "10.0.2.15", 0x0A00020F },
+        { "1.2.3.4", 0x01020304 },
+        { "192.168.1.254", 0xC0A801FE },
+        { "001.002.003.004", 0x01020304 },
+        { "0.0.0.255", 0x000000FF },
+        { "128.0.0.0", 0x80000000u },
+    };
+    for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+        uint32_t addr = 0xdeadbeef;
+        CHECK_EQ(parse_ipv4(good[i].text, &addr), 0);
+        CHECK_EQ(addr, good[i].addr);
+    }
+
+    static const char *const bad[] = {
+        "",         "1",         "1.2",        "1.2.3",     "1.2.3.4.",  "1.2.3.4.5", "256.0.0.0",
+        "0.0.0.256", "999.1.1.1", "1234.1.1.1", "0001.1.1.1", "a.b.c.d", "1.2.3.4/24", " 1.2.3.4",
+        "1.2.3.4 ",  "+1.2.3.4",  "-1.2.3.4",   "1..3.4",    ".2.3.4",    "1.2.3.-4",  "1,2,3,4",
+        "1.2.3.4\n",
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        uint32_t addr = 0xdeadbeef;
+        int rc = parse_ipv4(bad[i], &addr);
+        if (rc != -1)
+            unit_fail(__FILE__, __LINE__, "parse_ipv4(\"%s\") returned %d, want -1", bad[i], rc);
+        else
+            unit_pass();
+        /* On failure the output is left alone. */
+        CHECK_EQ(addr, 0xdeadbeef);
+    }
+}
