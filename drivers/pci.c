@@ -143,6 +143,19 @@ static void log_device(const struct pci_device *d)
                  d->caps.count);
 }
 
+/* log=debug: the whole 256-byte configuration space, 16 bytes a line. */
+static void dump_config(const struct pci_device *d)
+{
+    char name[8];
+    pci_device_name(d, name);
+    for (uint16_t row = 0; row < 256; row += 16) {
+        char hex[16 * 3 + 1];
+        for (int i = 0; i < 16; i++)
+            snprintf(hex + 3 * i, 4, " %02x", pci_read8(d, (uint16_t)(row + i)));
+        log_debug("pci: %s config %02x:%s", name, row, hex);
+    }
+}
+
 static struct pci_device *add_function(struct pci_address addr, struct pci_device *parent)
 {
     struct pci_device *d = kzalloc(sizeof(*d));
@@ -264,6 +277,8 @@ int pci_init(void)
     for (struct pci_device *d = devices; d; d = d->next, count++) {
         route_intx(d);
         log_device(d);
+        if (log_enabled(LOG_DEBUG))
+            dump_config(d);
     }
     log_info("pci: %d function%s", count, count == 1 ? "" : "s");
     return count;

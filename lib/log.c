@@ -27,6 +27,11 @@ static void log_printf(const char *fmt, ...)
     va_end(ap);
 }
 
+bool log_enabled(enum log_level level)
+{
+    return level <= log_threshold;
+}
+
 void klog(enum log_level level, const char *fmt, ...)
 {
     if (level > log_threshold)

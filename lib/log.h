@@ -7,6 +7,7 @@
 #ifndef LIB_LOG_H
 #define LIB_LOG_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -16,6 +17,9 @@ enum log_level { LOG_ERROR, LOG_WARN, LOG_INFO, LOG_DEBUG };
 void log_set_output(void (*write)(const char *s, size_t n));
 void log_set_clock(uint64_t (*now_ns)(void));
 void log_set_level(enum log_level level);
+
+/* True if a message at `level` would be printed (to skip costly preparation). */
+bool log_enabled(enum log_level level);
 
 void klog(enum log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void kprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
