@@ -30,8 +30,21 @@ KERNEL_CFLAGS := -std=gnu11 -O2 -g -Wall -Wextra -Werror \
 KERNEL_ASFLAGS := -g -I. -MMD -MP
 KERNEL_LDFLAGS := -nostdlib -znocombreloc -shared -Bsymbolic --no-undefined -T linker.ld
 
-KERNEL_SRCS := $(wildcard boot/*.c arch/x86_64/*.c arch/x86_64/*.S drivers/*.c drivers/virtio/*.c lib/*.c)
-KERNEL_OBJS := $(patsubst %,$(BUILD)/obj/%.o,$(KERNEL_SRCS))
+KERNEL_SRCS := $(wildcard boot/*.c arch/x86_64/*.c arch/x86_64/*.S drivers/*.c drivers/virtio/*.c lib/*.c net/*.c)
+
+# lwIP 2.1.3, unpacked by scripts/setup (never committed): the core, IPv4,
+# IPv6 and Ethernet. Built with the kernel's flags, its own headers first,
+# then net/ (lwipopts.h, arch/cc.h) and net/libc (the libc headers lwIP wants).
+LWIP_DIR := third_party/lwip
+LWIP_SRCS := $(addprefix $(LWIP_DIR)/src/core/, init.c def.c inet_chksum.c ip.c mem.c memp.c netif.c pbuf.c \
+	stats.c sys.c tcp.c tcp_in.c tcp_out.c timeouts.c udp.c \
+	ipv4/dhcp.c ipv4/etharp.c ipv4/icmp.c ipv4/ip4.c ipv4/ip4_addr.c ipv4/ip4_frag.c \
+	ipv6/ethip6.c ipv6/icmp6.c ipv6/inet6.c ipv6/ip6.c ipv6/ip6_addr.c ipv6/ip6_frag.c ipv6/mld6.c ipv6/nd6.c) \
+	$(LWIP_DIR)/src/netif/ethernet.c
+LWIP_INCLUDES := -I$(LWIP_DIR)/src/include -Inet -Inet/libc
+LWIP_OBJS := $(patsubst %,$(BUILD)/obj/%.o,$(LWIP_SRCS))
+
+KERNEL_OBJS := $(patsubst %,$(BUILD)/obj/%.o,$(KERNEL_SRCS)) $(LWIP_OBJS)
 
 .PHONY: all help setup run debug test test-unit test-system clean
 
@@ -49,7 +62,12 @@ $(BUILD)/.setup-done: scripts/setup
 
 $(BUILD)/obj/%.c.o: %.c | $(BUILD)/.setup-done
 	@mkdir -p $(dir $@)
-	$(CC) $(KERNEL_CFLAGS) -c $< -o $@
+	$(CC) $(KERNEL_CFLAGS) $(LWIP_INCLUDES) -c $< -o $@
+
+# Third-party code: the same flags, but its warnings are not ours to fail on.
+$(BUILD)/obj/$(LWIP_DIR)/%.c.o: $(LWIP_DIR)/%.c | $(BUILD)/.setup-done
+	@mkdir -p $(dir $@)
+	$(CC) $(KERNEL_CFLAGS) -Wno-error $(LWIP_INCLUDES) -c $< -o $@
 
 $(BUILD)/obj/%.S.o: %.S | $(BUILD)/.setup-done
 	@mkdir -p $(dir $@)

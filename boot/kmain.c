@@ -21,6 +21,7 @@
 #include "boot/selftest.h"
 #include "drivers/pci.h"
 #include "drivers/virtio/virtio_net.h"
+#include "net/net.h"
 #include "lib/log.h"
 #include "lib/page_alloc.h"
 #include "lib/panic.h"
@@ -79,6 +80,7 @@ static void kmain_on_kernel_stack(void *arg)
     interrupts_and_time_init(bi);
     pci_init();
     virtio_net_probe_all(&bi->options);
+    net_init(&bi->options);
 
     uint64_t ns = clock_since_entry_ns();
     log_info("init: done in %llu.%03llu ms since EFI entry", NS_MS_WHOLE(ns), NS_MS_FRAC(ns));

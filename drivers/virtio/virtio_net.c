@@ -1,7 +1,12 @@
 #include "drivers/virtio/virtio_net.h"
 
+#include "arch/x86_64/timer.h"
 #include "boot/kheap.h"
+#include "boot/memory.h"
+#include "lib/errno.h"
+#include "lib/inet_csum.h"
 #include "lib/log.h"
+#include "lib/string.h"
 
 #define VIRTIO_VENDOR 0x1af4
 #define VIRTIO_NET_TRANSITIONAL 0x1000
@@ -10,58 +15,496 @@
 /* struct virtio_net_config (virtio 1.2, 5.1.4). */
 #define VIRTIO_NET_CONFIG_MAC 0
 #define VIRTIO_NET_CONFIG_STATUS 6
+#define VIRTIO_NET_CONFIG_MTU 10
+#define VIRTIO_NET_S_LINK_UP 1
+
+#define RX_QUEUE 0
+#define TX_QUEUE 1
+#define ETH_FRAME_MTU 1500
+#define STATS_PERIOD_NS 5000000000ULL
+
+/* struct virtio_net_hdr (5.1.6); num_buffers exists with MRG_RXBUF or VERSION_1. */
+struct virtio_net_hdr {
+    uint8_t flags;
+    uint8_t gso_type;
+    uint16_t hdr_len;
+    uint16_t gso_size;
+    uint16_t csum_start;
+    uint16_t csum_offset;
+    uint16_t num_buffers;
+} __attribute__((packed));
+
+#define HDR_LEN_LEGACY 10 /* without num_buffers */
+#define HDR_LEN_FULL 12
+
+enum rx_buffer_state { RX_FREE, RX_POSTED, RX_HELD };
+
+struct tx_slot {
+    struct virtio_net_hdr hdr;
+    void *token;
+    uint16_t next_free;
+};
+
+struct virtio_net {
+    struct virtio_device vdev;
+    uint8_t mac[6];
+    bool link_up;
+    uint16_t mtu;
+    unsigned hdr_len;
+    bool mergeable;
+    bool header_apart;  /* no ANY_LAYOUT (legacy): the header needs its own descriptor */
+    bool busy_poll;     /* irq=poll: never sleep, never take interrupts */
+    struct napi napi;
+    struct virtio_net_stack stack;
+    bool has_stack;
+    /* Receive buffers: twice the ring, so the stack may hold a ringful while the ring stays full. */
+    uint8_t *rx_memory;
+    uint16_t rx_count;
+    uint8_t *rx_state;
+    uint16_t *rx_free;      /* stack of free buffer ids */
+    uint16_t rx_free_top;
+    /* Transmit header slots, one per ring entry. */
+    struct tx_slot *tx_slots;
+    uint16_t tx_slot_count;
+    uint16_t tx_free_head;
+    bool tx_wants_interrupt; /* the ring filled up: a completion must wake the poll */
+    struct timer stats_timer;
+    struct virtio_net_stats stats;
+};
+
+#define TX_SLOT_NONE 0xFFFF
 
 static struct virtio_net *nics[VIRTIO_NET_MAX_DEVICES];
 static int nic_count;
 
-static void read_link(struct virtio_net *n)
+int virtio_net_count(void) { return nic_count; }
+struct virtio_net *virtio_net_get(int index) { return index >= 0 && index < nic_count ? nics[index] : NULL; }
+const uint8_t *virtio_net_mac(const struct virtio_net *nic) { return nic->mac; }
+const char *virtio_net_name(const struct virtio_net *nic) { return nic->vdev.name; }
+bool virtio_net_link_up(const struct virtio_net *nic) { return nic->link_up; }
+uint16_t virtio_net_mtu(const struct virtio_net *nic) { return nic->mtu; }
+const struct virtio_net_stats *virtio_net_stats(const struct virtio_net *nic) { return &nic->stats; }
+const struct virtio_device *virtio_net_device(const struct virtio_net *nic) { return &nic->vdev; }
+uint16_t virtio_net_rx_buffer_count(const struct virtio_net *nic) { return nic->rx_count; }
+
+bool virtio_net_tx_csum_offload(const struct virtio_net *nic)
+{
+    return virtio_has_feature(&nic->vdev, VIRTIO_NET_F_CSUM);
+}
+
+static struct virtqueue *rxq(struct virtio_net *nic) { return nic->vdev.vqs[RX_QUEUE]; }
+static struct virtqueue *txq(struct virtio_net *nic) { return nic->vdev.vqs[TX_QUEUE]; }
+static uint8_t *rx_buffer(struct virtio_net *nic, uint16_t id) { return nic->rx_memory + (size_t)id * VIRTIO_NET_RX_BUFFER_SIZE; }
+
+/* Buffer ids travel through the ring as tokens; +1 keeps them non-NULL. */
+static void *rx_token(uint16_t id) { return (void *)(uintptr_t)(id + 1u); }
+static uint16_t rx_token_id(void *token) { return (uint16_t)((uintptr_t)token - 1u); }
+
+/* ---- receive ---- */
+
+static int rx_post(struct virtio_net *nic, uint16_t id)
+{
+    uint8_t *buf = rx_buffer(nic, id);
+    struct vq_sg sg[2] = { { (uint64_t)(uintptr_t)buf, VIRTIO_NET_RX_BUFFER_SIZE } };
+    unsigned n = 1;
+    if (nic->header_apart) {
+        sg[0].len = nic->hdr_len;
+        sg[1] = (struct vq_sg){ (uint64_t)(uintptr_t)(buf + nic->hdr_len), VIRTIO_NET_RX_BUFFER_SIZE - nic->hdr_len };
+        n = 2;
+    }
+    return virtqueue_add(rxq(nic), sg, 0, n, rx_token(id));
+}
+
+/* Posts free buffers until the ring or the pool runs out; kicks once. */
+static void rx_refill(struct virtio_net *nic)
+{
+    unsigned posted = 0;
+    unsigned per_buffer = nic->header_apart ? 2 : 1;
+    while (virtqueue_free_count(rxq(nic)) >= per_buffer) {
+        if (nic->rx_free_top == 0) {
+            nic->stats.rx_refill_empty++; /* retried on the next poll, which a release schedules */
+            break;
+        }
+        uint16_t id = nic->rx_free[nic->rx_free_top - 1];
+        if (rx_post(nic, id) < 0)
+            break;
+        nic->rx_free_top--;
+        nic->rx_state[id] = RX_POSTED;
+        posted++;
+    }
+    if (posted)
+        virtqueue_kick(rxq(nic));
+}
+
+void virtio_net_rx_release(struct virtio_net *nic, uint16_t id)
+{
+    if (id >= nic->rx_count || nic->rx_state[id] != RX_HELD) {
+        log_error("virtio-net: %s: release of receive buffer %u that the stack does not hold", nic->vdev.name, id);
+        return;
+    }
+    nic->rx_state[id] = RX_FREE;
+    nic->rx_free[nic->rx_free_top++] = id;
+    /* More than half the ring empty: let the poll refill it. */
+    if (virtqueue_free_count(rxq(nic)) > rxq(nic)->vring.num / 2)
+        napi_schedule(&nic->napi);
+}
+
+/* Takes a completed buffer off the ring; false when none. */
+static bool rx_take(struct virtio_net *nic, uint16_t *id, uint32_t *len)
+{
+    void *token = virtqueue_get_buf(rxq(nic), len);
+    if (!token)
+        return false;
+    *id = rx_token_id(token);
+    nic->rx_state[*id] = RX_HELD;
+    return true;
+}
+
+/* Finishes a partial checksum (NEEDS_CSUM): lwIP has no way to take one. */
+static bool rx_complete_checksum(struct virtio_net_rx_frame *f, uint32_t start, uint32_t offset)
+{
+    uint32_t total = 0;
+    for (unsigned i = 0; i < f->count; i++)
+        total += f->bufs[i].len;
+    if (start + offset + 2 > total)
+        return false;
+    struct inet_csum c;
+    inet_csum_init(&c);
+    uint32_t pos = 0;
+    for (unsigned i = 0; i < f->count; i++) {
+        uint32_t b_start = pos, b_end = pos + f->bufs[i].len;
+        if (b_end > start) {
+            uint32_t from = start > b_start ? start - b_start : 0;
+            inet_csum_add(&c, f->bufs[i].data + from, f->bufs[i].len - from);
+        }
+        pos = b_end;
+    }
+    uint16_t sum = inet_csum_result(&c);
+    uint8_t bytes[2] = { (uint8_t)(sum >> 8), (uint8_t)sum };
+    /* The field may straddle two buffers: write it byte by byte. */
+    for (int k = 0; k < 2; k++) {
+        uint32_t at = start + offset + (uint32_t)k;
+        for (unsigned i = 0; i < f->count; i++) {
+            if (at < f->bufs[i].len) {
+                f->bufs[i].data[at] = bytes[k];
+                break;
+            }
+            at -= f->bufs[i].len;
+        }
+    }
+    return true;
+}
+
+static void rx_drop(struct virtio_net *nic, const struct virtio_net_rx_frame *f)
+{
+    for (unsigned i = 0; i < f->count; i++)
+        virtio_net_rx_release(nic, f->bufs[i].id);
+}
+
+/* Receives one frame (or drops a malformed one); false when the ring held nothing. */
+static bool rx_one(struct virtio_net *nic)
+{
+    uint16_t id;
+    uint32_t len;
+    if (!rx_take(nic, &id, &len))
+        return false;
+    struct virtio_net_rx_frame frame = { .count = 1 };
+    uint8_t *buf = rx_buffer(nic, id);
+    frame.bufs[0] = (struct virtio_net_rx_buffer_ref){ id, buf + nic->hdr_len, len - nic->hdr_len };
+    if (len < nic->hdr_len) {
+        frame.bufs[0].len = 0;
+        nic->stats.rx_drop_bad_header++;
+        rx_drop(nic, &frame);
+        return true;
+    }
+    struct virtio_net_hdr hdr;
+    memcpy(&hdr, buf, nic->hdr_len);
+    unsigned buffers = nic->mergeable ? hdr.num_buffers : 1;
+    if (buffers == 0 || buffers > VIRTIO_NET_MAX_RX_MERGE) {
+        nic->stats.rx_drop_bad_header++;
+        rx_drop(nic, &frame);
+        return true;
+    }
+    while (frame.count < buffers) {
+        if (!rx_take(nic, &id, &len)) {
+            nic->stats.rx_drop_incomplete++;
+            rx_drop(nic, &frame);
+            return true;
+        }
+        frame.bufs[frame.count++] = (struct virtio_net_rx_buffer_ref){ id, rx_buffer(nic, id), len };
+    }
+    frame.data_valid = hdr.flags & VIRTIO_NET_HDR_F_DATA_VALID;
+    if (hdr.flags & VIRTIO_NET_HDR_F_NEEDS_CSUM) {
+        if (!rx_complete_checksum(&frame, hdr.csum_start, hdr.csum_offset)) {
+            nic->stats.rx_drop_bad_header++;
+            rx_drop(nic, &frame);
+            return true;
+        }
+        nic->stats.rx_csum_completed++;
+        frame.data_valid = true;
+    }
+    uint32_t bytes = 0;
+    for (unsigned i = 0; i < frame.count; i++)
+        bytes += frame.bufs[i].len;
+    nic->stats.rx_packets++;
+    nic->stats.rx_bytes += bytes;
+    if (!nic->has_stack) {
+        nic->stats.rx_drop_no_stack++;
+        rx_drop(nic, &frame);
+        return true;
+    }
+    nic->stack.receive(nic->stack.ctx, &frame);
+    return true;
+}
+
+/* ---- transmit ---- */
+
+static void tx_clean(struct virtio_net *nic)
+{
+    uint32_t len;
+    struct tx_slot *slot;
+    while ((slot = virtqueue_get_buf(txq(nic), &len)) != NULL) {
+        void *token = slot->token;
+        slot->token = NULL;
+        slot->next_free = nic->tx_free_head;
+        nic->tx_free_head = (uint16_t)(slot - nic->tx_slots);
+        nic->stats.tx_completed++;
+        if (nic->has_stack)
+            nic->stack.tx_done(nic->stack.ctx, token);
+    }
+}
+
+int virtio_net_xmit(struct virtio_net *nic, const struct vq_sg *frags, unsigned count, void *token,
+                    const struct virtio_net_tx_csum *csum)
+{
+    if (count == 0 || count > VIRTIO_NET_MAX_TX_FRAGS || !token)
+        return -EINVAL;
+    if (virtqueue_is_broken(txq(nic)))
+        return -EIO;
+    if (nic->tx_free_head == TX_SLOT_NONE)
+        tx_clean(nic);
+    if (nic->tx_free_head == TX_SLOT_NONE)
+        goto ring_full;
+    struct tx_slot *slot = &nic->tx_slots[nic->tx_free_head];
+    memset(&slot->hdr, 0, sizeof(slot->hdr));
+    if (csum) {
+        slot->hdr.flags = VIRTIO_NET_HDR_F_NEEDS_CSUM;
+        slot->hdr.csum_start = csum->start;
+        slot->hdr.csum_offset = csum->offset;
+    }
+    struct vq_sg sg[VIRTIO_NET_MAX_TX_FRAGS + 1];
+    sg[0] = (struct vq_sg){ (uint64_t)(uintptr_t)&slot->hdr, nic->hdr_len };
+    uint32_t bytes = 0;
+    for (unsigned i = 0; i < count; i++) {
+        sg[1 + i] = frags[i];
+        bytes += frags[i].len;
+    }
+    int rc = virtqueue_add(txq(nic), sg, count + 1, 0, slot);
+    if (rc == -ENOSPC) {
+        tx_clean(nic);
+        rc = virtqueue_add(txq(nic), sg, count + 1, 0, slot);
+    }
+    if (rc == -ENOSPC)
+        goto ring_full;
+    if (rc < 0)
+        return rc;
+    nic->tx_free_head = slot->next_free;
+    slot->token = token;
+    virtqueue_kick(txq(nic));
+    nic->stats.tx_packets++;
+    nic->stats.tx_bytes += bytes;
+    return 0;
+
+ring_full:
+    nic->stats.tx_ring_full++;
+    /* Ask for a completion interrupt so the poll cleans the ring soon. */
+    if (!nic->busy_poll && !nic->tx_wants_interrupt) {
+        nic->tx_wants_interrupt = true;
+        if (!virtqueue_enable_cb(txq(nic)))
+            napi_schedule(&nic->napi);
+    }
+    return -ENOSPC;
+}
+
+/* ---- interrupts and the poll ---- */
+
+static void rx_interrupt(struct virtqueue *vq)
+{
+    struct virtio_net *nic = vq->priv;
+    nic->stats.rx_interrupts++;
+    virtqueue_disable_cb(vq);
+    napi_schedule(&nic->napi);
+}
+
+static void tx_interrupt(struct virtqueue *vq)
+{
+    struct virtio_net *nic = vq->priv;
+    nic->stats.tx_interrupts++;
+    virtqueue_disable_cb(vq);
+    napi_schedule(&nic->napi);
+}
+
+static int virtio_net_poll(struct napi *napi, int budget)
+{
+    struct virtio_net *nic = napi->priv;
+    nic->stats.polls++;
+    tx_clean(nic);
+    int done = 0;
+    while (done < budget && rx_one(nic))
+        done++;
+    if (virtqueue_free_count(rxq(nic)) > rxq(nic)->vring.num / 2)
+        rx_refill(nic);
+    if (nic->busy_poll)
+        return done; /* stays scheduled: the main loop never sleeps */
+    if (done >= budget) {
+        nic->stats.budget_exhausted++;
+        return done; /* more waiting: stay scheduled, let timers and other polls run first */
+    }
+    napi_complete(napi);
+    /* Re-enable, then look again: a frame that arrived in between raised no
+     * interrupt (callbacks were off) and would otherwise wait for the next one. */
+    uint16_t last = virtqueue_enable_cb_prepare(rxq(nic));
+    if (virtqueue_poll(rxq(nic), last)) {
+        virtqueue_disable_cb(rxq(nic));
+        napi_schedule(napi);
+    }
+    if (nic->tx_wants_interrupt) {
+        if (nic->tx_free_head != TX_SLOT_NONE && virtqueue_free_count(txq(nic)) > 0) {
+            nic->tx_wants_interrupt = false;
+            virtqueue_disable_cb(txq(nic));
+        } else if (!virtqueue_enable_cb(txq(nic))) {
+            virtqueue_disable_cb(txq(nic));
+            napi_schedule(napi);
+        }
+    }
+    return done;
+}
+
+/* ---- configuration ---- */
+
+static void read_link(struct virtio_net *nic)
 {
     uint16_t status = VIRTIO_NET_S_LINK_UP; /* without STATUS the link is assumed up (5.1.4.2) */
-    if (virtio_has_feature(&n->vdev, VIRTIO_NET_F_STATUS))
-        virtio_config_read(&n->vdev, VIRTIO_NET_CONFIG_STATUS, &status, sizeof(status));
-    n->link_up = status & VIRTIO_NET_S_LINK_UP;
+    if (virtio_has_feature(&nic->vdev, VIRTIO_NET_F_STATUS))
+        virtio_config_read(&nic->vdev, VIRTIO_NET_CONFIG_STATUS, &status, sizeof(status));
+    nic->link_up = status & VIRTIO_NET_S_LINK_UP;
 }
 
 static void config_changed(struct virtio_device *vdev)
 {
-    struct virtio_net *n = vdev->priv;
-    bool was_up = n->link_up;
-    read_link(n);
-    if (was_up != n->link_up)
-        log_info("virtio-net: %s: link %s", vdev->name, n->link_up ? "up" : "down");
+    struct virtio_net *nic = vdev->priv;
+    bool was_up = nic->link_up;
+    read_link(nic);
+    if (was_up == nic->link_up)
+        return;
+    log_info("virtio-net: %s: link %s", vdev->name, nic->link_up ? "up" : "down");
+    if (nic->has_stack && nic->stack.link_changed)
+        nic->stack.link_changed(nic->stack.ctx, nic->link_up);
+}
+
+void virtio_net_attach_stack(struct virtio_net *nic, const struct virtio_net_stack *stack)
+{
+    nic->stack = *stack;
+    nic->has_stack = true;
+}
+
+static void log_stats(struct timer *t, void *arg)
+{
+    struct virtio_net *nic = arg;
+    const struct virtio_net_stats *s = &nic->stats;
+    log_debug("virtio-net: %s: rx %llu pkts %llu B %llu irqs, tx %llu pkts %llu B %llu irqs, polls %llu "
+              "(budget out %llu), drops hdr %llu incomplete %llu, refill empty %llu, tx ring full %llu",
+              nic->vdev.name, (unsigned long long)s->rx_packets, (unsigned long long)s->rx_bytes,
+              (unsigned long long)s->rx_interrupts, (unsigned long long)s->tx_packets,
+              (unsigned long long)s->tx_bytes, (unsigned long long)s->tx_interrupts, (unsigned long long)s->polls,
+              (unsigned long long)s->budget_exhausted, (unsigned long long)s->rx_drop_bad_header,
+              (unsigned long long)s->rx_drop_incomplete, (unsigned long long)s->rx_refill_empty,
+              (unsigned long long)s->tx_ring_full);
+    timer_after(t, STATS_PERIOD_NS, log_stats, nic);
+}
+
+static int setup_buffers(struct virtio_net *nic)
+{
+    nic->rx_count = (uint16_t)(2 * rxq(nic)->vring.num);
+    nic->rx_memory = dma_alloc((size_t)nic->rx_count * VIRTIO_NET_RX_BUFFER_SIZE);
+    nic->rx_state = kzalloc(nic->rx_count);
+    nic->rx_free = kzalloc(sizeof(uint16_t) * nic->rx_count);
+    nic->tx_slot_count = txq(nic)->vring.num;
+    nic->tx_slots = kzalloc(sizeof(struct tx_slot) * nic->tx_slot_count);
+    if (!nic->rx_memory || !nic->rx_state || !nic->rx_free || !nic->tx_slots)
+        return -ENOMEM;
+    for (uint16_t i = 0; i < nic->rx_count; i++)
+        nic->rx_free[nic->rx_free_top++] = (uint16_t)(nic->rx_count - 1 - i);
+    for (uint16_t i = 0; i < nic->tx_slot_count; i++)
+        nic->tx_slots[i].next_free = (uint16_t)(i + 1 < nic->tx_slot_count ? i + 1 : TX_SLOT_NONE);
+    nic->tx_free_head = 0;
+    return 0;
 }
 
 static int probe_one(struct pci_device *pci, const struct kernel_options *opts)
 {
-    struct virtio_net *n = kzalloc(sizeof(*n));
-    if (!n)
-        return -1;
-    if (virtio_pci_attach(pci, &n->vdev) < 0)
+    struct virtio_net *nic = kzalloc(sizeof(*nic));
+    if (!nic)
+        return -ENOMEM;
+    if (virtio_pci_attach(pci, &nic->vdev) < 0)
         goto fail;
-    n->vdev.priv = n;
-    n->vdev.config_changed = config_changed;
-    uint64_t wanted = VIRTIO_NET_F_MAC | VIRTIO_NET_F_STATUS;
+    nic->vdev.priv = nic;
+    nic->vdev.config_changed = config_changed;
+    uint64_t wanted = VIRTIO_NET_F_MAC | VIRTIO_NET_F_STATUS | VIRTIO_NET_F_MRG_RXBUF | VIRTIO_NET_F_CSUM |
+                      VIRTIO_NET_F_GUEST_CSUM | VIRTIO_NET_F_MTU | VIRTIO_F_ANY_LAYOUT;
     if (opts->virtio_indirect)
         wanted |= VIRTIO_F_RING_INDIRECT_DESC;
     if (opts->virtio_event_idx)
         wanted |= VIRTIO_F_RING_EVENT_IDX;
-    if (virtio_negotiate(&n->vdev, wanted) < 0)
+    if (virtio_negotiate(&nic->vdev, wanted) < 0)
         goto fail;
-    if (virtio_has_feature(&n->vdev, VIRTIO_NET_F_MAC))
-        virtio_config_read(&n->vdev, VIRTIO_NET_CONFIG_MAC, n->mac, sizeof(n->mac));
+    struct virtio_device *v = &nic->vdev;
+    bool version_1 = virtio_has_feature(v, VIRTIO_F_VERSION_1);
+    nic->mergeable = virtio_has_feature(v, VIRTIO_NET_F_MRG_RXBUF);
+    nic->hdr_len = nic->mergeable || version_1 ? HDR_LEN_FULL : HDR_LEN_LEGACY;
+    nic->header_apart = !version_1 && !virtio_has_feature(v, VIRTIO_F_ANY_LAYOUT);
+    nic->busy_poll = opts->irq_mode == IRQ_MODE_POLL;
+    if (virtio_has_feature(v, VIRTIO_NET_F_MAC))
+        virtio_config_read(v, VIRTIO_NET_CONFIG_MAC, nic->mac, sizeof(nic->mac));
+    nic->mtu = ETH_FRAME_MTU;
+    if (virtio_has_feature(v, VIRTIO_NET_F_MTU)) {
+        uint16_t device_mtu;
+        virtio_config_read(v, VIRTIO_NET_CONFIG_MTU, &device_mtu, sizeof(device_mtu));
+        if (device_mtu < ETH_FRAME_MTU)
+            nic->mtu = device_mtu; /* larger MTUs would need bigger receive buffers */
+    }
     static const char *const names[] = { "rx", "tx" };
-    static void (*const callbacks[])(struct virtqueue *) = { NULL, NULL };
-    if (virtio_find_vqs(&n->vdev, 2, names, callbacks, opts->irq_mode) < 0)
+    static void (*const callbacks[])(struct virtqueue *) = { rx_interrupt, tx_interrupt };
+    nic->vdev.priv = nic;
+    if (virtio_find_vqs(v, 2, names, callbacks, opts->irq_mode) < 0)
         goto fail;
-    read_link(n);
-    virtio_driver_ok(&n->vdev);
-    log_info("virtio-net: %s: mac %02x:%02x:%02x:%02x:%02x:%02x, link %s", n->vdev.name, n->mac[0], n->mac[1],
-             n->mac[2], n->mac[3], n->mac[4], n->mac[5], n->link_up ? "up" : "down");
-    nics[nic_count++] = n;
+    rxq(nic)->priv = nic;
+    txq(nic)->priv = nic;
+    if (setup_buffers(nic) < 0) {
+        virtio_fail(v, "no memory for packet buffers");
+        goto fail;
+    }
+    napi_init(&nic->napi, virtio_net_poll, nic, (int)opts->budget);
+    virtqueue_disable_cb(txq(nic)); /* completions are collected by the poll */
+    if (nic->busy_poll) {
+        virtqueue_disable_cb(rxq(nic));
+        napi_schedule(&nic->napi);
+    }
+    rx_refill(nic);
+    read_link(nic);
+    virtio_driver_ok(v);
+    log_info("virtio-net: %s: mac %02x:%02x:%02x:%02x:%02x:%02x, mtu %u, header %u bytes%s, %u receive buffers, "
+             "link %s, budget %u%s",
+             v->name, nic->mac[0], nic->mac[1], nic->mac[2], nic->mac[3], nic->mac[4], nic->mac[5], nic->mtu,
+             nic->hdr_len, nic->mergeable ? " (mergeable)" : "", nic->rx_count, nic->link_up ? "up" : "down",
+             opts->budget, nic->busy_poll ? ", busy polling" : "");
+    if (opts->log == LOG_VERBOSITY_DEBUG)
+        timer_after(&nic->stats_timer, STATS_PERIOD_NS, log_stats, nic);
+    nics[nic_count++] = nic;
     return 0;
 fail:
-    kfree(n);
-    return -1;
+    /* The device stays FAILED; its memory is not reclaimed (it may still hold ring addresses). */
+    return -ENODEV;
 }
 
 int virtio_net_probe_all(const struct kernel_options *opts)

@@ -1,4 +1,14 @@
-/* The virtio-net driver (virtio 1.2, 5.1). */
+/*
+ * The virtio-net driver (virtio 1.2, 5.1). It knows nothing of the network
+ * stack: received frames go up through `struct virtio_net_stack` as lists of
+ * buffers the stack hands back with virtio_net_rx_release (zero copy), and
+ * frames to send come down as scatter-gather lists with an opaque token the
+ * driver returns through tx_done once the device has read them.
+ *
+ * Interrupts only disable the queue's callbacks and schedule the NIC's poll
+ * (boot/napi.h); the poll cleans the transmit ring, receives up to its budget,
+ * refills, and re-enables interrupts with the lost-wake-up check.
+ */
 #ifndef DRIVERS_VIRTIO_VIRTIO_NET_H
 #define DRIVERS_VIRTIO_VIRTIO_NET_H
 
@@ -6,6 +16,7 @@
 #include <stdint.h>
 
 #include "boot/cmdline.h"
+#include "boot/napi.h"
 #include "drivers/virtio/virtio.h"
 
 /* Feature bits (virtio 1.2, 5.1.3). */
@@ -15,20 +26,86 @@
 #define VIRTIO_NET_F_MAC (1ULL << 5)
 #define VIRTIO_NET_F_MRG_RXBUF (1ULL << 15)
 #define VIRTIO_NET_F_STATUS (1ULL << 16)
+#define VIRTIO_F_ANY_LAYOUT (1ULL << 27)
 
-#define VIRTIO_NET_S_LINK_UP 1
+/* struct virtio_net_hdr flags (5.1.6). */
+#define VIRTIO_NET_HDR_F_NEEDS_CSUM 1
+#define VIRTIO_NET_HDR_F_DATA_VALID 2
 
 #define VIRTIO_NET_MAX_DEVICES 4
-#define VIRTIO_NET_RX_QUEUE 0
-#define VIRTIO_NET_TX_QUEUE 1
+#define VIRTIO_NET_MAX_RX_MERGE 16  /* buffers one received frame may span */
+#define VIRTIO_NET_MAX_TX_FRAGS 32  /* scatter-gather entries of one frame */
+#define VIRTIO_NET_RX_BUFFER_SIZE 2048
 
-struct virtio_net {
-    struct virtio_device vdev;
-    uint8_t mac[6];
-    bool link_up;
+struct virtio_net;
+
+struct virtio_net_rx_buffer_ref {
+    uint16_t id;   /* hand back with virtio_net_rx_release */
+    uint8_t *data; /* frame bytes (the virtio header already skipped) */
+    uint32_t len;
+};
+
+struct virtio_net_rx_frame {
+    unsigned count;
+    struct virtio_net_rx_buffer_ref bufs[VIRTIO_NET_MAX_RX_MERGE];
+    bool data_valid; /* the device checked the checksums (GUEST_CSUM) */
+};
+
+/* Checksum offload for one frame: the device sums from `start` to the end
+ * and stores the result at start + offset (the field holds the pseudo-header sum). */
+struct virtio_net_tx_csum {
+    uint16_t start;
+    uint16_t offset;
+};
+
+/* The network stack's side, given to virtio_net_attach_stack. */
+struct virtio_net_stack {
+    /* A frame arrived; the stack now owns every buffer in it until it releases each. */
+    void (*receive)(void *ctx, const struct virtio_net_rx_frame *frame);
+    /* The device is done with a frame passed to virtio_net_xmit. */
+    void (*tx_done)(void *ctx, void *token);
+    void (*link_changed)(void *ctx, bool up);
+    void *ctx;
+};
+
+struct virtio_net_stats {
+    uint64_t rx_packets, rx_bytes, rx_interrupts;
+    uint64_t rx_drop_bad_header;     /* shorter than the virtio header, or num_buffers out of range */
+    uint64_t rx_drop_incomplete;     /* a merged frame whose buffers were not all there */
+    uint64_t rx_drop_no_stack;       /* arrived before a stack was attached */
+    uint64_t rx_csum_completed;      /* NEEDS_CSUM frames finished by the driver */
+    uint64_t rx_refill_empty;        /* refill found no free buffer (the stack holds them all) */
+    uint64_t tx_packets, tx_bytes, tx_interrupts;
+    uint64_t tx_ring_full;           /* frames refused for lack of room: back-pressure */
+    uint64_t tx_completed;
+    uint64_t polls, budget_exhausted;
 };
 
 /* Finds every virtio-net function and brings it to DRIVER_OK; returns how many. */
 int virtio_net_probe_all(const struct kernel_options *opts);
+
+int virtio_net_count(void);
+struct virtio_net *virtio_net_get(int index);
+
+void virtio_net_attach_stack(struct virtio_net *nic, const struct virtio_net_stack *stack);
+
+const uint8_t *virtio_net_mac(const struct virtio_net *nic);
+const char *virtio_net_name(const struct virtio_net *nic);
+bool virtio_net_link_up(const struct virtio_net *nic);
+uint16_t virtio_net_mtu(const struct virtio_net *nic);
+bool virtio_net_tx_csum_offload(const struct virtio_net *nic);
+const struct virtio_net_stats *virtio_net_stats(const struct virtio_net *nic);
+const struct virtio_device *virtio_net_device(const struct virtio_net *nic);
+/* Receive buffer ids run from 0 to this count - 1. */
+uint16_t virtio_net_rx_buffer_count(const struct virtio_net *nic);
+
+/* Queues a frame (count scatter-gather entries, device-readable). Returns 0,
+ * -ENOSPC when the ring is full even after cleaning (counted; try later), or
+ * -EIO when the queue is broken. */
+int virtio_net_xmit(struct virtio_net *nic, const struct vq_sg *frags, unsigned count, void *token,
+                    const struct virtio_net_tx_csum *csum);
+
+/* The stack is done with a received buffer: it goes back to the ring. */
+void virtio_net_rx_release(struct virtio_net *nic, uint16_t id);
 
 #endif

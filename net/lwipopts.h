@@ -1,0 +1,94 @@
+/*
+ * lwIP 2.1.3 configuration for the unikernel: NO_SYS (no threads, one main
+ * loop, lwIP never called from an interrupt handler), IPv4 and IPv6, TCP and
+ * UDP, DHCP. Every value that differs from lwIP's default says why.
+ */
+#ifndef NET_LWIPOPTS_H
+#define NET_LWIPOPTS_H
+
+/* ---- system ---- */
+#define NO_SYS 1                    /* raw API from the main loop only */
+#define SYS_LIGHTWEIGHT_PROT 0      /* nothing runs concurrently with lwIP */
+#define LWIP_NETCONN 0
+#define LWIP_SOCKET 0
+#define LWIP_TIMERS 1               /* sys_check_timeouts() from the main loop */
+#define LWIP_NETIF_STATUS_CALLBACK 1
+#define LWIP_NETIF_LINK_CALLBACK 1  /* the driver reports link changes */
+
+/* ---- memory ----
+ * The PBUF_RAM heap comes from the kernel heap (MEM_LIBC_MALLOC), so no
+ * multi-megabyte static array sits in the image. Pools stay lwIP's own:
+ * their fixed counts are what makes "more connections than PCBs" refuse
+ * cleanly instead of eating memory. */
+#define MEM_LIBC_MALLOC 1
+#define MEM_ALIGNMENT 8
+#define MEMP_NUM_PBUF 512           /* PBUF_REF/ROM: zero-copy receive buffers and app data */
+#define MEMP_NUM_TCP_PCB 64         /* at least 32 concurrent HTTP connections, plus echo */
+#define MEMP_NUM_TCP_PCB_LISTEN 8
+#define MEMP_NUM_TCP_SEG 512        /* TCP_SND_QUEUELEN for several busy connections */
+#define MEMP_NUM_UDP_PCB 8
+#define MEMP_NUM_REASSDATA 8        /* IP packets being reassembled at once */
+#define IP_REASS_MAX_PBUFS 64       /* fragments held for reassembly, all packets together */
+#define MEMP_NUM_FRAG_PBUF 32
+#define MEMP_NUM_ARP_QUEUE 32
+#define MEMP_NUM_SYS_TIMEOUT (LWIP_NUM_SYS_TIMEOUT_INTERNAL + 4)
+#define PBUF_POOL_SIZE 64           /* receive frames are driver buffers, not pool pbufs */
+#define LWIP_SUPPORT_CUSTOM_PBUF 1  /* zero-copy receive: pbufs over the driver's buffers */
+
+/* ---- protocols ---- */
+#define LWIP_ARP 1
+#define LWIP_ETHERNET 1
+#define ETHARP_SUPPORT_STATIC_ENTRIES 0
+#define LWIP_IPV4 1
+#define LWIP_IPV6 1
+#define LWIP_IPV6_AUTOCONFIG 1      /* SLAAC */
+#define LWIP_IPV6_DHCP6 0
+#define LWIP_ICMP 1
+#define LWIP_RAW 0
+#define LWIP_UDP 1
+#define LWIP_TCP 1
+#define LWIP_DHCP 1
+#define LWIP_AUTOIP 0
+#define LWIP_DNS 0
+#define LWIP_IGMP 0
+#define IP_REASSEMBLY 1
+#define IP_FRAG 1
+#define IPV6_FRAG_COPYHEADER 1      /* required with 64-bit pointers (ip6_frag.c asserts it) */
+
+/* ---- TCP ---- */
+#define TCP_MSS 1460                /* Ethernet MTU 1500 - 40 */
+#define TCP_WND (16 * TCP_MSS)      /* several MSS in flight: throughput over a high-latency emulator */
+#define TCP_SND_BUF (16 * TCP_MSS)
+#define TCP_SND_QUEUELEN (4 * TCP_SND_BUF / TCP_MSS)
+#define TCP_QUEUE_OOSEQ 1
+#define LWIP_TCP_KEEPALIVE 1        /* so half-open connections are found */
+#define TCP_LISTEN_BACKLOG 1
+
+/* ---- checksums ----
+ * Generated and checked in software by default; per-netif control lets the
+ * driver glue turn off generation of TCP checksums when the device offloads
+ * them (VIRTIO_NET_F_CSUM) and skip checking frames the device marked valid. */
+#define LWIP_CHECKSUM_CTRL_PER_NETIF 1
+#define LWIP_CHECKSUM_ON_COPY 0
+
+/* ---- statistics (for /stats and the debug log) ---- */
+#define LWIP_STATS 1
+#define LWIP_STATS_DISPLAY 0
+#define LINK_STATS 1
+#define ETHARP_STATS 1
+#define IP_STATS 1
+#define IPFRAG_STATS 1
+#define ICMP_STATS 1
+#define UDP_STATS 1
+#define TCP_STATS 1
+#define MEM_STATS 1
+#define MEMP_STATS 1
+#define IP6_STATS 1
+#define ICMP6_STATS 1
+#define ND6_STATS 1
+
+/* ---- netif ---- */
+#define LWIP_SINGLE_NETIF 0         /* one netif per NIC */
+#define LWIP_NETIF_HOSTNAME 1
+
+#endif

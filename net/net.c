@@ -1,0 +1,167 @@
+#include "net/net.h"
+
+#include "arch/x86_64/timer.h"
+#include "boot/main_loop.h"
+#include "drivers/virtio/virtio_net.h"
+#include "lib/log.h"
+#include "lib/printf.h"
+#include "lwip/dhcp.h"
+#include "lwip/init.h"
+#include "lwip/ip_addr.h"
+#include "lwip/netif.h"
+#include "lwip/timeouts.h"
+#include "net/nic_netif.h"
+
+#define DHCP_TIMEOUT_NS (10 * 1000000000ULL)
+/* QEMU's user network and the test namespace both use these (DESIGN.md). */
+#define FALLBACK_ADDR 0x0A00020Fu  /* 10.0.2.15 */
+#define FALLBACK_PREFIX 24
+#define FALLBACK_GW 0x0A000202u    /* 10.0.2.2 */
+#define MAX_NETIFS VIRTIO_NET_MAX_DEVICES
+
+static struct nic_netif *netifs[MAX_NETIFS];
+static int netif_count;
+static bool ready_printed;
+static struct timer lwip_wakeup;
+static struct timer dhcp_deadline;
+static struct main_loop_hook timeouts_hook;
+/* The IPv4 settings last logged per interface, so a line appears only on change. */
+static ip4_addr_t logged_addr[MAX_NETIFS * 3];
+
+static ip4_addr_t ip4_from_host(uint32_t a)
+{
+    ip4_addr_t ip;
+    IP4_ADDR(&ip, (a >> 24) & 0xFF, (a >> 16) & 0xFF, (a >> 8) & 0xFF, a & 0xFF);
+    return ip;
+}
+
+static ip4_addr_t netmask_for(unsigned prefix)
+{
+    return ip4_from_host(prefix ? 0xFFFFFFFFu << (32 - prefix) : 0);
+}
+
+static void wake(struct timer *t, void *arg)
+{
+    (void)t;
+    (void)arg; /* the main loop runs sys_check_timeouts on its way back */
+}
+
+/* Every main-loop pass: lwIP's due timeouts, then a kernel timer for the next one. */
+static void run_lwip_timeouts(void *arg)
+{
+    (void)arg;
+    sys_check_timeouts();
+    u32_t ms = sys_timeouts_sleeptime();
+    if (ms == SYS_TIMEOUTS_SLEEPTIME_INFINITE)
+        timer_cancel(&lwip_wakeup);
+    else
+        timer_after(&lwip_wakeup, (uint64_t)ms * 1000000, wake, NULL);
+}
+
+static void format_mac(const struct netif *netif, char *buf, size_t size)
+{
+    const u8_t *m = netif->hwaddr;
+    snprintf(buf, size, "%02x:%02x:%02x:%02x:%02x:%02x", m[0], m[1], m[2], m[3], m[4], m[5]);
+}
+
+static void print_ready(struct netif *netif)
+{
+    if (ready_printed || ip4_addr_isany_val(*netif_ip4_addr(netif)))
+        return;
+    ready_printed = true;
+    char mac[18], ip[16], gw[16];
+    format_mac(netif, mac, sizeof(mac));
+    ip4addr_ntoa_r(netif_ip4_addr(netif), ip, sizeof(ip));
+    ip4addr_ntoa_r(netif_ip4_gw(netif), gw, sizeof(gw));
+    uint64_t ns = clock_now_ns();
+    kprintf("READY ip=%s mac=%s gw=%s ip6=%s t=%llu.%03llums\n", ip, mac, gw,
+            ip6addr_ntoa(netif_ip6_addr(netif, 0)), NS_MS_WHOLE(ns), NS_MS_FRAC(ns));
+}
+
+static void status_changed(struct netif *netif)
+{
+    if (!netif_is_up(netif) || ip4_addr_isany_val(*netif_ip4_addr(netif)))
+        return; /* nothing worth a line until there is an address */
+    ip4_addr_t *logged = &logged_addr[3 * (netif->num % MAX_NETIFS)];
+    if (ip4_addr_cmp(&logged[0], netif_ip4_addr(netif)) && ip4_addr_cmp(&logged[1], netif_ip4_netmask(netif)) &&
+        ip4_addr_cmp(&logged[2], netif_ip4_gw(netif)))
+        return; /* an IPv6 change: the IPv4 line stands */
+    logged[0] = *netif_ip4_addr(netif);
+    logged[1] = *netif_ip4_netmask(netif);
+    logged[2] = *netif_ip4_gw(netif);
+    char ip[16], mask[16], gw[16];
+    ip4addr_ntoa_r(netif_ip4_addr(netif), ip, sizeof(ip));
+    ip4addr_ntoa_r(netif_ip4_netmask(netif), mask, sizeof(mask));
+    ip4addr_ntoa_r(netif_ip4_gw(netif), gw, sizeof(gw));
+    log_info("net: %c%c%u up, ipv4 %s netmask %s gw %s%s", netif->name[0], netif->name[1], netif->num, ip, mask, gw,
+             dhcp_supplied_address(netif) ? " (DHCP)" : "");
+    print_ready(netif);
+}
+
+static void link_callback(struct netif *netif)
+{
+    log_info("net: %c%c%u link %s", netif->name[0], netif->name[1], netif->num, netif_is_link_up(netif) ? "up" : "down");
+}
+
+/* DHCP did not bind in time: take the static default so the guest is reachable. */
+static void dhcp_gave_up(struct timer *t, void *arg)
+{
+    (void)t;
+    struct netif *netif = arg;
+    if (dhcp_supplied_address(netif))
+        return;
+    log_warn("net: no DHCP answer within %llu s, falling back to 10.0.2.15/24 gw 10.0.2.2",
+             (unsigned long long)(DHCP_TIMEOUT_NS / 1000000000ULL));
+    dhcp_release_and_stop(netif);
+    ip4_addr_t addr = ip4_from_host(FALLBACK_ADDR), mask = netmask_for(FALLBACK_PREFIX), gw = ip4_from_host(FALLBACK_GW);
+    netif_set_addr(netif, &addr, &mask, &gw);
+}
+
+static void configure_addresses(struct netif *netif, const struct kernel_options *opts, bool first)
+{
+    netif_create_ip6_linklocal_address(netif, 1);
+    netif_set_ip6_autoconfig_enabled(netif, 1);
+    if (!first || opts->ip_mode == IP_MODE_DHCP) {
+        netif_set_up(netif);
+        dhcp_start(netif);
+        if (first)
+            timer_after(&dhcp_deadline, DHCP_TIMEOUT_NS, dhcp_gave_up, netif);
+        log_info("net: %c%c%u: DHCP started", netif->name[0], netif->name[1], netif->num);
+        return;
+    }
+    ip4_addr_t addr = ip4_from_host(opts->ip_addr), mask = netmask_for(opts->ip_prefix);
+    ip4_addr_t gw = opts->gw_set ? ip4_from_host(opts->gw_addr) : ip4_from_host(0);
+    netif_set_addr(netif, &addr, &mask, &gw);
+    netif_set_up(netif);
+}
+
+int net_init(const struct kernel_options *opts)
+{
+    lwip_init();
+    timeouts_hook.fn = run_lwip_timeouts;
+    main_loop_add_hook(&timeouts_hook);
+    for (int i = 0; i < virtio_net_count() && netif_count < MAX_NETIFS; i++) {
+        struct virtio_net *nic = virtio_net_get(i);
+        struct nic_netif *n = nic_netif_add(nic);
+        if (!n)
+            continue;
+        struct netif *netif = nic_netif_lwip(n);
+        netif_set_status_callback(netif, status_changed);
+        netif_set_link_callback(netif, link_callback);
+        if (virtio_net_link_up(nic))
+            netif_set_link_up(netif);
+        char mac[18];
+        format_mac(netif, mac, sizeof(mac));
+        log_info("net: %c%c%u on %s, mac %s, mtu %u%s", netif->name[0], netif->name[1], netif->num,
+                 virtio_net_name(nic), mac, netif->mtu,
+                 virtio_net_tx_csum_offload(nic) ? ", TCP checksum offload" : "");
+        bool first = netif_count == 0;
+        if (first)
+            netif_set_default(netif);
+        netifs[netif_count++] = n;
+        configure_addresses(netif, opts, first);
+    }
+    if (netif_count == 0)
+        log_warn("net: no network interface: nothing to serve on");
+    return netif_count;
+}

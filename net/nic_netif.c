@@ -1,0 +1,185 @@
+#include "net/nic_netif.h"
+
+#include "boot/kheap.h"
+#include "lib/errno.h"
+#include "lib/log.h"
+#include "lib/string.h"
+#include "lwip/etharp.h"
+#include "lwip/ethip6.h"
+#include "lwip/pbuf.h"
+#include "lwip/snmp.h"
+#include "lwip/stats.h"
+#include "net/tcp_csum_offload.h"
+#include "netif/ethernet.h"
+
+#define ETH_HEADER_LEN 14
+
+/* A pbuf over one driver receive buffer; freeing it hands the buffer back. */
+struct rx_pbuf {
+    struct pbuf_custom custom; /* first: lwIP passes us this pointer back */
+    struct nic_netif *owner;
+    uint16_t id;
+};
+
+struct nic_netif {
+    struct netif netif;
+    struct virtio_net *nic;
+    struct rx_pbuf *rx_pbufs; /* one per driver receive buffer id */
+    uint16_t rx_pbuf_count;
+    u16_t checksum_flags;     /* the netif's usual checksum control */
+    struct nic_netif_stats stats;
+};
+
+struct netif *nic_netif_lwip(struct nic_netif *n) { return &n->netif; }
+struct virtio_net *nic_netif_nic(struct nic_netif *n) { return n->nic; }
+const struct nic_netif_stats *nic_netif_stats(const struct nic_netif *n) { return &n->stats; }
+
+static void rx_pbuf_free(struct pbuf *p)
+{
+    struct rx_pbuf *r = (struct rx_pbuf *)p;
+    virtio_net_rx_release(r->owner->nic, r->id);
+}
+
+static void receive(void *ctx, const struct virtio_net_rx_frame *frame)
+{
+    struct nic_netif *n = ctx;
+    struct pbuf *head = NULL;
+    for (unsigned i = 0; i < frame->count; i++) {
+        const struct virtio_net_rx_buffer_ref *b = &frame->bufs[i];
+        struct rx_pbuf *r = &n->rx_pbufs[b->id];
+        r->custom.custom_free_function = rx_pbuf_free;
+        struct pbuf *p = pbuf_alloced_custom(PBUF_RAW, (u16_t)b->len, PBUF_REF, &r->custom, b->data, (u16_t)b->len);
+        if (head)
+            pbuf_cat(head, p);
+        else
+            head = p;
+    }
+    /* lwIP checks checksums per netif, not per packet: for a frame the device
+     * already verified, switch the TCP/UDP checks off for this one input call. */
+    if (frame->data_valid)
+        NETIF_SET_CHECKSUM_CTRL(&n->netif, n->checksum_flags & ~(NETIF_CHECKSUM_CHECK_TCP | NETIF_CHECKSUM_CHECK_UDP));
+    err_t err = n->netif.input(head, &n->netif);
+    if (frame->data_valid)
+        NETIF_SET_CHECKSUM_CTRL(&n->netif, n->checksum_flags);
+    if (err != ERR_OK) {
+        n->stats.rx_input_errors++;
+        pbuf_free(head); /* lwIP did not take it: still ours */
+    }
+}
+
+static void tx_done(void *ctx, void *token)
+{
+    (void)ctx;
+    pbuf_free(token);
+}
+
+static void link_changed(void *ctx, bool up)
+{
+    struct nic_netif *n = ctx;
+    if (up)
+        netif_set_link_up(&n->netif);
+    else
+        netif_set_link_down(&n->netif);
+}
+
+/* Scatter-gather over a chain; 0 if it has more pieces than the driver takes. */
+static unsigned chain_to_sg(struct pbuf *p, struct vq_sg *sg)
+{
+    unsigned count = 0;
+    for (struct pbuf *q = p; q; q = q->next) {
+        if (q->len == 0)
+            continue;
+        if (count == VIRTIO_NET_MAX_TX_FRAGS)
+            return 0;
+        sg[count++] = (struct vq_sg){ (uint64_t)(uintptr_t)q->payload, q->len };
+    }
+    return count;
+}
+
+static err_t linkoutput(struct netif *netif, struct pbuf *p)
+{
+    struct nic_netif *n = netif->state;
+    struct vq_sg sg[VIRTIO_NET_MAX_TX_FRAGS];
+    unsigned count = chain_to_sg(p, sg);
+    struct pbuf *send = p;
+    if (count == 0) {
+        n->stats.tx_linearized++;
+        send = pbuf_clone(PBUF_RAW, PBUF_RAM, p);
+        if (!send) {
+            n->stats.tx_no_memory++;
+            LINK_STATS_INC(link.memerr);
+            return ERR_MEM;
+        }
+        count = chain_to_sg(send, sg);
+    } else {
+        pbuf_ref(send); /* held until the device has read it: tx_done frees */
+    }
+
+    struct virtio_net_tx_csum csum;
+    const struct virtio_net_tx_csum *offload = NULL;
+    if (virtio_net_tx_csum_offload(n->nic)) {
+        enum tcp_csum_result r = tcp_csum_offload_prepare(send->payload, send->len, &csum.start, &csum.offset);
+        if (r == TCP_CSUM_OFFLOAD) {
+            offload = &csum;
+            n->stats.tx_csum_offloaded++;
+        } else if (r == TCP_CSUM_UNPARSED) {
+            n->stats.tx_csum_unparsed++;
+        }
+    }
+    int rc = virtio_net_xmit(n->nic, sg, count, send, offload);
+    if (rc < 0) {
+        pbuf_free(send);
+        LINK_STATS_INC(link.drop);
+        if (rc == -ENOSPC) {
+            n->stats.tx_ring_full++;
+            return ERR_MEM; /* back-pressure: TCP retries, the caller sees the error */
+        }
+        return ERR_IF;
+    }
+    LINK_STATS_INC(link.xmit);
+    return ERR_OK;
+}
+
+static err_t netif_setup(struct netif *netif)
+{
+    struct nic_netif *n = netif->state;
+    netif->name[0] = 'e';
+    netif->name[1] = 'n';
+    netif->hwaddr_len = ETH_HWADDR_LEN;
+    memcpy(netif->hwaddr, virtio_net_mac(n->nic), ETH_HWADDR_LEN);
+    netif->mtu = virtio_net_mtu(n->nic);
+    netif->mtu6 = netif->mtu;
+    netif->flags = NETIF_FLAG_BROADCAST | NETIF_FLAG_ETHARP | NETIF_FLAG_ETHERNET | NETIF_FLAG_IGMP | NETIF_FLAG_MLD6;
+    netif->output = etharp_output;
+    netif->output_ip6 = ethip6_output;
+    netif->linkoutput = linkoutput;
+    /* With transmit offload the device computes TCP checksums. */
+    n->checksum_flags = NETIF_CHECKSUM_ENABLE_ALL;
+    if (virtio_net_tx_csum_offload(n->nic))
+        n->checksum_flags &= (u16_t)~NETIF_CHECKSUM_GEN_TCP;
+    NETIF_SET_CHECKSUM_CTRL(netif, n->checksum_flags);
+    return ERR_OK;
+}
+
+struct nic_netif *nic_netif_add(struct virtio_net *nic)
+{
+    struct nic_netif *n = kzalloc(sizeof(*n));
+    if (!n)
+        return NULL;
+    n->nic = nic;
+    n->rx_pbuf_count = virtio_net_rx_buffer_count(nic);
+    n->rx_pbufs = kzalloc(sizeof(struct rx_pbuf) * n->rx_pbuf_count);
+    if (!n->rx_pbufs) {
+        kfree(n);
+        return NULL;
+    }
+    for (uint16_t i = 0; i < n->rx_pbuf_count; i++)
+        n->rx_pbufs[i] = (struct rx_pbuf){ .owner = n, .id = i };
+    if (!netif_add(&n->netif, NULL, NULL, NULL, n, netif_setup, ethernet_input)) {
+        log_error("net: %s: lwIP refused the interface", virtio_net_name(nic));
+        return NULL;
+    }
+    struct virtio_net_stack stack = { receive, tx_done, link_changed, n };
+    virtio_net_attach_stack(nic, &stack);
+    return n;
+}
