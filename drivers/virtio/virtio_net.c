@@ -317,6 +317,14 @@ int virtio_net_xmit(struct virtio_net *nic, const struct vq_sg *frags, unsigned 
 
 ring_full:
     nic->stats.tx_ring_full++;
+    /* Kick even though the event index says the device is still busy with the
+     * ring: QEMU 7.2 can stop after a burst of 256 packets that it sent while
+     * its backend was congested, with the event index behind our avail index,
+     * and then waits for a kick no event-index driver would send (fixed in
+     * QEMU 8.0: "virtio-net: fix lost wake-up in tx_complete"). A spurious
+     * notification is always allowed (virtio 1.2, 2.7.13). */
+    virtqueue_notify(txq(nic));
+    nic->stats.tx_forced_kicks++;
     /* Ask for a completion interrupt so the poll cleans the ring soon. */
     if (!nic->busy_poll && !nic->tx_wants_interrupt) {
         nic->tx_wants_interrupt = true;
@@ -413,13 +421,13 @@ static void log_stats(struct timer *t, void *arg)
     struct virtio_net *nic = arg;
     const struct virtio_net_stats *s = &nic->stats;
     log_debug("virtio-net: %s: rx %llu pkts %llu B %llu irqs, tx %llu pkts %llu B %llu irqs, polls %llu "
-              "(budget out %llu), drops hdr %llu incomplete %llu, refill empty %llu, tx ring full %llu",
+              "(budget out %llu), drops hdr %llu incomplete %llu, refill empty %llu, tx ring full %llu (forced kicks %llu)",
               nic->vdev.name, (unsigned long long)s->rx_packets, (unsigned long long)s->rx_bytes,
               (unsigned long long)s->rx_interrupts, (unsigned long long)s->tx_packets,
               (unsigned long long)s->tx_bytes, (unsigned long long)s->tx_interrupts, (unsigned long long)s->polls,
               (unsigned long long)s->budget_exhausted, (unsigned long long)s->rx_drop_bad_header,
               (unsigned long long)s->rx_drop_incomplete, (unsigned long long)s->rx_refill_empty,
-              (unsigned long long)s->tx_ring_full);
+              (unsigned long long)s->tx_ring_full, (unsigned long long)s->tx_forced_kicks);
     timer_after(t, STATS_PERIOD_NS, log_stats, nic);
 }
 

@@ -77,6 +77,7 @@ struct virtio_net_stats {
     uint64_t rx_refill_empty;        /* refill found no free buffer (the stack holds them all) */
     uint64_t tx_packets, tx_bytes, tx_interrupts;
     uint64_t tx_ring_full;           /* frames refused for lack of room: back-pressure */
+    uint64_t tx_forced_kicks;        /* notifications sent because the ring was full (see xmit) */
     uint64_t tx_completed;
     uint64_t polls, budget_exhausted;
 };

@@ -96,15 +96,19 @@ int virtqueue_add(struct virtqueue *vq, const struct vq_sg *sg, unsigned out_cou
     if (total == 0 || !token || total > VIRTQUEUE_MAX_SIZE)
         return -EINVAL;
 
+    if (vq->num_free == 0) {
+        vq->stats.full++;
+        return -ENOSPC;
+    }
     struct vring_desc *table = NULL;
-    if (vq->indirect && total > 1 && vq->num_free >= 1)
+    if (vq->indirect && total > 1)
         table = vq->env.alloc(sizeof(struct vring_desc) * total); /* on failure: a direct chain */
     unsigned needed = table ? 1 : total;
     if (!table && total > vq->vring.num)
         return -EINVAL;
     if (vq->num_free < needed) {
         vq->stats.full++;
-        return -ENOSPC;
+        return -ENOSPC; /* only a direct chain can get here: no table to free */
     }
 
     uint32_t writable = 0;

@@ -10,6 +10,7 @@ import ctypes
 import os
 import re
 import shlex
+import socket
 import signal
 import subprocess
 import time
@@ -68,8 +69,10 @@ class Guest:
     """
 
     def __init__(self, workdir, machine="q35", cmdline=None, extra_args=(),
-                 nic=DEFAULT_NIC, kernel=KERNEL, memory=256):
+                 nic=DEFAULT_NIC, kernel=KERNEL, memory=256, prefix=()):
+        """prefix: a command QEMU runs under, e.g. ("ip", "netns", "exec", NS)."""
         self.workdir = Path(workdir)
+        self.prefix = tuple(prefix)
         self.machine = machine
         self.cmdline = cmdline
         self.extra_args = tuple(extra_args)
@@ -79,10 +82,11 @@ class Guest:
         self.accel = os.environ.get("ACCEL") or "tcg"
         self.log_path = self.workdir / "serial.log"
         self.stderr_path = self.workdir / "qemu.stderr"
+        self.monitor_path = self.workdir / "monitor.sock"
         self.proc = None
 
     def command(self):
-        args = [
+        args = list(self.prefix) + [
             QEMU,
             "-machine", self.machine,
             "-accel", self.accel,
@@ -96,7 +100,7 @@ class Guest:
             "-display", "none",
             "-no-reboot",
             "-serial", f"file:{self.log_path}",
-            "-monitor", "none",
+            "-monitor", f"unix:{self.monitor_path},server=on,wait=off",
             "-device", "isa-debug-exit,iobase=0xf4,iosize=0x04",
         ]
         return args + list(self.nic) + list(self.extra_args)
@@ -141,6 +145,29 @@ class Guest:
     def exit_status(self):
         """QEMU's exit status, or None while it runs."""
         return None if self.proc is None else self.proc.poll()
+
+    def monitor(self, command, timeout=10.0):
+        """Run a QEMU human-monitor command (e.g. "set_link n0 off") and return its output."""
+        deadline = time.monotonic() + timeout
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+            sock.settimeout(timeout)
+            while True:
+                try:
+                    sock.connect(str(self.monitor_path))
+                    break
+                except (FileNotFoundError, ConnectionRefusedError):
+                    if time.monotonic() >= deadline:
+                        self.fail(f"QEMU monitor socket {self.monitor_path} never accepted a connection")
+                    time.sleep(POLL_INTERVAL)
+            output = b""
+            sock.sendall(command.encode() + b"\n")
+            # The monitor echoes the command and then prints a fresh "(qemu) " prompt.
+            while output.count(b"(qemu) ") < 2:
+                chunk = sock.recv(4096)
+                if not chunk:
+                    break
+                output += chunk
+        return output.decode(errors="replace")
 
     # -- reading the console --------------------------------------------------
 

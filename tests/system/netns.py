@@ -1,0 +1,67 @@
+"""A private test network: a network namespace holding a tap device at
+10.0.2.2/24 for the guest at 10.0.2.15 (DESIGN.md, "Test network").
+
+All traffic stays inside the namespace; its name is unique per run so runs
+can share a machine; it is deleted on exit, whatever happened. Needs root.
+"""
+
+import itertools
+import os
+import subprocess
+
+HOST_ADDR = "10.0.2.2"
+GUEST_ADDR = "10.0.2.15"
+TAP = "tap0"
+GUEST_STATIC_CMDLINE = f"ip={GUEST_ADDR}/24 gw={HOST_ADDR}"
+
+_counter = itertools.count()
+
+
+def have_root():
+    return os.geteuid() == 0
+
+
+class PrivateNetwork:
+    """with PrivateNetwork() as net: guest(prefix=net.prefix, nic=net.nic()) ..."""
+
+    def __init__(self):
+        self.name = f"ukt-{os.getpid()}-{next(_counter)}"
+
+    def _ip(self, *args):
+        subprocess.run(["ip", *args], check=True, capture_output=True, text=True, timeout=30)
+
+    def __enter__(self):
+        self._ip("netns", "add", self.name)
+        try:
+            self._ip("-n", self.name, "link", "set", "lo", "up")
+            self._ip("-n", self.name, "tuntap", "add", TAP, "mode", "tap")
+            self._ip("-n", self.name, "addr", "add", f"{HOST_ADDR}/24", "dev", TAP)
+            self._ip("-n", self.name, "link", "set", TAP, "up")
+        except Exception:
+            self.close()
+            raise
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+        return False
+
+    def close(self):
+        # Processes started with `ip netns exec` in it keep the tap busy, not the
+        # namespace: deleting the namespace always succeeds once they are gone.
+        subprocess.run(["ip", "netns", "pids", self.name], capture_output=True, timeout=10)
+        subprocess.run(["ip", "netns", "del", self.name], capture_output=True, timeout=30)
+
+    @property
+    def prefix(self):
+        """Command prefix that runs a program inside the namespace."""
+        return ("ip", "netns", "exec", self.name)
+
+    def nic(self, netdev="n0", props=""):
+        """QEMU arguments for a virtio-net NIC on the namespace's tap."""
+        return ("-netdev", f"tap,id={netdev},ifname={TAP},script=no,downscript=no",
+                "-device", f"virtio-net-pci,netdev={netdev}{props}")
+
+    def run(self, *cmd, timeout=120, check=False):
+        """Run a command inside the namespace; returns CompletedProcess (text)."""
+        return subprocess.run([*self.prefix, *cmd], capture_output=True, text=True, timeout=timeout, check=check)
