@@ -62,6 +62,10 @@
 #define TCP_SND_QUEUELEN (4 * TCP_SND_BUF / TCP_MSS)
 #define TCP_QUEUE_OOSEQ 1
 #define LWIP_TCP_KEEPALIVE 1        /* so half-open connections are found */
+/* TIME_WAIT policy: 2 x TCP_MSL = 2 s instead of 120 s, and when the PCB pool
+ * runs out lwIP reuses the oldest TIME_WAIT PCB (tcp_kill_timewait), so
+ * thousands of short connections in a row never exhaust the pool. */
+#define TCP_MSL 1000UL
 #define TCP_LISTEN_BACKLOG 1
 
 /* ---- checksums ----

@@ -10,6 +10,8 @@
 #include "lwip/ip_addr.h"
 #include "lwip/netif.h"
 #include "lwip/timeouts.h"
+#include "net/echo_server.h"
+#include "net/http_server.h"
 #include "net/nic_netif.h"
 
 #define DHCP_TIMEOUT_NS (10 * 1000000000ULL)
@@ -22,6 +24,7 @@
 static struct nic_netif *netifs[MAX_NETIFS];
 static int netif_count;
 static bool ready_printed;
+static bool services_listening;
 static struct timer lwip_wakeup;
 static struct timer dhcp_deadline;
 static struct main_loop_hook timeouts_hook;
@@ -66,7 +69,7 @@ static void format_mac(const struct netif *netif, char *buf, size_t size)
 
 static void print_ready(struct netif *netif)
 {
-    if (ready_printed || ip4_addr_isany_val(*netif_ip4_addr(netif)))
+    if (ready_printed || !services_listening || ip4_addr_isany_val(*netif_ip4_addr(netif)))
         return;
     ready_printed = true;
     char mac[18], ip[16], gw[16];
@@ -74,8 +77,8 @@ static void print_ready(struct netif *netif)
     ip4addr_ntoa_r(netif_ip4_addr(netif), ip, sizeof(ip));
     ip4addr_ntoa_r(netif_ip4_gw(netif), gw, sizeof(gw));
     uint64_t ns = clock_now_ns();
-    kprintf("READY ip=%s mac=%s gw=%s ip6=%s t=%llu.%03llums\n", ip, mac, gw,
-            ip6addr_ntoa(netif_ip6_addr(netif, 0)), NS_MS_WHOLE(ns), NS_MS_FRAC(ns));
+    kprintf("READY ip=%s mac=%s gw=%s ip6=%s http=%d echo=%d t=%llu.%03llums\n", ip, mac, gw,
+            ip6addr_ntoa(netif_ip6_addr(netif, 0)), HTTP_PORT, ECHO_PORT, NS_MS_WHOLE(ns), NS_MS_FRAC(ns));
 }
 
 static void status_changed(struct netif *netif)
@@ -140,6 +143,11 @@ int net_init(const struct kernel_options *opts)
     lwip_init();
     timeouts_hook.fn = run_lwip_timeouts;
     main_loop_add_hook(&timeouts_hook);
+    /* Services listen before any address exists, so READY means they serve. */
+    if (http_server_start() < 0 || echo_server_start() < 0)
+        log_error("net: a service could not start; READY will not be printed");
+    else
+        services_listening = true;
     for (int i = 0; i < virtio_net_count() && netif_count < MAX_NETIFS; i++) {
         struct virtio_net *nic = virtio_net_get(i);
         struct nic_netif *n = nic_netif_add(nic);

@@ -1,0 +1,162 @@
+/*
+ * Echo: every byte back, in order. TCP flow control is end to end: received
+ * data stays queued here, unacknowledged to lwIP (no tcp_recved), until it
+ * has been queued for sending, so a client that reads slowly shrinks its own
+ * send window instead of making this server buffer without bound.
+ */
+#include "net/echo_server.h"
+
+#include "boot/kheap.h"
+#include "lib/log.h"
+#include "lwip/tcp.h"
+#include "lwip/udp.h"
+
+#define POLL_INTERVAL 4 /* 2 s: retry a close that lacked memory */
+
+struct echo_conn {
+    struct tcp_pcb *pcb;
+    struct pbuf *pending; /* received, not yet queued for sending */
+    bool peer_closed;
+};
+
+static struct echo_server_stats stats;
+
+const struct echo_server_stats *echo_server_stats(void)
+{
+    return &stats;
+}
+
+static void detach(struct tcp_pcb *pcb)
+{
+    tcp_arg(pcb, NULL);
+    tcp_recv(pcb, NULL);
+    tcp_sent(pcb, NULL);
+    tcp_err(pcb, NULL);
+}
+
+static err_t retry_close(void *arg, struct tcp_pcb *pcb)
+{
+    (void)arg;
+    if (tcp_close(pcb) != ERR_OK)
+        tcp_abort(pcb);
+    return ERR_ABRT;
+}
+
+static void conn_close(struct echo_conn *c)
+{
+    struct tcp_pcb *pcb = c->pcb;
+    detach(pcb);
+    if (c->pending)
+        pbuf_free(c->pending);
+    kfree(c);
+    tcp_poll(pcb, tcp_close(pcb) == ERR_OK ? NULL : retry_close, POLL_INTERVAL);
+}
+
+/* Moves pending bytes into lwIP's send queue as far as it has room, and only
+ * then acknowledges them to the sender. */
+static void pump(struct echo_conn *c)
+{
+    while (c->pending) {
+        struct pbuf *p = c->pending;
+        u16_t room = tcp_sndbuf(c->pcb);
+        if (room == 0 || tcp_sndqueuelen(c->pcb) >= TCP_SND_QUEUELEN - 1)
+            break;
+        u16_t n = p->len < room ? p->len : room;
+        if (n && tcp_write(c->pcb, p->payload, n, TCP_WRITE_FLAG_COPY) != ERR_OK)
+            break; /* no memory now: the sent callback tries again */
+        stats.tcp_bytes += n;
+        tcp_recved(c->pcb, n);
+        c->pending = pbuf_free_header(p, n);
+    }
+    tcp_output(c->pcb);
+    if (!c->pending && c->peer_closed)
+        conn_close(c);
+}
+
+static err_t on_recv(void *arg, struct tcp_pcb *pcb, struct pbuf *p, err_t err)
+{
+    struct echo_conn *c = arg;
+    (void)pcb;
+    if (err != ERR_OK) {
+        if (p)
+            pbuf_free(p);
+        return err;
+    }
+    if (!p)
+        c->peer_closed = true;
+    else if (c->pending)
+        pbuf_cat(c->pending, p);
+    else
+        c->pending = p;
+    pump(c);
+    return ERR_OK;
+}
+
+static err_t on_sent(void *arg, struct tcp_pcb *pcb, u16_t len)
+{
+    (void)pcb;
+    (void)len;
+    pump(arg);
+    return ERR_OK;
+}
+
+static void on_err(void *arg, err_t err)
+{
+    (void)err;
+    struct echo_conn *c = arg;
+    if (!c)
+        return;
+    if (c->pending)
+        pbuf_free(c->pending);
+    kfree(c);
+}
+
+static err_t on_accept(void *arg, struct tcp_pcb *pcb, err_t err)
+{
+    (void)arg;
+    if (err != ERR_OK || !pcb)
+        return ERR_VAL;
+    struct echo_conn *c = kzalloc(sizeof(*c));
+    if (!c) {
+        tcp_abort(pcb);
+        return ERR_ABRT;
+    }
+    c->pcb = pcb;
+    stats.tcp_connections++;
+    tcp_arg(pcb, c);
+    tcp_recv(pcb, on_recv);
+    tcp_sent(pcb, on_sent);
+    tcp_err(pcb, on_err);
+    return ERR_OK;
+}
+
+static void on_udp(void *arg, struct udp_pcb *pcb, struct pbuf *p, const ip_addr_t *addr, u16_t port)
+{
+    (void)arg;
+    if (udp_sendto(pcb, p, addr, port) == ERR_OK)
+        stats.udp_datagrams++;
+    else
+        stats.udp_errors++;
+    pbuf_free(p);
+}
+
+int echo_server_start(void)
+{
+    struct tcp_pcb *pcb = tcp_new_ip_type(IPADDR_TYPE_ANY);
+    if (!pcb || tcp_bind(pcb, IP_ANY_TYPE, ECHO_PORT) != ERR_OK) {
+        log_error("echo: cannot bind TCP port %d", ECHO_PORT);
+        return -1;
+    }
+    struct tcp_pcb *listener = tcp_listen_with_backlog(pcb, TCP_DEFAULT_LISTEN_BACKLOG);
+    if (!listener)
+        return -1;
+    tcp_accept(listener, on_accept);
+
+    struct udp_pcb *udp = udp_new_ip_type(IPADDR_TYPE_ANY);
+    if (!udp || udp_bind(udp, IP_ANY_TYPE, ECHO_PORT) != ERR_OK) {
+        log_error("echo: cannot bind UDP port %d", ECHO_PORT);
+        return -1;
+    }
+    udp_recv(udp, on_udp, NULL);
+    return 0;
+}

@@ -1,0 +1,19 @@
+/* Echo (RFC 862) on TCP and UDP port 7, IPv4 and IPv6. */
+#ifndef NET_ECHO_SERVER_H
+#define NET_ECHO_SERVER_H
+
+#include <stdint.h>
+
+#define ECHO_PORT 7
+
+struct echo_server_stats {
+    uint64_t tcp_connections;
+    uint64_t tcp_bytes;
+    uint64_t udp_datagrams;
+    uint64_t udp_errors;
+};
+
+int echo_server_start(void);
+const struct echo_server_stats *echo_server_stats(void);
+
+#endif

@@ -1,0 +1,162 @@
+#include "net/http_parser.h"
+
+#include "lib/string.h"
+
+static bool is_token_char(char c)
+{
+    /* tchar (RFC 9110, 5.6.2) */
+    if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9'))
+        return true;
+    return c && strchr("!#$%&'*+-.^_`|~", c) != NULL;
+}
+
+static char lower(char c)
+{
+    return c >= 'A' && c <= 'Z' ? (char)(c - 'A' + 'a') : c;
+}
+
+/* Case-insensitive comparison of n bytes against a lower-case literal. */
+static bool equals_ci(const char *s, size_t n, const char *lit)
+{
+    size_t i = 0;
+    for (; i < n && lit[i]; i++)
+        if (lower(s[i]) != lit[i])
+            return false;
+    return i == n && lit[i] == '\0';
+}
+
+/* True if the comma-separated list s[0..n) holds `token` (case-insensitive). */
+static bool list_contains(const char *s, size_t n, const char *token)
+{
+    size_t i = 0;
+    while (i < n) {
+        while (i < n && (s[i] == ' ' || s[i] == '\t' || s[i] == ','))
+            i++;
+        size_t start = i;
+        while (i < n && s[i] != ',')
+            i++;
+        size_t end = i;
+        while (end > start && (s[end - 1] == ' ' || s[end - 1] == '\t'))
+            end--;
+        if (end > start && equals_ci(s + start, end - start, token))
+            return true;
+    }
+    return false;
+}
+
+/* The first "\r\n" in s[0..n): a pointer to its '\r', or NULL. */
+static const char *find_crlf(const char *s, size_t n)
+{
+    for (size_t i = 0; i + 1 < n; i++)
+        if (s[i] == '\r' && s[i + 1] == '\n')
+            return s + i;
+    return NULL;
+}
+
+/* Finds the end of the header block ("\r\n\r\n"); returns its length or 0. */
+static size_t header_block_length(const char *buf, size_t len)
+{
+    for (size_t i = 0; i + 3 < len; i++)
+        if (buf[i] == '\r' && buf[i + 1] == '\n' && buf[i + 2] == '\r' && buf[i + 3] == '\n')
+            return i + 4;
+    return 0;
+}
+
+static enum http_parse_status parse_request_line(const char *line, size_t n, struct http_request *req)
+{
+    size_t i = 0;
+    while (i < n && is_token_char(line[i]))
+        i++;
+    if (i == 0 || i >= HTTP_MAX_METHOD || i >= n || line[i] != ' ')
+        return HTTP_PARSE_BAD_REQUEST;
+    memcpy(req->method_text, line, i);
+    req->method_text[i] = '\0';
+    req->method = strcmp(req->method_text, "GET") == 0 ? HTTP_GET
+                  : strcmp(req->method_text, "HEAD") == 0 ? HTTP_HEAD : HTTP_OTHER;
+    size_t t = ++i;
+    while (i < n && line[i] != ' ') {
+        if ((unsigned char)line[i] <= 0x20 || (unsigned char)line[i] >= 0x7F)
+            return HTTP_PARSE_BAD_REQUEST; /* no controls, spaces or non-ASCII in the target */
+        i++;
+    }
+    size_t tlen = i - t;
+    if (tlen == 0 || tlen >= HTTP_MAX_TARGET || i >= n)
+        return HTTP_PARSE_BAD_REQUEST;
+    memcpy(req->target, line + t, tlen);
+    req->target[tlen] = '\0';
+    const char *version = line + i + 1;
+    size_t vlen = n - i - 1;
+    if (vlen != 8 || memcmp(version, "HTTP/", 5) != 0 || version[5] < '0' || version[5] > '9' || version[6] != '.' ||
+        version[7] < '0' || version[7] > '9')
+        return HTTP_PARSE_BAD_REQUEST;
+    if (version[5] != '1' || (version[7] != '0' && version[7] != '1'))
+        return HTTP_PARSE_BAD_VERSION;
+    req->version_minor = version[7] - '0';
+    return HTTP_PARSE_OK;
+}
+
+enum http_parse_status http_parse_request(const char *buf, size_t len, struct http_request *req, size_t *consumed)
+{
+    memset(req, 0, sizeof(*req));
+    size_t block = header_block_length(buf, len < HTTP_MAX_HEADER_BYTES ? len : HTTP_MAX_HEADER_BYTES);
+    if (block == 0) {
+        /* Still incomplete: fail as soon as a limit is certainly exceeded. */
+        const char *eol = find_crlf(buf, len);
+        if ((!eol && len > HTTP_MAX_REQUEST_LINE) || (eol && (size_t)(eol - buf) > HTTP_MAX_REQUEST_LINE) ||
+            len >= HTTP_MAX_HEADER_BYTES)
+            return HTTP_PARSE_BAD_REQUEST;
+        return HTTP_PARSE_INCOMPLETE;
+    }
+    const char *line_end = find_crlf(buf, block);
+    size_t line_len = (size_t)(line_end - buf);
+    if (line_len == 0 || line_len > HTTP_MAX_REQUEST_LINE)
+        return HTTP_PARSE_BAD_REQUEST;
+    enum http_parse_status s = parse_request_line(buf, line_len, req);
+    if (s != HTTP_PARSE_OK)
+        return s;
+
+    bool conn_close = false, conn_keep_alive = false;
+    int headers = 0;
+    size_t pos = line_len + 2;
+    while (pos < block - 2) {
+        const char *line = buf + pos;
+        const char *end = find_crlf(line, block - pos);
+        size_t n = (size_t)(end - line);
+        if (n == 0 || ++headers > HTTP_MAX_HEADERS)
+            return HTTP_PARSE_BAD_REQUEST;
+        if (line[0] == ' ' || line[0] == '\t')
+            return HTTP_PARSE_BAD_REQUEST; /* obsolete line folding (RFC 9112, 5.2) */
+        size_t colon = 0;
+        while (colon < n && is_token_char(line[colon]))
+            colon++;
+        if (colon == 0 || colon >= n || line[colon] != ':')
+            return HTTP_PARSE_BAD_REQUEST;
+        size_t v = colon + 1;
+        while (v < n && (line[v] == ' ' || line[v] == '\t'))
+            v++;
+        for (size_t k = v; k < n; k++)
+            if (line[k] == '\0' || line[k] == '\r' || line[k] == '\n')
+                return HTTP_PARSE_BAD_REQUEST;
+        const char *value = line + v;
+        size_t vlen = n - v;
+        if (equals_ci(line, colon, "connection")) {
+            conn_close |= list_contains(value, vlen, "close");
+            conn_keep_alive |= list_contains(value, vlen, "keep-alive");
+        } else if (equals_ci(line, colon, "content-length")) {
+            for (size_t k = 0; k < vlen; k++) {
+                if (value[k] == ' ' || value[k] == '\t')
+                    break;
+                if (value[k] < '0' || value[k] > '9')
+                    return HTTP_PARSE_BAD_REQUEST;
+                if (value[k] != '0')
+                    req->has_body = true;
+            }
+        } else if (equals_ci(line, colon, "transfer-encoding")) {
+            req->has_body = true;
+        }
+        pos += n + 2;
+    }
+    req->keep_alive = req->version_minor == 1 ? !conn_close : (conn_keep_alive && !conn_close);
+    *consumed = block;
+    return HTTP_PARSE_OK;
+}

@@ -1,0 +1,40 @@
+/*
+ * HTTP/1.x request parsing (RFC 9112): the request line and the header
+ * fields this server needs, with hard limits on sizes and counts. Pure logic
+ * over a byte buffer, unit-tested (and fuzzed) on the host.
+ */
+#ifndef NET_HTTP_PARSER_H
+#define NET_HTTP_PARSER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#define HTTP_MAX_REQUEST_LINE 1024
+#define HTTP_MAX_HEADER_BYTES 8192 /* request line and all header lines together */
+#define HTTP_MAX_HEADERS 64
+#define HTTP_MAX_TARGET 256
+#define HTTP_MAX_METHOD 16
+
+enum http_method { HTTP_GET, HTTP_HEAD, HTTP_OTHER };
+
+struct http_request {
+    enum http_method method;
+    char method_text[HTTP_MAX_METHOD];
+    char target[HTTP_MAX_TARGET];
+    int version_minor;       /* 0 or 1 (HTTP/1.x only) */
+    bool keep_alive;         /* after the Connection header and the version's default */
+    bool has_body;           /* Content-Length > 0 or chunked: this server reads no bodies */
+};
+
+/* What http_parse_request found. */
+enum http_parse_status {
+    HTTP_PARSE_OK,           /* *consumed bytes form one complete request */
+    HTTP_PARSE_INCOMPLETE,   /* need more bytes (within the limits) */
+    HTTP_PARSE_BAD_REQUEST,  /* malformed, or over a limit: answer 400 and close */
+    HTTP_PARSE_BAD_VERSION,  /* a well-formed line with another HTTP version: 505 and close */
+};
+
+/* Parses one request from the start of buf. */
+enum http_parse_status http_parse_request(const char *buf, size_t len, struct http_request *req, size_t *consumed);
+
+#endif

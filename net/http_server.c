@@ -1,0 +1,343 @@
+#include "net/http_server.h"
+
+#include "arch/x86_64/timer.h"
+#include "boot/kheap.h"
+#include "lib/log.h"
+#include "lib/printf.h"
+#include "lib/string.h"
+#include "lwip/tcp.h"
+#include "net/http_parser.h"
+#include "net/stats_page.h"
+
+#define REQUEST_BUFFER HTTP_MAX_HEADER_BYTES
+#define POLL_INTERVAL 2                 /* lwIP poll ticks of 500 ms: once a second */
+#define IDLE_TIMEOUT_NS (15ULL * 1000000000ULL)
+#define HEADER_BUFFER 256
+
+static const char index_page[] =
+    "<!doctype html>\n<html><head><title>unikernel-net</title></head><body>\n"
+    "<h1>unikernel-net</h1>\n"
+    "<p>A bare-metal x86-64 unikernel: its own virtio-net driver feeding lwIP, serving HTTP on port 80 "
+    "and echo (RFC 862) on TCP and UDP port 7.</p>\n"
+    "<ul><li><a href=\"/stats\">/stats</a>: driver and lwIP counters (Prometheus text format)</li>\n"
+    "<li><a href=\"/hello\">/hello</a>: a tiny body, for load tests</li></ul>\n"
+    "</body></html>\n";
+static const char hello_body[] = "hello\n";
+
+struct http_conn {
+    struct tcp_pcb *pcb;
+    char request[REQUEST_BUFFER];
+    size_t request_len;
+    /* The response being written: header (copied), then body (referenced or owned). */
+    char header[HEADER_BUFFER];
+    size_t header_len, header_sent;
+    const char *body;
+    size_t body_len, body_sent;
+    char *owned_body;        /* generated bodies (/stats), freed when sent */
+    bool close_after;        /* Connection: close, or an error response */
+    bool peer_closed;
+    uint64_t last_active;
+};
+
+static struct http_server_stats stats;
+
+const struct http_server_stats *http_server_stats(void)
+{
+    return &stats;
+}
+
+static const char *reason_phrase(int status)
+{
+    switch (status) {
+    case 200: return "OK";
+    case 400: return "Bad Request";
+    case 404: return "Not Found";
+    case 405: return "Method Not Allowed";
+    case 500: return "Internal Server Error";
+    case 505: return "HTTP Version Not Supported";
+    default: return "Unknown";
+    }
+}
+
+static void conn_free(struct http_conn *c)
+{
+    kfree(c->owned_body);
+    kfree(c);
+    stats.active--;
+}
+
+static void conn_abort(struct http_conn *c)
+{
+    struct tcp_pcb *pcb = c->pcb;
+    tcp_arg(pcb, NULL);
+    tcp_recv(pcb, NULL);
+    tcp_sent(pcb, NULL);
+    tcp_err(pcb, NULL);
+    tcp_poll(pcb, NULL, 0);
+    conn_free(c);
+    stats.aborted++;
+    tcp_abort(pcb);
+}
+
+static err_t on_poll(void *arg, struct tcp_pcb *pcb);
+
+/* Graceful close. The connection state goes at once; if lwIP has no memory
+ * for the FIN now, the pcb stays with a poll that retries (on_poll, arg NULL). */
+static void conn_close(struct http_conn *c)
+{
+    struct tcp_pcb *pcb = c->pcb;
+    tcp_arg(pcb, NULL);
+    tcp_recv(pcb, NULL);
+    tcp_sent(pcb, NULL);
+    tcp_err(pcb, NULL);
+    conn_free(c);
+    if (tcp_close(pcb) != ERR_OK)
+        tcp_poll(pcb, on_poll, POLL_INTERVAL);
+    else
+        tcp_poll(pcb, NULL, 0);
+}
+
+static void start_response(struct http_conn *c, int status, const char *content_type, const char *body,
+                           size_t body_len, bool send_body)
+{
+    c->header_len = (size_t)snprintf(c->header, sizeof(c->header),
+                                     "HTTP/1.1 %d %s\r\nServer: unikernel-net\r\nContent-Type: %s\r\n"
+                                     "Content-Length: %zu\r\n%sConnection: %s\r\n\r\n",
+                                     status, reason_phrase(status), content_type, body_len,
+                                     status == 405 ? "Allow: GET, HEAD\r\n" : "",
+                                     c->close_after ? "close" : "keep-alive");
+    c->header_sent = 0;
+    c->body = send_body ? body : NULL;
+    c->body_len = send_body ? body_len : 0;
+    c->body_sent = 0;
+    stats.requests++;
+    stats.responses_by_class[status / 100 < 6 ? status / 100 : 0]++;
+}
+
+static void respond_error(struct http_conn *c, int status)
+{
+    const char *text = status == 400   ? "400 Bad Request\n"
+                       : status == 405 ? "405 Method Not Allowed\n"
+                       : status == 505 ? "505 HTTP Version Not Supported\n"
+                                       : "500 Internal Server Error\n";
+    c->close_after = true;
+    start_response(c, status, "text/plain", text, strlen(text), true);
+}
+
+static void route(struct http_conn *c, const struct http_request *req)
+{
+    bool send_body = req->method == HTTP_GET;
+    if (req->method == HTTP_OTHER) {
+        respond_error(c, 405);
+        return;
+    }
+    if (strcmp(req->target, "/") == 0 || strcmp(req->target, "/index.html") == 0) {
+        start_response(c, 200, "text/html; charset=utf-8", index_page, sizeof(index_page) - 1, send_body);
+    } else if (strcmp(req->target, "/hello") == 0) {
+        start_response(c, 200, "text/plain", hello_body, sizeof(hello_body) - 1, send_body);
+    } else if (strcmp(req->target, "/stats") == 0) {
+        size_t len;
+        char *text = stats_page_render(&len);
+        if (!text) {
+            respond_error(c, 500);
+            return;
+        }
+        c->owned_body = text;
+        start_response(c, 200, "text/plain; version=0.0.4", text, len, send_body);
+    } else {
+        static const char not_found[] = "404 Not Found\n";
+        start_response(c, 404, "text/plain", not_found, sizeof(not_found) - 1, send_body);
+    }
+}
+
+/* Queues as much of the response as lwIP's send buffer takes; true when all is queued. */
+static bool write_response(struct http_conn *c)
+{
+    while (c->header_sent < c->header_len || c->body_sent < c->body_len) {
+        bool header = c->header_sent < c->header_len;
+        const char *data = header ? c->header + c->header_sent : c->body + c->body_sent;
+        size_t left = header ? c->header_len - c->header_sent : c->body_len - c->body_sent;
+        size_t room = tcp_sndbuf(c->pcb);
+        if (room == 0 || tcp_sndqueuelen(c->pcb) >= TCP_SND_QUEUELEN - 1)
+            return false;
+        u16_t n = (u16_t)(left < room ? left : room);
+        /* Bodies in read-only data are referenced; headers and generated bodies are copied. */
+        u8_t flags = !header && !c->owned_body ? 0 : TCP_WRITE_FLAG_COPY;
+        if (n < left)
+            flags |= TCP_WRITE_FLAG_MORE;
+        if (tcp_write(c->pcb, data, n, flags) != ERR_OK)
+            return false; /* out of memory: the sent or poll callback retries */
+        if (header)
+            c->header_sent += n;
+        else
+            c->body_sent += n;
+    }
+    return true;
+}
+
+/* Serves every complete request in the buffer, in order, one response at a time. */
+static void process(struct http_conn *c)
+{
+    for (;;) {
+        if (c->header_len) {
+            if (!write_response(c)) {
+                tcp_output(c->pcb);
+                return; /* continue when lwIP has room */
+            }
+            kfree(c->owned_body);
+            c->owned_body = NULL;
+            c->header_len = 0;
+            if (c->close_after) {
+                tcp_output(c->pcb);
+                conn_close(c);
+                return;
+            }
+        }
+        if (c->request_len == 0) {
+            if (c->peer_closed)
+                conn_close(c);
+            else
+                tcp_output(c->pcb);
+            return;
+        }
+        struct http_request req;
+        size_t consumed = 0;
+        enum http_parse_status s = http_parse_request(c->request, c->request_len, &req, &consumed);
+        if (s == HTTP_PARSE_INCOMPLETE) {
+            if (c->peer_closed)
+                conn_close(c);
+            else
+                tcp_output(c->pcb);
+            return;
+        }
+        if (s == HTTP_PARSE_BAD_REQUEST) {
+            respond_error(c, 400);
+            consumed = c->request_len;
+        } else if (s == HTTP_PARSE_BAD_VERSION) {
+            respond_error(c, 505);
+            consumed = c->request_len;
+        } else {
+            c->close_after = !req.keep_alive || req.has_body;
+            route(c, &req);
+        }
+        memmove(c->request, c->request + consumed, c->request_len - consumed);
+        c->request_len -= consumed;
+        /* Flow control: open the window only for what was taken out of the buffer. */
+        tcp_recved(c->pcb, (u16_t)consumed);
+    }
+}
+
+static err_t on_recv(void *arg, struct tcp_pcb *pcb, struct pbuf *p, err_t err)
+{
+    struct http_conn *c = arg;
+    if (err != ERR_OK) {
+        if (p)
+            pbuf_free(p);
+        return err;
+    }
+    if (!p) {
+        c->peer_closed = true;
+        process(c);
+        return ERR_OK;
+    }
+    c->last_active = clock_now_ns();
+    size_t room = REQUEST_BUFFER - c->request_len;
+    if (p->tot_len > room) {
+        struct http_request req;
+        size_t consumed;
+        if (c->header_len == 0 &&
+            http_parse_request(c->request, c->request_len, &req, &consumed) == HTTP_PARSE_INCOMPLETE) {
+            /* A full buffer and still no complete request: over the limits. */
+            pbuf_free(p);
+            respond_error(c, 400);
+            tcp_recved(pcb, (u16_t)c->request_len);
+            c->request_len = 0;
+            process(c);
+            return ERR_OK;
+        }
+        /* Pipelined requests waiting for earlier responses: lwIP keeps the
+         * data and offers it again later (flow control, nothing lost). */
+        return ERR_MEM;
+    }
+    pbuf_copy_partial(p, c->request + c->request_len, p->tot_len, 0);
+    c->request_len += p->tot_len;
+    pbuf_free(p); /* tcp_recved comes in process(), as requests are consumed */
+    process(c);
+    return ERR_OK;
+}
+
+static err_t on_sent(void *arg, struct tcp_pcb *pcb, u16_t len)
+{
+    struct http_conn *c = arg;
+    (void)pcb;
+    (void)len;
+    c->last_active = clock_now_ns();
+    process(c);
+    return ERR_OK;
+}
+
+static err_t on_poll(void *arg, struct tcp_pcb *pcb)
+{
+    struct http_conn *c = arg;
+    if (!c) {
+        /* A close that failed for lack of memory: try again. */
+        if (tcp_close(pcb) != ERR_OK)
+            tcp_abort(pcb);
+        return ERR_ABRT;
+    }
+    if (clock_now_ns() - c->last_active > IDLE_TIMEOUT_NS) {
+        stats.timeouts++;
+        conn_abort(c);
+        return ERR_ABRT;
+    }
+    process(c);
+    return ERR_OK;
+}
+
+static void on_err(void *arg, err_t err)
+{
+    (void)err;
+    struct http_conn *c = arg;
+    if (c) /* lwIP already freed the pcb */
+        conn_free(c);
+}
+
+static err_t on_accept(void *arg, struct tcp_pcb *pcb, err_t err)
+{
+    (void)arg;
+    if (err != ERR_OK || !pcb)
+        return ERR_VAL;
+    struct http_conn *c = kzalloc(sizeof(*c));
+    if (!c) {
+        stats.aborted++;
+        tcp_abort(pcb);
+        return ERR_ABRT;
+    }
+    c->pcb = pcb;
+    c->last_active = clock_now_ns();
+    stats.connections++;
+    stats.active++;
+    tcp_arg(pcb, c);
+    tcp_recv(pcb, on_recv);
+    tcp_sent(pcb, on_sent);
+    tcp_err(pcb, on_err);
+    tcp_poll(pcb, on_poll, POLL_INTERVAL);
+    tcp_nagle_disable(pcb); /* responses go out whole, at once */
+    return ERR_OK;
+}
+
+int http_server_start(void)
+{
+    struct tcp_pcb *pcb = tcp_new_ip_type(IPADDR_TYPE_ANY);
+    if (!pcb || tcp_bind(pcb, IP_ANY_TYPE, HTTP_PORT) != ERR_OK) {
+        log_error("http: cannot bind TCP port %d", HTTP_PORT);
+        return -1;
+    }
+    struct tcp_pcb *listener = tcp_listen_with_backlog(pcb, TCP_DEFAULT_LISTEN_BACKLOG);
+    if (!listener) {
+        log_error("http: cannot listen on TCP port %d", HTTP_PORT);
+        return -1;
+    }
+    tcp_accept(listener, on_accept);
+    return 0;
+}

@@ -1,0 +1,27 @@
+/*
+ * HTTP/1.1 on TCP port 80 (IPv4 and IPv6), on lwIP's raw TCP API. Built-in
+ * pages only: / (what this is), /stats (Prometheus text), /hello (a tiny
+ * body for benchmarks). Persistent connections and pipelining; idle and
+ * half-open connections time out. docs/services.md says why it is not
+ * lwIP's httpd app.
+ */
+#ifndef NET_HTTP_SERVER_H
+#define NET_HTTP_SERVER_H
+
+#include <stdint.h>
+
+#define HTTP_PORT 80
+
+struct http_server_stats {
+    uint64_t connections;       /* accepted */
+    uint64_t active;
+    uint64_t requests;
+    uint64_t responses_by_class[6]; /* index = status / 100 */
+    uint64_t timeouts;          /* idle connections closed */
+    uint64_t aborted;           /* closed by error or memory shortage */
+};
+
+int http_server_start(void);
+const struct http_server_stats *http_server_stats(void);
+
+#endif

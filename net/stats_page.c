@@ -1,0 +1,206 @@
+#include "net/stats_page.h"
+
+#include <stdarg.h>
+#include <stddef.h>
+
+#include "arch/x86_64/irq.h"
+#include "arch/x86_64/timer.h"
+#include "boot/kheap.h"
+#include "boot/memory.h"
+#include "drivers/virtio/virtio_net.h"
+#include "lib/printf.h"
+#include "lwip/stats.h"
+#include "net/echo_server.h"
+#include "net/http_server.h"
+
+#define PAGE_CAPACITY (32 * 1024)
+
+struct text {
+    char *buf;
+    size_t len;
+    const char *last_family; /* HELP/TYPE lines once per metric family */
+};
+
+__attribute__((format(printf, 2, 3))) static void put(struct text *t, const char *fmt, ...)
+{
+    if (t->len >= PAGE_CAPACITY)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(t->buf + t->len, PAGE_CAPACITY - t->len, fmt, ap);
+    va_end(ap);
+    t->len += (size_t)n < PAGE_CAPACITY - t->len ? (size_t)n : PAGE_CAPACITY - t->len - 1;
+}
+
+/* One sample; families are introduced by their first sample. */
+static void metric(struct text *t, const char *name, const char *type, const char *help, const char *labels,
+                   unsigned long long value)
+{
+    if (!t->last_family || t->last_family != name) {
+        put(t, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+        t->last_family = name;
+    }
+    if (labels && labels[0])
+        put(t, "%s{%s} %llu\n", name, labels, value);
+    else
+        put(t, "%s %llu\n", name, value);
+}
+
+static void nic_metrics(struct text *t)
+{
+#define NIC_COUNTER(field, name, help)                                                                  \
+    for (int i = 0; i < virtio_net_count(); i++) {                                                      \
+        char labels[48];                                                                               \
+        snprintf(labels, sizeof(labels), "nic=\"%s\"", virtio_net_name(virtio_net_get(i)));           \
+        metric(t, name, "counter", help, labels, virtio_net_stats(virtio_net_get(i))->field);          \
+    }
+    NIC_COUNTER(rx_packets, "virtio_net_rx_packets_total", "Frames received.")
+    NIC_COUNTER(rx_bytes, "virtio_net_rx_bytes_total", "Bytes received (without the virtio header).")
+    NIC_COUNTER(rx_interrupts, "virtio_net_rx_interrupts_total", "Receive queue interrupts.")
+    NIC_COUNTER(rx_drop_bad_header, "virtio_net_rx_drop_bad_header_total", "Frames dropped: malformed virtio header.")
+    NIC_COUNTER(rx_drop_incomplete, "virtio_net_rx_drop_incomplete_total", "Frames dropped: merged buffers missing.")
+    NIC_COUNTER(rx_drop_no_stack, "virtio_net_rx_drop_no_stack_total", "Frames dropped: no network stack yet.")
+    NIC_COUNTER(rx_csum_completed, "virtio_net_rx_csum_completed_total", "Partial checksums completed by the driver.")
+    NIC_COUNTER(rx_refill_empty, "virtio_net_rx_refill_empty_total", "Refills that found no free receive buffer.")
+    NIC_COUNTER(tx_packets, "virtio_net_tx_packets_total", "Frames sent.")
+    NIC_COUNTER(tx_bytes, "virtio_net_tx_bytes_total", "Bytes sent (without the virtio header).")
+    NIC_COUNTER(tx_interrupts, "virtio_net_tx_interrupts_total", "Transmit queue interrupts.")
+    NIC_COUNTER(tx_ring_full, "virtio_net_tx_ring_full_total", "Frames refused: transmit ring full.")
+    NIC_COUNTER(tx_forced_kicks, "virtio_net_tx_forced_kicks_total", "Notifications sent because the ring was full.")
+    NIC_COUNTER(tx_completed, "virtio_net_tx_completed_total", "Transmitted frames the device gave back.")
+    NIC_COUNTER(polls, "virtio_net_polls_total", "Poll runs (NAPI).")
+    NIC_COUNTER(budget_exhausted, "virtio_net_poll_budget_exhausted_total", "Polls that used their whole budget.")
+#undef NIC_COUNTER
+    for (int i = 0; i < virtio_net_count(); i++) {
+        const struct virtio_device *v = virtio_net_device(virtio_net_get(i));
+        for (unsigned q = 0; q < v->nvqs; q++) {
+            char labels[64];
+            snprintf(labels, sizeof(labels), "nic=\"%s\",queue=\"%u\"", v->name, q);
+            metric(t, "virtqueue_broken", "gauge", "1 if the queue was marked broken.", labels, v->vqs[q]->broken);
+        }
+        for (unsigned q = 0; q < v->nvqs; q++) {
+            char labels[64];
+            snprintf(labels, sizeof(labels), "nic=\"%s\",queue=\"%u\"", v->name, q);
+            metric(t, "virtqueue_kicks_total", "counter", "Notifications sent to the device.", labels, v->vqs[q]->stats.kicks);
+        }
+        for (unsigned q = 0; q < v->nvqs; q++) {
+            char labels[64];
+            snprintf(labels, sizeof(labels), "nic=\"%s\",queue=\"%u\"", v->name, q);
+            metric(t, "virtqueue_kicks_skipped_total", "counter", "Notifications the device said it did not need.",
+                   labels, v->vqs[q]->stats.kicks_skipped);
+        }
+    }
+}
+
+/* lwIP names its pools only in debug builds: take the names from its pool list. */
+static const char *const pool_names[MEMP_MAX] = {
+#define LWIP_MEMPOOL(name, num, size, desc) #name,
+#include "lwip/priv/memp_std.h"
+};
+
+static void lwip_metrics(struct text *t)
+{
+    /* Families must stay together: one family per pass over the protocols. */
+    static const struct {
+        const char *name;
+        const struct stats_proto *stats;
+    } protos[] = {
+        { "link", &lwip_stats.link },   { "etharp", &lwip_stats.etharp }, { "ip", &lwip_stats.ip },
+        { "ipfrag", &lwip_stats.ip_frag }, { "icmp", &lwip_stats.icmp }, { "udp", &lwip_stats.udp },
+        { "tcp", &lwip_stats.tcp },     { "ip6", &lwip_stats.ip6 },       { "icmp6", &lwip_stats.icmp6 },
+    };
+    static const struct {
+        const char *name, *help;
+        size_t offset;
+    } fields[] = {
+        { "lwip_packets_sent_total", "lwIP: packets sent, by protocol.", offsetof(struct stats_proto, xmit) },
+        { "lwip_packets_received_total", "lwIP: packets received, by protocol.", offsetof(struct stats_proto, recv) },
+        { "lwip_packets_dropped_total", "lwIP: packets dropped, by protocol.", offsetof(struct stats_proto, drop) },
+        { "lwip_checksum_errors_total", "lwIP: checksum errors, by protocol.", offsetof(struct stats_proto, chkerr) },
+        { "lwip_length_errors_total", "lwIP: length errors, by protocol.", offsetof(struct stats_proto, lenerr) },
+        { "lwip_memory_errors_total", "lwIP: out-of-memory errors, by protocol.", offsetof(struct stats_proto, memerr) },
+        { "lwip_protocol_errors_total", "lwIP: protocol errors, by protocol.", offsetof(struct stats_proto, proterr) },
+        { "lwip_option_errors_total", "lwIP: option errors, by protocol.", offsetof(struct stats_proto, opterr) },
+        { "lwip_routing_errors_total", "lwIP: routing errors, by protocol.", offsetof(struct stats_proto, rterr) },
+    };
+    for (unsigned f = 0; f < sizeof(fields) / sizeof(fields[0]); f++) {
+        for (unsigned p = 0; p < sizeof(protos) / sizeof(protos[0]); p++) {
+            char labels[32];
+            snprintf(labels, sizeof(labels), "proto=\"%s\"", protos[p].name);
+            const STAT_COUNTER *v = (const STAT_COUNTER *)((const char *)protos[p].stats + fields[f].offset);
+            metric(t, fields[f].name, "counter", fields[f].help, labels, *v);
+        }
+    }
+    for (int i = 0; i < MEMP_MAX; i++) {
+        char labels[48];
+        snprintf(labels, sizeof(labels), "pool=\"%s\"", pool_names[i]);
+        metric(t, "lwip_pool_used", "gauge", "lwIP: pool elements in use.", labels, lwip_stats.memp[i]->used);
+    }
+    for (int i = 0; i < MEMP_MAX; i++) {
+        char labels[48];
+        snprintf(labels, sizeof(labels), "pool=\"%s\"", pool_names[i]);
+        metric(t, "lwip_pool_max_used", "gauge", "lwIP: most pool elements ever in use.", labels, lwip_stats.memp[i]->max);
+    }
+    for (int i = 0; i < MEMP_MAX; i++) {
+        char labels[48];
+        snprintf(labels, sizeof(labels), "pool=\"%s\"", pool_names[i]);
+        metric(t, "lwip_pool_errors_total", "counter", "lwIP: allocations the pool refused.", labels, lwip_stats.memp[i]->err);
+    }
+    metric(t, "lwip_heap_used_bytes", "gauge", "lwIP: heap bytes in use.", NULL, lwip_stats.mem.used);
+    metric(t, "lwip_heap_errors_total", "counter", "lwIP: heap allocations refused.", NULL, lwip_stats.mem.err);
+}
+
+static void kernel_metrics(struct text *t)
+{
+    uint64_t ns = clock_now_ns();
+    metric(t, "kernel_uptime_milliseconds", "gauge", "Time since EFI entry.", NULL, ns / 1000000);
+    struct memory_stats m = memory_get_stats();
+    metric(t, "kernel_memory_managed_bytes", "gauge", "Physical memory the page allocator manages.", NULL, m.managed_bytes);
+    metric(t, "kernel_memory_free_bytes", "gauge", "Physical memory free.", NULL, m.free_bytes);
+    const struct heap *h = kheap_stats();
+    metric(t, "kernel_heap_allocations", "gauge", "Live kernel heap blocks.", NULL, h->allocations);
+    metric(t, "kernel_heap_bytes", "gauge", "Bytes in live kernel heap blocks.", NULL, h->bytes_in_use);
+    metric(t, "kernel_heap_failed_allocations_total", "counter", "Kernel heap allocations refused.", NULL, h->failed_allocations);
+    for (int v = VECTOR_DEVICE_FIRST; v < VECTOR_COUNT; v++) {
+        struct irq_vector_stats s = irq_stats((uint8_t)v);
+        if (!s.count)
+            continue;
+        char labels[24];
+        snprintf(labels, sizeof(labels), "vector=\"0x%x\"", v);
+        metric(t, "kernel_interrupts_total", "counter", "Interrupts delivered, by vector.", labels, s.count);
+    }
+    metric(t, "kernel_timers_fired_total", "counter", "Kernel timers that fired.", NULL, timers_fired());
+}
+
+static void service_metrics(struct text *t)
+{
+    const struct http_server_stats *h = http_server_stats();
+    metric(t, "http_connections_total", "counter", "HTTP connections accepted.", NULL, h->connections);
+    metric(t, "http_connections_active", "gauge", "HTTP connections open now.", NULL, h->active);
+    metric(t, "http_requests_total", "counter", "HTTP requests answered.", NULL, h->requests);
+    for (int c = 2; c <= 5; c++) {
+        char labels[16];
+        snprintf(labels, sizeof(labels), "class=\"%dxx\"", c);
+        metric(t, "http_responses_total", "counter", "HTTP responses, by status class.", labels, h->responses_by_class[c]);
+    }
+    metric(t, "http_idle_timeouts_total", "counter", "HTTP connections closed for idleness.", NULL, h->timeouts);
+    metric(t, "http_aborted_total", "counter", "HTTP connections aborted.", NULL, h->aborted);
+    const struct echo_server_stats *e = echo_server_stats();
+    metric(t, "echo_tcp_connections_total", "counter", "TCP echo connections accepted.", NULL, e->tcp_connections);
+    metric(t, "echo_tcp_bytes_total", "counter", "TCP echo bytes echoed.", NULL, e->tcp_bytes);
+    metric(t, "echo_udp_datagrams_total", "counter", "UDP echo datagrams echoed.", NULL, e->udp_datagrams);
+    metric(t, "echo_udp_errors_total", "counter", "UDP echo datagrams that could not be sent back.", NULL, e->udp_errors);
+}
+
+char *stats_page_render(size_t *len)
+{
+    struct text t = { .buf = kmalloc(PAGE_CAPACITY) };
+    if (!t.buf)
+        return NULL;
+    kernel_metrics(&t);
+    nic_metrics(&t);
+    lwip_metrics(&t);
+    service_metrics(&t);
+    *len = t.len;
+    return t.buf;
+}
