@@ -46,7 +46,7 @@ LWIP_OBJS := $(patsubst %,$(BUILD)/obj/%.o,$(LWIP_SRCS))
 
 KERNEL_OBJS := $(patsubst %,$(BUILD)/obj/%.o,$(KERNEL_SRCS)) $(LWIP_OBJS)
 
-.PHONY: all help setup run debug test test-unit test-system clean
+.PHONY: all help setup image run run-image debug test test-unit test-system clean
 
 all: $(BUILD)/kernel.efi ## Build build/kernel.efi and build/kernel.elf (the default)
 
@@ -101,8 +101,16 @@ $(BUILD)/kernel.efi: $(BUILD)/kernel.elf
 		--target efi-app-x86_64 --subsystem=10 $< $@
 	@echo "built $@ ($$(( $$(stat -c %s $@) / 1024 )) KiB)"
 
+image: $(BUILD)/disk.img ## Build build/disk.img: a GPT disk whose EFI system partition boots the kernel
+
+$(BUILD)/disk.img: $(BUILD)/kernel.efi scripts/make-image
+	$(PYTHON) scripts/make-image $< $@
+
 run: $(BUILD)/kernel.efi ## Boot in QEMU (MACHINE=q35|pc, ACCEL=tcg|kvm, CMDLINE="...")
 	@MACHINE=$(MACHINE) ACCEL=$(ACCEL) CMDLINE="$(CMDLINE)" bash scripts/run
+
+run-image: $(BUILD)/disk.img ## Boot build/disk.img from a drive, as any UEFI hypervisor would
+	@MACHINE=$(MACHINE) ACCEL=$(ACCEL) DISK=$(BUILD)/disk.img bash scripts/run
 
 debug: $(BUILD)/kernel.efi ## Boot with gdb attached, kernel symbols loaded at the real image base
 	@MACHINE=$(MACHINE) CMDLINE="$(CMDLINE)" bash scripts/debug

@@ -17,9 +17,14 @@ qemu_check_accel() {
     esac
 }
 
-[ -f "$KERNEL" ] || { echo "$KERNEL is missing: run make first" >&2; exit 2; }
+[ -f "${DISK:-$KERNEL}" ] || { echo "${DISK:-$KERNEL} is missing: run make first" >&2; exit 2; }
 [ -f "$OVMF" ] || { echo "$OVMF is missing: run scripts/setup" >&2; exit 2; }
 
 # isa-debug-exit lets the kernel end QEMU with a status: (value << 1) | 1.
-QEMU_BASE_ARGS=(-machine "$MACHINE" -accel "$ACCEL" -m "$MEMORY" -bios "$OVMF" -kernel "$KERNEL"
+QEMU_BASE_ARGS=(-machine "$MACHINE" -accel "$ACCEL" -m "$MEMORY" -bios "$OVMF"
                 -no-reboot -device isa-debug-exit,iobase=0xf4,iosize=0x04)
+if [ -n "${DISK:-}" ]; then
+    QEMU_BASE_ARGS+=(-drive "file=$DISK,format=raw")
+else
+    QEMU_BASE_ARGS+=(-kernel "$KERNEL")
+fi

@@ -69,8 +69,10 @@ class Guest:
     """
 
     def __init__(self, workdir, machine="q35", cmdline=None, extra_args=(),
-                 nic=DEFAULT_NIC, kernel=KERNEL, memory=256, prefix=()):
-        """prefix: a command QEMU runs under, e.g. ("ip", "netns", "exec", NS)."""
+                 nic=DEFAULT_NIC, kernel=KERNEL, memory=256, prefix=(), disk=None):
+        """prefix: a command QEMU runs under, e.g. ("ip", "netns", "exec", NS).
+        disk: boot this disk image (make image) instead of the kernel file."""
+        self.disk = disk
         self.workdir = Path(workdir)
         self.prefix = tuple(prefix)
         self.machine = machine
@@ -92,8 +94,11 @@ class Guest:
             "-accel", self.accel,
             "-m", str(self.memory),
             "-bios", str(OVMF),
-            "-kernel", str(self.kernel),
         ]
+        if self.disk:
+            args += ["-drive", f"file={self.disk},format=raw"]
+        else:
+            args += ["-kernel", str(self.kernel)]
         if self.cmdline is not None:
             args += ["-append", self.cmdline]
         args += [
