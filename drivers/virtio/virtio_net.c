@@ -1,5 +1,6 @@
 #include "drivers/virtio/virtio_net.h"
 
+#include "drivers/virtio/net_buffers.h"
 #include "arch/x86_64/timer.h"
 #include "boot/kheap.h"
 #include "boot/memory.h"
@@ -34,15 +35,9 @@ struct virtio_net_hdr {
     uint16_t num_buffers;
 } __attribute__((packed));
 
-#define HDR_LEN_LEGACY 10 /* without num_buffers */
-#define HDR_LEN_FULL 12
-
-enum rx_buffer_state { RX_FREE, RX_POSTED, RX_HELD };
-
 struct tx_slot {
     struct virtio_net_hdr hdr;
     void *token;
-    uint16_t next_free;
 };
 
 struct virtio_net {
@@ -59,20 +54,14 @@ struct virtio_net {
     bool has_stack;
     /* Receive buffers: twice the ring, so the stack may hold a ringful while the ring stays full. */
     uint8_t *rx_memory;
-    uint16_t rx_count;
-    uint8_t *rx_state;
-    uint16_t *rx_free;      /* stack of free buffer ids */
-    uint16_t rx_free_top;
+    struct rx_pool rx_pool;
     /* Transmit header slots, one per ring entry. */
-    struct tx_slot *tx_slots;
-    uint16_t tx_slot_count;
-    uint16_t tx_free_head;
+    struct tx_slot *tx_slot_mem;
+    struct tx_slots tx_slots;
     bool tx_wants_interrupt; /* the ring filled up: a completion must wake the poll */
     struct timer stats_timer;
     struct virtio_net_stats stats;
 };
-
-#define TX_SLOT_NONE 0xFFFF
 
 static struct virtio_net *nics[VIRTIO_NET_MAX_DEVICES];
 static int nic_count;
@@ -85,7 +74,7 @@ bool virtio_net_link_up(const struct virtio_net *nic) { return nic->link_up; }
 uint16_t virtio_net_mtu(const struct virtio_net *nic) { return nic->mtu; }
 const struct virtio_net_stats *virtio_net_stats(const struct virtio_net *nic) { return &nic->stats; }
 const struct virtio_device *virtio_net_device(const struct virtio_net *nic) { return &nic->vdev; }
-uint16_t virtio_net_rx_buffer_count(const struct virtio_net *nic) { return nic->rx_count; }
+uint16_t virtio_net_rx_buffer_count(const struct virtio_net *nic) { return nic->rx_pool.count; }
 
 bool virtio_net_tx_csum_offload(const struct virtio_net *nic)
 {
@@ -121,15 +110,15 @@ static void rx_refill(struct virtio_net *nic)
     unsigned posted = 0;
     unsigned per_buffer = nic->header_apart ? 2 : 1;
     while (virtqueue_free_count(rxq(nic)) >= per_buffer) {
-        if (nic->rx_free_top == 0) {
+        int id = rx_pool_take(&nic->rx_pool);
+        if (id < 0) {
             nic->stats.rx_refill_empty++; /* retried on the next poll, which a release schedules */
             break;
         }
-        uint16_t id = nic->rx_free[nic->rx_free_top - 1];
-        if (rx_post(nic, id) < 0)
+        if (rx_post(nic, (uint16_t)id) < 0) {
+            rx_pool_untake(&nic->rx_pool, (uint16_t)id);
             break;
-        nic->rx_free_top--;
-        nic->rx_state[id] = RX_POSTED;
+        }
         posted++;
     }
     if (posted)
@@ -138,25 +127,26 @@ static void rx_refill(struct virtio_net *nic)
 
 void virtio_net_rx_release(struct virtio_net *nic, uint16_t id)
 {
-    if (id >= nic->rx_count || nic->rx_state[id] != RX_HELD) {
+    if (rx_pool_release(&nic->rx_pool, id) < 0) {
         log_error("virtio-net: %s: release of receive buffer %u that the stack does not hold", nic->vdev.name, id);
         return;
     }
-    nic->rx_state[id] = RX_FREE;
-    nic->rx_free[nic->rx_free_top++] = id;
-    /* More than half the ring empty: let the poll refill it. */
-    if (virtqueue_free_count(rxq(nic)) > rxq(nic)->vring.num / 2)
+    if (rx_should_refill(virtqueue_free_count(rxq(nic)), rxq(nic)->vring.num))
         napi_schedule(&nic->napi);
 }
 
-/* Takes a completed buffer off the ring; false when none. */
+/* Takes a completed buffer off the ring; false when none (or the queue broke). */
 static bool rx_take(struct virtio_net *nic, uint16_t *id, uint32_t *len)
 {
     void *token = virtqueue_get_buf(rxq(nic), len);
     if (!token)
         return false;
     *id = rx_token_id(token);
-    nic->rx_state[*id] = RX_HELD;
+    /* The virtqueue checked the id is a chain in flight; the pool agrees or something is deeply wrong. */
+    if (rx_pool_receive(&nic->rx_pool, *id) < 0) {
+        log_error("virtio-net: %s: device returned receive buffer %u that was not posted", nic->vdev.name, *id);
+        return false;
+    }
     return true;
 }
 
@@ -266,8 +256,7 @@ static void tx_clean(struct virtio_net *nic)
     while ((slot = virtqueue_get_buf(txq(nic), &len)) != NULL) {
         void *token = slot->token;
         slot->token = NULL;
-        slot->next_free = nic->tx_free_head;
-        nic->tx_free_head = (uint16_t)(slot - nic->tx_slots);
+        tx_slots_put(&nic->tx_slots, (uint16_t)(slot - nic->tx_slot_mem));
         nic->stats.tx_completed++;
         if (nic->has_stack)
             nic->stack.tx_done(nic->stack.ctx, token);
@@ -281,11 +270,14 @@ int virtio_net_xmit(struct virtio_net *nic, const struct vq_sg *frags, unsigned 
         return -EINVAL;
     if (virtqueue_is_broken(txq(nic)))
         return -EIO;
-    if (nic->tx_free_head == TX_SLOT_NONE)
+    uint16_t index = tx_slots_get(&nic->tx_slots);
+    if (index == TX_SLOT_NONE) {
         tx_clean(nic);
-    if (nic->tx_free_head == TX_SLOT_NONE)
+        index = tx_slots_get(&nic->tx_slots);
+    }
+    if (index == TX_SLOT_NONE)
         goto ring_full;
-    struct tx_slot *slot = &nic->tx_slots[nic->tx_free_head];
+    struct tx_slot *slot = &nic->tx_slot_mem[index];
     memset(&slot->hdr, 0, sizeof(slot->hdr));
     if (csum) {
         slot->hdr.flags = VIRTIO_NET_HDR_F_NEEDS_CSUM;
@@ -304,11 +296,12 @@ int virtio_net_xmit(struct virtio_net *nic, const struct vq_sg *frags, unsigned 
         tx_clean(nic);
         rc = virtqueue_add(txq(nic), sg, count + 1, 0, slot);
     }
-    if (rc == -ENOSPC)
-        goto ring_full;
-    if (rc < 0)
+    if (rc < 0) {
+        tx_slots_put(&nic->tx_slots, index);
+        if (rc == -ENOSPC)
+            goto ring_full;
         return rc;
-    nic->tx_free_head = slot->next_free;
+    }
     slot->token = token;
     virtqueue_kick(txq(nic));
     nic->stats.tx_packets++;
@@ -360,7 +353,7 @@ static int virtio_net_poll(struct napi *napi, int budget)
     int done = 0;
     while (done < budget && rx_one(nic))
         done++;
-    if (virtqueue_free_count(rxq(nic)) > rxq(nic)->vring.num / 2)
+    if (rx_should_refill(virtqueue_free_count(rxq(nic)), rxq(nic)->vring.num))
         rx_refill(nic);
     if (nic->busy_poll)
         return done; /* stays scheduled: the main loop never sleeps */
@@ -377,7 +370,7 @@ static int virtio_net_poll(struct napi *napi, int budget)
         napi_schedule(napi);
     }
     if (nic->tx_wants_interrupt) {
-        if (nic->tx_free_head != TX_SLOT_NONE && virtqueue_free_count(txq(nic)) > 0) {
+        if (nic->tx_slots.in_use < nic->tx_slots.count && virtqueue_free_count(txq(nic)) > 0) {
             nic->tx_wants_interrupt = false;
             virtqueue_disable_cb(txq(nic));
         } else if (!virtqueue_enable_cb(txq(nic))) {
@@ -433,19 +426,17 @@ static void log_stats(struct timer *t, void *arg)
 
 static int setup_buffers(struct virtio_net *nic)
 {
-    nic->rx_count = (uint16_t)(2 * rxq(nic)->vring.num);
-    nic->rx_memory = dma_alloc((size_t)nic->rx_count * VIRTIO_NET_RX_BUFFER_SIZE);
-    nic->rx_state = kzalloc(nic->rx_count);
-    nic->rx_free = kzalloc(sizeof(uint16_t) * nic->rx_count);
-    nic->tx_slot_count = txq(nic)->vring.num;
-    nic->tx_slots = kzalloc(sizeof(struct tx_slot) * nic->tx_slot_count);
-    if (!nic->rx_memory || !nic->rx_state || !nic->rx_free || !nic->tx_slots)
+    uint16_t rx_count = (uint16_t)(2 * rxq(nic)->vring.num);
+    uint16_t tx_count = txq(nic)->vring.num;
+    nic->rx_memory = dma_alloc((size_t)rx_count * VIRTIO_NET_RX_BUFFER_SIZE);
+    uint8_t *rx_state = kzalloc(rx_count);
+    uint16_t *rx_free = kzalloc(sizeof(uint16_t) * rx_count);
+    nic->tx_slot_mem = kzalloc(sizeof(struct tx_slot) * tx_count);
+    uint16_t *tx_next = kzalloc(sizeof(uint16_t) * tx_count);
+    if (!nic->rx_memory || !rx_state || !rx_free || !nic->tx_slot_mem || !tx_next)
         return -ENOMEM;
-    for (uint16_t i = 0; i < nic->rx_count; i++)
-        nic->rx_free[nic->rx_free_top++] = (uint16_t)(nic->rx_count - 1 - i);
-    for (uint16_t i = 0; i < nic->tx_slot_count; i++)
-        nic->tx_slots[i].next_free = (uint16_t)(i + 1 < nic->tx_slot_count ? i + 1 : TX_SLOT_NONE);
-    nic->tx_free_head = 0;
+    rx_pool_init(&nic->rx_pool, rx_count, rx_state, rx_free);
+    tx_slots_init(&nic->tx_slots, tx_count, tx_next);
     return 0;
 }
 
@@ -469,7 +460,7 @@ static int probe_one(struct pci_device *pci, const struct kernel_options *opts)
     struct virtio_device *v = &nic->vdev;
     bool version_1 = virtio_has_feature(v, VIRTIO_F_VERSION_1);
     nic->mergeable = virtio_has_feature(v, VIRTIO_NET_F_MRG_RXBUF);
-    nic->hdr_len = nic->mergeable || version_1 ? HDR_LEN_FULL : HDR_LEN_LEGACY;
+    nic->hdr_len = virtio_net_header_len(version_1, nic->mergeable);
     nic->header_apart = !version_1 && !virtio_has_feature(v, VIRTIO_F_ANY_LAYOUT);
     nic->busy_poll = opts->irq_mode == IRQ_MODE_POLL;
     if (virtio_has_feature(v, VIRTIO_NET_F_MAC))
@@ -504,7 +495,7 @@ static int probe_one(struct pci_device *pci, const struct kernel_options *opts)
     log_info("virtio-net: %s: mac %02x:%02x:%02x:%02x:%02x:%02x, mtu %u, header %u bytes%s, %u receive buffers, "
              "link %s, budget %u%s",
              v->name, nic->mac[0], nic->mac[1], nic->mac[2], nic->mac[3], nic->mac[4], nic->mac[5], nic->mtu,
-             nic->hdr_len, nic->mergeable ? " (mergeable)" : "", nic->rx_count, nic->link_up ? "up" : "down",
+             nic->hdr_len, nic->mergeable ? " (mergeable)" : "", nic->rx_pool.count, nic->link_up ? "up" : "down",
              opts->budget, nic->busy_poll ? ", busy polling" : "");
     if (opts->log == LOG_VERBOSITY_DEBUG)
         timer_after(&nic->stats_timer, STATS_PERIOD_NS, log_stats, nic);
