@@ -52,13 +52,14 @@ int virtqueue_init(struct virtqueue *vq, const char *name, uint16_t index, uint1
     vq->event_idx = event_idx;
     vq->indirect = indirect;
     vring_init(&vq->vring, num, ring);
-    vq->next_shadow = env->alloc(sizeof(uint16_t) * num);
     vq->state = env->alloc(sizeof(struct vq_desc_state) * num);
+    if (vq->state)
+        memset(vq->state, 0, sizeof(struct vq_desc_state) * num); /* before destroy could read it */
+    vq->next_shadow = env->alloc(sizeof(uint16_t) * num);
     if (!vq->next_shadow || !vq->state) {
         virtqueue_destroy(vq);
         return -ENOMEM;
     }
-    memset(vq->state, 0, sizeof(struct vq_desc_state) * num);
     for (uint16_t i = 0; i < num; i++)
         vq->next_shadow[i] = (uint16_t)(i + 1 < num ? i + 1 : VQ_NO_DESC);
     vq->free_head = 0;
@@ -90,10 +91,23 @@ static uint16_t sg_flags(unsigned i, unsigned out_count, unsigned total)
 
 int virtqueue_add(struct virtqueue *vq, const struct vq_sg *sg, unsigned out_count, unsigned in_count, void *token)
 {
-    unsigned total = out_count + in_count;
     if (vq->broken)
         return -EIO;
-    if (total == 0 || !token || total > VIRTQUEUE_MAX_SIZE)
+    /* Each count first, so their sum cannot wrap. */
+    if (out_count > VIRTQUEUE_MAX_SIZE || in_count > VIRTQUEUE_MAX_SIZE || !token)
+        return -EINVAL;
+    unsigned total = out_count + in_count;
+    if (total == 0 || total > VIRTQUEUE_MAX_SIZE)
+        return -EINVAL;
+    /* A chain is at most 2^32 bytes in all (virtio 1.2, 2.7.5); written bytes
+     * are reported in 32 bits. */
+    uint64_t chain_bytes = 0, writable64 = 0;
+    for (unsigned i = 0; i < total; i++) {
+        chain_bytes += sg[i].len;
+        if (i >= out_count)
+            writable64 += sg[i].len;
+    }
+    if (chain_bytes > UINT32_MAX)
         return -EINVAL;
 
     if (vq->num_free == 0) {
@@ -111,9 +125,7 @@ int virtqueue_add(struct virtqueue *vq, const struct vq_sg *sg, unsigned out_cou
         return -ENOSPC; /* only a direct chain can get here: no table to free */
     }
 
-    uint32_t writable = 0;
-    for (unsigned i = out_count; i < total; i++)
-        writable += sg[i].len;
+    uint32_t writable = (uint32_t)writable64;
 
     uint16_t head = vq->free_head;
     if (table) {
