@@ -113,6 +113,8 @@ void pci_msix_entry(uint8_t dest_apic_id, uint8_t vector, bool masked, uint32_t 
 
 uint8_t pci_swizzle_pin(uint8_t pin, uint8_t device)
 {
+    if (pin < 1 || pin > 4)
+        return 0; /* no interrupt pin stays no pin */
     return (uint8_t)(((pin - 1 + device) % 4) + 1);
 }
 

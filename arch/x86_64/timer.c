@@ -22,7 +22,10 @@ void timer_at(struct timer *t, uint64_t deadline_ns, timer_fn fn, void *arg)
 
 void timer_after(struct timer *t, uint64_t delay_ns, timer_fn fn, void *arg)
 {
-    timer_list_arm(&kernel_timers, t, clock_now_ns() + delay_ns, fn, arg);
+    uint64_t now = clock_now_ns();
+    /* A delay past the end of time means "never", not a wrapped deadline in the past. */
+    uint64_t deadline = delay_ns < TIMER_NEVER - now ? now + delay_ns : TIMER_NEVER - 1;
+    timer_list_arm(&kernel_timers, t, deadline, fn, arg);
 }
 
 bool timer_cancel(struct timer *t)
