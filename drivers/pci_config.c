@@ -83,28 +83,31 @@ void pci_config_write32(struct pci_address a, uint16_t reg, uint32_t value)
 
 /* Narrow writes go through the exact byte lanes: a read-modify-write of the
  * whole dword could clear write-1-to-clear status bits next to the target. */
-void pci_config_write16(struct pci_address a, uint16_t reg, uint16_t value)
+static void write_narrow(struct pci_address a, uint16_t reg, uint32_t value, unsigned width)
 {
     volatile uint8_t *r = ecam_register(a, reg);
     if (r) {
-        *(volatile uint16_t *)r = value;
+        if (width == 2)
+            *(volatile uint16_t *)r = (uint16_t)value;
+        else
+            *r = (uint8_t)value;
         return;
     }
     if (reg > 0xFF)
         return;
     outl(PCI_CONFIG_ADDRESS_PORT, pci_port_address(a.bus, a.device, a.function, (uint8_t)reg));
-    outw((uint16_t)(PCI_CONFIG_DATA_PORT + (reg & 2)), value);
+    if (width == 2)
+        outw((uint16_t)(PCI_CONFIG_DATA_PORT + (reg & 2)), (uint16_t)value);
+    else
+        outb((uint16_t)(PCI_CONFIG_DATA_PORT + (reg & 3)), (uint8_t)value);
+}
+
+void pci_config_write16(struct pci_address a, uint16_t reg, uint16_t value)
+{
+    write_narrow(a, reg, value, 2);
 }
 
 void pci_config_write8(struct pci_address a, uint16_t reg, uint8_t value)
 {
-    volatile uint8_t *r = ecam_register(a, reg);
-    if (r) {
-        *r = value;
-        return;
-    }
-    if (reg > 0xFF)
-        return;
-    outl(PCI_CONFIG_ADDRESS_PORT, pci_port_address(a.bus, a.device, a.function, (uint8_t)reg));
-    outb((uint16_t)(PCI_CONFIG_DATA_PORT + (reg & 3)), value);
+    write_narrow(a, reg, value, 1);
 }

@@ -66,13 +66,18 @@ static void conn_free(struct http_conn *c)
     stats.active--;
 }
 
-static void conn_abort(struct http_conn *c)
+static void detach_callbacks(struct tcp_pcb *pcb)
 {
-    struct tcp_pcb *pcb = c->pcb;
     tcp_arg(pcb, NULL);
     tcp_recv(pcb, NULL);
     tcp_sent(pcb, NULL);
     tcp_err(pcb, NULL);
+}
+
+static void conn_abort(struct http_conn *c)
+{
+    struct tcp_pcb *pcb = c->pcb;
+    detach_callbacks(pcb);
     tcp_poll(pcb, NULL, 0);
     conn_free(c);
     stats.aborted++;
@@ -86,10 +91,7 @@ static err_t on_poll(void *arg, struct tcp_pcb *pcb);
 static void conn_close(struct http_conn *c)
 {
     struct tcp_pcb *pcb = c->pcb;
-    tcp_arg(pcb, NULL);
-    tcp_recv(pcb, NULL);
-    tcp_sent(pcb, NULL);
-    tcp_err(pcb, NULL);
+    detach_callbacks(pcb);
     conn_free(c);
     if (tcp_close(pcb) != ERR_OK)
         tcp_poll(pcb, on_poll, POLL_INTERVAL);
