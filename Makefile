@@ -13,6 +13,8 @@ EFI_INC := /usr/include/efi
 EFI_LIB := /usr/lib
 EFI_CRT0 := $(EFI_LIB)/crt0-efi-x86_64.o
 
+# Quiet by default; `make V=1` shows every command.
+Q := $(if $(V),,@)
 CC := gcc
 LD := ld
 OBJCOPY := objcopy
@@ -62,42 +64,47 @@ $(BUILD)/.setup-done: scripts/setup
 
 $(BUILD)/obj/%.c.o: %.c | $(BUILD)/.setup-done
 	@mkdir -p $(dir $@)
-	$(CC) $(KERNEL_CFLAGS) $(LWIP_INCLUDES) -c $< -o $@
+	@$(if $(Q),echo "  CC      $<")
+	$(Q)$(CC) $(KERNEL_CFLAGS) $(LWIP_INCLUDES) -c $< -o $@
 
 # Third-party code: the same flags, but its warnings are not ours to fail on.
 $(BUILD)/obj/$(LWIP_DIR)/%.c.o: $(LWIP_DIR)/%.c | $(BUILD)/.setup-done
 	@mkdir -p $(dir $@)
-	$(CC) $(KERNEL_CFLAGS) -Wno-error $(LWIP_INCLUDES) -c $< -o $@
+	@$(if $(Q),echo "  CC      $<")
+	$(Q)$(CC) $(KERNEL_CFLAGS) -Wno-error $(LWIP_INCLUDES) -c $< -o $@
 
 $(BUILD)/obj/%.S.o: %.S | $(BUILD)/.setup-done
 	@mkdir -p $(dir $@)
-	$(CC) $(KERNEL_ASFLAGS) -c $< -o $@
+	@$(if $(Q),echo "  AS      $<")
+	$(Q)$(CC) $(KERNEL_ASFLAGS) -c $< -o $@
 
 # Two links: the first finds where every function lands, the second embeds
 # that symbol table (.ksyms sits last in .data, so nothing before it moves;
 # the check below proves it).
 $(BUILD)/ksyms-empty.S: scripts/gen-ksyms | $(BUILD)/.setup-done
 	@mkdir -p $(BUILD)
-	bash scripts/gen-ksyms < /dev/null > $@
+	$(Q)bash scripts/gen-ksyms < /dev/null > $@
 
 $(BUILD)/%.o: $(BUILD)/%.S
-	$(CC) $(KERNEL_ASFLAGS) -c $< -o $@
+	$(Q)$(CC) $(KERNEL_ASFLAGS) -c $< -o $@
 
 $(BUILD)/kernel-pass1.so: $(KERNEL_OBJS) $(BUILD)/ksyms-empty.o linker.ld
-	$(LD) $(KERNEL_LDFLAGS) -o $@ $(EFI_CRT0) $(KERNEL_OBJS) $(BUILD)/ksyms-empty.o -L$(EFI_LIB) -lgnuefi
+	@$(if $(Q),echo "  LD      $@ (pass 1: find the symbols)")
+	$(Q)$(LD) $(KERNEL_LDFLAGS) -o $@ $(EFI_CRT0) $(KERNEL_OBJS) $(BUILD)/ksyms-empty.o -L$(EFI_LIB) -lgnuefi
 
 $(BUILD)/ksyms.S: $(BUILD)/kernel-pass1.so scripts/gen-ksyms
-	nm -n -S --defined-only $< | bash scripts/gen-ksyms > $@
+	$(Q)nm -n -S --defined-only $< | bash scripts/gen-ksyms > $@
 
 $(BUILD)/kernel.elf: $(KERNEL_OBJS) $(BUILD)/ksyms.o linker.ld
-	$(LD) $(KERNEL_LDFLAGS) -o $@ $(EFI_CRT0) $(KERNEL_OBJS) $(BUILD)/ksyms.o -L$(EFI_LIB) -lgnuefi
+	@$(if $(Q),echo "  LD      $@ (pass 2: with the symbol table)")
+	$(Q)$(LD) $(KERNEL_LDFLAGS) -o $@ $(EFI_CRT0) $(KERNEL_OBJS) $(BUILD)/ksyms.o -L$(EFI_LIB) -lgnuefi
 	@diff <(nm -n $(BUILD)/kernel-pass1.so | grep ' [Tt] ') <(nm -n $@ | grep ' [Tt] ') >/dev/null \
 		|| { echo "error: functions moved between link passes; the symbol table would lie" >&2; rm -f $@; exit 1; }
 	@bad=$$(readelf -rW $@ | awk '/R_X86_64_/ && $$3 != "R_X86_64_RELATIVE" {print $$3}' | sort -u); \
 		[ -z "$$bad" ] || { echo "error: relocations crt0 cannot apply: $$bad" >&2; rm -f $@; exit 1; }
 
 $(BUILD)/kernel.efi: $(BUILD)/kernel.elf
-	$(OBJCOPY) -j .text -j .reloc -j .rodata -j .data -j .dynamic -j .dynsym -j .rela -j .dynstr \
+	$(Q)$(OBJCOPY) -j .text -j .reloc -j .rodata -j .data -j .dynamic -j .dynsym -j .rela -j .dynstr \
 		--target efi-app-x86_64 --subsystem=10 $< $@
 	@echo "built $@ ($$(( $$(stat -c %s $@) / 1024 )) KiB)"
 
