@@ -97,7 +97,8 @@ int virtqueue_add(struct virtqueue *vq, const struct vq_sg *sg, unsigned out_cou
     if (out_count > VIRTQUEUE_MAX_SIZE || in_count > VIRTQUEUE_MAX_SIZE || !token)
         return -EINVAL;
     unsigned total = out_count + in_count;
-    if (total == 0 || total > VIRTQUEUE_MAX_SIZE)
+    /* No chain longer than the queue, indirect or not (virtio 1.2, 2.7.5.3.1). */
+    if (total == 0 || total > vq->vring.num)
         return -EINVAL;
     /* A chain is at most 2^32 bytes in all (virtio 1.2, 2.7.5); written bytes
      * are reported in 32 bits. */
@@ -118,8 +119,6 @@ int virtqueue_add(struct virtqueue *vq, const struct vq_sg *sg, unsigned out_cou
     if (vq->indirect && total > 1)
         table = vq->env.alloc(sizeof(struct vring_desc) * total); /* on failure: a direct chain */
     unsigned needed = table ? 1 : total;
-    if (!table && total > vq->vring.num)
-        return -EINVAL;
     if (vq->num_free < needed) {
         vq->stats.full++;
         return -ENOSPC; /* only a direct chain can get here: no table to free */

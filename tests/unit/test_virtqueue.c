@@ -65,20 +65,23 @@ static void vq_check_str(const char *file, int line, const char *ea, const char 
 #define VCHECK_STR_EQ(a, b) vq_check_str(__FILE__, __LINE__, #a, #b, (a), (b))
 
 /* Inside long loops: report only a failure (one line, not 100,000), then
- * leave through the function's `out:` label, where it cleans up. */
-#define LOOP_CHECK(cond)                                  \
-    do {                                                  \
-        if (!(cond)) {                                    \
-            VCHECK(cond);                                 \
-            goto out;                                     \
-        }                                                 \
+ * leave through the function's `out:` label, where it cleans up. Each
+ * operand is evaluated exactly once: conditions here often have effects. */
+#define LOOP_CHECK(cond)                                                 \
+    do {                                                                 \
+        bool loop_ok_ = (cond);                                          \
+        if (!loop_ok_) {                                                 \
+            vq_check(__FILE__, __LINE__, false, #cond);                  \
+            goto out;                                                    \
+        }                                                                \
     } while (0)
-#define LOOP_CHECK_EQ(a, b)                               \
-    do {                                                  \
-        if (!unit_int_equal(UNIT_INT(a), UNIT_INT(b))) {  \
-            VCHECK_EQ(a, b);                              \
-            goto out;                                     \
-        }                                                 \
+#define LOOP_CHECK_EQ(a, b)                                              \
+    do {                                                                 \
+        struct unit_int loop_a_ = UNIT_INT(a), loop_b_ = UNIT_INT(b);    \
+        if (!unit_int_equal(loop_a_, loop_b_)) {                         \
+            vq_check_eq(__FILE__, __LINE__, #a, #b, loop_a_, loop_b_);   \
+            goto out;                                                    \
+        }                                                                \
     } while (0)
 
 /* ---- a deterministic random source (xorshift64*) ---- */

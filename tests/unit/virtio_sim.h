@@ -53,8 +53,7 @@ struct sim {
     bool auto_avail_event;       /* with EVENT_IDX: after taking chains, ask to be kicked for the next */
     uint16_t last_avail_idx;     /* next available entry to take */
     uint16_t used_idx;           /* next used entry to write (published on flush) */
-    uint16_t signalled_used;     /* used index at the last interrupt decision */
-    bool signalled_valid;
+    uint16_t signalled_used;     /* used index at the last interrupt decision (0 at reset) */
     struct sim_chain *chains;    /* by head descriptor */
     uint16_t *owner;             /* ring descriptor -> head of the chain holding it, or SIM_DESC_FREE */
     uint16_t *order;             /* heads in flight, oldest taken first */
