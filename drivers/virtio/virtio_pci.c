@@ -62,7 +62,7 @@ void virtio_describe_features(uint64_t f, char *buf, unsigned size)
     } names[] = {
         { 1ULL << 0, "CSUM" },          { 1ULL << 1, "GUEST_CSUM" },     { 1ULL << 3, "MTU" },
         { 1ULL << 5, "MAC" },           { 1ULL << 15, "MRG_RXBUF" },     { 1ULL << 16, "STATUS" },
-        { 1ULL << 17, "CTRL_VQ" },      { VIRTIO_F_RING_INDIRECT_DESC, "INDIRECT_DESC" },
+        { 1ULL << 17, "CTRL_VQ" },      { 1ULL << 27, "ANY_LAYOUT" },  { VIRTIO_F_RING_INDIRECT_DESC, "INDIRECT_DESC" },
         { VIRTIO_F_RING_EVENT_IDX, "EVENT_IDX" }, { VIRTIO_F_VERSION_1, "VERSION_1" },
     };
     unsigned n = 0;
