@@ -48,6 +48,8 @@
 #define LWIP_UDP 1
 #define LWIP_TCP 1
 #define LWIP_DHCP 1
+#define DHCP_DOES_ARP_CHECK 0       /* the 1 s ARP probe of the offered address is a LAN-era
+                                       safeguard; a VM is handed its address by its host */
 #define LWIP_AUTOIP 0
 #define LWIP_DNS 0
 #define LWIP_IGMP 0
