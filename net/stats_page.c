@@ -72,6 +72,12 @@ static void nic_metrics(struct text *t)
     NIC_COUNTER(budget_exhausted, "virtio_net_poll_budget_exhausted_total", "Polls that used their whole budget.")
 #undef NIC_COUNTER
     for (int i = 0; i < virtio_net_count(); i++) {
+        char labels[48];
+        snprintf(labels, sizeof(labels), "nic=\"%s\"", virtio_net_name(virtio_net_get(i)));
+        metric(t, "virtio_net_rx_buffers_held", "gauge", "Receive buffers the network stack holds now.", labels,
+               virtio_net_rx_buffers_held(virtio_net_get(i)));
+    }
+    for (int i = 0; i < virtio_net_count(); i++) {
         const struct virtio_device *v = virtio_net_device(virtio_net_get(i));
         for (unsigned q = 0; q < v->nvqs; q++) {
             char labels[64];

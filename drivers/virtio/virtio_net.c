@@ -75,6 +75,7 @@ uint16_t virtio_net_mtu(const struct virtio_net *nic) { return nic->mtu; }
 const struct virtio_net_stats *virtio_net_stats(const struct virtio_net *nic) { return &nic->stats; }
 const struct virtio_device *virtio_net_device(const struct virtio_net *nic) { return &nic->vdev; }
 uint16_t virtio_net_rx_buffer_count(const struct virtio_net *nic) { return nic->rx_pool.count; }
+uint16_t virtio_net_rx_buffers_held(const struct virtio_net *nic) { return nic->rx_pool.held; }
 
 bool virtio_net_tx_csum_offload(const struct virtio_net *nic)
 {

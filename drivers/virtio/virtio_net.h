@@ -99,6 +99,8 @@ const struct virtio_net_stats *virtio_net_stats(const struct virtio_net *nic);
 const struct virtio_device *virtio_net_device(const struct virtio_net *nic);
 /* Receive buffer ids run from 0 to this count - 1. */
 uint16_t virtio_net_rx_buffer_count(const struct virtio_net *nic);
+/* Receive buffers the stack holds now (back to 0 once lwIP freed every frame). */
+uint16_t virtio_net_rx_buffers_held(const struct virtio_net *nic);
 
 /* Queues a frame (count scatter-gather entries, device-readable). Returns 0,
  * -ENOSPC when the ring is full even after cleaning (counted; try later), or

@@ -101,6 +101,14 @@ def test_lost_wakeup_regression(guest, net):
     udp.wait(timeout=60)
     expect_no_loss(g, net, 100)
     assert "PANIC" not in g.serial() and "broken" not in g.serial()
+    # Every frame went up as pbufs over driver buffers; once lwIP freed them all,
+    # each buffer is back with the driver: nothing leaked through pbuf_free.
+    stats = net.run("curl", "-s", "--max-time", "20", f"http://{GUEST_ADDR}/stats").stdout
+    rx = re.search(r'^virtio_net_rx_packets_total\{nic="00:02.0"\} (\d+)$', stats, re.MULTILINE)
+    held = re.search(r'^virtio_net_rx_buffers_held\{nic="00:02.0"\} (\d+)$', stats, re.MULTILINE)
+    assert rx and held, g.report(f"no receive counters in /stats:\n{stats[:2000]}")
+    assert int(rx.group(1)) > 10_000, g.report(f"only {rx.group(1)} frames received in the flood")
+    assert int(held.group(1)) == 0, g.report(f"{held.group(1)} receive buffers still held after the flood")
 
 
 def test_link_down_and_up(guest, net):
