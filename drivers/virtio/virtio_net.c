@@ -23,6 +23,7 @@
 #define TX_QUEUE 1
 #define ETH_FRAME_MTU 1500
 #define STATS_PERIOD_NS 5000000000ULL
+#define WATCHDOG_PERIOD_NS 100000000ULL /* 100 ms */
 
 /* struct virtio_net_hdr (5.1.6); num_buffers exists with MRG_RXBUF or VERSION_1. */
 struct virtio_net_hdr {
@@ -60,6 +61,9 @@ struct virtio_net {
     struct tx_slots tx_slots;
     bool tx_wants_interrupt; /* the ring filled up: a completion must wake the poll */
     struct timer stats_timer;
+    struct timer watchdog;
+    bool watchdog_armed;
+    uint64_t watchdog_completed; /* tx completions seen at the last watchdog tick */
     struct virtio_net_stats stats;
 };
 
@@ -248,6 +252,41 @@ static bool rx_one(struct virtio_net *nic)
     return true;
 }
 
+/* ---- the transmit watchdog ----
+ * QEMU 7.2 under TCG with one vCPU drops the guest's memory barriers (fixed
+ * upstream in 8.1: "tcg: Do not elide memory barriers for !CF_PARALLEL in
+ * system mode"), so the event-index handshake can lose a notification: the
+ * device goes idle with frames waiting and no later frame ever crosses its
+ * stale avail_event. While frames are in flight, a tick every 100 ms that saw
+ * no completion sends a notification (always allowed) and polls; with nothing
+ * in flight the watchdog stops, so an idle guest stays tickless. */
+
+static void watchdog_tick(struct timer *t, void *arg);
+
+static void watchdog_arm(struct virtio_net *nic)
+{
+    if (nic->watchdog_armed || nic->busy_poll)
+        return;
+    nic->watchdog_armed = true;
+    nic->watchdog_completed = nic->stats.tx_completed;
+    timer_after(&nic->watchdog, WATCHDOG_PERIOD_NS, watchdog_tick, nic);
+}
+
+static void watchdog_tick(struct timer *t, void *arg)
+{
+    struct virtio_net *nic = arg;
+    (void)t;
+    nic->watchdog_armed = false;
+    if (nic->tx_slots.in_use == 0)
+        return;
+    if (nic->stats.tx_completed == nic->watchdog_completed && !virtqueue_has_used(txq(nic))) {
+        nic->stats.tx_watchdog_kicks++;
+        virtqueue_notify(txq(nic));
+    }
+    napi_schedule(&nic->napi); /* reap what completed, and look at the receive ring too */
+    watchdog_arm(nic);
+}
+
 /* ---- transmit ---- */
 
 static void tx_clean(struct virtio_net *nic)
@@ -305,6 +344,7 @@ int virtio_net_xmit(struct virtio_net *nic, const struct vq_sg *frags, unsigned 
     }
     slot->token = token;
     virtqueue_kick(txq(nic));
+    watchdog_arm(nic);
     nic->stats.tx_packets++;
     nic->stats.tx_bytes += bytes;
     return 0;

@@ -78,6 +78,7 @@ struct virtio_net_stats {
     uint64_t tx_packets, tx_bytes, tx_interrupts;
     uint64_t tx_ring_full;           /* frames refused for lack of room: back-pressure */
     uint64_t tx_forced_kicks;        /* notifications sent because the ring was full (see xmit) */
+    uint64_t tx_watchdog_kicks;      /* notifications the watchdog sent after 100 ms without completions */
     uint64_t tx_completed;
     uint64_t polls, budget_exhausted;
 };

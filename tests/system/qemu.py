@@ -92,6 +92,8 @@ class Guest:
             QEMU,
             "-machine", self.machine,
             "-accel", self.accel,
+            # Room for a second vCPU keeps TCG's memory barriers (docs/virtio.md).
+            "-smp", "1,maxcpus=2",
             "-m", str(self.memory),
             "-bios", str(OVMF),
         ]
