@@ -69,10 +69,7 @@ void napi_run_scheduled(void)
         napi->next = NULL;
         napi->queued = false;
         irq_restore(enabled);
-        napi->polls++;
-        int done = napi->poll(napi, napi->budget);
-        if (done >= napi->budget)
-            napi->budget_exhausted++;
+        napi->poll(napi, napi->budget); /* the poll keeps its own counters */
         enabled = irq_save();
         /* Still scheduled (budget used up, busy polling, or an interrupt
          * re-scheduled it): run again next round, once. */

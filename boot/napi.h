@@ -22,8 +22,6 @@ struct napi {
     volatile bool scheduled; /* wants to run (until napi_complete) */
     volatile bool queued;    /* on the run queue */
     struct napi *next;
-    uint64_t polls;
-    uint64_t budget_exhausted;
 };
 
 void napi_init(struct napi *napi, napi_poll_fn poll, void *priv, int budget);
