@@ -130,6 +130,10 @@ test-unit: ## Host-built unit tests of pure logic, under ASan and UBSan
 test-system: $(BUILD)/kernel.efi ## Boot the kernel in QEMU and check its serial console
 	@$(PYTHON) -m pytest -q -rs tests/system
 
+.PHONY: fuzz
+fuzz: ## libFuzzer harnesses (clang) on the host, FUZZ_SECONDS each (default 60); fails on any crash
+	@$(MAKE) --no-print-directory -C tests/fuzz run FUZZ_SECONDS=$(or $(FUZZ_SECONDS),60)
+
 clean: ## Remove build/ (third_party/ stays)
 	rm -rf $(BUILD)
 	@$(MAKE) --no-print-directory -C tests/unit clean
