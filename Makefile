@@ -130,6 +130,10 @@ test-unit: ## Host-built unit tests of pure logic, under ASan and UBSan
 test-system: $(BUILD)/kernel.efi ## Boot the kernel in QEMU and check its serial console
 	@$(PYTHON) -m pytest -q -rs tests/system
 
+.PHONY: bench
+bench: $(BUILD)/kernel.efi ## Benchmarks beside a Linux guest (root; QUICK=1: our guest only, ~1 min); docs/BENCHMARKS.md
+	@$(PYTHON) scripts/bench $(if $(QUICK),--quick)
+
 .PHONY: fuzz
 fuzz: ## libFuzzer harnesses (clang) on the host, FUZZ_SECONDS each (default 60); fails on any crash
 	@$(MAKE) --no-print-directory -C tests/fuzz run FUZZ_SECONDS=$(or $(FUZZ_SECONDS),60)

@@ -1,0 +1,269 @@
+"""The clients scripts/bench drives the guests with. Every load is bounded in
+count and in time, and every one runs inside the bench's namespace (programs
+through a setns preexec, Python sockets in a thread that entered it)."""
+
+import re
+import socket
+import statistics
+import threading
+import time
+
+from bench_guests import GUEST_ADDR, BenchError, in_netns, run_in_netns
+
+HTTP_PORT = 80
+ECHO_PORT = 7
+
+
+# -- HTTP ------------------------------------------------------------------------------------
+
+def http_get(path="/", timeout=2.0):
+    """One HTTP/1.0 GET (call inside the namespace); returns (status, body) or None."""
+    try:
+        with socket.create_connection((GUEST_ADDR, HTTP_PORT), timeout=timeout) as s:
+            s.sendall(f"GET {path} HTTP/1.0\r\nHost: {GUEST_ADDR}\r\n\r\n".encode())
+            data = b""
+            while True:
+                chunk = s.recv(65536)
+                if not chunk:
+                    break
+                data += chunk
+    except OSError:
+        return None
+    head, _, body = data.partition(b"\r\n\r\n")
+    m = re.match(rb"HTTP/1\.[01] (\d{3})", head)
+    return (int(m.group(1)), body) if m else None
+
+
+def first_http_ok(stop, t0, timeout):
+    """Poll GET / every 20 ms from launch (t0) until a 200; seconds since t0, or None."""
+    deadline = time.monotonic() + timeout
+    while not stop.is_set() and time.monotonic() < deadline:
+        r = http_get("/", timeout=0.5)
+        if r and r[0] == 200:
+            return time.monotonic() - t0
+        time.sleep(0.02)
+    return None
+
+
+class HttpProbe:
+    """First successful GET, polled from QEMU launch on, in a background thread."""
+
+    def __init__(self, netns, t0, timeout):
+        self.stop = threading.Event()
+        self.result = None
+        self.thread = threading.Thread(target=self._run, args=(netns, t0, timeout), daemon=True)
+        self.thread.start()
+
+    def _run(self, netns, t0, timeout):
+        self.result = in_netns(netns, first_http_ok, self.stop, t0, timeout)
+
+    def wait(self, timeout):
+        self.thread.join(timeout)
+        self.stop.set()
+        self.thread.join(5)
+        return self.result
+
+
+def page(netns, path="/"):
+    r = in_netns(netns, http_get, path, 5.0)
+    if not r or r[0] != 200:
+        raise BenchError(f"GET {path} failed: {r and r[0]}")
+    return r[1]
+
+
+# -- ping ---------------------------------------------------------------------------------------
+
+def ping(netns, count, interval=0.01):
+    """count pings at `interval`: (min, avg, max) ms and the loss in percent."""
+    p = run_in_netns(netns, ["ping", "-q", "-n", "-c", str(count), "-i", str(interval), "-W", "1",
+                             "-w", str(int(count * interval) + 20), GUEST_ADDR], timeout=count * interval + 40)
+    m = re.search(r"= ([\d.]+)/([\d.]+)/([\d.]+)/", p.stdout)
+    loss = re.search(r"([\d.]+)% packet loss", p.stdout)
+    if not m:
+        raise BenchError(f"ping gave no RTT line (status {p.returncode}):\n{p.stdout}{p.stderr}")
+    return {"min": float(m.group(1)), "avg": float(m.group(2)), "max": float(m.group(3)),
+            "loss": float(loss.group(1)) if loss else None}
+
+
+# -- wrk ---------------------------------------------------------------------------------------
+
+_UNITS = {"us": 1e-3, "ms": 1.0, "s": 1000.0, "m": 60000.0}
+
+
+def _ms(text):
+    m = re.fullmatch(r"([\d.]+)(us|ms|s|m)", text)
+    return float(m.group(1)) * _UNITS[m.group(2)]
+
+
+def wrk(netns, connections, seconds, close=False, path="/"):
+    """wrk (one thread: the other core runs QEMU) for a bounded time; requests/s,
+    p50/p99 latency (ms), errors. close: a new connection per request."""
+    cmd = ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency", "--timeout", "2s"]
+    if close:
+        cmd += ["-H", "Connection: close"]
+    cmd.append(f"http://{GUEST_ADDR}{path}")
+    p = run_in_netns(netns, cmd, timeout=seconds + 30)
+    out = p.stdout
+    rps = re.search(r"Requests/sec:\s+([\d.]+)", out)
+    p50 = re.search(r"^\s+50%\s+(\S+)", out, re.M)
+    p99 = re.search(r"^\s+99%\s+(\S+)", out, re.M)
+    total = re.search(r"(\d+) requests in", out)
+    if p.returncode != 0 or not (rps and total):
+        raise BenchError(f"wrk failed (status {p.returncode}): {' '.join(cmd)}\n{out}{p.stderr}")
+    errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
+    non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    result = {"rps": float(rps.group(1)), "requests": int(total.group(1)),
+              "p50_ms": _ms(p50.group(1)) if p50 else None, "p99_ms": _ms(p99.group(1)) if p99 else None,
+              "connect_errors": int(errors.group(1)) if errors else 0,
+              "read_errors": int(errors.group(2)) if errors else 0,
+              "write_errors": int(errors.group(3)) if errors else 0,
+              "timeouts": int(errors.group(4)) if errors else 0,
+              "non_2xx": int(non2xx.group(1)) if non2xx else 0}
+    if int(total.group(1)) == 0:
+        raise BenchError(f"wrk completed no request: {' '.join(cmd)}\n{out}")
+    return result
+
+
+# -- echo ----------------------------------------------------------------------------------------
+
+def _tcp_echo(nbytes, timeout):
+    chunk = bytes(range(256)) * 256  # 64 KiB of a known pattern
+    double = chunk * 2
+    s = socket.create_connection((GUEST_ADDR, ECHO_PORT), timeout=10)
+    s.settimeout(timeout)
+    sent_error = []
+
+    def sender():
+        try:
+            left = nbytes
+            while left > 0:
+                n = min(left, len(chunk))
+                s.sendall(chunk[:n])
+                left -= n
+        except OSError as e:
+            sent_error.append(e)
+    start = time.monotonic()
+    t = threading.Thread(target=sender, daemon=True)
+    t.start()
+    received, pos, bad = 0, 0, 0
+    deadline = start + timeout
+    try:
+        while received < nbytes:
+            if time.monotonic() > deadline:
+                raise BenchError(f"TCP echo: {received} of {nbytes} bytes back after {timeout} s")
+            data = s.recv(len(chunk))
+            if not data:
+                raise BenchError(f"TCP echo: connection closed after {received} of {nbytes} bytes")
+            if data != double[pos:pos + len(data)]:  # what comes back is what was sent
+                bad += 1
+            received += len(data)
+            pos = received % len(chunk)
+    except socket.timeout:
+        raise BenchError(f"TCP echo stalled: {received} of {nbytes} bytes back, nothing for {timeout} s")
+    finally:
+        elapsed = time.monotonic() - start
+        s.close()
+        t.join(5)
+    if sent_error:
+        raise BenchError(f"TCP echo: sending failed: {sent_error[0]}")
+    if bad:
+        raise BenchError(f"TCP echo: {bad} reads differ from what was sent")
+    return {"bytes": nbytes, "seconds": elapsed, "MBps": nbytes / elapsed / 1e6}
+
+
+def tcp_echo(netns, nbytes, timeout=120):
+    """Send nbytes to echo port 7 while reading them back; MB/s (10^6) for the round trip."""
+    return in_netns(netns, _tcp_echo, nbytes, timeout)
+
+
+def _udp_echo(seconds, window, size):
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.connect((GUEST_ADDR, ECHO_PORT))
+    s.settimeout(0.2)
+    payload = b"u" * size
+    sent = replies = lost_windows = inflight = 0
+    start = time.monotonic()
+    end = start + seconds
+    while time.monotonic() < end:
+        while inflight < window:
+            s.send(payload)
+            sent += 1
+            inflight += 1
+        try:
+            data = s.recv(65536)
+            if data == payload:
+                replies += 1
+            inflight -= 1
+        except socket.timeout:
+            lost_windows += 1
+            inflight = 0  # what is still out is presumed lost
+    elapsed = time.monotonic() - start
+    # Late replies after the end are not counted.
+    s.close()
+    return {"pps": replies / elapsed, "sent": sent, "replies": replies, "seconds": elapsed,
+            "timeouts": lost_windows}
+
+
+def udp_echo(netns, seconds, window=16, size=64):
+    """Echoed UDP datagrams per second with `window` in flight, for `seconds`."""
+    r = in_netns(netns, _udp_echo, seconds, window, size)
+    if r["replies"] == 0:
+        raise BenchError(f"UDP echo: no reply to {r['sent']} datagrams")
+    return r
+
+
+def udp_echo_works(netns):
+    def probe():
+        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        s.settimeout(1.0)
+        try:
+            s.sendto(b"probe", (GUEST_ADDR, ECHO_PORT))
+            return s.recv(100) == b"probe"
+        except OSError:
+            return False
+        finally:
+            s.close()
+    return in_netns(netns, probe)
+
+
+# -- interrupt counters ---------------------------------------------------------------------------
+
+def ours_counters(netns):
+    """virtio-net interrupts and frames from our /stats (Prometheus text)."""
+    text = page(netns, "/stats").decode()
+    def total(name):
+        vals = re.findall(rf"^{name}(?:{{[^}}]*}})? (\d+)$", text, re.M)
+        if not vals:
+            raise BenchError(f"/stats has no {name}")
+        return sum(int(v) for v in vals)
+    return {"interrupts": total("virtio_net_rx_interrupts_total") + total("virtio_net_tx_interrupts_total"),
+            "packets": total("virtio_net_rx_packets_total") + total("virtio_net_tx_packets_total"),
+            "kicks": total("virtqueue_kicks_total"), "polls": total("virtio_net_polls_total"),
+            "all_interrupts": total("kernel_interrupts_total")}
+
+
+def linux_counters(netns):
+    """virtio-net interrupts (/proc/interrupts) and eth0 frames (/proc/net/dev)
+    from the Linux peer's /cgi-bin/stats."""
+    text = page(netns, "/cgi-bin/stats").decode()
+    irqs = re.findall(r"^\s*\d+:\s+(\d+)\s.*virtio\d+-(?:input|output)", text, re.M)
+    dev = re.search(r"^\s*eth0:\s*(.*)$", text, re.M)
+    if not irqs or not dev:
+        raise BenchError(f"Linux stats page lacks virtio interrupts or eth0:\n{text[:2000]}")
+    f = dev.group(1).split()
+    return {"interrupts": sum(int(v) for v in irqs), "packets": int(f[1]) + int(f[9])}
+
+
+def per_packet(before, after):
+    packets = after["packets"] - before["packets"]
+    if packets <= 0:
+        raise BenchError("no packets between the two counter readings")
+    out = {"interrupts_per_packet": (after["interrupts"] - before["interrupts"]) / packets, "packets": packets}
+    for key in ("kicks", "polls", "all_interrupts"):
+        if key in before:
+            out[f"{key}_per_packet"] = (after[key] - before[key]) / packets
+    return out
+
+
+def median(values):
+    return statistics.median(values) if values else None
