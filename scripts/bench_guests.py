@@ -106,7 +106,10 @@ def run_in_netns(netns, cmd, timeout):
 
 
 class DhcpServer:
-    """busybox udhcpd on the namespace's tap, leasing exactly 10.0.2.15."""
+    """busybox udhcpd on the namespace's tap, leasing exactly 10.0.2.15. Its ARP
+    probe of an address before offering it (2 s by default) is cut to 50 ms:
+    a hypervisor's DHCP (QEMU's slirp) answers at once, and the probe's wait
+    would otherwise be most of either guest's DHCP time."""
 
     def __init__(self, netns, workdir):
         self.netns = netns
@@ -122,7 +125,7 @@ class DhcpServer:
             f"option subnet 255.255.255.0\noption router {HOST_ADDR}\noption lease 3600\n")
         (self.workdir / "udhcpd.leases").write_bytes(b"")
         with open(self.workdir / "udhcpd.log", "wb") as out:
-            self.proc = subprocess.Popen([str(BUSYBOX), "udhcpd", "-f", str(conf)], stdin=subprocess.DEVNULL,
+            self.proc = subprocess.Popen([str(BUSYBOX), "udhcpd", "-f", "-a", "50", str(conf)], stdin=subprocess.DEVNULL,
                                          stdout=out, stderr=subprocess.STDOUT, preexec_fn=child_setup(self.netns))
         time.sleep(0.2)
         if self.proc.poll() is not None:
@@ -138,10 +141,10 @@ class DhcpServer:
 
 # -- QEMU -----------------------------------------------------------------------------
 
-def qemu_base_args(memory, accel="tcg"):
+def qemu_base_args(memory, accel="tcg", monitor="none"):
     """The arguments every guest shares (scripts/qemu-common.sh, tests/system/qemu.py)."""
     return ["qemu-system-x86_64", "-machine", "q35", "-accel", accel, "-smp", "1,maxcpus=2",
-            "-m", str(memory), "-bios", OVMF, "-display", "none", "-no-reboot", "-monitor", "none",
+            "-m", str(memory), "-bios", OVMF, "-display", "none", "-no-reboot", "-monitor", monitor,
             "-serial", "stdio", "-device", "isa-debug-exit,iobase=0xf4,iosize=0x04",
             "-netdev", f"tap,id=n0,ifname={TAP},script=no,downscript=no",
             "-device", "virtio-net-pci,netdev=n0"]
@@ -159,9 +162,9 @@ def _plain(raw):
 class Qemu:
     """One QEMU run whose serial lines are stamped on arrival (seconds since launch)."""
 
-    def __init__(self, name, guest_args, workdir, netns, memory=256, accel="tcg"):
+    def __init__(self, name, guest_args, workdir, netns, memory=256, accel="tcg", monitor="none"):
         self.name = name
-        self.args = qemu_base_args(memory, accel) + list(guest_args)
+        self.args = qemu_base_args(memory, accel, monitor) + list(guest_args)
         self.workdir = Path(workdir)
         self.netns = netns
         self.lines = []  # (seconds since launch, text)
