@@ -151,6 +151,16 @@ static bool first_report_of_unknown(struct parser *p, const char *key)
     return true;
 }
 
+static void on_off(struct parser *p, const char *key, const char *v, bool *flag, bool default_value)
+{
+    if (strcmp(v, "on") == 0 || strcmp(v, "off") == 0) {
+        *flag = strcmp(v, "on") == 0;
+        return;
+    }
+    problem(p, "%s=%s is not on or off, using %s", key, v, default_value ? "on" : "off");
+    *flag = default_value;
+}
+
 static void apply(struct parser *p, struct kernel_options *o, const char *key, const char *v)
 {
     if (strcmp(key, "ip") == 0) {
@@ -179,11 +189,12 @@ static void apply(struct parser *p, struct kernel_options *o, const char *key, c
         if (l < 0)
             problem(p, "log=%s unknown level (quiet|info|debug), using info", v);
         o->log = l < 0 ? LOG_VERBOSITY_INFO : (enum log_verbosity)l;
-    } else if (strcmp(key, "indirect") == 0 || strcmp(key, "event_idx") == 0) {
-        bool *flag = key[0] == 'i' ? &o->virtio_indirect : &o->virtio_event_idx;
-        if (strcmp(v, "on") != 0 && strcmp(v, "off") != 0)
-            problem(p, "%s=%s is not on or off, using on", key, v);
-        *flag = strcmp(v, "off") != 0;
+    } else if (strcmp(key, "indirect") == 0) {
+        on_off(p, key, v, &o->virtio_indirect, true);
+    } else if (strcmp(key, "event_idx") == 0) {
+        on_off(p, key, v, &o->virtio_event_idx, true);
+    } else if (strcmp(key, "faults") == 0) {
+        on_off(p, key, v, &o->fault_port, false);
     } else if (strcmp(key, "selftest") == 0) {
         memcpy(o->selftest, v, strlen(v) + 1);
     } else if (strcmp(key, "crash") == 0) {

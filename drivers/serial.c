@@ -35,16 +35,21 @@ void serial_init(void)
     outb(COM1_BASE + UART_MCR, MCR_DTR_RTS_OUT2);
 }
 
-static void serial_put(char c)
+/* THRE means the whole 16-byte transmit FIFO is empty: one status read per 16 bytes, not per byte. */
+#define UART_FIFO_BYTES 16
+
+static void wait_transmitter_empty(void)
 {
     for (int spin = 0; spin < TX_SPIN_LIMIT; spin++)
         if (inb(COM1_BASE + UART_LSR) & LSR_THR_EMPTY)
-            break;
-    outb(COM1_BASE + UART_DATA, (uint8_t)c);
+            return;
 }
 
 void serial_write(const char *s, size_t n)
 {
-    for (size_t i = 0; i < n; i++)
-        serial_put(s[i]);
+    for (size_t i = 0; i < n; i++) {
+        if (i % UART_FIFO_BYTES == 0)
+            wait_transmitter_empty();
+        outb(COM1_BASE + UART_DATA, (uint8_t)s[i]);
+    }
 }

@@ -1,8 +1,10 @@
 /*
  * Freestanding string and memory functions. gcc may emit calls to memcpy,
  * memmove, memset and memcmp on its own, so these names are the ABI, not a
- * choice. Byte loops keep them obviously correct; `rep movsb` is fast on
- * every CPU this kernel runs on, so memcpy/memset use it.
+ * choice. memcpy and memset move 8 bytes per step (`rep movsq`/`rep stosq`)
+ * and finish with bytes: QEMU's TCG runs a `rep` string instruction one
+ * iteration at a time, so the quadword forms are 8 times faster there, and
+ * no slower on hardware (docs/BENCHMARKS.md).
  */
 #include "lib/string.h"
 
@@ -11,7 +13,9 @@
 void *memcpy(void *dst, const void *src, size_t n)
 {
     void *ret = dst;
-    __asm__ volatile("rep movsb" : "+D"(dst), "+S"(src), "+c"(n) : : "memory");
+    size_t words = n / 8, bytes = n % 8;
+    __asm__ volatile("rep movsq" : "+D"(dst), "+S"(src), "+c"(words) : : "memory");
+    __asm__ volatile("rep movsb" : "+D"(dst), "+S"(src), "+c"(bytes) : : "memory");
     return ret;
 }
 
@@ -31,7 +35,10 @@ void *memmove(void *dst, const void *src, size_t n)
 void *memset(void *dst, int c, size_t n)
 {
     void *ret = dst;
-    __asm__ volatile("rep stosb" : "+D"(dst), "+c"(n) : "a"(c) : "memory");
+    size_t words = n / 8, bytes = n % 8;
+    uint64_t pattern = (uint8_t)c * 0x0101010101010101ULL;
+    __asm__ volatile("rep stosq" : "+D"(dst), "+c"(words) : "a"(pattern) : "memory");
+    __asm__ volatile("rep stosb" : "+D"(dst), "+c"(bytes) : "a"(pattern) : "memory");
     return ret;
 }
 

@@ -11,6 +11,7 @@
 #include "lwip/netif.h"
 #include "lwip/timeouts.h"
 #include "net/echo_server.h"
+#include "net/fault_port.h"
 #include "net/http_server.h"
 #include "net/nic_netif.h"
 
@@ -148,6 +149,8 @@ int net_init(const struct kernel_options *opts)
         log_error("net: a service could not start; READY will not be printed");
     else
         services_listening = true;
+    if (opts->fault_port)
+        fault_port_start();
     for (int i = 0; i < virtio_net_count() && netif_count < MAX_NETIFS; i++) {
         struct virtio_net *nic = virtio_net_get(i);
         struct nic_netif *n = nic_netif_add(nic);

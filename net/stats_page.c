@@ -85,6 +85,11 @@ static void nic_metrics(struct text *t)
     NIC_COUNTER(tx_completed, "virtio_net_tx_completed_total", "Transmitted frames the device gave back.")
     NIC_COUNTER(polls, "virtio_net_polls_total", "Poll runs (NAPI).")
     NIC_COUNTER(budget_exhausted, "virtio_net_poll_budget_exhausted_total", "Polls that used their whole budget.")
+    NIC_COUNTER(needs_reset, "virtio_net_needs_reset_total", "Times the device set NEEDS_RESET.")
+    NIC_COUNTER(queues_broken, "virtio_net_queues_broken_total", "Times a queue failed the defensive checks.")
+    NIC_COUNTER(tx_timeouts, "virtio_net_tx_timeouts_total", "Times transmit saw no completion for 2 s.")
+    NIC_COUNTER(device_resets, "virtio_net_device_resets_total", "Device resets that brought the NIC back.")
+    NIC_COUNTER(tx_dropped_by_reset, "virtio_net_tx_dropped_by_reset_total", "Frames in flight dropped by resets.")
 #undef NIC_COUNTER
     for (int i = 0; i < virtio_net_count(); i++) {
         char labels[48];

@@ -27,7 +27,7 @@ void rx_pool_init(struct rx_pool *pool, uint16_t count, uint8_t *state, uint16_t
 
 /* A FREE buffer to post (now POSTED), or -1 when none is free. */
 int rx_pool_take(struct rx_pool *pool);
-/* Undo rx_pool_take when posting failed. */
+/* POSTED -> FREE: posting failed, or a device reset gave the buffer back unused. */
 void rx_pool_untake(struct rx_pool *pool, uint16_t id);
 /* The device returned `id`: POSTED -> HELD. -1 if it was not posted (a device bug). */
 int rx_pool_receive(struct rx_pool *pool, uint16_t id);

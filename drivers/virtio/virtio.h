@@ -108,6 +108,16 @@ int virtio_find_vqs(struct virtio_device *vdev, unsigned nvqs, const char *const
                     void (*const callbacks[])(struct virtqueue *vq), enum irq_mode mode);
 
 void virtio_driver_ok(struct virtio_device *vdev);
+
+/* Recovery (virtio 1.2, 2.1.2): virtio_reset stops the device, which then
+ * owns none of the buffers (the driver detaches them); virtio_restore writes
+ * the negotiated features again, re-creates every queue in its old memory
+ * and re-points the MSI-X entries, ready for the driver to refill and set
+ * DRIVER_OK. Each returns 0 or a negative error (restore marks FAILED). */
+int virtio_reset(struct virtio_device *vdev);
+int virtio_restore(struct virtio_device *vdev);
+/* The device set NEEDS_RESET in its status (it hit an error it cannot recover from). */
+bool virtio_needs_reset(struct virtio_device *vdev);
 void virtio_fail(struct virtio_device *vdev, const char *why);
 
 /* Device-specific configuration, consistent under the generation counter. */

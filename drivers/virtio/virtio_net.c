@@ -1,6 +1,8 @@
 #include "drivers/virtio/virtio_net.h"
 
 #include "drivers/virtio/net_buffers.h"
+#include "arch/x86_64/barrier.h"
+#include "arch/x86_64/cpu.h"
 #include "arch/x86_64/timer.h"
 #include "boot/kheap.h"
 #include "boot/memory.h"
@@ -24,6 +26,7 @@
 #define ETH_FRAME_MTU 1500
 #define STATS_PERIOD_NS 5000000000ULL
 #define WATCHDOG_PERIOD_NS 100000000ULL /* 100 ms */
+#define TX_TIMEOUT_TICKS 20               /* 2 s without a completion, kicks included: reset */
 
 /* struct virtio_net_hdr (5.1.6); num_buffers exists with MRG_RXBUF or VERSION_1. */
 struct virtio_net_hdr {
@@ -64,6 +67,11 @@ struct virtio_net {
     struct timer watchdog;
     bool watchdog_armed;
     uint64_t watchdog_completed; /* tx completions seen at the last watchdog tick */
+    unsigned tx_stalled_ticks;   /* watchdog ticks in a row that saw no completion */
+    bool tx_timed_out;           /* the poll must reset the device */
+    volatile bool config_pending; /* a configuration interrupt came: the poll reads status and link */
+    bool failed;                 /* recovery failed: the device is FAILED and the NIC stays down */
+    bool fault_bad_used_pending; /* faults=on: plant a bad used entry once transmit is idle */
     struct virtio_net_stats stats;
 };
 
@@ -277,11 +285,17 @@ static void watchdog_tick(struct timer *t, void *arg)
     struct virtio_net *nic = arg;
     (void)t;
     nic->watchdog_armed = false;
-    if (nic->tx_slots.in_use == 0)
+    if (nic->tx_slots.in_use == 0) {
+        nic->tx_stalled_ticks = 0;
         return;
+    }
     if (nic->stats.tx_completed == nic->watchdog_completed && !virtqueue_has_used(txq(nic))) {
         nic->stats.tx_watchdog_kicks++;
         virtqueue_notify(txq(nic));
+        if (++nic->tx_stalled_ticks >= TX_TIMEOUT_TICKS)
+            nic->tx_timed_out = true; /* a device that stopped (e.g. a legacy one after an error) */
+    } else {
+        nic->tx_stalled_ticks = 0;
     }
     napi_schedule(&nic->napi); /* reap what completed, and look at the receive ring too */
     watchdog_arm(nic);
@@ -308,8 +322,12 @@ int virtio_net_xmit(struct virtio_net *nic, const struct vq_sg *frags, unsigned 
 {
     if (count == 0 || count > VIRTIO_NET_MAX_TX_FRAGS || !token)
         return -EINVAL;
-    if (virtqueue_is_broken(txq(nic)))
+    if (nic->failed)
         return -EIO;
+    if (virtqueue_is_broken(txq(nic))) {
+        napi_schedule(&nic->napi); /* the poll resets the device */
+        return -EIO;
+    }
     uint16_t index = tx_slots_get(&nic->tx_slots);
     if (index == TX_SLOT_NONE) {
         tx_clean(nic);
@@ -368,6 +386,170 @@ ring_full:
     return -ENOSPC;
 }
 
+/* ---- recovery: NEEDS_RESET, broken queues, transmit timeout ----
+ * After Linux's virtnet_freeze/virtnet_restore: reset the device, take back
+ * every buffer it held (frames in flight are dropped: TCP retransmits them),
+ * re-create the queues in their old memory, refill and set DRIVER_OK again.
+ * Receive buffers the stack holds stay held and come back as it frees them.
+ * Runs in the poll, never in an interrupt handler. */
+
+static void update_link(struct virtio_net *nic);
+
+static void reclaim_buffers(struct virtio_net *nic)
+{
+    void *token;
+    while ((token = virtqueue_detach_unused(txq(nic))) != NULL) {
+        struct tx_slot *slot = token;
+        void *frame = slot->token;
+        slot->token = NULL;
+        tx_slots_put(&nic->tx_slots, (uint16_t)(slot - nic->tx_slot_mem));
+        if (!frame)
+            continue; /* a chain planted by fault injection */
+        nic->stats.tx_dropped_by_reset++;
+        if (nic->has_stack)
+            nic->stack.tx_done(nic->stack.ctx, frame);
+    }
+    while ((token = virtqueue_detach_unused(rxq(nic))) != NULL)
+        rx_pool_untake(&nic->rx_pool, rx_token_id(token));
+}
+
+static void recover(struct virtio_net *nic, const char *why)
+{
+    struct virtio_device *v = &nic->vdev;
+    uint64_t start = clock_now_ns();
+    uint64_t dropped_before = nic->stats.tx_dropped_by_reset;
+    log_warn("virtio-net: %s: %s: resetting the device", v->name, why);
+    /* The interrupt handlers touch the queues' callback state: keep them out until the rings are new. */
+    irq_disable();
+    int rc = virtio_reset(v);
+    if (rc == 0) {
+        reclaim_buffers(nic);
+        rc = virtio_restore(v);
+    }
+    if (rc < 0) {
+        irq_enable();
+        if (rc == -ETIMEDOUT)
+            virtio_fail(v, "the device did not finish its reset");
+        nic->failed = true;
+        log_error("virtio-net: %s: recovery failed (error %d); the interface stays down", v->name, rc);
+        if (nic->link_up && nic->has_stack && nic->stack.link_changed)
+            nic->stack.link_changed(nic->stack.ctx, false);
+        nic->link_up = false;
+        return;
+    }
+    nic->tx_wants_interrupt = false;
+    nic->tx_timed_out = false;
+    nic->tx_stalled_ticks = 0;
+    virtqueue_disable_cb(txq(nic));
+    if (nic->busy_poll)
+        virtqueue_disable_cb(rxq(nic));
+    rx_refill(nic);
+    virtio_driver_ok(v);
+    irq_enable();
+    nic->stats.device_resets++;
+    update_link(nic);
+    log_info("virtio-net: %s: reset done in %llu us, %u receive buffers posted, %llu frames in flight dropped",
+             v->name, (unsigned long long)((clock_now_ns() - start) / 1000), nic->rx_pool.posted,
+             (unsigned long long)(nic->stats.tx_dropped_by_reset - dropped_before));
+}
+
+/* Resets the device when a queue broke or transmit timed out; true if it did. */
+static bool recover_if_needed(struct virtio_net *nic)
+{
+    if (virtqueue_is_broken(rxq(nic)) || virtqueue_is_broken(txq(nic))) {
+        nic->stats.queues_broken++;
+        recover(nic, virtqueue_is_broken(rxq(nic)) ? "receive queue broken" : "transmit queue broken");
+        return true;
+    }
+    if (nic->tx_timed_out) {
+        nic->stats.tx_timeouts++;
+        recover(nic, "transmit timed out (no completion for 2 s)");
+        return true;
+    }
+    return false;
+}
+
+static void handle_config_change(struct virtio_net *nic)
+{
+    if (virtio_needs_reset(&nic->vdev)) {
+        nic->stats.needs_reset++;
+        recover(nic, "device set NEEDS_RESET");
+        return;
+    }
+    update_link(nic);
+}
+
+/* ---- fault injection (faults=on only; tests the recovery above) ---- */
+
+/* Takes a transmit slot for a chain that carries no frame (token NULL). */
+static struct tx_slot *fault_slot(struct virtio_net *nic)
+{
+    uint16_t index = tx_slots_get(&nic->tx_slots);
+    if (index == TX_SLOT_NONE)
+        return NULL;
+    struct tx_slot *slot = &nic->tx_slot_mem[index];
+    slot->token = NULL;
+    return slot;
+}
+
+/* A transmit chain with no device-readable buffer: QEMU's virtio-net calls
+ * virtio_error() ("header not in first element"), which sets NEEDS_RESET and
+ * raises a configuration interrupt on a VERSION_1 device, and silently stops
+ * a legacy one (the transmit timeout finds that). */
+static int inject_device_error(struct virtio_net *nic)
+{
+    struct tx_slot *slot = fault_slot(nic);
+    if (!slot)
+        return -ENOSPC;
+    struct vq_sg sg = { (uint64_t)(uintptr_t)&slot->hdr, sizeof(slot->hdr) };
+    int rc = virtqueue_add(txq(nic), &sg, 0, 1, slot);
+    if (rc < 0) {
+        tx_slots_put(&nic->tx_slots, (uint16_t)(slot - nic->tx_slot_mem));
+        return rc;
+    }
+    virtqueue_notify(txq(nic));
+    watchdog_arm(nic);
+    return 0;
+}
+
+/* What a buggy device would write: a used entry naming a descriptor that does
+ * not exist. Planted only while nothing else is in flight on the transmit
+ * queue, behind a chain the device is never told about, so the device has no
+ * reason to touch this ring meanwhile; the next tx_clean finds the entry. */
+static void plant_bad_used_entry(struct virtio_net *nic)
+{
+    nic->fault_bad_used_pending = false;
+    struct virtqueue *vq = txq(nic);
+    struct tx_slot *slot = fault_slot(nic);
+    struct vq_sg sg = { slot ? (uint64_t)(uintptr_t)&slot->hdr : 0, nic->hdr_len };
+    if (!slot || virtqueue_add(vq, &sg, 1, 0, slot) < 0) {
+        log_error("virtio-net: %s: fault injection: no room for the chain", nic->vdev.name);
+        if (slot)
+            tx_slots_put(&nic->tx_slots, (uint16_t)(slot - nic->tx_slot_mem));
+        return;
+    }
+    uint16_t idx = vq->vring.used->idx;
+    vq->vring.used->ring[idx & (vq->vring.num - 1)] = (struct vring_used_elem){ .id = vq->vring.num + 7u, .len = 0 };
+    dma_wmb();
+    vq->vring.used->idx = (uint16_t)(idx + 1);
+    tx_clean(nic);
+}
+
+int virtio_net_inject_fault(struct virtio_net *nic, enum virtio_net_fault fault)
+{
+    switch (fault) {
+    case VIRTIO_NET_FAULT_DEVICE_ERROR:
+        log_warn("virtio-net: %s: fault injection: a transmit chain the device must reject", nic->vdev.name);
+        return inject_device_error(nic);
+    case VIRTIO_NET_FAULT_BAD_USED_ID:
+        log_warn("virtio-net: %s: fault injection: a used entry with an out-of-range id", nic->vdev.name);
+        nic->fault_bad_used_pending = true;
+        napi_schedule(&nic->napi);
+        return 0;
+    }
+    return -EINVAL;
+}
+
 /* ---- interrupts and the poll ---- */
 
 static void rx_interrupt(struct virtqueue *vq)
@@ -390,10 +572,22 @@ static int virtio_net_poll(struct napi *napi, int budget)
 {
     struct virtio_net *nic = napi->priv;
     nic->stats.polls++;
+    if (nic->failed) {
+        napi_complete(napi);
+        return 0;
+    }
+    if (nic->config_pending) {
+        nic->config_pending = false;
+        handle_config_change(nic);
+    }
     tx_clean(nic);
     int done = 0;
     while (done < budget && rx_one(nic))
         done++;
+    if (recover_if_needed(nic))
+        return done; /* stays scheduled: the next run receives on the fresh rings */
+    if (nic->fault_bad_used_pending && nic->tx_slots.in_use == 0)
+        plant_bad_used_entry(nic);
     if (rx_should_refill(virtqueue_free_count(rxq(nic)), rxq(nic)->vring.num))
         rx_refill(nic);
     if (nic->busy_poll)
@@ -432,14 +626,21 @@ static void read_link(struct virtio_net *nic)
     nic->link_up = status & VIRTIO_NET_S_LINK_UP;
 }
 
+/* In interrupt context: only note it; the poll reads the device. */
 static void config_changed(struct virtio_device *vdev)
 {
     struct virtio_net *nic = vdev->priv;
+    nic->config_pending = true;
+    napi_schedule(&nic->napi);
+}
+
+static void update_link(struct virtio_net *nic)
+{
     bool was_up = nic->link_up;
     read_link(nic);
     if (was_up == nic->link_up)
         return;
-    log_info("virtio-net: %s: link %s", vdev->name, nic->link_up ? "up" : "down");
+    log_info("virtio-net: %s: link %s", nic->vdev.name, nic->link_up ? "up" : "down");
     if (nic->has_stack && nic->stack.link_changed)
         nic->stack.link_changed(nic->stack.ctx, nic->link_up);
 }

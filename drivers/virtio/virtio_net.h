@@ -81,7 +81,19 @@ struct virtio_net_stats {
     uint64_t tx_watchdog_kicks;      /* notifications the watchdog sent after 100 ms without completions */
     uint64_t tx_completed;
     uint64_t polls, budget_exhausted;
+    uint64_t needs_reset;            /* the device set NEEDS_RESET */
+    uint64_t queues_broken;          /* a queue failed the virtqueue's defensive checks */
+    uint64_t tx_timeouts;            /* 2 s of frames in flight and no completion */
+    uint64_t device_resets;          /* recoveries completed (for any of the three reasons) */
+    uint64_t tx_dropped_by_reset;    /* frames in flight when the device was reset */
 };
+
+/* Fault injection for the recovery tests (faults=on): a device error
+ * (NEEDS_RESET on a modern device, a silent stop on a legacy one), or a used
+ * entry with an out-of-range descriptor id (the queue breaks). Either way the
+ * poll resets the device and the stack goes on. Returns 0 or -errno. */
+enum virtio_net_fault { VIRTIO_NET_FAULT_DEVICE_ERROR, VIRTIO_NET_FAULT_BAD_USED_ID };
+int virtio_net_inject_fault(struct virtio_net *nic, enum virtio_net_fault fault);
 
 /* Finds every virtio-net function and brings it to DRIVER_OK; returns how many. */
 int virtio_net_probe_all(const struct kernel_options *opts);

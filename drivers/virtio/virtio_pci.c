@@ -72,6 +72,23 @@ void virtio_describe_features(uint64_t f, char *buf, unsigned size)
             n += (unsigned)snprintf(buf + n, size - n, "%s%s", n ? " " : "", names[i].name);
 }
 
+/* ACKNOWLEDGE, DRIVER, the features, FEATURES_OK read back (modern only: legacy has no such step). */
+static int write_features(struct virtio_device *vdev)
+{
+    const struct virtio_transport_ops *ops = vdev->ops;
+    ops->set_status(vdev, VIRTIO_STATUS_ACKNOWLEDGE);
+    ops->set_status(vdev, VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER);
+    ops->set_features(vdev, vdev->features);
+    if (ops != &virtio_pci_modern_ops)
+        return 0;
+    ops->set_status(vdev, VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER | VIRTIO_STATUS_FEATURES_OK);
+    if (!(ops->get_status(vdev) & VIRTIO_STATUS_FEATURES_OK)) {
+        virtio_fail(vdev, "the device did not accept the features (FEATURES_OK not set)");
+        return -EIO;
+    }
+    return 0;
+}
+
 int virtio_negotiate(struct virtio_device *vdev, uint64_t wanted)
 {
     const struct virtio_transport_ops *ops = vdev->ops;
@@ -93,14 +110,8 @@ int virtio_negotiate(struct virtio_device *vdev, uint64_t wanted)
         virtio_fail(vdev, "the modern interface without VIRTIO_F_VERSION_1");
         return -ENODEV;
     }
-    ops->set_features(vdev, vdev->features);
-    if (modern) {
-        ops->set_status(vdev, VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER | VIRTIO_STATUS_FEATURES_OK);
-        if (!(ops->get_status(vdev) & VIRTIO_STATUS_FEATURES_OK)) {
-            virtio_fail(vdev, "the device did not accept the features (FEATURES_OK not set)");
-            return -EIO;
-        }
-    }
+    if (write_features(vdev) < 0)
+        return -EIO;
     char names[160];
     virtio_describe_features(vdev->features, names, sizeof(names));
     log_info("virtio: %s: %s transport, features 0x%llx of 0x%llx offered: %s", vdev->name, ops->name,
@@ -357,6 +368,55 @@ int virtio_find_vqs(struct virtio_device *vdev, unsigned nvqs, const char *const
         n += (unsigned)snprintf(line + n, sizeof(line) - n, ", %s %u entries", names[i], vdev->vqs[i]->vring.num);
     log_info("%s", line);
     return 0;
+}
+
+/* ---- reset and restore (NEEDS_RESET, broken queues) ---- */
+
+int virtio_reset(struct virtio_device *vdev)
+{
+    return vdev->ops->reset(vdev);
+}
+
+/* The MSI-X entries chosen at setup: a reset sets the device's back to NO_VECTOR. */
+static int restore_vectors(struct virtio_device *vdev)
+{
+    if (vdev->irq_mode != VIRTIO_IRQ_MSIX_PER_QUEUE && vdev->irq_mode != VIRTIO_IRQ_MSIX_SHARED)
+        return 0;
+    if (vdev->ops->set_config_vector(vdev, 0) != 0)
+        return -EIO;
+    for (unsigned i = 0; i < vdev->nvqs; i++) {
+        uint16_t entry = (uint16_t)(vdev->irq_mode == VIRTIO_IRQ_MSIX_PER_QUEUE ? 1 + i : 1);
+        if (vdev->ops->set_queue_vector(vdev, (uint16_t)i, entry) != entry)
+            return -EIO;
+    }
+    return 0;
+}
+
+int virtio_restore(struct virtio_device *vdev)
+{
+    if (write_features(vdev) < 0)
+        return -EIO;
+    for (unsigned i = 0; i < vdev->nvqs; i++) {
+        int rc = virtqueue_reset(vdev->vqs[i]);
+        if (rc == 0)
+            rc = vdev->ops->queue_setup(vdev, vdev->vqs[i]);
+        if (rc < 0) {
+            virtio_fail(vdev, "a queue could not be set up again after the reset");
+            return rc;
+        }
+    }
+    if (restore_vectors(vdev) < 0) {
+        virtio_fail(vdev, "the device refused its MSI-X entries after the reset");
+        return -EIO;
+    }
+    for (unsigned i = 0; i < vdev->nvqs; i++)
+        vdev->ops->queue_enable(vdev, (uint16_t)i);
+    return 0;
+}
+
+bool virtio_needs_reset(struct virtio_device *vdev)
+{
+    return vdev->ops->get_status(vdev) & VIRTIO_STATUS_NEEDS_RESET;
 }
 
 void virtio_driver_ok(struct virtio_device *vdev)

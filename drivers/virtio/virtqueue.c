@@ -304,6 +304,21 @@ void *virtqueue_detach_unused(struct virtqueue *vq)
     return NULL;
 }
 
+int virtqueue_reset(struct virtqueue *vq)
+{
+    if (vq->chains_in_flight)
+        return -EBUSY;
+    memset(vq->vring.desc, 0, vring_size(vq->vring.num));
+    for (uint16_t i = 0; i < vq->vring.num; i++)
+        vq->next_shadow[i] = (uint16_t)(i + 1 < vq->vring.num ? i + 1 : VQ_NO_DESC);
+    vq->free_head = 0;
+    vq->num_free = vq->vring.num;
+    vq->avail_idx = vq->num_added = vq->last_used_idx = 0;
+    vq->callbacks_disabled = false;
+    vq->broken = false;
+    return 0;
+}
+
 unsigned virtqueue_free_count(const struct virtqueue *vq)
 {
     return vq->num_free;

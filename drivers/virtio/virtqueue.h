@@ -118,6 +118,12 @@ bool virtqueue_has_used(const struct virtqueue *vq);
 /* Takes back a buffer the device never used (after a reset); NULL when none left. */
 void *virtqueue_detach_unused(struct virtqueue *vq);
 
+/* After a device reset, once every buffer is detached: the queue as new
+ * (ring memory zeroed, indices at 0, no longer broken), in the same memory,
+ * so the device can be given it again (virtio 1.2, 2.1.2: NEEDS_RESET).
+ * Statistics are kept. Returns 0, or -EBUSY while chains are in flight. */
+int virtqueue_reset(struct virtqueue *vq);
+
 unsigned virtqueue_free_count(const struct virtqueue *vq);
 bool virtqueue_is_broken(const struct virtqueue *vq);
 
