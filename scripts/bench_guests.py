@@ -171,6 +171,7 @@ class Qemu:
         self.cond = threading.Condition()
         self.proc = None
         self.t0 = None
+        self.first_output = None  # seconds since launch of the first serial byte (OVMF's console)
         self.eof = False
 
     def start(self):
@@ -192,6 +193,8 @@ class Qemu:
                 now = time.monotonic() - self.t0
                 if not chunk:
                     break
+                if self.first_output is None:
+                    self.first_output = now
                 copy.write(chunk)
                 pending += chunk
                 *complete, pending = pending.split(b"\n")
@@ -383,8 +386,7 @@ esac
 
 # /cgi-bin/stats: the guest's interrupt and packet counters, for interrupts per packet.
 STATS_CGI = r"""#!/bin/sh
-echo "Content-Type: text/plain"
-echo
+printf 'Content-Type: text/plain\r\n\r\n'
 cat /proc/interrupts /proc/net/dev
 """
 

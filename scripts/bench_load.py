@@ -29,7 +29,9 @@ def http_get(path="/", timeout=2.0):
                 data += chunk
     except OSError:
         return None
-    head, _, body = data.partition(b"\r\n\r\n")
+    # The end of the head: a blank line, CRLF or (from some CGI scripts) bare LF.
+    m = re.search(rb"\r?\n\r?\n", data)
+    head, body = (data[:m.start()], data[m.end():]) if m else (data, b"")
     m = re.match(rb"HTTP/1\.[01] (\d{3})", head)
     return (int(m.group(1)), body) if m else None
 

@@ -34,6 +34,7 @@ def test_bench_quick(tmp_path):
     keys = {m["key"] for m in metrics}
     # Every metric of the full run but the memory search, which quick mode skips.
     expected = {"floor_s", "boot_static_ready_s", "boot_static_over_floor_ms", "boot_static_http_s",
+                "floor_console_ms", "boot_static_console_ms", "boot_static_console_over_floor_ms",
                 "boot_dhcp_ready_s", "boot_dhcp_http_s", "kernel_ready_static_ms", "kernel_ready_dhcp_ms",
                 "ping_min_ms", "ping_avg_ms", "ping_max_ms", "http_stalls", "tcp_echo_MBps", "udp_echo_pps",
                 "irq_per_packet", "image_bytes"}
