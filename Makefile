@@ -104,7 +104,7 @@ $(BUILD)/kernel.elf: $(KERNEL_OBJS) $(BUILD)/ksyms.o linker.ld
 		[ -z "$$bad" ] || { echo "error: relocations crt0 cannot apply: $$bad" >&2; rm -f $@; exit 1; }
 
 $(BUILD)/kernel.efi: $(BUILD)/kernel.elf
-	$(Q)$(OBJCOPY) -j .text -j .reloc -j .rodata -j .data -j .dynamic -j .dynsym -j .rela -j .dynstr \
+	$(Q)$(OBJCOPY) -j .text -j .reloc -j .rodata -j .data -j .dynamic -j .dynsym -j .rela -j .dynstr -j .bss \
 		--target efi-app-x86_64 --subsystem=10 $< $@
 	@echo "built $@ ($$(( $$(stat -c %s $@) / 1024 )) KiB)"
 
