@@ -339,6 +339,24 @@ def zero_window():
     return {"connected": True, "bytes_while_closed": data_while_closed, "response_after_open": got is not None}
 
 
+def vanish():
+    """Two echo clients that disappear: one mid-transfer (sends 16 KiB, then
+    never acknowledges the echo), one idle after a few bytes. Neither sends
+    anything again, not even a reset."""
+    out = {}
+    for name, addr, data in (("mid_transfer", "10.0.2.203", b"v" * 16384), ("idle", "10.0.2.204", b"hi\n")):
+        p = Phantom(addr, 7, window=65535)
+        if not p.connect():
+            return {"connected": False}
+        for off in range(0, len(data), 1400):
+            p.send_data(data[off:off + 1400])
+        time.sleep(1.0)
+        out[name] = sum(len(v) for v in p.received().values())
+        p.sniff.stop(settle=0)
+        p.sock.close()
+    return out
+
+
 def arp_flood():
     """5000 ARP requests and replies from random addresses and MACs on the subnet, plus malformed ones."""
     frames = []
@@ -417,7 +435,7 @@ def rst_at(sport, dport, count):
 
 CLASSES = {f.__name__.replace("_", "-"): f for f in
            (truncated, checksums, lengths, options, fragments, tcp_flags, rst_storm, zero_window, arp_flood,
-            jumbo, smuggle, udp_closed)}
+            jumbo, smuggle, udp_closed, vanish)}
 
 if __name__ == "__main__":
     name = sys.argv[1]
