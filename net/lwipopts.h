@@ -63,7 +63,10 @@
 #define TCP_SND_BUF (16 * TCP_MSS)
 #define TCP_SND_QUEUELEN (4 * TCP_SND_BUF / TCP_MSS)
 #define TCP_QUEUE_OOSEQ 1
-#define LWIP_TCP_KEEPALIVE 1        /* so half-open connections are found */
+/* Out-of-order segments are held in receive buffers: a peer sending tiny
+ * segments out of order could pin hundreds per connection. 8 per pcb. */
+#define TCP_OOSEQ_MAX_PBUFS 8
+#define LWIP_TCP_KEEPALIVE 1        /* per-pcb keepalive times: net/tcp_keepalive.h */
 /* TIME_WAIT policy: 2 x TCP_MSL = 2 s instead of 120 s, and when the PCB pool
  * runs out lwIP reuses the oldest TIME_WAIT PCB (tcp_kill_timewait), so
  * thousands of short connections in a row never exhaust the pool. */
@@ -92,6 +95,7 @@
 #define IP6_STATS 1
 #define ICMP6_STATS 1
 #define ND6_STATS 1
+#define IP6_FRAG_STATS 1
 
 /* ---- netif ---- */
 #define LWIP_SINGLE_NETIF 0         /* one netif per NIC */
