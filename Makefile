@@ -105,7 +105,7 @@ $(BUILD)/kernel.elf: $(KERNEL_OBJS) $(BUILD)/ksyms.o linker.ld
 
 $(BUILD)/kernel.efi: $(BUILD)/kernel.elf
 	$(Q)$(OBJCOPY) -j .text -j .reloc -j .rodata -j .data -j .dynamic -j .dynsym -j .rela -j .dynstr -j .bss \
-		--target efi-app-x86_64 --subsystem=10 $< $@
+		--strip-all --target efi-app-x86_64 --subsystem=10 $< $@
 	@echo "built $@ ($$(( $$(stat -c %s $@) / 1024 )) KiB)"
 
 image: $(BUILD)/disk.img ## Build build/disk.img: a GPT disk whose EFI system partition boots the kernel

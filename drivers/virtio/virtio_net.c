@@ -226,6 +226,10 @@ static bool rx_one(struct virtio_net *nic)
     if (buffers == 0 || buffers > VIRTIO_NET_MAX_RX_MERGE) {
         nic->stats.rx_drop_bad_header++;
         rx_drop(nic, &frame);
+        /* Its other buffers follow in the ring: drop them too, or each would be
+         * read as a frame of its own, payload taken for a header. */
+        for (unsigned k = 1; k < buffers && rx_take(nic, &id, &len); k++)
+            virtio_net_rx_release(nic, id);
         return true;
     }
     while (frame.count < buffers) {

@@ -316,9 +316,6 @@ class TestHostileTraffic:
         if report["answers"]:
             g.fail(f"{report['answers']} frames past the MTU were answered")
 
-    @pytest.mark.xfail(strict=True, reason="driver bug (drivers/virtio/virtio_net.c rx_one): a frame with more "
-                       "than VIRTIO_NET_MAX_RX_MERGE buffers is dropped after its first buffer only; the rest "
-                       "are parsed as frames with the payload as virtio header")
     def test_oversized_merged_frame_smuggles_nothing(self, gn):
         g, net = gn
         net.run("ip", "link", "set", "tap0", "mtu", "65521", check=True)
