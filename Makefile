@@ -22,10 +22,11 @@ GCC_INCLUDE := $(shell $(CC) -print-file-name=include)
 
 # Kernel code: freestanding, position-independent (gnu-efi relocates the image
 # itself), no red zone (interrupts push onto the stack), no SSE/FPU state
-# (interrupt entry does not save it), frame pointers for backtraces.
+# (interrupt entry does not save it), frame pointers for backtraces, the stack
+# protector on a global guard (lib/stack_protector.c: FS is not set up).
 KERNEL_CFLAGS := -std=gnu11 -O2 -g -Wall -Wextra -Werror \
 	-ffreestanding -nostdinc -isystem $(GCC_INCLUDE) -I$(EFI_INC) -I$(EFI_INC)/x86_64 -I. \
-	-fpic -fvisibility=hidden -fshort-wchar -fno-strict-aliasing -fno-stack-protector \
+	-fpic -fvisibility=hidden -fshort-wchar -fno-strict-aliasing -fstack-protector-strong -mstack-protector-guard=global \
 	-fno-omit-frame-pointer -mno-omit-leaf-frame-pointer -fno-delete-null-pointer-checks \
 	-fno-asynchronous-unwind-tables -fno-unwind-tables \
 	-mno-red-zone -mgeneral-regs-only -DGNU_EFI_USE_MS_ABI -MMD -MP

@@ -11,6 +11,7 @@
 #include "drivers/serial.h"
 #include "lib/log.h"
 #include "lib/panic.h"
+#include "lib/stack_protector.h"
 #include "lib/string.h"
 
 extern char __bss_start[], __bss_end[] __attribute__((visibility("hidden")));
@@ -107,6 +108,7 @@ EFI_STATUS efi_main(EFI_HANDLE image, EFI_SYSTEM_TABLE *st)
      * a few hundred microseconds buy independence from the loader. */
     memset(__bss_start, 0, (size_t)(__bss_end - __bss_start));
     tsc_mark_entry(entry_tsc);
+    stack_protector_init(entry_tsc ^ rdtsc());
     serial_init();
     log_set_output(serial_write);
     kprintf("\n");  /* end the firmware's escape sequences on a line of their own */
