@@ -49,7 +49,7 @@ LWIP_OBJS := $(patsubst %,$(BUILD)/obj/%.o,$(LWIP_SRCS))
 
 KERNEL_OBJS := $(patsubst %,$(BUILD)/obj/%.o,$(KERNEL_SRCS)) $(LWIP_OBJS)
 
-.PHONY: all help setup image run run-image debug test test-unit test-system clean
+.PHONY: all help setup image run run-image debug test test-unit test-system soak clean
 
 all: $(BUILD)/kernel.efi ## Build build/kernel.efi and build/kernel.elf (the default)
 
@@ -130,6 +130,9 @@ test-unit: ## Host-built unit tests of pure logic, under ASan and UBSan
 
 test-system: $(BUILD)/kernel.efi ## Boot the kernel in QEMU and check its serial console
 	@$(PYTHON) -m pytest -q -rs tests/system
+
+soak: $(BUILD)/kernel.efi ## 10-minute mixed-load soak (SOAK_SECONDS=600): nothing may leak, fail or PANIC (root)
+	@SOAK_SECONDS=$(or $(SOAK_SECONDS),600) $(PYTHON) -m pytest -q -rs -s tests/system/test_soak.py
 
 .PHONY: fuzz
 fuzz: ## libFuzzer harnesses (clang) on the host, FUZZ_SECONDS each (default 60); fails on any crash
