@@ -123,7 +123,7 @@ run-image: $(BUILD)/disk.img ## Boot build/disk.img from a drive, as any UEFI hy
 debug: $(BUILD)/kernel.efi ## Boot with gdb attached, kernel symbols loaded at the real image base
 	@MACHINE=$(MACHINE) CMDLINE="$(CMDLINE)" bash scripts/debug
 
-test: test-unit test-system ## Run every test (unit tests, then QEMU system tests)
+test: test-unit test-fuzz test-system ## Run every test (unit tests, bounded fuzzing, then QEMU system tests)
 
 test-unit: ## Host-built unit tests of pure logic, under ASan and UBSan
 	@$(MAKE) --no-print-directory -C tests/unit run
@@ -134,9 +134,12 @@ test-system: $(BUILD)/kernel.efi ## Boot the kernel in QEMU and check its serial
 soak: $(BUILD)/kernel.efi ## 10-minute mixed-load soak (SOAK_SECONDS=600): nothing may leak, fail or PANIC (root)
 	@SOAK_SECONDS=$(or $(SOAK_SECONDS),600) $(PYTHON) -m pytest -q -rs -s tests/system/test_soak.py
 
-.PHONY: fuzz
-fuzz: ## libFuzzer harnesses (clang) on the host, FUZZ_SECONDS each (default 60); fails on any crash
-	@$(MAKE) --no-print-directory -C tests/fuzz run FUZZ_SECONDS=$(or $(FUZZ_SECONDS),60)
+.PHONY: fuzz test-fuzz
+fuzz: | $(BUILD)/.setup-done ## libFuzzer harnesses (clang), FUZZ_SECONDS each (default 60), FUZZ_PARALLEL at a time (1); fails on any crash
+	@$(MAKE) --no-print-directory -C tests/fuzz run FUZZ_SECONDS=$(or $(FUZZ_SECONDS),60) FUZZ_PARALLEL=$(or $(FUZZ_PARALLEL),1)
+
+test-fuzz: | $(BUILD)/.setup-done ## Bounded fuzzing for make test: 60 s per harness, two at a time, one line each
+	@$(MAKE) --no-print-directory -C tests/fuzz run QUIET=1 FUZZ_SECONDS=$(or $(FUZZ_SECONDS),60) FUZZ_PARALLEL=$(or $(FUZZ_PARALLEL),2)
 
 clean: ## Remove build/ (third_party/ stays)
 	rm -rf $(BUILD)

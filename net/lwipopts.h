@@ -73,6 +73,11 @@
 #define TCP_MSL 1000UL
 #define TCP_LISTEN_BACKLOG 1
 
+/* tcp_receive asserts on a segment at rcv_nxt + 2^31 (net/tcp_seq_guard.h):
+ * the hook drops those before they reach it. */
+#define LWIP_HOOK_FILENAME "net/lwip_hooks.h"
+#define LWIP_HOOK_TCP_INPACKET_PCB net_tcp_inpacket_hook
+
 /* ---- checksums ----
  * Generated and checked in software by default; per-netif control lets the
  * driver glue turn off generation of TCP checksums when the device offloads
