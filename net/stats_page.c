@@ -12,6 +12,7 @@
 #include "lwip/stats.h"
 #include "net/echo_server.h"
 #include "net/http_server.h"
+#include "net/lwip_hooks.h"
 #include "net/net.h"
 #include "net/nic_netif.h"
 
@@ -172,6 +173,9 @@ static void lwip_metrics(struct text *t)
     }
     metric(t, "lwip_heap_used_bytes", "gauge", "lwIP: heap bytes in use.", NULL, lwip_stats.mem.used);
     metric(t, "lwip_heap_errors_total", "counter", "lwIP: heap allocations refused.", NULL, lwip_stats.mem.err);
+    metric(t, "tcp_guard_drops_total", "counter",
+           "TCP segments at rcv_nxt + 2^31 dropped before lwIP's tcp_receive (net/tcp_seq_guard.h).", NULL,
+           net_tcp_guard_drops());
 }
 
 /* Drops our glue makes before lwIP sees a frame, and its transmit fallbacks. */

@@ -322,6 +322,25 @@ def rst_storm():
             "junk_sent": len(junk), "acks_back": challenge_acks, "resets_back": resets}
 
 
+def insane_offset():
+    """A one-byte segment and a bare FIN at exactly rcv_nxt + 2^31 on a live
+    echo connection: lwIP 2.1.3's tcp_receive asserts on them (found by the
+    rx_path fuzzer); the guest must drop both and keep echoing."""
+    p = Phantom("10.0.2.205", 7)
+    if not p.connect():
+        return {"connected": False}
+    p.send_data(b"before\n")
+    ok_before = p.wait_for(lambda t: bytes(t.payload) == b"before\n") is not None
+    p.rcv = (p.rcv + 7) & 0xFFFFFFFF
+    far = (p.seq + (1 << 31)) & 0xFFFFFFFF
+    send([p.segment("PA", b"X", seq=far), p.segment("FA", seq=far)])
+    time.sleep(1.0)
+    p.send_data(b"after\n")
+    ok_after = p.wait_for(lambda t: bytes(t.payload) == b"after\n") is not None
+    p.close()
+    return {"connected": True, "echo_before": ok_before, "echo_after": ok_after, "sent": 2}
+
+
 def zero_window():
     """A client that asks for /hello while advertising a zero window: the guest
     may send nothing but window probes until the window opens, then the page."""
@@ -434,7 +453,7 @@ def rst_at(sport, dport, count):
 
 
 CLASSES = {f.__name__.replace("_", "-"): f for f in
-           (truncated, checksums, lengths, options, fragments, tcp_flags, rst_storm, zero_window, arp_flood,
+           (truncated, checksums, lengths, options, fragments, tcp_flags, rst_storm, insane_offset, zero_window, arp_flood,
             jumbo, smuggle, udp_closed, vanish)}
 
 if __name__ == "__main__":

@@ -249,6 +249,13 @@ class TestHostileTraffic:
         print(f"rst storm: {report}, {rst['sent']} resets at the echo transfer; "
               f"tcp drops +{after[lwip('packets_dropped', 'tcp')] - before[lwip('packets_dropped', 'tcp')]}")
 
+    def test_segment_at_rcv_nxt_plus_2_31(self, gn):
+        """The lwIP assertion the fuzzer found, sent to the real guest."""
+        report, deltas, *_ = hostile(gn, "insane-offset", [("tcp_guard_drops_total", "")], at_least=2)
+        g, _ = gn
+        if not (report["connected"] and report["echo_before"] and report["echo_after"]):
+            g.fail(f"echo connection did not survive the segments at rcv_nxt + 2^31: {report}")
+
     def test_zero_window_client(self, gn):
         g, net = gn
         report = send_class(g, net, "zero-window", 2)
