@@ -588,10 +588,10 @@ static int virtio_net_poll(struct napi *napi, int budget)
     int done = 0;
     while (done < budget && rx_one(nic))
         done++;
-    if (recover_if_needed(nic))
-        return done; /* stays scheduled: the next run receives on the fresh rings */
     if (nic->fault_bad_used_pending && nic->tx_slots.in_use == 0)
         plant_bad_used_entry(nic);
+    if (recover_if_needed(nic))
+        return done; /* stays scheduled: the next run receives on the fresh rings */
     if (rx_should_refill(virtqueue_free_count(rxq(nic)), rxq(nic)->vring.num))
         rx_refill(nic);
     if (nic->busy_poll)
