@@ -22,10 +22,11 @@ GCC_INCLUDE := $(shell $(CC) -print-file-name=include)
 
 # Kernel code: freestanding, position-independent (gnu-efi relocates the image
 # itself), no red zone (interrupts push onto the stack), no SSE/FPU state
-# (interrupt entry does not save it), frame pointers for backtraces.
+# (interrupt entry does not save it), frame pointers for backtraces, the stack
+# protector on a global guard (lib/stack_protector.c: FS is not set up).
 KERNEL_CFLAGS := -std=gnu11 -O2 -g -Wall -Wextra -Werror \
 	-ffreestanding -nostdinc -isystem $(GCC_INCLUDE) -I$(EFI_INC) -I$(EFI_INC)/x86_64 -I. \
-	-fpic -fvisibility=hidden -fshort-wchar -fno-strict-aliasing -fno-stack-protector \
+	-fpic -fvisibility=hidden -fshort-wchar -fno-strict-aliasing -fstack-protector-strong -mstack-protector-guard=global \
 	-fno-omit-frame-pointer -mno-omit-leaf-frame-pointer -fno-delete-null-pointer-checks \
 	-fno-asynchronous-unwind-tables -fno-unwind-tables \
 	-mno-red-zone -mgeneral-regs-only -DGNU_EFI_USE_MS_ABI -MMD -MP
@@ -48,7 +49,7 @@ LWIP_OBJS := $(patsubst %,$(BUILD)/obj/%.o,$(LWIP_SRCS))
 
 KERNEL_OBJS := $(patsubst %,$(BUILD)/obj/%.o,$(KERNEL_SRCS)) $(LWIP_OBJS)
 
-.PHONY: all help setup image run run-image debug test test-unit test-system clean
+.PHONY: all help setup image run run-image debug test test-unit test-system soak clean
 
 all: $(BUILD)/kernel.efi ## Build build/kernel.efi and build/kernel.elf (the default)
 
@@ -104,8 +105,8 @@ $(BUILD)/kernel.elf: $(KERNEL_OBJS) $(BUILD)/ksyms.o linker.ld
 		[ -z "$$bad" ] || { echo "error: relocations crt0 cannot apply: $$bad" >&2; rm -f $@; exit 1; }
 
 $(BUILD)/kernel.efi: $(BUILD)/kernel.elf
-	$(Q)$(OBJCOPY) -j .text -j .reloc -j .rodata -j .data -j .dynamic -j .dynsym -j .rela -j .dynstr \
-		--target efi-app-x86_64 --subsystem=10 $< $@
+	$(Q)$(OBJCOPY) -j .text -j .reloc -j .rodata -j .data -j .dynamic -j .dynsym -j .rela -j .dynstr -j .bss \
+		--strip-all --target efi-app-x86_64 --subsystem=10 $< $@
 	@echo "built $@ ($$(( $$(stat -c %s $@) / 1024 )) KiB)"
 
 image: $(BUILD)/disk.img ## Build build/disk.img: a GPT disk whose EFI system partition boots the kernel
@@ -122,7 +123,7 @@ run-image: $(BUILD)/disk.img ## Boot build/disk.img from a drive, as any UEFI hy
 debug: $(BUILD)/kernel.efi ## Boot with gdb attached, kernel symbols loaded at the real image base
 	@MACHINE=$(MACHINE) CMDLINE="$(CMDLINE)" bash scripts/debug
 
-test: test-unit test-system ## Run every test (unit tests, then QEMU system tests)
+test: test-unit test-fuzz test-system ## Run every test (unit tests, bounded fuzzing, then QEMU system tests)
 
 test-unit: ## Host-built unit tests of pure logic, under ASan and UBSan
 	@$(MAKE) --no-print-directory -C tests/unit run
@@ -134,9 +135,15 @@ test-system: $(BUILD)/kernel.efi ## Boot the kernel in QEMU and check its serial
 bench: $(BUILD)/kernel.efi ## Benchmarks beside a Linux guest (root; QUICK=1: our guest only, ~1 min); docs/BENCHMARKS.md
 	@$(PYTHON) scripts/bench $(if $(QUICK),--quick)
 
-.PHONY: fuzz
-fuzz: ## libFuzzer harnesses (clang) on the host, FUZZ_SECONDS each (default 60); fails on any crash
-	@$(MAKE) --no-print-directory -C tests/fuzz run FUZZ_SECONDS=$(or $(FUZZ_SECONDS),60)
+soak: $(BUILD)/kernel.efi ## 10-minute mixed-load soak (SOAK_SECONDS=600): nothing may leak, fail or PANIC (root)
+	@SOAK_SECONDS=$(or $(SOAK_SECONDS),600) $(PYTHON) -m pytest -q -rs -s tests/system/test_soak.py
+
+.PHONY: fuzz test-fuzz
+fuzz: | $(BUILD)/.setup-done ## libFuzzer harnesses (clang), FUZZ_SECONDS each (default 60), FUZZ_PARALLEL at a time (1); fails on any crash
+	@$(MAKE) --no-print-directory -C tests/fuzz run FUZZ_SECONDS=$(or $(FUZZ_SECONDS),60) FUZZ_PARALLEL=$(or $(FUZZ_PARALLEL),1)
+
+test-fuzz: | $(BUILD)/.setup-done ## Bounded fuzzing for make test: 60 s per harness, two at a time, one line each
+	@$(MAKE) --no-print-directory -C tests/fuzz run QUIET=1 FUZZ_SECONDS=$(or $(FUZZ_SECONDS),60) FUZZ_PARALLEL=$(or $(FUZZ_PARALLEL),2)
 
 clean: ## Remove build/ (third_party/ stays)
 	rm -rf $(BUILD)

@@ -46,6 +46,15 @@ __attribute__((noinline)) static uint64_t crash_stack_overflow(uint64_t depth)
     return 0;
 }
 
+/* Writes past the end of a local array: the stack protector catches it on return. */
+__attribute__((noinline)) static void crash_stack_smash(void)
+{
+    char buffer[16];
+    volatile unsigned length = sizeof(buffer) + 32;
+    for (unsigned i = 0; i < length; i++)
+        ((volatile char *)buffer)[i] = 'A';
+}
+
 static void crash_stack(void)
 {
     crash_stack_overflow(0);
@@ -81,6 +90,7 @@ static const struct {
     { "ud", crash_invalid_opcode },
     { "gp", crash_general_protection },
     { "stack", crash_stack },
+    { "smash", crash_stack_smash },
     { "panic", crash_panic },
     { "write-text", crash_write_text },
     { "exec-data", crash_exec_data },

@@ -11,6 +11,10 @@
 #include "drivers/serial.h"
 #include "lib/log.h"
 #include "lib/panic.h"
+#include "lib/stack_protector.h"
+#include "lib/string.h"
+
+extern char __bss_start[], __bss_end[] __attribute__((visibility("hidden")));
 
 #define EXIT_BOOT_SERVICES_TRIES 8
 /* Room for the descriptors that our own pool allocation, and anything the
@@ -99,7 +103,12 @@ static void exit_boot_services(EFI_HANDLE image, EFI_SYSTEM_TABLE *st, struct bo
 /* Called by gnu-efi's crt0 (System V ABI after its own MS-ABI entry), so not EFIAPI. */
 EFI_STATUS efi_main(EFI_HANDLE image, EFI_SYSTEM_TABLE *st)
 {
-    tsc_mark_entry();
+    uint64_t entry_tsc = rdtsc();
+    /* .bss has no bytes in the file (linker.ld); PE loaders zero-fill it, but
+     * a few hundred microseconds buy independence from the loader. */
+    memset(__bss_start, 0, (size_t)(__bss_end - __bss_start));
+    tsc_mark_entry(entry_tsc);
+    stack_protector_init(entry_tsc ^ rdtsc());
     serial_init();
     log_set_output(serial_write);
     kprintf("\n");  /* end the firmware's escape sequences on a line of their own */

@@ -100,7 +100,7 @@ void kmain(struct boot_info *bi)
              bi->acpi_revision == 2 ? "2.0" : bi->acpi_revision == 1 ? "1.0" : "(none)",
              (unsigned long long)bi->acpi_rsdp);
     if (bi->options.crash[0] && !crash_kind_known(bi->options.crash)) {
-        log_warn("cmdline: crash=%s unknown kind (pagefault|divide|ud|gp|stack|panic|write-text|exec-data), using none",
+        log_warn("cmdline: crash=%s unknown kind (pagefault|divide|ud|gp|stack|smash|panic|write-text|exec-data), using none",
                  bi->options.crash);
         bi->options.crash[0] = '\0';
     }

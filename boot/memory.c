@@ -11,6 +11,7 @@
 extern const char ImageBase[] __attribute__((visibility("hidden")));
 extern const char __text_start[], __text_end[] __attribute__((visibility("hidden")));
 extern const char __data_start[], __data_end[] __attribute__((visibility("hidden")));
+extern const char __bss_start[], __bss_end[] __attribute__((visibility("hidden")));
 extern const char __image_end[] __attribute__((visibility("hidden")));
 
 static struct page_alloc phys_pages;
@@ -117,6 +118,7 @@ void memory_enable_paging(void)
     map_or_panic(base, (uint64_t)__image_end - base, 0, "kernel image");
     map_or_panic((uint64_t)__text_start, (uint64_t)(__text_end - __text_start), PAGE_EXEC, "kernel text");
     map_or_panic((uint64_t)__data_start, (uint64_t)(__data_end - __data_start), PAGE_WRITE, "kernel data");
+    map_or_panic((uint64_t)__bss_start, (uint64_t)(__bss_end - __bss_start), PAGE_WRITE, "kernel bss");
     if (paging_unmap(0, PAGE_SIZE) < 0)
         panic("memory: out of memory unmapping page 0");
 

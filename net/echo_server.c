@@ -10,8 +10,14 @@
 #include "lib/log.h"
 #include "lwip/tcp.h"
 #include "lwip/udp.h"
+#include "net/tcp_keepalive.h"
 
 #define POLL_INTERVAL 4 /* 2 s: retry a close that lacked memory */
+/* Received pbufs sit over the driver's receive buffers; a peer that sends
+ * tiny segments and reads nothing would otherwise pin one 2 KiB buffer per
+ * segment, up to a window's worth (thousands), and starve the receive ring.
+ * Past this many pieces the pending data is copied into one heap buffer. */
+#define MAX_PENDING_PBUFS 8
 
 struct echo_conn {
     struct tcp_pcb *pcb;
@@ -88,6 +94,12 @@ static err_t on_recv(void *arg, struct tcp_pcb *pcb, struct pbuf *p, err_t err)
         pbuf_cat(c->pending, p);
     else
         c->pending = p;
+    if (c->pending && pbuf_clen(c->pending) > MAX_PENDING_PBUFS) {
+        struct pbuf *one = pbuf_coalesce(c->pending, PBUF_RAW); /* frees the chain when it copied */
+        if (one != c->pending)
+            stats.tcp_coalesced++;
+        c->pending = one;
+    }
     pump(c);
     return ERR_OK;
 }
@@ -123,6 +135,7 @@ static err_t on_accept(void *arg, struct tcp_pcb *pcb, err_t err)
     }
     c->pcb = pcb;
     stats.tcp_connections++;
+    tcp_keepalive_enable(pcb);
     tcp_arg(pcb, c);
     tcp_recv(pcb, on_recv);
     tcp_sent(pcb, on_sent);

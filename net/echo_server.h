@@ -9,6 +9,7 @@
 struct echo_server_stats {
     uint64_t tcp_connections;
     uint64_t tcp_bytes;
+    uint64_t tcp_coalesced;   /* pending data copied off the receive buffers */
     uint64_t udp_datagrams;
     uint64_t udp_errors;
 };

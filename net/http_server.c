@@ -8,6 +8,7 @@
 #include "lwip/tcp.h"
 #include "net/http_parser.h"
 #include "net/stats_page.h"
+#include "net/tcp_keepalive.h"
 
 #define REQUEST_BUFFER HTTP_MAX_HEADER_BYTES
 #define POLL_INTERVAL 2                 /* lwIP poll ticks of 500 ms: once a second */
@@ -327,6 +328,7 @@ static err_t on_accept(void *arg, struct tcp_pcb *pcb, err_t err)
     tcp_err(pcb, on_err);
     tcp_poll(pcb, on_poll, POLL_INTERVAL);
     tcp_nagle_disable(pcb); /* responses go out whole, at once */
+    tcp_keepalive_enable(pcb);
     return ERR_OK;
 }
 

@@ -63,12 +63,20 @@
 #define TCP_SND_BUF (44 * TCP_MSS)
 #define TCP_SND_QUEUELEN (4 * TCP_SND_BUF / TCP_MSS)
 #define TCP_QUEUE_OOSEQ 1
-#define LWIP_TCP_KEEPALIVE 1        /* so half-open connections are found */
+/* Out-of-order segments are held in receive buffers: a peer sending tiny
+ * segments out of order could pin hundreds per connection. 8 per pcb. */
+#define TCP_OOSEQ_MAX_PBUFS 8
+#define LWIP_TCP_KEEPALIVE 1        /* per-pcb keepalive times: net/tcp_keepalive.h */
 /* TIME_WAIT policy: 2 x TCP_MSL = 2 s instead of 120 s, and when the PCB pool
  * runs out lwIP reuses the oldest TIME_WAIT PCB (tcp_kill_timewait), so
  * thousands of short connections in a row never exhaust the pool. */
 #define TCP_MSL 1000UL
 #define TCP_LISTEN_BACKLOG 1
+
+/* tcp_receive asserts on a segment at rcv_nxt + 2^31 (net/tcp_seq_guard.h):
+ * the hook drops those before they reach it. */
+#define LWIP_HOOK_FILENAME "net/lwip_hooks.h"
+#define LWIP_HOOK_TCP_INPACKET_PCB net_tcp_inpacket_hook
 
 /* ---- checksums ----
  * Generated and checked in software by default; per-netif control lets the
@@ -92,6 +100,7 @@
 #define IP6_STATS 1
 #define ICMP6_STATS 1
 #define ND6_STATS 1
+#define IP6_FRAG_STATS 1
 
 /* ---- netif ---- */
 #define LWIP_SINGLE_NETIF 0         /* one netif per NIC */

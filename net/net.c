@@ -139,6 +139,9 @@ static void configure_addresses(struct netif *netif, const struct kernel_options
     netif_set_up(netif);
 }
 
+int net_netif_count(void) { return netif_count; }
+struct nic_netif *net_netif(int i) { return i >= 0 && i < netif_count ? netifs[i] : NULL; }
+
 int net_init(const struct kernel_options *opts)
 {
     lwip_init();

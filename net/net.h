@@ -12,4 +12,9 @@
 /* Returns the number of interfaces brought up. */
 int net_init(const struct kernel_options *opts);
 
+struct nic_netif;
+/* The interfaces net_init brought up (for /stats). */
+int net_netif_count(void);
+struct nic_netif *net_netif(int i);
+
 #endif

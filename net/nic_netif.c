@@ -13,6 +13,7 @@
 #include "netif/ethernet.h"
 
 #define ETH_HEADER_LEN 14
+#define VLAN_TAG_LEN 4
 
 /* A pbuf over one driver receive buffer; freeing it hands the buffer back. */
 struct rx_pbuf {
@@ -40,9 +41,60 @@ static void rx_pbuf_free(struct pbuf *p)
     virtio_net_rx_release(r->owner->nic, r->id);
 }
 
+static void input(struct nic_netif *n, struct pbuf *p, bool data_valid)
+{
+    /* lwIP checks checksums per netif, not per packet: for a frame the device
+     * already verified, switch the TCP/UDP checks off for this one input call. */
+    if (data_valid)
+        NETIF_SET_CHECKSUM_CTRL(&n->netif, n->checksum_flags & ~(NETIF_CHECKSUM_CHECK_TCP | NETIF_CHECKSUM_CHECK_UDP));
+    err_t err = n->netif.input(p, &n->netif);
+    if (data_valid)
+        NETIF_SET_CHECKSUM_CTRL(&n->netif, n->checksum_flags);
+    if (err != ERR_OK) {
+        n->stats.rx_input_errors++;
+        pbuf_free(p); /* lwIP did not take it: still ours */
+    }
+}
+
 static void receive(void *ctx, const struct virtio_net_rx_frame *frame)
 {
     struct nic_netif *n = ctx;
+    /* lwIP takes any length it is given; a frame past the MTU (a jumbo from a
+     * misconfigured or hostile peer) is nothing this interface agreed to. */
+    uint32_t total = 0;
+    for (unsigned i = 0; i < frame->count; i++)
+        total += frame->bufs[i].len;
+    if (total > (uint32_t)n->netif.mtu + ETH_HEADER_LEN + VLAN_TAG_LEN) {
+        n->stats.rx_drop_oversize++;
+        LINK_STATS_INC(link.lenerr);
+        LINK_STATS_INC(link.drop);
+        for (unsigned i = 0; i < frame->count; i++)
+            virtio_net_rx_release(n->nic, frame->bufs[i].id);
+        return;
+    }
+    /* Zero copy lets lwIP keep the driver's buffers as long as it keeps the
+     * data (out-of-order queues, reassembly, unread data). When it holds over
+     * half of them, copy instead so the receive ring always refills. */
+    if (virtio_net_rx_buffers_held(n->nic) > n->rx_pbuf_count / 2) {
+        struct pbuf *copy = pbuf_alloc(PBUF_RAW, (u16_t)total, PBUF_RAM);
+        if (copy) {
+            u16_t off = 0;
+            for (unsigned i = 0; i < frame->count; i++) {
+                pbuf_take_at(copy, frame->bufs[i].data, (u16_t)frame->bufs[i].len, off);
+                off = (u16_t)(off + frame->bufs[i].len);
+            }
+            n->stats.rx_copied++;
+        } else {
+            n->stats.rx_drop_no_memory++;
+            LINK_STATS_INC(link.memerr);
+            LINK_STATS_INC(link.drop);
+        }
+        for (unsigned i = 0; i < frame->count; i++)
+            virtio_net_rx_release(n->nic, frame->bufs[i].id);
+        if (copy)
+            input(n, copy, frame->data_valid);
+        return;
+    }
     struct pbuf *head = NULL;
     for (unsigned i = 0; i < frame->count; i++) {
         const struct virtio_net_rx_buffer_ref *b = &frame->bufs[i];
@@ -54,17 +106,7 @@ static void receive(void *ctx, const struct virtio_net_rx_frame *frame)
         else
             head = p;
     }
-    /* lwIP checks checksums per netif, not per packet: for a frame the device
-     * already verified, switch the TCP/UDP checks off for this one input call. */
-    if (frame->data_valid)
-        NETIF_SET_CHECKSUM_CTRL(&n->netif, n->checksum_flags & ~(NETIF_CHECKSUM_CHECK_TCP | NETIF_CHECKSUM_CHECK_UDP));
-    err_t err = n->netif.input(head, &n->netif);
-    if (frame->data_valid)
-        NETIF_SET_CHECKSUM_CTRL(&n->netif, n->checksum_flags);
-    if (err != ERR_OK) {
-        n->stats.rx_input_errors++;
-        pbuf_free(head); /* lwIP did not take it: still ours */
-    }
+    input(n, head, frame->data_valid);
 }
 
 static void tx_done(void *ctx, void *token)

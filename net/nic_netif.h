@@ -14,6 +14,9 @@
 
 struct nic_netif_stats {
     uint64_t rx_input_errors;    /* lwIP's input refused the frame: freed here */
+    uint64_t rx_drop_oversize;   /* frames longer than the MTU allows: dropped before lwIP */
+    uint64_t rx_copied;          /* frames copied to the heap because the stack held most receive buffers */
+    uint64_t rx_drop_no_memory;  /* ... and no heap for the copy: dropped */
     uint64_t tx_linearized;      /* pbuf chains longer than the driver takes, copied into one */
     uint64_t tx_no_memory;       /* ... and the copy could not be had */
     uint64_t tx_ring_full;       /* the driver refused for lack of room: ERR_MEM to lwIP */

@@ -12,6 +12,9 @@
 #include "lwip/stats.h"
 #include "net/echo_server.h"
 #include "net/http_server.h"
+#include "net/lwip_hooks.h"
+#include "net/net.h"
+#include "net/nic_netif.h"
 
 #define PAGE_CAPACITY (32 * 1024)
 
@@ -127,6 +130,7 @@ static void lwip_metrics(struct text *t)
         { "link", &lwip_stats.link },   { "etharp", &lwip_stats.etharp }, { "ip", &lwip_stats.ip },
         { "ipfrag", &lwip_stats.ip_frag }, { "icmp", &lwip_stats.icmp }, { "udp", &lwip_stats.udp },
         { "tcp", &lwip_stats.tcp },     { "ip6", &lwip_stats.ip6 },       { "icmp6", &lwip_stats.icmp6 },
+        { "ip6frag", &lwip_stats.ip6_frag }, { "nd6", &lwip_stats.nd6 },
     };
     static const struct {
         const char *name, *help;
@@ -141,6 +145,8 @@ static void lwip_metrics(struct text *t)
         { "lwip_protocol_errors_total", "lwIP: protocol errors, by protocol.", offsetof(struct stats_proto, proterr) },
         { "lwip_option_errors_total", "lwIP: option errors, by protocol.", offsetof(struct stats_proto, opterr) },
         { "lwip_routing_errors_total", "lwIP: routing errors, by protocol.", offsetof(struct stats_proto, rterr) },
+        { "lwip_other_errors_total", "lwIP: other errors (e.g. IP version, fragment offset), by protocol.",
+          offsetof(struct stats_proto, err) },
     };
     for (unsigned f = 0; f < sizeof(fields) / sizeof(fields[0]); f++) {
         for (unsigned p = 0; p < sizeof(protos) / sizeof(protos[0]); p++) {
@@ -167,6 +173,39 @@ static void lwip_metrics(struct text *t)
     }
     metric(t, "lwip_heap_used_bytes", "gauge", "lwIP: heap bytes in use.", NULL, lwip_stats.mem.used);
     metric(t, "lwip_heap_errors_total", "counter", "lwIP: heap allocations refused.", NULL, lwip_stats.mem.err);
+    metric(t, "tcp_guard_drops_total", "counter",
+           "TCP segments at rcv_nxt + 2^31 dropped before lwIP's tcp_receive (net/tcp_seq_guard.h).", NULL,
+           net_tcp_guard_drops());
+}
+
+/* Drops our glue makes before lwIP sees a frame, and its transmit fallbacks. */
+static void netif_metrics(struct text *t)
+{
+    static const struct {
+        const char *name, *help;
+        size_t offset;
+    } fields[] = {
+        { "netif_rx_input_errors_total", "Frames lwIP's input refused.", offsetof(struct nic_netif_stats, rx_input_errors) },
+        { "netif_rx_drop_oversize_total", "Frames dropped: longer than the MTU.",
+          offsetof(struct nic_netif_stats, rx_drop_oversize) },
+        { "netif_rx_copied_total", "Frames copied off the receive buffers: the stack held over half of them.",
+          offsetof(struct nic_netif_stats, rx_copied) },
+        { "netif_rx_drop_no_memory_total", "Frames dropped: no memory to copy them.",
+          offsetof(struct nic_netif_stats, rx_drop_no_memory) },
+        { "netif_tx_linearized_total", "Frame chains copied into one buffer for the driver.",
+          offsetof(struct nic_netif_stats, tx_linearized) },
+        { "netif_tx_no_memory_total", "Frames not sent: no memory to linearize.", offsetof(struct nic_netif_stats, tx_no_memory) },
+        { "netif_tx_ring_full_total", "Frames not sent: transmit ring full.", offsetof(struct nic_netif_stats, tx_ring_full) },
+    };
+    for (unsigned f = 0; f < sizeof(fields) / sizeof(fields[0]); f++) {
+        for (int i = 0; i < net_netif_count(); i++) {
+            struct nic_netif *n = net_netif(i);
+            char labels[48];
+            snprintf(labels, sizeof(labels), "nic=\"%s\"", virtio_net_name(nic_netif_nic(n)));
+            const uint64_t *v = (const uint64_t *)((const char *)nic_netif_stats(n) + fields[f].offset);
+            metric(t, fields[f].name, "counter", fields[f].help, labels, *v);
+        }
+    }
 }
 
 static void kernel_metrics(struct text *t)
@@ -207,6 +246,8 @@ static void service_metrics(struct text *t)
     const struct echo_server_stats *e = echo_server_stats();
     metric(t, "echo_tcp_connections_total", "counter", "TCP echo connections accepted.", NULL, e->tcp_connections);
     metric(t, "echo_tcp_bytes_total", "counter", "TCP echo bytes echoed.", NULL, e->tcp_bytes);
+    metric(t, "echo_tcp_coalesced_total", "counter", "TCP echo data copied off receive buffers (many small segments).",
+           NULL, e->tcp_coalesced);
     metric(t, "echo_udp_datagrams_total", "counter", "UDP echo datagrams echoed.", NULL, e->udp_datagrams);
     metric(t, "echo_udp_errors_total", "counter", "UDP echo datagrams that could not be sent back.", NULL, e->udp_errors);
 }
@@ -218,6 +259,7 @@ char *stats_page_render(size_t *len)
         return NULL;
     kernel_metrics(&t);
     nic_metrics(&t);
+    netif_metrics(&t);
     lwip_metrics(&t);
     service_metrics(&t);
     *len = t.len;

@@ -16,17 +16,17 @@ static struct tsc_scale tsc_clock_scale;
 #define SYS_CONTROL_B_SPEAKER 0x02
 #define SYS_CONTROL_B_CH2_OUT 0x20
 
-/* 3 x 2 ms: the PIT and the TSC both follow host time under QEMU, so a short
- * window costs only the few microseconds of port-read latency (< 0.1 %),
- * and boot time matters more (docs/boot.md). */
+/* 5 x 2 ms: the PIT and the TSC both follow host time under QEMU, so a short
+ * window costs only the port-read latency at its ends (< 0.1 %) unless the
+ * host deschedules the vCPU right there; the median drops up to two such runs. */
 #define CALIBRATION_US 2000
-#define CALIBRATION_RUNS 3
+#define CALIBRATION_RUNS 5
 #define CPUID_HYPERVISOR_BASE 0x40000000u
 #define CPUID_HYPERVISOR_TIMING 0x40000010u  /* eax = TSC kHz (VMware/KVM convention) */
 
-void tsc_mark_entry(void)
+void tsc_mark_entry(uint64_t entry_tsc)
 {
-    tsc_entry = rdtsc();
+    tsc_entry = entry_tsc;
 }
 
 /* TSC ticks during one PIT channel 2 countdown of CALIBRATION_US. */
@@ -53,7 +53,7 @@ static uint64_t pit_calibrate_hz(void)
     uint64_t runs[CALIBRATION_RUNS];
     for (int i = 0; i < CALIBRATION_RUNS; i++)
         runs[i] = pit_measure_once();
-    /* Median of three: one run disturbed by the host does not skew the result. */
+    /* The median: runs disturbed by the host do not skew the result. */
     for (int i = 0; i < CALIBRATION_RUNS; i++)
         for (int j = i + 1; j < CALIBRATION_RUNS; j++)
             if (runs[j] < runs[i]) {

@@ -9,8 +9,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-/* Records the entry tick count; call first thing in efi_main. */
-void tsc_mark_entry(void);
+/* Records the tick count read first thing in efi_main (before .bss is cleared). */
+void tsc_mark_entry(uint64_t entry_tsc);
 
 /* Measures the TSC frequency (CPUID 0x15, hypervisor leaf 0x40000010, else
  * against PIT channel 2). Returns the name of the source used. */
@@ -19,7 +19,7 @@ const char *tsc_calibrate(void);
 uint64_t tsc_hz(void);
 bool tsc_is_invariant(void);
 
-/* Nanoseconds since tsc_mark_entry(). */
+/* Nanoseconds since the tick count given to tsc_mark_entry(). */
 uint64_t clock_since_entry_ns(void);
 
 #endif

@@ -226,6 +226,10 @@ static bool rx_one(struct virtio_net *nic)
     if (buffers == 0 || buffers > VIRTIO_NET_MAX_RX_MERGE) {
         nic->stats.rx_drop_bad_header++;
         rx_drop(nic, &frame);
+        /* Its other buffers follow in the ring: drop them too, or each would be
+         * read as a frame of its own, payload taken for a header. */
+        for (unsigned k = 1; k < buffers && rx_take(nic, &id, &len); k++)
+            virtio_net_rx_release(nic, id);
         return true;
     }
     while (frame.count < buffers) {
@@ -584,10 +588,10 @@ static int virtio_net_poll(struct napi *napi, int budget)
     int done = 0;
     while (done < budget && rx_one(nic))
         done++;
-    if (recover_if_needed(nic))
-        return done; /* stays scheduled: the next run receives on the fresh rings */
     if (nic->fault_bad_used_pending && nic->tx_slots.in_use == 0)
         plant_bad_used_entry(nic);
+    if (recover_if_needed(nic))
+        return done; /* stays scheduled: the next run receives on the fresh rings */
     if (rx_should_refill(virtqueue_free_count(rxq(nic)), rxq(nic)->vring.num))
         rx_refill(nic);
     if (nic->busy_poll)

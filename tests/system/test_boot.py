@@ -28,6 +28,7 @@ CRASHES = {
     "ud": ("Invalid Opcode (#UD)", "crash_invalid_opcode"),
     "gp": ("General Protection (#GP)", "crash_general_protection"),
     "stack": ("Double Fault (#DF)", "crash_stack_overflow"),
+    "smash": ("stack protector: a function's stack was overwritten (canary changed)", "crash_stack_smash"),
     "panic": ("crash=panic requested", "crash_panic"),
     "write-text": ("Page Fault (#PF)", "crash_write_text"),
     "exec-data": ("Page Fault (#PF)", "crash_exec_data"),

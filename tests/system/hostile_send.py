@@ -1,0 +1,465 @@
+#!/usr/bin/python3
+"""Hostile frames for the guest, sent from inside a test namespace.
+
+Run as root inside the namespace (`ip netns exec NS /usr/bin/python3
+hostile_send.py CLASS`); it writes frames on tap0 addressed to the guest's
+MAC and prints one JSON object: what it sent and what it saw come back.
+Every class is a bounded number of frames. Some classes drive TCP by hand
+from "phantom" peers: addresses on the test subnet that no host owns. The
+guest learns their MAC (the tap's) from an ARP request they send, so its
+answers reach the tap, where this script reads them, and the namespace's
+kernel drops them (not its address) instead of resetting the connection.
+"""
+
+import json
+import random
+import sys
+import time
+
+from scapy.layers.inet import UDPerror
+from scapy.all import (ARP, ICMP, IP, UDP, TCP, AsyncSniffer, Ether, ICMPv6EchoRequest, IPOption, IPv6,
+                       IPv6ExtHdrFragment, Raw, conf, get_if_hwaddr)
+
+conf.verb = 0
+IFACE = "tap0"
+GUEST_MAC = "52:54:00:12:34:56"
+GUEST = "10.0.2.15"
+HOST = "10.0.2.2"
+GUEST_LL = "fe80::5054:ff:fe12:3456"
+HOST_MAC = get_if_hwaddr(IFACE)
+HOST_LL = "fe80::" + ":".join("%x" % int(HOST_MAC.replace(":", "")[i:i + 4], 16) for i in (0, 4, 8))  # not EUI-64: any on-link address will do
+rnd = random.Random(int(sys.argv[2]) if len(sys.argv) > 2 else 1)
+_sock = None
+
+
+def send(frames, gap=0.0):
+    """Write frames (scapy packets or bytes) on the tap; returns how many."""
+    global _sock
+    if _sock is None:
+        _sock = conf.L2socket(iface=IFACE)
+    n = 0
+    for f in frames:
+        _sock.send(f if not isinstance(f, (bytes, bytearray)) else Raw(f))
+        n += 1
+        if gap:
+            time.sleep(gap)
+    return n
+
+
+def eth(etype=0x0800):
+    return Ether(dst=GUEST_MAC, src=HOST_MAC, type=etype)
+
+
+def ip4(**kw):
+    return IP(src=kw.pop("src", HOST), dst=GUEST, **kw)
+
+
+def raw_frame(etype, payload):
+    return bytes(eth(etype)) + bytes(payload)
+
+
+class Sniffer:
+    """Frames the guest sends that match a BPF filter, readable while it runs."""
+
+    def __init__(self, bpf):
+        self.frames = []
+        self.s = AsyncSniffer(iface=IFACE, filter=bpf, store=False, prn=self.frames.append)
+        self.s.start()
+        time.sleep(0.5)  # the socket is open before the first frame goes out
+
+    def stop(self, settle=1.0):
+        time.sleep(settle)
+        self.s.stop()
+        return self.frames
+
+
+def sniffer(bpf):
+    return Sniffer(bpf)
+
+
+def stop(s, settle=1.0):
+    return s.stop(settle)
+
+
+# ---------------------------------------------------------------------------
+# classes
+
+def truncated():
+    sent = {}
+    udp = bytes(ip4(proto=17) / UDP(sport=4000, dport=7) / (b"x" * 8))
+    tcp = bytes(ip4() / TCP(sport=4000, dport=80, flags="S"))
+    icmp = bytes(ip4() / ICMP() / b"abcd")
+    ip6 = bytes(IPv6(src=HOST_LL, dst=GUEST_LL) / UDP(sport=4000, dport=7) / (b"x" * 8))
+    cases = {
+        # Ethernet header cut short (the device may pad the frame to 60 bytes).
+        "ethernet": [bytes(eth())[:n] for n in (1, 6, 12, 13, 14)],
+        # IPv4 header cut inside its 20 bytes.
+        "ipv4": [raw_frame(0x0800, udp[:n]) for n in (1, 8, 12, 19)],
+        "ipv6": [raw_frame(0x86DD, ip6[:n]) for n in (1, 20, 39)],
+        # IP header whole, transport header cut (IP total length says so too).
+        "tcp": [raw_frame(0x0800, bytes(ip4(proto=6, len=20 + n)) [:20] + tcp[20:20 + n]) for n in (1, 8, 12, 19)],
+        "udp": [raw_frame(0x0800, bytes(ip4(proto=17, len=20 + n))[:20] + udp[20:20 + n]) for n in (1, 4, 7)],
+        "icmp": [raw_frame(0x0800, bytes(ip4(proto=1, len=20 + n))[:20] + icmp[20:20 + n]) for n in (1, 2, 3)],
+        # TCP data offset beyond the segment; UDP length beyond the datagram.
+        "tcp-offset": [eth() / ip4() / TCP(sport=4000, dport=80, flags="S", dataofs=15)],
+        "udp-length": [eth() / ip4() / UDP(sport=4000, dport=7, len=400) / (b"x" * 8)],
+        "ipv6-payload-length": [raw_frame(0x86DD, bytes(IPv6(src=HOST_LL, dst=GUEST_LL, plen=500) / UDP(sport=4000, dport=7) / (b"x" * 8)))],
+    }
+    for name, frames in cases.items():
+        sent[name] = send(frames * 10)
+    return {"sent": sent}
+
+
+def with_bad_checksum(pkt, layer):
+    pkt = pkt.__class__(bytes(pkt))
+    field = "cksum" if layer is ICMPv6EchoRequest else "chksum"
+    setattr(pkt[layer], field, (getattr(pkt[layer], field) + 0x1111) & 0xFFFF or 1)
+    return pkt
+
+
+def checksums():
+    cases = {
+        "ip": with_bad_checksum(eth() / ip4() / ICMP(id=7, seq=1) / b"bad-ip", IP),
+        "tcp": with_bad_checksum(eth() / ip4() / TCP(sport=4001, dport=80, flags="S", seq=1), TCP),
+        "udp": with_bad_checksum(eth() / ip4() / UDP(sport=4001, dport=7) / b"bad-udp", UDP),
+        "icmp": with_bad_checksum(eth() / ip4() / ICMP(id=7, seq=2) / b"bad-icmp", ICMP),
+        "udp6": with_bad_checksum(eth(0x86DD) / IPv6(src=HOST_LL, dst=GUEST_LL) / UDP(sport=4001, dport=7) / b"bad", UDP),
+        "icmp6": with_bad_checksum(eth(0x86DD) / IPv6(src=HOST_LL, dst=GUEST_LL) / ICMPv6EchoRequest(id=7, seq=3), ICMPv6EchoRequest),
+    }
+    s = sniffer(f"ether src {GUEST_MAC} and (udp port 7 or icmp or icmp6 or tcp port 4001)")
+    sent = {name: send([f] * 20) for name, f in cases.items()}
+    answers = stop(s)
+    # None of these may be answered: an answer means the checksum was not checked.
+    answered = [p.summary() for p in answers
+                if (ICMP in p and p[ICMP].type == 0) or (UDP in p and p[UDP].sport == 7) or TCP in p
+                or (IPv6 in p and p[IPv6].nh == 58 and bytes(p[IPv6].payload)[:1] == b"\x81")]
+    return {"sent": sent, "answered": answered}
+
+
+def lengths():
+    base = eth() / ip4() / UDP(sport=4002, dport=7) / (b"y" * 32)
+    frames = []
+    for ihl in (0, 1, 4, 15):   # shorter than the fixed header, or longer than the packet
+        p = base.copy()
+        p[IP].ihl = ihl
+        frames.append(p)
+    for total in (0, 10, 19, 21, 400, 1500, 65535):  # below the header, inside it, past the frame
+        p = base.copy()
+        p[IP].len = total
+        frames.append(p)
+    p = base.copy()
+    p[IP].version = 5
+    frames.append(p)
+    return {"sent": send(frames * 5)}
+
+
+def options():
+    opts = [
+        [IPOption(b"\x01\x01\x01\x01")],                        # NOPs
+        [IPOption(b"\x07\x0b\x04" + b"\x00" * 8 + b"\x00")],     # record route
+        [IPOption(b"\x44\x0c\x05\x00" + b"\x00" * 8)],           # timestamp
+        [IPOption(b"\x83\x07\x04\x0a\x00\x02\x02\x00")],         # loose source route via ourselves
+        [IPOption(b"\x94\x04\x00\x00")],                         # router alert
+        [IPOption(b"\x07\x00\x00\x00")],                         # option length 0
+        [IPOption(b"\x44\xff\x05\x00")],                         # option length past the header
+        [IPOption(b"\x00" * 40)],                               # 40 bytes of end-of-list
+    ]
+    s = sniffer(f"ether src {GUEST_MAC} and icmp")
+    frames = [eth() / IP(src=HOST, dst=GUEST, options=o) / ICMP(id=9, seq=i) / b"opts" for i, o in enumerate(opts)]
+    sent = send(frames, gap=0.05)
+    replies = {p[ICMP].seq for p in stop(s) if ICMP in p and p[ICMP].type == 0 and p[ICMP].id == 9}
+    return {"sent": sent, "echo_replies": len(replies)}
+
+
+def frag(ident, offset8, payload, mf, proto=17):
+    flags = "MF" if mf else 0
+    return eth() / IP(src=HOST, dst=GUEST, id=ident, proto=proto, flags=flags, frag=offset8) / Raw(payload)
+
+
+def fragments():
+    result = {}
+    s = sniffer(f"ether src {GUEST_MAC} and udp and src port 7")
+    # Tiny: a 200-byte UDP echo request in 8-byte fragments; it must come back.
+    body = bytes(ip4(id=0x100) / UDP(sport=4100, dport=7) / (b"t" * 192))[20:]
+    tiny = [frag(0x100, i // 8, body[i:i + 8], i + 8 < len(body)) for i in range(0, len(body), 8)]
+    result["tiny_sent"] = send(tiny)
+    # Overlapping: the second fragment rewrites part of the first.
+    body = bytes(ip4(id=0x101) / UDP(sport=4101, dport=7) / (b"o" * 64))[20:]
+    result["overlap_sent"] = send([frag(0x101, 0, body[:48], True), frag(0x101, 2, b"X" * 40, True),
+                                   frag(0x101, 5, body[40:], False)])
+    # Oversized: fragments that would reassemble past 65535 bytes.
+    big = [frag(0x102, 0, body[:1400], True)] + [frag(0x102, (65528 - 8 * k) // 8, b"z" * 1400, k != 0)
+                                                 for k in range(1)]
+    big.append(frag(0x103, 8189, b"w" * 200, False))  # a lone last fragment ending at 65712
+    result["oversized_sent"] = send(big)
+    # Never complete: first fragments of 40 datagrams (more than lwIP keeps at once).
+    result["incomplete_sent"] = send([frag(0x200 + i, 0, b"i" * 64, True) for i in range(40)])
+    # IPv6: overlapping and incomplete fragments.
+    fh = lambda ident, off, m: IPv6ExtHdrFragment(id=ident, offset=off, m=m, nh=17)
+    v6 = eth(0x86DD) / IPv6(src=HOST_LL, dst=GUEST_LL)
+    result["ipv6_sent"] = send([v6 / fh(0x300, 0, 1) / Raw(b"a" * 64), v6 / fh(0x300, 4, 1) / Raw(b"b" * 64),
+                                v6 / fh(0x301, 0, 1) / Raw(b"c" * 64)] +
+                               [v6 / fh(0x400 + i, 0, 1) / Raw(b"d" * 32) for i in range(20)])
+    answers = stop(s)
+    result["tiny_echoed"] = sum(1 for p in answers if UDP in p and p[UDP].dport == 4100)
+    result["overlap_echoed"] = sum(1 for p in answers if UDP in p and p[UDP].dport == 4101)
+    return result
+
+
+def tcp_flags():
+    """Every combination of the eight TCP flags at each port, from one source port per port."""
+    ports = [80, 7, 9]
+    s = sniffer(f"ether src {GUEST_MAC} and tcp")
+    frames = []
+    for port in ports:
+        for flags in range(256):
+            frames.append(eth() / ip4() / TCP(sport=20000 + port, dport=port, flags=flags,
+                                              seq=rnd.getrandbits(32), ack=rnd.getrandbits(32), window=1024)
+                          / (b"d" if flags & 0x08 else b""))
+    sent = send(frames)
+    answers = stop(s, settle=2.0)
+    by_flags = {}
+    for p in answers:
+        if TCP in p:
+            key = str(p[TCP].flags)
+            by_flags[key] = by_flags.get(key, 0) + 1
+    return {"sent": sent, "answers": by_flags}
+
+
+class Phantom:
+    """A TCP peer driven by hand from an address no one owns."""
+
+    def __init__(self, addr, dport, window=8192):
+        self.addr, self.dport, self.window = addr, dport, window
+        self.sport = rnd.randrange(30000, 60000)
+        self.seq = rnd.getrandbits(32)
+        self.sock = conf.L2socket(iface=IFACE)
+        self.sniff = sniffer(f"ether src {GUEST_MAC} and tcp and dst host {addr} and dst port {self.sport}")
+        # Teach the guest our MAC for this address (it records senders of requests for itself).
+        self.sock.send(Ether(dst="ff:ff:ff:ff:ff:ff", src=HOST_MAC) /
+                       ARP(op=1, hwsrc=HOST_MAC, psrc=addr, pdst=GUEST))
+        time.sleep(0.2)
+
+    def segment(self, flags, payload=b"", seq=None, ack=None, window=None):
+        return (eth() / IP(src=self.addr, dst=GUEST) /
+                TCP(sport=self.sport, dport=self.dport, flags=flags, seq=self.seq if seq is None else seq,
+                    ack=self.rcv if ack is None else ack, window=self.window if window is None else window)
+                / payload)
+
+    def packets(self):
+        return [p for p in list(self.sniff.frames) if TCP in p]
+
+    def wait_for(self, pred, timeout=5.0):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for p in self.packets():
+                if pred(p[TCP]):
+                    return p[TCP]
+            time.sleep(0.2)
+        return None
+
+    def connect(self):
+        self.rcv = 0
+        self.sock.send(self.segment("S"))
+        synack = self.wait_for(lambda t: t.flags.S and t.flags.A)
+        if not synack:
+            return False
+        self.seq += 1
+        self.rcv = (synack.seq + 1) & 0xFFFFFFFF
+        self.sock.send(self.segment("A"))
+        return True
+
+    def send_data(self, data, window=None):
+        self.sock.send(self.segment("PA", data, window=window))
+        self.seq = (self.seq + len(data)) & 0xFFFFFFFF
+
+    def received(self):
+        """Payload bytes the guest sent us, in sequence order, deduplicated."""
+        chunks = {}
+        for p in self.packets():
+            t = p[TCP]
+            if len(t.payload):
+                chunks[t.seq] = bytes(t.payload)
+        return chunks
+
+    def close(self):
+        self.sock.send(self.segment("R"))
+        self.sniff.stop(settle=0)
+        self.sock.close()
+
+
+def rst_storm():
+    """A live echo connection gets 600 resets with every sequence number but
+    the right one (in-window ones earn a challenge ACK), 200 out-of-window data
+    segments and 100 segments acknowledging data never sent; it must still echo."""
+    p = Phantom("10.0.2.201", 7)
+    if not p.connect():
+        return {"connected": False}
+    p.send_data(b"before\n")
+    ok_before = p.wait_for(lambda t: bytes(t.payload) == b"before\n") is not None
+    p.rcv = (p.rcv + 7) & 0xFFFFFFFF
+    p.sock.send(p.segment("A"))
+    rsts = []
+    for i in range(600):
+        if i % 3 == 0:
+            off = rnd.randrange(1, 8192)                   # inside the window, not exact
+        elif i % 3 == 1:
+            off = rnd.randrange(70000, 1 << 31)            # beyond any 16-bit window
+        else:
+            off = -rnd.randrange(1, 1 << 31)               # behind rcv_nxt
+        rsts.append(p.segment("R", seq=(p.seq + off) & 0xFFFFFFFF, ack=0))
+    send(rsts)
+    junk = [p.segment("PA", b"J" * 100, seq=(p.seq + rnd.randrange(70000, 1 << 31)) & 0xFFFFFFFF) for _ in range(200)]
+    junk += [p.segment("A", ack=(p.rcv + rnd.randrange(100000, 1 << 31)) & 0xFFFFFFFF) for _ in range(100)]
+    send(junk)
+    time.sleep(1.0)
+    p.send_data(b"after\n")
+    ok_after = p.wait_for(lambda t: bytes(t.payload) == b"after\n") is not None
+    challenge_acks = sum(1 for q in p.packets() if q[TCP].flags == "A" and not len(q[TCP].payload))
+    resets = sum(1 for q in p.packets() if q[TCP].flags.R)
+    p.close()
+    return {"connected": True, "echo_before": ok_before, "echo_after": ok_after, "rsts_sent": len(rsts),
+            "junk_sent": len(junk), "acks_back": challenge_acks, "resets_back": resets}
+
+
+def insane_offset():
+    """A one-byte segment and a bare FIN at exactly rcv_nxt + 2^31 on a live
+    echo connection: lwIP 2.1.3's tcp_receive asserts on them (found by the
+    rx_path fuzzer); the guest must drop both and keep echoing."""
+    p = Phantom("10.0.2.205", 7)
+    if not p.connect():
+        return {"connected": False}
+    p.send_data(b"before\n")
+    ok_before = p.wait_for(lambda t: bytes(t.payload) == b"before\n") is not None
+    p.rcv = (p.rcv + 7) & 0xFFFFFFFF
+    far = (p.seq + (1 << 31)) & 0xFFFFFFFF
+    send([p.segment("PA", b"X", seq=far), p.segment("FA", seq=far)])
+    time.sleep(1.0)
+    p.send_data(b"after\n")
+    ok_after = p.wait_for(lambda t: bytes(t.payload) == b"after\n") is not None
+    p.close()
+    return {"connected": True, "echo_before": ok_before, "echo_after": ok_after, "sent": 2}
+
+
+def zero_window():
+    """A client that asks for /hello while advertising a zero window: the guest
+    may send nothing but window probes until the window opens, then the page."""
+    p = Phantom("10.0.2.202", 80, window=0)
+    if not p.connect():
+        return {"connected": False}
+    p.send_data(b"GET /hello HTTP/1.1\r\nHost: x\r\n\r\n")
+    time.sleep(4.0)
+    data_while_closed = sum(len(v) for v in p.received().values())
+    p.window = 8192
+    p.sock.send(p.segment("A"))
+    got = p.wait_for(lambda t: b"hello\n" in bytes(t.payload), timeout=10.0)
+    p.close()
+    # A one-byte zero-window probe is allowed; a response is not.
+    return {"connected": True, "bytes_while_closed": data_while_closed, "response_after_open": got is not None}
+
+
+def vanish():
+    """Two echo clients that disappear: one mid-transfer (sends 16 KiB, then
+    never acknowledges the echo), one idle after a few bytes. Neither sends
+    anything again, not even a reset."""
+    out = {}
+    for name, addr, data in (("mid_transfer", "10.0.2.203", b"v" * 16384), ("idle", "10.0.2.204", b"hi\n")):
+        p = Phantom(addr, 7, window=65535)
+        if not p.connect():
+            return {"connected": False}
+        for off in range(0, len(data), 1400):
+            p.send_data(data[off:off + 1400])
+        time.sleep(1.0)
+        out[name] = sum(len(v) for v in p.received().values())
+        p.sniff.stop(settle=0)
+        p.sock.close()
+    return out
+
+
+def arp_flood():
+    """5000 ARP requests and replies from random addresses and MACs on the subnet, plus malformed ones."""
+    frames = []
+    for i in range(5000):
+        mac = "02:%02x:%02x:%02x:%02x:%02x" % tuple(rnd.getrandbits(8) for _ in range(5))
+        src = f"10.0.2.{rnd.randrange(16, 250)}"
+        op = 1 if i % 2 else 2
+        frames.append(Ether(dst="ff:ff:ff:ff:ff:ff" if op == 1 else GUEST_MAC, src=mac) /
+                      ARP(op=op, hwsrc=mac, psrc=src, hwdst=GUEST_MAC if op == 2 else "00:00:00:00:00:00",
+                          pdst=GUEST if i % 3 else f"10.0.2.{rnd.randrange(16, 250)}"))
+    bad = [Ether(dst=GUEST_MAC, src=HOST_MAC) / ARP(hwlen=9, plen=4, psrc=HOST, pdst=GUEST),
+           Ether(dst=GUEST_MAC, src=HOST_MAC) / ARP(ptype=0x86DD, psrc=HOST, pdst=GUEST),
+           Ether(dst=GUEST_MAC, src=HOST_MAC) / ARP(op=77, psrc=HOST, pdst=GUEST),
+           bytes(Ether(dst=GUEST_MAC, src=HOST_MAC) / ARP(psrc=HOST, pdst=GUEST))[:20]]
+    # Someone claiming the guest's own address.
+    bad.append(Ether(dst="ff:ff:ff:ff:ff:ff", src="02:00:00:00:00:99") / ARP(op=2, hwsrc="02:00:00:00:00:99", psrc=GUEST, pdst=GUEST))
+    n = send(frames) + send(bad * 10)
+    # Put the host's own entry back (the flood may have evicted or mislearned it).
+    send([Ether(dst=GUEST_MAC, src=HOST_MAC) / ARP(op=1, hwsrc=HOST_MAC, psrc=HOST, pdst=GUEST)])
+    return {"sent": n}
+
+
+def jumbo():
+    """Frames longer than the 1500-byte MTU (the tap's MTU is raised for this):
+    ICMP echo requests and UDP echo datagrams of 1600 to 60000 bytes, unfragmented."""
+    s = sniffer(f"ether src {GUEST_MAC} and (icmp or udp src port 7)")
+    sizes = [1600, 3000, 9000, 20000, 40000, 60000]
+    frames = []
+    for n in sizes:
+        frames.append(eth() / ip4(flags="DF") / ICMP(id=11, seq=n & 0xFFFF) / (b"j" * (n - 28)))
+        frames.append(eth() / ip4(flags="DF") / UDP(sport=4200, dport=7) / (b"u" * (n - 28)))
+    sent = send(frames, gap=0.1)
+    answers = stop(s, settle=2.0)
+    return {"sent": sent, "sizes": sizes,
+            "answers": len([p for p in answers if (ICMP in p and p[ICMP].id == 11) or UDP in p])}
+
+
+def smuggle():
+    """One 38986-byte frame: twenty 2 KiB receive buffers with mergeable
+    buffers, more than the driver takes for one frame. Its last buffer starts
+    with what looks like a virtio-net header (num_buffers 1) followed by an
+    ICMP echo request. If the driver drops the oversized frame but leaves its
+    other buffers on the ring, it reads them as frames of their own and the
+    inner ping, never sent as a frame, is answered."""
+    inner = bytes(eth() / ip4() / ICMP(id=0x5A5A, seq=1) / (b"s" * 32))
+    header = bytes(10) + (1).to_bytes(2, "little")
+    last = 2036 + 18 * 2048            # frame offset of the 20th buffer (12-byte header in the first)
+    outer = bytearray(bytes(eth() / ip4(flags="DF", proto=17)) + bytes(last + len(header) + len(inner) - 34))
+    outer[last:last + 12] = header
+    outer[last + 12:] = inner
+    s = sniffer(f"ether src {GUEST_MAC} and icmp")
+    send([bytes(outer)], gap=0.5)
+    answers = stop(s, settle=2.0)
+    return {"sent": 1, "frame_bytes": len(outer),
+            "smuggled_answers": sum(1 for p in answers if ICMP in p and p[ICMP].type == 0 and p[ICMP].id == 0x5A5A)}
+
+
+def udp_closed():
+    """200 datagrams to closed ports: each should earn an ICMP port unreachable."""
+    s = sniffer(f"ether src {GUEST_MAC} and icmp")
+    frames = [eth() / ip4() / UDP(sport=5000 + i, dport=1000 + i) / b"anyone?" for i in range(200)]
+    sent = send(frames, gap=0.005)
+    answers = stop(s, settle=2.0)
+    unreach = {p[UDPerror].sport for p in answers
+               if ICMP in p and p[ICMP].type == 3 and p[ICMP].code == 3 and UDPerror in p}
+    return {"sent": sent, "port_unreachable": len(unreach)}
+
+
+def rst_at(sport, dport, count):
+    """`count` resets at a live connection of ours (host sport -> guest dport) with
+    random sequence numbers: in-window ones earn a challenge ACK, none may kill it."""
+    frames = [eth() / ip4() / TCP(sport=sport, dport=dport, flags="R", seq=rnd.getrandbits(32))
+              for _ in range(count)]
+    return {"sent": send(frames, gap=0.001)}
+
+
+CLASSES = {f.__name__.replace("_", "-"): f for f in
+           (truncated, checksums, lengths, options, fragments, tcp_flags, rst_storm, insane_offset, zero_window, arp_flood,
+            jumbo, smuggle, udp_closed, vanish)}
+
+if __name__ == "__main__":
+    name = sys.argv[1]
+    if name == "rst-at":
+        out = rst_at(int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5]))
+    else:
+        out = CLASSES[name]()
+    print(json.dumps(out))

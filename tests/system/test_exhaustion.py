@@ -1,0 +1,173 @@
+"""Exhaustion (issue 9, item 2, without the soak): more connections than the
+stack has PCBs, clients that vanish or reset mid-transfer, and receive
+buffers held by the stack; the guest refuses cleanly, keeps serving the
+connections it has, and returns to its idle baseline when the load goes."""
+
+import socket
+import threading
+import time
+
+import pytest
+
+from netns import GUEST_ADDR, have_root
+from test_hostile import NIC, pool, send_class, stats, still_serves
+from test_services import HELLO, HttpClient, attributed, get, inside, shared_guest
+
+needs_root = pytest.mark.skipif(not have_root(), reason="needs root for network namespaces and tap devices")
+TCP_PCBS = 64  # MEMP_NUM_TCP_PCB in net/lwipopts.h
+HELD = ("virtio_net_rx_buffers_held", f"{{{NIC}}}")
+
+
+@pytest.fixture(scope="module")
+def _guest(tmp_path_factory):
+    with shared_guest(tmp_path_factory, "exhaustion", snaplen=128) as gn:
+        yield gn
+
+
+@pytest.fixture
+def gn(request, _guest):
+    with attributed(request, _guest):
+        yield _guest
+
+
+def wait_stat(g, net, key, ok, timeout, what):
+    deadline = time.monotonic() + timeout
+    while True:
+        value = stats(g, net)[key]
+        if ok(value):
+            return value, timeout - (deadline - time.monotonic())
+        if time.monotonic() > deadline:
+            g.fail(f"{what}: {key[0]}{key[1]} is {value} after {timeout} s")
+        time.sleep(1)
+
+
+def open_many(net, n, port, timeout=5.0):
+    """n connection attempts at once; (sockets connected, refused, timed out)."""
+    results = [None] * n
+
+    def one(i):
+        with inside(net):
+            s = socket.socket()
+        s.settimeout(timeout)
+        try:
+            s.connect((GUEST_ADDR, port))
+            results[i] = s
+        except ConnectionRefusedError:
+            results[i] = "refused"
+            s.close()
+        except OSError:
+            results[i] = "timeout"
+            s.close()
+
+    threads = [threading.Thread(target=one, args=(i,)) for i in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return ([r for r in results if isinstance(r, socket.socket)], results.count("refused"), results.count("timeout"))
+
+
+@needs_root
+class TestExhaustion:
+    def test_more_connections_than_pcbs(self, gn):
+        g, net = gn
+        base = stats(g, net)[pool("TCP_PCB")]
+        n = TCP_PCBS + 32
+        start = time.monotonic()
+        held, refused, timed_out = open_many(net, n, 80)
+        took = time.monotonic() - start
+        try:
+            # Every connection the guest accepted works: one request each.
+            broken = []
+            for i, s in enumerate(held):
+                try:
+                    c = HttpClient(s)
+                    c.send(get("/hello"))
+                    r = c.response(timeout=10)
+                    if r.status != 200 or r.body != HELLO:
+                        broken.append((i, r))
+                except (OSError, EOFError, AssertionError) as e:
+                    broken.append((i, repr(e)))
+            print(f"{n} connections at once: {len(held)} established, {refused} refused (RST), "
+                  f"{timed_out} without SYN-ACK within 5 s; all attempts decided in {took:.1f} s")
+            if broken:
+                g.fail(f"{len(broken)} of {len(held)} established connections failed a request: {broken[:5]}")
+            if len(held) + refused + timed_out != n:
+                g.fail("connection attempts unaccounted for")
+            if len(held) >= n:
+                g.fail(f"all {n} connections accepted with {TCP_PCBS} PCBs")
+        finally:
+            for s in held:
+                s.close()
+        # Load gone: the pool returns to its baseline (TIME_WAIT is 2 s) and a new client is served.
+        value, after = wait_stat(g, net, pool("TCP_PCB"), lambda v: v <= base, 60, "after closing them all")
+        print(f"TCP_PCB pool back to {value} (baseline {base}) {after:.0f} s after the close")
+        still_serves(g, net, "after the connection overload")
+
+    def test_vanished_and_reset_clients_are_freed(self, gn):
+        """Clients that vanish (one mid-transfer, one idle) are found by
+        keepalive; one that resets mid-echo of 4 MiB (SO_LINGER 0) is freed at
+        once; the guest serves others meanwhile."""
+        g, net = gn
+        base = stats(g, net)[pool("TCP_PCB")]
+        report = send_class(g, net, "vanish", 5)
+        if report.get("connected") is False:
+            g.fail(f"the vanishing clients could not connect: {report}")
+        with inside(net):
+            s = socket.socket()
+        s.settimeout(10)
+        s.connect((GUEST_ADDR, 7))
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        sent = 0
+        try:
+            while sent < 4 << 20:
+                sent += s.send(b"r" * 65536)
+        except socket.timeout:
+            pass  # the guest stopped taking data: we read nothing
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+        s.close()  # a reset mid-echo
+        during = stats(g, net)[pool("TCP_PCB")]
+        still_serves(g, net, "while vanished clients hold connections")
+        value, after = wait_stat(g, net, pool("TCP_PCB"), lambda v: v <= base, 90, "vanished clients")
+        print(f"vanish: {report}, reset after {sent} bytes; TCP_PCB {during} while held, back to {value} "
+              f"(baseline {base}) {after:.0f} s later")
+
+    def test_receive_buffers_return(self, gn):
+        """A zero-window reader keeps echo data in receive buffers, a flood of
+        small UDP datagrams passes through; when the reader goes, every
+        receive buffer comes back to the driver and reception goes on."""
+        g, net = gn
+        base = stats(g, net)
+        with inside(net):
+            reader = socket.socket()
+            udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        reader.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        reader.settimeout(10)
+        reader.connect((GUEST_ADDR, 7))
+        reader.setblocking(False)
+        pushed = 0
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:  # until the guest's window closes too
+            try:
+                pushed += reader.send(b"z" * 1000)
+            except BlockingIOError:
+                time.sleep(0.2)
+                try:
+                    pushed += reader.send(b"z" * 1000)
+                except BlockingIOError:
+                    break
+        for i in range(20000):
+            udp.sendto(b"u" * 32, (GUEST_ADDR, 7))
+        udp.close()
+        mid = stats(g, net)
+        still_serves(g, net, "while a zero-window reader holds buffers")
+        reader.close()
+        value, after = wait_stat(g, net, HELD, lambda v: v <= base[HELD], 30, "after the reader closed")
+        end = stats(g, net)
+        grew = end[("virtio_net_rx_packets_total", f"{{{NIC}}}")] - base[("virtio_net_rx_packets_total", f"{{{NIC}}}")]
+        print(f"zero-window reader pushed {pushed} bytes; buffers held {mid[HELD]} during, {value} after "
+              f"(baseline {base[HELD]}); rx frames +{grew}; udp echoed "
+              f"+{end[('echo_udp_datagrams_total', '')] - base[('echo_udp_datagrams_total', '')]}, "
+              f"refill-empty +{end[('virtio_net_rx_refill_empty_total', f'{{{NIC}}}')] - base[('virtio_net_rx_refill_empty_total', f'{{{NIC}}}')]}, "
+              f"copied +{end[('netif_rx_copied_total', f'{{{NIC}}}')] - base[('netif_rx_copied_total', f'{{{NIC}}}')]}")
+        still_serves(g, net, "after the receive buffers came back")
