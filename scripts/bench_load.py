@@ -94,7 +94,7 @@ _UNITS = {"us": 1e-3, "ms": 1.0, "s": 1000.0, "m": 60000.0}
 
 def _ms(text):
     m = re.fullmatch(r"([\d.]+)(us|ms|s|m)", text)
-    return float(m.group(1)) * _UNITS[m.group(2)]
+    return round(float(m.group(1)) * _UNITS[m.group(2)], 6)
 
 
 def wrk(netns, connections, seconds, close=False, path="/"):
