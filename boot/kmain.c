@@ -82,6 +82,15 @@ static void kmain_on_kernel_stack(void *arg)
     virtio_net_probe_all(&bi->options);
     net_init(&bi->options);
 
+    uint64_t provisional_hz = tsc_hz();
+    irq_disable();
+    bool refined = tsc_calibrate_refine();
+    irq_enable();
+    if (refined)
+        log_info("tsc: %llu.%03llu MHz, refined over init against PIT channel 2 (the first 2 ms said %llu.%03llu)",
+                 (unsigned long long)(tsc_hz() / 1000000), (unsigned long long)(tsc_hz() / 1000 % 1000),
+                 (unsigned long long)(provisional_hz / 1000000), (unsigned long long)(provisional_hz / 1000 % 1000));
+    timer_service_ready();
     uint64_t ns = clock_since_entry_ns();
     log_info("init: done in %llu.%03llu ms since EFI entry", NS_MS_WHOLE(ns), NS_MS_FRAC(ns));
 

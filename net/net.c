@@ -56,10 +56,16 @@ static void run_lwip_timeouts(void *arg)
     (void)arg;
     sys_check_timeouts();
     u32_t ms = sys_timeouts_sleeptime();
-    if (ms == SYS_TIMEOUTS_SLEEPTIME_INFINITE)
+    if (ms == SYS_TIMEOUTS_SLEEPTIME_INFINITE) {
         timer_cancel(&lwip_wakeup);
-    else
-        timer_after(&lwip_wakeup, (uint64_t)ms * 1000000, wake, NULL);
+        return;
+    }
+    /* lwIP counts whole milliseconds (sys_now): its next timeout is the same
+     * millisecond on every pass until the timeouts change, so the kernel
+     * timer is re-armed only then. */
+    uint64_t deadline = (clock_now_ns() / 1000000 + ms) * 1000000;
+    if (!lwip_wakeup.armed || lwip_wakeup.deadline != deadline)
+        timer_at(&lwip_wakeup, deadline, wake, NULL);
 }
 
 static void format_mac(const struct netif *netif, char *buf, size_t size)

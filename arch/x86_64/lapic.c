@@ -42,7 +42,6 @@
 #define ICR_ASSERT (1u << 14)
 #define TIMER_DIVIDE_BY_16 0x3
 #define TIMER_DIVISOR 16
-#define CALIBRATION_NS 2000000ULL /* 2 ms against the TSC: the LAPIC timer only wakes the CPU, the TSC keeps time */
 
 static volatile uint32_t *lapic_mmio;
 static bool x2apic;
@@ -91,11 +90,20 @@ static bool lapic_error_interrupt(void *ctx)
     return true;
 }
 
+/* Counting down a one-shot that has not fired yet. */
+static volatile bool timer_counting;
+
 /* Timer interrupts only wake the main loop, which runs the expired timers. */
 static bool lapic_timer_interrupt(void *ctx)
 {
     (void)ctx;
+    timer_counting = false;
     return true;
+}
+
+bool lapic_timer_counting(void)
+{
+    return timer_counting;
 }
 
 static uint32_t lint_from_madt(const struct madt_info *madt, int lint, uint32_t id)
@@ -156,19 +164,27 @@ void lapic_send_self_ipi(uint8_t vector)
     lapic_write(LAPIC_ICR_LOW, ICR_SHORTHAND_SELF | ICR_ASSERT | vector);
 }
 
-uint64_t lapic_timer_calibrate(void)
+/* The timer counts down from its maximum, masked, through the rest of init;
+ * its rate against the TSC is taken at the end (no busy wait: it used to
+ * cost 10 ms of boot). Nothing programs a one-shot before then: only the main
+ * loop arms the timer. */
+static uint64_t calibration_start_tsc;
+
+void lapic_timer_calibration_start(void)
 {
     lapic_write(LAPIC_TIMER_DIVIDE, TIMER_DIVIDE_BY_16);
     lapic_write(LAPIC_LVT_TIMER, LVT_MASKED | VECTOR_LAPIC_TIMER);
-    uint64_t start = clock_since_entry_ns();
+    calibration_start_tsc = rdtsc();
     lapic_write(LAPIC_TIMER_INITIAL, 0xFFFFFFFFu);
-    while (clock_since_entry_ns() - start < CALIBRATION_NS)
-        cpu_relax();
+}
+
+uint64_t lapic_timer_calibration_finish(void)
+{
     uint32_t remaining = lapic_read(LAPIC_TIMER_CURRENT);
-    uint64_t elapsed_ns = clock_since_entry_ns() - start;
+    uint64_t elapsed_ns = tsc_ticks_to_ns(rdtsc() - calibration_start_tsc);
     lapic_write(LAPIC_TIMER_INITIAL, 0);
     uint64_t ticks = 0xFFFFFFFFu - remaining;
-    timer_hz = ticks * 1000000000ULL / elapsed_ns;
+    timer_hz = ticks * 1000000000ULL / elapsed_ns; /* < 2^32 * 2^30: no overflow */
     timer_max_ns = 0xFFFFFFFFULL * 1000000000ULL / timer_hz;
     log_info("lapic: timer %llu.%03llu MHz input (divider %d), one-shot, max %llu ms per shot",
              (unsigned long long)(timer_hz * TIMER_DIVISOR / 1000000),
@@ -186,10 +202,12 @@ void lapic_timer_oneshot_ns(uint64_t ns)
     if (count == 0)
         count = 1;
     lapic_write(LAPIC_LVT_TIMER, LVT_TIMER_ONESHOT | VECTOR_LAPIC_TIMER);
+    timer_counting = true;
     lapic_write(LAPIC_TIMER_INITIAL, (uint32_t)count);
 }
 
 void lapic_timer_stop(void)
 {
+    timer_counting = false;
     lapic_write(LAPIC_TIMER_INITIAL, 0);
 }

@@ -22,11 +22,16 @@ void lapic_eoi(void);
 /* Sends `vector` to this CPU (self-IPI). */
 void lapic_send_self_ipi(uint8_t vector);
 
-/* Measures the timer's input clock against the TSC; returns its Hz (after the divider). */
-uint64_t lapic_timer_calibrate(void);
+/* Measures the timer's input clock against the TSC: start early, finish once
+ * the TSC's own rate is final and before any one-shot is armed; finish
+ * returns its Hz (after the divider). */
+void lapic_timer_calibration_start(void);
+uint64_t lapic_timer_calibration_finish(void);
 
 /* Fires VECTOR_LAPIC_TIMER once after `ns` (clamped to what the counter holds, at least one tick). */
 void lapic_timer_oneshot_ns(uint64_t ns);
 void lapic_timer_stop(void);
+/* A one-shot is armed and has not fired (nor been stopped) yet. */
+bool lapic_timer_counting(void);
 
 #endif

@@ -12,7 +12,12 @@ uint64_t clock_now_ns(void)
 
 void timer_service_init(void)
 {
-    lapic_timer_calibrate();
+    lapic_timer_calibration_start();
+}
+
+void timer_service_ready(void)
+{
+    lapic_timer_calibration_finish();
 }
 
 void timer_at(struct timer *t, uint64_t deadline_ns, timer_fn fn, void *arg)
@@ -38,9 +43,18 @@ unsigned timers_run(void)
     return timer_list_run(&kernel_timers, clock_now_ns());
 }
 
+/* The deadline the LAPIC timer was last programmed for. */
+static uint64_t programmed_deadline = TIMER_NEVER;
+
 void timers_arm_wakeup(void)
 {
     uint64_t next = timer_list_next_deadline(&kernel_timers);
+    /* Called before every halt: when the LAPIC already counts down to this
+     * deadline, leave it (two register writes per main-loop pass were a
+     * third of the guest's time under load: docs/BENCHMARKS.md). */
+    if (next == programmed_deadline && (next == TIMER_NEVER || lapic_timer_counting()))
+        return;
+    programmed_deadline = next;
     if (next == TIMER_NEVER) {
         lapic_timer_stop();
         return;

@@ -11,7 +11,10 @@
 /* Nanoseconds since EFI entry: the kernel's monotonic clock. */
 uint64_t clock_now_ns(void);
 
+/* Starts measuring the LAPIC timer (interrupts and time init). */
 void timer_service_init(void);
+/* At the end of init (after tsc_calibrate_refine): the timer can arm one-shots from here on. */
+void timer_service_ready(void);
 
 /* Calls fn(t, arg) from the main loop once clock_now_ns() >= deadline_ns. */
 void timer_at(struct timer *t, uint64_t deadline_ns, timer_fn fn, void *arg);

@@ -3,65 +3,86 @@
 #include "arch/x86_64/cpu.h"
 #include "arch/x86_64/tsc_scale.h"
 
-static uint64_t tsc_entry;
 static struct tsc_scale tsc_clock_scale;
+/* The clock is rebase_ns + ticks since rebase_tsc at the current scale, so a
+ * refined scale changes its rate, never its value. */
+static uint64_t rebase_tsc, rebase_ns;
 
 /* 8254 PIT (Intel 8254 datasheet) and the PC's port 0x61 gate/output bits. */
 #define PIT_HZ 1193182ULL
 #define PIT_CH2_DATA 0x42
 #define PIT_COMMAND 0x43
 #define PIT_CMD_CH2_LOHI_MODE0 0xB0  /* channel 2, lobyte/hibyte, mode 0 (terminal count) */
+#define PIT_CMD_CH2_LATCH 0x80       /* channel 2, counter latch */
 #define PORT_SYS_CONTROL_B 0x61
 #define SYS_CONTROL_B_CH2_GATE 0x01
 #define SYS_CONTROL_B_SPEAKER 0x02
 #define SYS_CONTROL_B_CH2_OUT 0x20
 
-/* 5 x 2 ms: the PIT and the TSC both follow host time under QEMU, so a short
- * window costs only the port-read latency at its ends (< 0.1 %) unless the
- * host deschedules the vCPU right there; the median drops up to two such runs. */
-#define CALIBRATION_US 2000
-#define CALIBRATION_RUNS 5
+/* Two stages (docs/boot.md): 2 ms at entry for the first log lines, then the
+ * whole of init, up to the PIT's 16-bit range, for the clock that stays. Both
+ * count PIT ticks against TSC ticks; the error is the few microseconds of
+ * port access at each end, so the longer window is ~15 times as exact, and
+ * the 30 ms of waiting this used to cost are gone. */
+#define PIT_WINDOW_TICKS 0xFFFF        /* 54.9 ms */
+#define PROVISIONAL_TICKS 2386         /* 2 ms */
+#define REFINE_MIN_TICKS (4 * PROVISIONAL_TICKS)
 #define CPUID_HYPERVISOR_BASE 0x40000000u
 #define CPUID_HYPERVISOR_TIMING 0x40000010u  /* eax = TSC kHz (VMware/KVM convention) */
 
+static bool pit_window_running;
+static uint64_t pit_window_tsc;      /* TSC when the PIT started counting */
+static uint8_t sys_control_saved;
+
 void tsc_mark_entry(uint64_t entry_tsc)
 {
-    tsc_entry = entry_tsc;
+    rebase_tsc = entry_tsc;
 }
 
-/* TSC ticks during one PIT channel 2 countdown of CALIBRATION_US. */
-static uint64_t pit_measure_once(void)
+static uint16_t pit_ch2_count(void)
 {
-    uint16_t count = (uint16_t)(PIT_HZ * CALIBRATION_US / 1000000);
-    uint8_t ctl = inb(PORT_SYS_CONTROL_B);
-    outb(PORT_SYS_CONTROL_B, (uint8_t)((ctl & ~SYS_CONTROL_B_SPEAKER) & ~SYS_CONTROL_B_CH2_GATE));
+    outb(PIT_COMMAND, PIT_CMD_CH2_LATCH);
+    uint8_t lo = inb(PIT_CH2_DATA);
+    uint8_t hi = inb(PIT_CH2_DATA);
+    return (uint16_t)(lo | hi << 8);
+}
+
+/* Starts channel 2 counting down from its maximum, speaker off. */
+static void pit_window_start(void)
+{
+    sys_control_saved = inb(PORT_SYS_CONTROL_B);
+    uint8_t off = (uint8_t)(sys_control_saved & ~SYS_CONTROL_B_SPEAKER & ~SYS_CONTROL_B_CH2_GATE);
+    outb(PORT_SYS_CONTROL_B, off);
     outb(PIT_COMMAND, PIT_CMD_CH2_LOHI_MODE0);
-    outb(PIT_CH2_DATA, count & 0xff);
-    outb(PIT_CH2_DATA, count >> 8);
-    /* Raising the gate starts the countdown; OUT goes high at terminal count. */
-    outb(PORT_SYS_CONTROL_B, (uint8_t)((ctl & ~SYS_CONTROL_B_SPEAKER) | SYS_CONTROL_B_CH2_GATE));
-    uint64_t start = rdtsc();
-    while (!(inb(PORT_SYS_CONTROL_B) & SYS_CONTROL_B_CH2_OUT))
-        cpu_relax();
-    uint64_t end = rdtsc();
-    outb(PORT_SYS_CONTROL_B, ctl);
-    return end - start;
+    outb(PIT_CH2_DATA, PIT_WINDOW_TICKS & 0xff);
+    outb(PIT_CH2_DATA, PIT_WINDOW_TICKS >> 8);
+    outb(PORT_SYS_CONTROL_B, (uint8_t)(off | SYS_CONTROL_B_CH2_GATE)); /* the gate starts the count */
+    pit_window_tsc = rdtsc();
+    pit_window_running = true;
 }
 
-static uint64_t pit_calibrate_hz(void)
+/* TSC Hz from the window so far, once at least min_ticks passed; 0 if it ran out. */
+static uint64_t pit_window_hz(uint16_t min_ticks)
 {
-    uint64_t runs[CALIBRATION_RUNS];
-    for (int i = 0; i < CALIBRATION_RUNS; i++)
-        runs[i] = pit_measure_once();
-    /* The median: runs disturbed by the host do not skew the result. */
-    for (int i = 0; i < CALIBRATION_RUNS; i++)
-        for (int j = i + 1; j < CALIBRATION_RUNS; j++)
-            if (runs[j] < runs[i]) {
-                uint64_t t = runs[i];
-                runs[i] = runs[j];
-                runs[j] = t;
-            }
-    return runs[CALIBRATION_RUNS / 2] * PIT_HZ / (PIT_HZ * CALIBRATION_US / 1000000);
+    uint32_t elapsed;
+    uint64_t now;
+    do {
+        if (inb(PORT_SYS_CONTROL_B) & SYS_CONTROL_B_CH2_OUT)
+            return 0; /* terminal count: more than the window passed */
+        elapsed = PIT_WINDOW_TICKS - pit_ch2_count();
+        now = rdtsc();
+    } while (elapsed < min_ticks);
+    return (now - pit_window_tsc) * PIT_HZ / elapsed;
+}
+
+static void set_scale(uint64_t hz)
+{
+    if (tsc_clock_scale.hz) { /* a refinement: from now on, at the new rate */
+        uint64_t now = rdtsc();
+        rebase_ns += tsc_scale_to_ns(&tsc_clock_scale, now - rebase_tsc);
+        rebase_tsc = now;
+    }
+    tsc_clock_scale = tsc_scale_from_hz(hz);
 }
 
 static uint64_t cpuid_tsc_hz(void)
@@ -93,10 +114,26 @@ const char *tsc_calibrate(void)
     }
     if (!hz) {
         source = "PIT channel 2";
-        hz = pit_calibrate_hz();
+        pit_window_start();
+        hz = pit_window_hz(PROVISIONAL_TICKS);
     }
-    tsc_clock_scale = tsc_scale_from_hz(hz);
+    set_scale(hz);
     return source;
+}
+
+bool tsc_calibrate_refine(void)
+{
+    if (!pit_window_running)
+        return false;
+    pit_window_running = false;
+    uint64_t hz = 0;
+    if (PIT_WINDOW_TICKS - pit_ch2_count() >= REFINE_MIN_TICKS)
+        hz = pit_window_hz(REFINE_MIN_TICKS);
+    outb(PORT_SYS_CONTROL_B, sys_control_saved);
+    if (!hz)
+        return false;
+    set_scale(hz);
+    return true;
 }
 
 uint64_t tsc_hz(void)
@@ -111,9 +148,14 @@ bool tsc_is_invariant(void)
     return cpuid(0x80000007u, 0).edx & CPUID_80000007_EDX_INVARIANT_TSC;
 }
 
+uint64_t tsc_ticks_to_ns(uint64_t ticks)
+{
+    return tsc_scale_to_ns(&tsc_clock_scale, ticks);
+}
+
 uint64_t clock_since_entry_ns(void)
 {
     if (!tsc_clock_scale.hz)
         return 0;
-    return tsc_scale_to_ns(&tsc_clock_scale, rdtsc() - tsc_entry);
+    return rebase_ns + tsc_scale_to_ns(&tsc_clock_scale, rdtsc() - rebase_tsc);
 }

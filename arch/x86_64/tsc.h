@@ -1,6 +1,7 @@
 /*
- * The time-stamp counter as the kernel's clock: calibrated once at EFI entry,
- * read as nanoseconds since that entry. Under TCG the TSC is not flagged
+ * The time-stamp counter as the kernel's clock: calibrated at EFI entry (and,
+ * against the PIT, refined once init is done), read as nanoseconds since
+ * that entry. Under TCG the TSC is not flagged
  * invariant but follows host time (FACTS.md); the boot line says which.
  */
 #ifndef ARCH_X86_64_TSC_H
@@ -16,8 +17,18 @@ void tsc_mark_entry(uint64_t entry_tsc);
  * against PIT channel 2). Returns the name of the source used. */
 const char *tsc_calibrate(void);
 
+/* With the PIT as the source, tsc_calibrate measures only 2 ms and leaves
+ * the PIT counting; this measures the whole time since then (up to 55 ms)
+ * and adopts that frequency, keeping the clock continuous. Call once, with
+ * interrupts disabled. Returns false (and changes nothing) when there is no
+ * such measurement running or it ran out. */
+bool tsc_calibrate_refine(void);
+
 uint64_t tsc_hz(void);
 bool tsc_is_invariant(void);
+
+/* A span of TSC ticks in nanoseconds, at the current rate. */
+uint64_t tsc_ticks_to_ns(uint64_t ticks);
 
 /* Nanoseconds since the tick count given to tsc_mark_entry(). */
 uint64_t clock_since_entry_ns(void);
