@@ -139,6 +139,9 @@ EFI_STATUS efi_main(EFI_HANDLE image, EFI_SYSTEM_TABLE *st)
         while (!gdb_release_wait)
             cpu_relax();
     }
+    /* From here the console is deferred (lib/log.c), except with log=debug:
+     * someone debugging a hang during init wants every line at once. */
+    log_set_deferred(bi->options.log != LOG_VERBOSITY_DEBUG);
 
     find_acpi_rsdp(st, bi);
     exit_boot_services(image, st, bi);

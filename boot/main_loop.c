@@ -3,6 +3,7 @@
 #include "arch/x86_64/cpu.h"
 #include "arch/x86_64/timer.h"
 #include "boot/napi.h"
+#include "lib/log.h"
 
 static struct main_loop_hook *hooks;
 
@@ -18,6 +19,7 @@ void main_loop_once(void)
     timers_run();
     for (struct main_loop_hook *h = hooks; h; h = h->next)
         h->fn(h->arg);
+    log_flush();
     /* With interrupts off, nothing can slip in between the last look for
      * work and halting: `sti; hlt` opens the window only once halted. */
     irq_disable();

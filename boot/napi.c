@@ -13,19 +13,6 @@ void napi_init(struct napi *napi, napi_poll_fn poll, void *priv, int budget)
     *napi = (struct napi){ .poll = poll, .priv = priv, .budget = budget };
 }
 
-static bool irq_save(void)
-{
-    uint64_t flags;
-    __asm__ volatile("pushfq; popq %0; cli" : "=r"(flags) : : "memory");
-    return flags & (1u << 9);
-}
-
-static void irq_restore(bool enabled)
-{
-    if (enabled)
-        irq_enable();
-}
-
 static void enqueue(struct napi *napi)
 {
     napi->queued = true;

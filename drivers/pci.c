@@ -17,6 +17,7 @@
 
 /* Chipset identities (QEMU's pc and q35). */
 #define PCI_VENDOR_INTEL 0x8086
+#define PCI_VENDOR_VIRTIO 0x1af4
 #define PCI_DEVICE_PIIX3_ISA 0x7000
 #define PCI_DEVICE_ICH9_LPC 0x2918
 /* Interrupt routing registers in those bridges' config space: PIRQA-D at
@@ -51,9 +52,32 @@ static uint8_t read8_at_address(void *ctx, uint16_t reg)
     return pci_config_read8(*(struct pci_address *)ctx, reg);
 }
 
+/* BAR sizing toggles decoding, and under QEMU every toggle rebuilds the
+ * guest's memory map: 2 ms for the VGA's 16 MiB frame buffer alone. Only
+ * functions a driver here may claim (virtio) and bridges need sizes; the
+ * rest are shown with their addresses (docs/pci.md). */
+static bool bar_sizes_needed(const struct pci_device *dev)
+{
+    return dev->vendor_id == PCI_VENDOR_VIRTIO ||
+           (dev->header_type & PCI_HEADER_TYPE_MASK) == PCI_HEADER_TYPE_BRIDGE;
+}
+
+static void read_bars_unsized(struct pci_device *dev)
+{
+    for (int i = 0; i < PCI_BAR_COUNT;) {
+        uint32_t value = pci_read32(dev, (uint16_t)(PCI_BAR0 + 4 * i));
+        uint32_t high = i + 1 < PCI_BAR_COUNT ? pci_read32(dev, (uint16_t)(PCI_BAR0 + 4 * (i + 1))) : 0;
+        i += pci_bar_decode_unsized(value, high, &dev->bars[i]);
+    }
+}
+
 /* Sizes every BAR with decoding off, so the all-ones probe never decodes anything. */
 static void probe_bars(struct pci_device *dev)
 {
+    if (!bar_sizes_needed(dev)) {
+        read_bars_unsized(dev);
+        return;
+    }
     int count = (dev->header_type & PCI_HEADER_TYPE_MASK) == PCI_HEADER_TYPE_BRIDGE ? 2 : PCI_BAR_COUNT;
     uint16_t command = pci_read16(dev, PCI_COMMAND);
     pci_write16(dev, PCI_COMMAND, command & ~(uint16_t)(PCI_COMMAND_IO | PCI_COMMAND_MEMORY));
@@ -126,9 +150,12 @@ static void log_device(const struct pci_device *d)
         const struct pci_bar *b = &d->bars[i];
         if (b->type == PCI_BAR_NONE)
             continue;
-        char size[16];
-        format_size(b->size, size, sizeof(size));
-        n += (size_t)snprintf(line + n, sizeof(line) - n, " bar%d=%s%s@0x%llx/%s", i, pci_bar_type_name(b->type),
+        char size[16] = "";
+        if (b->size) {
+            size[0] = '/';
+            format_size(b->size, size + 1, sizeof(size) - 1);
+        }
+        n += (size_t)snprintf(line + n, sizeof(line) - n, " bar%d=%s%s@0x%llx%s", i, pci_bar_type_name(b->type),
                               b->prefetchable ? "p" : "", (unsigned long long)b->base, size);
     }
     if (d->irq_pin && n < sizeof(line)) {

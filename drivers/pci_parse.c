@@ -48,6 +48,20 @@ int pci_bar_decode(uint32_t value, uint32_t value_high, uint32_t probe, uint32_t
     return 1;
 }
 
+int pci_bar_decode_unsized(uint32_t value, uint32_t value_high, struct pci_bar *out)
+{
+    memset(out, 0, sizeof(*out));
+    bool mem64 = !(value & BAR_IO) && (value & BAR_MEM_TYPE_MASK) == BAR_MEM_TYPE_64;
+    uint64_t base = value & BAR_IO ? value & BAR_IO_ADDR_MASK
+                                   : ((mem64 ? (uint64_t)value_high << 32 : 0) | (value & BAR_MEM_ADDR_MASK));
+    if (base == 0)
+        return mem64 ? 2 : 1; /* not implemented, or left unassigned by the firmware */
+    out->type = value & BAR_IO ? PCI_BAR_IO : mem64 ? PCI_BAR_MEM64 : PCI_BAR_MEM32;
+    out->prefetchable = !(value & BAR_IO) && (value & BAR_MEM_PREFETCH);
+    out->base = base;
+    return mem64 ? 2 : 1;
+}
+
 const char *pci_bar_type_name(enum pci_bar_type type)
 {
     switch (type) {

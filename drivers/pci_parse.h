@@ -59,6 +59,10 @@ struct pci_bar {
  * half. Returns the number of BAR registers used: 1, or 2 for 64-bit. */
 int pci_bar_decode(uint32_t value, uint32_t value_high, uint32_t probe, uint32_t probe_high, struct pci_bar *out);
 
+/* The same from the value alone, for functions no driver here claims: type,
+ * prefetchable and address, size 0 (unknown). A BAR reading 0 counts as none. */
+int pci_bar_decode_unsized(uint32_t value, uint32_t value_high, struct pci_bar *out);
+
 const char *pci_bar_type_name(enum pci_bar_type type);
 
 /* ---- Capabilities ---- */

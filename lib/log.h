@@ -17,6 +17,10 @@ enum log_level { LOG_ERROR, LOG_WARN, LOG_INFO, LOG_DEBUG };
 void log_set_output(void (*write)(const char *s, size_t n));
 void log_set_clock(uint64_t (*now_ns)(void));
 void log_set_level(enum log_level level);
+/* Deferred: output waits in a 16 KiB ring until log_flush (the main loop
+ * calls it on every pass); off: written at once. Turning it off flushes. */
+void log_set_deferred(bool on);
+void log_flush(void);
 
 /* True if a message at `level` would be printed (to skip costly preparation). */
 bool log_enabled(enum log_level level);

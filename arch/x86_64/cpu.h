@@ -2,6 +2,7 @@
 #ifndef ARCH_X86_64_CPU_H
 #define ARCH_X86_64_CPU_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 static inline void outb(uint16_t port, uint8_t v) { __asm__ volatile("outb %0, %1" : : "a"(v), "Nd"(port)); }
@@ -52,6 +53,19 @@ static inline void invlpg(uint64_t addr) { __asm__ volatile("invlpg (%0)" : : "r
 static inline void cpu_relax(void) { __asm__ volatile("pause"); }
 static inline void irq_disable(void) { __asm__ volatile("cli" ::: "memory"); }
 static inline void irq_enable(void) { __asm__ volatile("sti" ::: "memory"); }
+
+/* Disables interrupts and returns whether they were on, for irq_restore. */
+static inline bool irq_save(void)
+{
+    uint64_t flags;
+    __asm__ volatile("pushfq; popq %0; cli" : "=r"(flags) : : "memory");
+    return flags & (1u << 9); /* RFLAGS.IF */
+}
+static inline void irq_restore(bool enabled)
+{
+    if (enabled)
+        irq_enable();
+}
 
 /* Enables interrupts and halts in one step: `sti` takes effect after the next
  * instruction, so an interrupt pending now wakes the `hlt` instead of being

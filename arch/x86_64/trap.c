@@ -57,6 +57,7 @@ static void print_registers(const struct trap_frame *f)
 __attribute__((noreturn)) static void panic_from_frame(const struct trap_frame *f, const char *message)
 {
     irq_disable();
+    log_set_deferred(false); /* what was logged before comes out first, then the report as it is written */
     if (++panic_depth > 1) {
         /* Faulted while reporting: say so with as little machinery as possible. */
         kprintf("\nPANIC: nested fault (vector %llu) while reporting a panic\n", (unsigned long long)f->vector);
@@ -98,6 +99,7 @@ void trap_panic(const char *message)
         __asm__ volatile("ud2");
     }
     irq_disable();
+    log_set_deferred(false);
     kprintf("\nPANIC: %s\n", message);
     const uint64_t *frame = __builtin_frame_address(0); /* [0] caller's RBP, [1] return address */
     backtrace_print(frame[1], frame[0], 0);

@@ -795,3 +795,18 @@ TEST(pci_intx_bad_pin_slot_or_chipset)
     CHECK_EQ(route(PCI_CHIPSET_UNKNOWN, 3, 1, ovmf_routes, &g, &isa), -1);
     CHECK_EQ(route(PCI_CHIPSET_UNKNOWN, 7, 1, ovmf_routes, &g, &isa), -1);
 }
+
+TEST(pci_bar_decode_unsized_reads_type_and_address_only)
+{
+    struct pci_bar b;
+    CHECK_EQ(pci_bar_decode_unsized(0x00006041, 0, &b), 1); /* I/O at 0x6040 */
+    CHECK(b.type == PCI_BAR_IO && b.base == 0x6040 && b.size == 0 && !b.prefetchable);
+    CHECK_EQ(pci_bar_decode_unsized(0xC0000008, 0, &b), 1); /* 32-bit prefetchable */
+    CHECK(b.type == PCI_BAR_MEM32 && b.base == 0xC0000000 && b.prefetchable && b.size == 0);
+    CHECK_EQ(pci_bar_decode_unsized(0x0000000C, 0xE0, &b), 2); /* 64-bit prefetchable above 4 GiB */
+    CHECK(b.type == PCI_BAR_MEM64 && b.base == 0xE000000000ULL && b.prefetchable);
+    CHECK_EQ(pci_bar_decode_unsized(0x00000004, 0, &b), 2); /* 64-bit, unassigned: none, both registers used */
+    CHECK(b.type == PCI_BAR_NONE);
+    CHECK_EQ(pci_bar_decode_unsized(0, 0, &b), 1);
+    CHECK(b.type == PCI_BAR_NONE);
+}
