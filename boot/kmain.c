@@ -87,7 +87,7 @@ static void kmain_on_kernel_stack(void *arg)
     bool refined = tsc_calibrate_refine();
     irq_enable();
     if (refined)
-        log_info("tsc: %llu.%03llu MHz, refined over init against PIT channel 2 (the first 2 ms said %llu.%03llu)",
+        log_info("tsc: %llu.%03llu MHz, refined over init against PIT channel 2 (the first 0.5 ms said %llu.%03llu)",
                  (unsigned long long)(tsc_hz() / 1000000), (unsigned long long)(tsc_hz() / 1000 % 1000),
                  (unsigned long long)(provisional_hz / 1000000), (unsigned long long)(provisional_hz / 1000 % 1000));
     timer_service_ready();

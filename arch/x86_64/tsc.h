@@ -17,7 +17,7 @@ void tsc_mark_entry(uint64_t entry_tsc);
  * against PIT channel 2). Returns the name of the source used. */
 const char *tsc_calibrate(void);
 
-/* With the PIT as the source, tsc_calibrate measures only 2 ms and leaves
+/* With the PIT as the source, tsc_calibrate measures only 0.5 ms and leaves
  * the PIT counting; this measures the whole time since then (up to 55 ms)
  * and adopts that frequency, keeping the clock continuous. Call once, with
  * interrupts disabled. Returns false (and changes nothing) when there is no
