@@ -88,6 +88,7 @@
 /* ---- statistics (for /stats and the debug log) ---- */
 #define LWIP_STATS 1
 #define LWIP_STATS_DISPLAY 0
+#define LWIP_STATS_LARGE 1          /* 32-bit counters: /stats counters must not wrap at 65535 (a SYN flood did) */
 #define LINK_STATS 1
 #define ETHARP_STATS 1
 #define IP_STATS 1

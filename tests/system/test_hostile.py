@@ -22,7 +22,7 @@ import pytest
 
 from netns import GUEST_ADDR, have_root
 from test_services import (CURL, HELLO, HttpClient, answers_ping, attributed, connect, fetch_stats, run,
-                           shared_guest)
+                           shared_guest, wait_ipv6)
 
 needs_root = pytest.mark.skipif(not have_root(), reason="needs root for network namespaces and tap devices")
 SEND = Path(__file__).resolve().parent / "hostile_send.py"
@@ -148,6 +148,9 @@ def still_serves(g, net, when):
 @pytest.fixture(scope="module")
 def _guest(tmp_path_factory):
     with shared_guest(tmp_path_factory, "hostile", snaplen=128) as gn:
+        # IPv6 classes need the link-local address past duplicate address
+        # detection: a tentative address drops them before any counter.
+        wait_ipv6(*gn)
         yield gn
 
 
