@@ -72,12 +72,17 @@ void virtio_describe_features(uint64_t f, char *buf, unsigned size)
             n += (unsigned)snprintf(buf + n, size - n, "%s%s", n ? " " : "", names[i].name);
 }
 
-/* ACKNOWLEDGE, DRIVER, the features, FEATURES_OK read back (modern only: legacy has no such step). */
+/* ACKNOWLEDGE, then DRIVER: status bits are only ever added until a reset (virtio 1.2, 3.1.1). */
+static void acknowledge(struct virtio_device *vdev)
+{
+    vdev->ops->set_status(vdev, VIRTIO_STATUS_ACKNOWLEDGE);
+    vdev->ops->set_status(vdev, VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER);
+}
+
+/* After acknowledge(): the features, FEATURES_OK read back (modern only). */
 static int write_features(struct virtio_device *vdev)
 {
     const struct virtio_transport_ops *ops = vdev->ops;
-    ops->set_status(vdev, VIRTIO_STATUS_ACKNOWLEDGE);
-    ops->set_status(vdev, VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER);
     ops->set_features(vdev, vdev->features);
     if (ops != &virtio_pci_modern_ops)
         return 0;
@@ -96,8 +101,7 @@ int virtio_negotiate(struct virtio_device *vdev, uint64_t wanted)
         log_error("virtio: %s: reset did not complete", vdev->name);
         return -EIO;
     }
-    ops->set_status(vdev, VIRTIO_STATUS_ACKNOWLEDGE);
-    ops->set_status(vdev, VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER);
+    acknowledge(vdev);
 
     uint64_t offered = ops->get_features(vdev);
     bool modern = ops == &virtio_pci_modern_ops;
@@ -394,6 +398,7 @@ static int restore_vectors(struct virtio_device *vdev)
 
 int virtio_restore(struct virtio_device *vdev)
 {
+    acknowledge(vdev);
     if (write_features(vdev) < 0)
         return -EIO;
     for (unsigned i = 0; i < vdev->nvqs; i++) {
