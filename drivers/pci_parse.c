@@ -55,7 +55,7 @@ int pci_bar_decode_unsized(uint32_t value, uint32_t value_high, struct pci_bar *
     uint64_t base = value & BAR_IO ? value & BAR_IO_ADDR_MASK
                                    : ((mem64 ? (uint64_t)value_high << 32 : 0) | (value & BAR_MEM_ADDR_MASK));
     if (base == 0)
-        return mem64 ? 2 : 1; /* not implemented, or left unassigned by the firmware */
+        return mem64 ? 2 : 1; /* absent, or left unassigned by the firmware */
     out->type = value & BAR_IO ? PCI_BAR_IO : mem64 ? PCI_BAR_MEM64 : PCI_BAR_MEM32;
     out->prefetchable = !(value & BAR_IO) && (value & BAR_MEM_PREFETCH);
     out->base = base;
