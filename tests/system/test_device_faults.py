@@ -18,7 +18,7 @@ import time
 import pytest
 
 from netns import GUEST_ADDR, GUEST_STATIC_CMDLINE, PrivateNetwork, have_root
-from test_services import HttpClient, connect, fetch_stats, inside, ping, start_guest, tcp_echo, wait_ready
+from test_services import HttpClient, connect, inside, ping, start_guest, stats, tcp_echo, wait_ready
 
 pytestmark = pytest.mark.skipif(not have_root(), reason="needs root for network namespaces and tap devices")
 
@@ -69,11 +69,7 @@ def inject(net, fault):
 
 
 def nic_stats(g, net):
-    c = HttpClient(connect(net, g=g), g)
-    try:
-        samples = fetch_stats(g, c)
-    finally:
-        c.close()
+    samples = stats(g, net)
     label = f'{{nic="{NIC}"}}'
     value = {name: v for (name, labels), v in samples.items() if labels == label}
     value["broken"] = sum(v for (name, _), v in samples.items() if name == "virtqueue_broken")

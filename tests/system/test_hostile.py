@@ -13,7 +13,6 @@ import json
 import random
 import socket
 import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
@@ -21,8 +20,7 @@ from pathlib import Path
 import pytest
 
 from netns import GUEST_ADDR, have_root
-from test_services import (CURL, HELLO, HttpClient, answers_ping, attributed, connect, fetch_stats, run,
-                           shared_guest, wait_ipv6)
+from test_services import CURL, HELLO, answers_ping, attributed, connect, run, shared_guest, stats, wait_ipv6
 
 needs_root = pytest.mark.skipif(not have_root(), reason="needs root for network namespaces and tap devices")
 SEND = Path(__file__).resolve().parent / "hostile_send.py"
@@ -35,14 +33,6 @@ def send_class(g, net, name, *args, timeout=120):
     if r.returncode != 0:
         g.fail(f"hostile_send.py {name} failed ({r.returncode}):\n{r.stderr.decode(errors='replace')[-3000:]}")
     return json.loads(r.stdout.decode().strip().splitlines()[-1])
-
-
-def stats(g, net):
-    c = HttpClient(connect(net, g=g), g)
-    try:
-        return fetch_stats(g, c)
-    finally:
-        c.close()
 
 
 def lwip(field, proto):

@@ -428,6 +428,15 @@ def fetch_stats(g, c):
         g.fail(f"/stats is not valid Prometheus text: {e}\n----- /stats -----\n{r.body.decode(errors='replace')}")
 
 
+def stats(g, net):
+    """/stats over a connection of its own, parsed: {(name, labels): value}."""
+    c = HttpClient(connect(net, g=g), g)
+    try:
+        return fetch_stats(g, c)
+    finally:
+        c.close()
+
+
 # -- echo ------------------------------------------------------------------------
 
 def tcp_echo(g, sock, size, seed, slow_for=0.0, timeout=120.0):

@@ -20,7 +20,7 @@ import time
 import pytest
 
 from netns import GUEST_ADDR, PrivateNetwork, have_root
-from test_services import HttpClient, connect, fetch_stats, inside, run, start_guest, wait_ready
+from test_services import HttpClient, connect, inside, run, start_guest, stats, wait_ready
 
 pytestmark = pytest.mark.skipif(not have_root(), reason="needs root for network namespaces and tap devices")
 
@@ -70,7 +70,7 @@ def keepalive_worker(load, net):
             if client is None:
                 client = HttpClient(connect(net))
             client.send(f"GET /hello HTTP/1.1\r\nHost: {GUEST_ADDR}\r\n\r\n".encode())
-            r = client._response(False, 10.0)
+            r = client.response(timeout=10.0)
             load.count("keep-alive", r.status == 200 and r.body == b"hello\n", repr(r))
         except (OSError, EOFError, TimeoutError, AssertionError) as e:
             load.count("keep-alive", False, repr(e))
@@ -148,11 +148,7 @@ def ping_worker(load, net):
 
 def idle_state(g, net):
     """What must come back after the load: pool use, heap use, held buffers."""
-    c = HttpClient(connect(net, g=g), g)
-    try:
-        samples = fetch_stats(g, c)
-    finally:
-        c.close()
+    samples = stats(g, net)
     keep = ("lwip_pool_used", "lwip_heap_used_bytes", "virtio_net_rx_buffers_held")
     return {f"{name}{labels}": v for (name, labels), v in samples.items() if name in keep}
 
