@@ -485,15 +485,20 @@ static void handle_config_change(struct virtio_net *nic)
 
 /* ---- fault injection (faults=on only; tests the recovery above) ---- */
 
-/* Takes a transmit slot for a chain that carries no frame (token NULL). */
-static struct tx_slot *fault_slot(struct virtio_net *nic)
+/* Adds a one-buffer transmit chain over a free slot's header that carries no
+ * frame (token NULL): device-readable if out, else device-writable. No kick. */
+static int add_fault_chain(struct virtio_net *nic, bool out)
 {
     uint16_t index = tx_slots_get(&nic->tx_slots);
     if (index == TX_SLOT_NONE)
-        return NULL;
+        return -ENOSPC;
     struct tx_slot *slot = &nic->tx_slot_mem[index];
     slot->token = NULL;
-    return slot;
+    struct vq_sg sg = { (uint64_t)(uintptr_t)&slot->hdr, nic->hdr_len };
+    int rc = virtqueue_add(txq(nic), &sg, out ? 1 : 0, out ? 0 : 1, slot);
+    if (rc < 0)
+        tx_slots_put(&nic->tx_slots, index);
+    return rc;
 }
 
 /* A transmit chain with no device-readable buffer: QEMU's virtio-net calls
@@ -502,15 +507,9 @@ static struct tx_slot *fault_slot(struct virtio_net *nic)
  * a legacy one (the transmit timeout finds that). */
 static int inject_device_error(struct virtio_net *nic)
 {
-    struct tx_slot *slot = fault_slot(nic);
-    if (!slot)
-        return -ENOSPC;
-    struct vq_sg sg = { (uint64_t)(uintptr_t)&slot->hdr, sizeof(slot->hdr) };
-    int rc = virtqueue_add(txq(nic), &sg, 0, 1, slot);
-    if (rc < 0) {
-        tx_slots_put(&nic->tx_slots, (uint16_t)(slot - nic->tx_slot_mem));
+    int rc = add_fault_chain(nic, false);
+    if (rc < 0)
         return rc;
-    }
     virtqueue_notify(txq(nic));
     watchdog_arm(nic);
     return 0;
@@ -523,15 +522,11 @@ static int inject_device_error(struct virtio_net *nic)
 static void plant_bad_used_entry(struct virtio_net *nic)
 {
     nic->fault_bad_used_pending = false;
-    struct virtqueue *vq = txq(nic);
-    struct tx_slot *slot = fault_slot(nic);
-    struct vq_sg sg = { slot ? (uint64_t)(uintptr_t)&slot->hdr : 0, nic->hdr_len };
-    if (!slot || virtqueue_add(vq, &sg, 1, 0, slot) < 0) {
+    if (add_fault_chain(nic, true) < 0) {
         log_error("virtio-net: %s: fault injection: no room for the chain", nic->vdev.name);
-        if (slot)
-            tx_slots_put(&nic->tx_slots, (uint16_t)(slot - nic->tx_slot_mem));
         return;
     }
+    struct virtqueue *vq = txq(nic);
     uint16_t idx = vq->vring.used->idx;
     vq->vring.used->ring[idx & (vq->vring.num - 1)] = (struct vring_used_elem){ .id = vq->vring.num + 7u, .len = 0 };
     dma_wmb();
