@@ -8,6 +8,7 @@
 #include "arch/x86_64/cpu.h"
 #include "arch/x86_64/tsc.h"
 #include "boot/boot_info.h"
+#include "boot/efi_memmap.h"
 #include "drivers/serial.h"
 #include "lib/log.h"
 #include "lib/panic.h"
@@ -89,10 +90,8 @@ static void exit_boot_services(EFI_HANDLE image, EFI_SYSTEM_TABLE *st, struct bo
             panic("boot: GetMemoryMap failed (status 0x%llx, attempt %u)", (unsigned long long)status, attempt);
         status = bs->ExitBootServices(image, key);
         if (!EFI_ERROR(status)) {
-            bi->memmap = buffer;
-            bi->memmap_size = size;
-            bi->memmap_desc_size = desc_size;
             bi->exit_boot_services_attempts = attempt;
+            efi_memmap_convert(buffer, size, desc_size, bi);
             return;
         }
     }
@@ -120,6 +119,7 @@ EFI_STATUS efi_main(EFI_HANDLE image, EFI_SYSTEM_TABLE *st)
     if (EFI_ERROR(st->BootServices->HandleProtocol(image, &loaded_image_guid, (void **)&loaded)))
         panic("boot: no EFI_LOADED_IMAGE_PROTOCOL for our own image");
     struct boot_info *bi = &boot_info;
+    bi->loader = "EFI";
     bi->image_base = (uint64_t)loaded->ImageBase;
     bi->image_size = loaded->ImageSize;
     log_info("boot: image base=0x%llx size=%llu KiB", (unsigned long long)(uint64_t)ImageBase,
