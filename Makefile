@@ -49,7 +49,7 @@ LWIP_OBJS := $(patsubst %,$(BUILD)/obj/%.o,$(LWIP_SRCS))
 
 KERNEL_OBJS := $(patsubst %,$(BUILD)/obj/%.o,$(KERNEL_SRCS)) $(LWIP_OBJS)
 
-.PHONY: all help setup image run run-image debug test test-unit test-system soak clean
+.PHONY: all help setup image run run-image debug test test-deps test-unit test-system soak clean
 
 all: $(BUILD)/kernel.efi ## Build build/kernel.efi and build/kernel.elf (the default)
 
@@ -67,6 +67,10 @@ $(BUILD)/obj/%.c.o: %.c | $(BUILD)/.setup-done
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  CC      $<")
 	$(Q)$(CC) $(KERNEL_CFLAGS) $(LWIP_INCLUDES) -c $< -o $@
+
+# lwIP's sources appear when scripts/setup unpacks them: with -j, make must
+# know that, or it finds no rule for their objects on a fresh clone.
+$(LWIP_SRCS): | $(BUILD)/.setup-done ;
 
 # Third-party code: the same flags, but its warnings are not ours to fail on.
 $(BUILD)/obj/$(LWIP_DIR)/%.c.o: $(LWIP_DIR)/%.c | $(BUILD)/.setup-done
@@ -123,7 +127,10 @@ run-image: $(BUILD)/disk.img ## Boot build/disk.img from a drive, as any UEFI hy
 debug: $(BUILD)/kernel.efi ## Boot with gdb attached, kernel symbols loaded at the real image base
 	@MACHINE=$(MACHINE) CMDLINE="$(CMDLINE)" bash scripts/debug
 
-test: test-unit test-fuzz test-system ## Run every test (unit tests, bounded fuzzing, then QEMU system tests)
+test: test-deps test-unit test-fuzz test-system ## Run every test (include rules, unit tests, bounded fuzzing, then QEMU system tests)
+
+test-deps: ## The dependency rules between the rooms (docs/architecture.md), over #include lines
+	@$(PYTHON) scripts/check-includes
 
 test-unit: ## Host-built unit tests of pure logic, under ASan and UBSan
 	@$(MAKE) --no-print-directory -C tests/unit run
