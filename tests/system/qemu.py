@@ -13,13 +13,16 @@ import shlex
 import socket
 import signal
 import subprocess
+import sys
 import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO / "scripts"))
+
+from qemu_args import QEMU, base_args  # noqa: E402
+
 KERNEL = REPO / "build" / "kernel.efi"
-OVMF = Path("/usr/share/ovmf/OVMF.fd")
-QEMU = "qemu-system-x86_64"
 
 # QEMU exit statuses for the values the kernel writes to isa-debug-exit.
 EXIT_SUCCESS = 33  # 0x10: self-tests passed
@@ -88,15 +91,7 @@ class Guest:
         self.proc = None
 
     def command(self):
-        args = list(self.prefix) + [
-            QEMU,
-            "-machine", self.machine,
-            "-accel", self.accel,
-            # Room for a second vCPU keeps TCG's memory barriers (docs/virtio.md).
-            "-smp", "1,maxcpus=2",
-            "-m", str(self.memory),
-            "-bios", str(OVMF),
-        ]
+        args = [*self.prefix, QEMU, *base_args(self.machine, self.accel, self.memory)]
         if self.disk:
             args += ["-drive", f"file={self.disk},format=raw"]
         else:
@@ -105,10 +100,8 @@ class Guest:
             args += ["-append", self.cmdline]
         args += [
             "-display", "none",
-            "-no-reboot",
             "-serial", f"file:{self.log_path}",
             "-monitor", f"unix:{self.monitor_path},server=on,wait=off",
-            "-device", "isa-debug-exit,iobase=0xf4,iosize=0x04",
         ]
         return args + list(self.nic) + list(self.extra_args)
 
