@@ -5,6 +5,7 @@ SHELL := /bin/bash
 
 BUILD := build
 MACHINE ?= q35
+BOOT ?= efi
 ACCEL ?= tcg
 CMDLINE ?=
 PYTHON := /usr/bin/python3
@@ -145,8 +146,8 @@ image: $(BUILD)/disk.img ## Build build/disk.img: a GPT disk whose EFI system pa
 $(BUILD)/disk.img: $(BUILD)/kernel.efi scripts/make-image
 	$(PYTHON) scripts/make-image $< $@
 
-run: $(BUILD)/kernel.efi ## Boot in QEMU (MACHINE=q35|pc, ACCEL=tcg|kvm, CMDLINE="...")
-	@MACHINE=$(MACHINE) ACCEL=$(ACCEL) CMDLINE="$(CMDLINE)" bash scripts/run
+run: all ## Boot in QEMU (BOOT=efi|pvh, MACHINE=q35|pc|microvm, ACCEL=tcg|kvm, CMDLINE="...")
+	@BOOT=$(BOOT) MACHINE=$(MACHINE) ACCEL=$(ACCEL) CMDLINE="$(CMDLINE)" bash scripts/run
 
 run-image: $(BUILD)/disk.img ## Boot build/disk.img from a drive, as any UEFI hypervisor would
 	@MACHINE=$(MACHINE) ACCEL=$(ACCEL) DISK=$(BUILD)/disk.img bash scripts/run
@@ -162,7 +163,7 @@ test-deps: ## The dependency rules between the rooms (docs/architecture.md), ove
 test-unit: ## Host-built unit tests of pure logic, under ASan and UBSan
 	@$(MAKE) --no-print-directory -C tests/unit run
 
-test-system: $(BUILD)/kernel.efi ## Boot the kernel in QEMU and check its serial console
+test-system: all ## Boot the kernel in QEMU and check its serial console
 	@$(PYTHON) -m pytest -q -rs tests/system
 
 .PHONY: bench

@@ -15,8 +15,10 @@ A boot path is a way into the kernel (DESIGN.md, "Two ways in, one kernel"):
        microvm has no PCI unless pcie=on: its NIC is virtio-net-device
        (virtio-mmio), see nic_device().
 
-    scripts/qemu_args.py [--boot efi] [--machine q35] [--accel tcg] [--memory 256]
-prints the arguments as one shell-quoted line (exit 2 and a message on a bad value).
+    scripts/qemu_args.py [--boot efi|pvh] [--machine q35] [--accel tcg] [--memory 256]
+prints the arguments as one shell-quoted line (exit 2 and a message on a bad value);
+    scripts/qemu_args.py --nic-device --machine microvm
+prints the virtio-net device model for that machine.
 """
 
 import argparse
@@ -83,7 +85,11 @@ def main():
     ap.add_argument("--machine", default="q35")
     ap.add_argument("--accel", default="tcg")
     ap.add_argument("--memory", default="256")
+    ap.add_argument("--nic-device", action="store_true", help="print the virtio-net device model for --machine")
     opts = ap.parse_args()
+    if opts.nic_device:
+        print(nic_device(opts.machine))
+        return 0
     try:
         print(shlex.join(base_args(opts.machine, opts.accel, opts.memory, opts.boot)))
     except QemuArgsError as e:
