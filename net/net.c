@@ -51,6 +51,8 @@ static void wake(struct timer *t, void *arg)
 void net_run_timeouts(void)
 {
     sys_check_timeouts();
+    /* Last in the pass: what the polls and timeouts queued goes out, one notification per NIC. */
+    nic_netif_flush_all();
     u32_t ms = sys_timeouts_sleeptime();
     if (ms == SYS_TIMEOUTS_SLEEPTIME_INFINITE) {
         timer_cancel(&lwip_wakeup);

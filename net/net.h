@@ -28,8 +28,9 @@ struct net_config {
  * returns the number of interfaces brought up. */
 int net_init(const struct net_config *cfg);
 
-/* lwIP's due timeouts, then a kernel timer for the next one: the main loop
- * calls this on every pass. */
+/* lwIP's due timeouts, then what every netif queued in this pass goes out
+ * (one notification per NIC), then a kernel timer for lwIP's next timeout:
+ * the main loop calls this last on every pass. */
 void net_run_timeouts(void);
 
 #endif

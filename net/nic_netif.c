@@ -9,11 +9,12 @@
 #include "lwip/pbuf.h"
 #include "lwip/snmp.h"
 #include "lwip/stats.h"
-#include "net/tcp_csum_offload.h"
+#include "net/nic_tx.h"
 #include "netif/ethernet.h"
 
 #define ETH_HEADER_LEN 14
 #define VLAN_TAG_LEN 4
+#define PBUF_MAX_TOT_LEN 0xFFFF /* lwIP 2.1's pbuf lengths are 16 bits */
 
 /* A pbuf over one driver receive buffer; freeing it hands the buffer back. */
 struct rx_pbuf {
@@ -22,18 +23,24 @@ struct rx_pbuf {
     uint16_t id;
 };
 
+struct nic_netif;
+static struct nic_netif *registry[VIRTIO_NET_MAX_DEVICES];
+static int registry_count;
+
 struct nic_netif {
     struct netif netif;
     struct virtio_net *nic;
     struct rx_pbuf *rx_pbufs; /* one per driver receive buffer id */
     uint16_t rx_pbuf_count;
     u16_t checksum_flags;     /* the netif's usual checksum control */
+    struct nic_tx tx;
     struct nic_netif_stats stats;
 };
 
 struct netif *nic_netif_lwip(struct nic_netif *n) { return &n->netif; }
 struct virtio_net *nic_netif_nic(struct nic_netif *n) { return n->nic; }
 const struct nic_netif_stats *nic_netif_stats(const struct nic_netif *n) { return &n->stats; }
+const struct nic_tx_stats *nic_netif_tx_stats(const struct nic_netif *n) { return &n->tx.stats; }
 
 static void rx_pbuf_free(struct pbuf *p)
 {
@@ -60,11 +67,15 @@ static void receive(void *ctx, const struct virtio_net_rx_frame *frame)
 {
     struct nic_netif *n = ctx;
     /* lwIP takes any length it is given; a frame past the MTU (a jumbo from a
-     * misconfigured or hostile peer) is nothing this interface agreed to. */
+     * misconfigured or hostile peer) is nothing this interface agreed to. A
+     * large TCP segment (GUEST_TSO4/6, its header checked by the driver) may
+     * be as long as a pbuf chain can be. */
     uint32_t total = 0;
     for (unsigned i = 0; i < frame->count; i++)
         total += frame->bufs[i].len;
-    if (total > (uint32_t)n->netif.mtu + ETH_HEADER_LEN + VLAN_TAG_LEN) {
+    uint32_t limit = frame->gso_type != VIRTIO_NET_HDR_GSO_NONE ? PBUF_MAX_TOT_LEN
+                                                                : (uint32_t)n->netif.mtu + ETH_HEADER_LEN + VLAN_TAG_LEN;
+    if (total > limit || total > PBUF_MAX_TOT_LEN) {
         n->stats.rx_drop_oversize++;
         LINK_STATS_INC(link.lenerr);
         LINK_STATS_INC(link.drop);
@@ -111,8 +122,14 @@ static void receive(void *ctx, const struct virtio_net_rx_frame *frame)
 
 static void tx_done(void *ctx, void *token)
 {
-    (void)ctx;
-    pbuf_free(token);
+    struct nic_netif *n = ctx;
+    nic_tx_done(&n->tx, token);
+}
+
+static void tx_wake(void *ctx)
+{
+    struct nic_netif *n = ctx;
+    nic_tx_wake(&n->tx);
 }
 
 static void link_changed(void *ctx, bool up)
@@ -124,62 +141,16 @@ static void link_changed(void *ctx, bool up)
         netif_set_link_down(&n->netif);
 }
 
-/* Scatter-gather over a chain; 0 if it has more pieces than the driver takes. */
-static unsigned chain_to_sg(struct pbuf *p, struct vq_sg *sg)
-{
-    unsigned count = 0;
-    for (struct pbuf *q = p; q; q = q->next) {
-        if (q->len == 0)
-            continue;
-        if (count == VIRTIO_NET_MAX_TX_FRAGS)
-            return 0;
-        sg[count++] = (struct vq_sg){ (uint64_t)(uintptr_t)q->payload, q->len };
-    }
-    return count;
-}
-
 static err_t linkoutput(struct netif *netif, struct pbuf *p)
 {
     struct nic_netif *n = netif->state;
-    struct vq_sg sg[VIRTIO_NET_MAX_TX_FRAGS];
-    unsigned count = chain_to_sg(p, sg);
-    struct pbuf *send = p;
-    if (count == 0) {
-        n->stats.tx_linearized++;
-        send = pbuf_clone(PBUF_RAW, PBUF_RAM, p);
-        if (!send) {
-            n->stats.tx_no_memory++;
-            LINK_STATS_INC(link.memerr);
-            return ERR_MEM;
-        }
-        count = chain_to_sg(send, sg);
-    } else {
-        pbuf_ref(send); /* held until the device has read it: tx_done frees */
-    }
+    return nic_tx_output(&n->tx, p);
+}
 
-    struct virtio_net_tx_csum csum;
-    const struct virtio_net_tx_csum *offload = NULL;
-    if (virtio_net_tx_csum_offload(n->nic)) {
-        enum tcp_csum_result r = tcp_csum_offload_prepare(send->payload, send->len, &csum.start, &csum.offset);
-        if (r == TCP_CSUM_OFFLOAD) {
-            offload = &csum;
-            n->stats.tx_csum_offloaded++;
-        } else if (r == TCP_CSUM_UNPARSED) {
-            n->stats.tx_csum_unparsed++;
-        }
-    }
-    int rc = virtio_net_xmit(n->nic, sg, count, send, offload);
-    if (rc < 0) {
-        pbuf_free(send);
-        LINK_STATS_INC(link.drop);
-        if (rc == -ENOSPC) {
-            n->stats.tx_ring_full++;
-            return ERR_MEM; /* back-pressure: TCP retries, the caller sees the error */
-        }
-        return ERR_IF;
-    }
-    LINK_STATS_INC(link.xmit);
-    return ERR_OK;
+void nic_netif_flush_all(void)
+{
+    for (int i = 0; i < registry_count; i++)
+        nic_tx_flush(&registry[i]->tx);
 }
 
 static err_t netif_setup(struct netif *netif)
@@ -203,9 +174,6 @@ static err_t netif_setup(struct netif *netif)
     return ERR_OK;
 }
 
-static struct nic_netif *registry[VIRTIO_NET_MAX_DEVICES];
-static int registry_count;
-
 int nic_netif_count(void) { return registry_count; }
 struct nic_netif *nic_netif_get(int i) { return i >= 0 && i < registry_count ? registry[i] : NULL; }
 
@@ -217,6 +185,8 @@ struct nic_netif *nic_netif_add(struct virtio_net *nic)
     if (!n)
         return NULL;
     n->nic = nic;
+    if (nic_tx_init(&n->tx, nic) < 0)
+        log_warn("net: %s: no memory for large-segment runs: TCP segments go out one by one", virtio_net_name(nic));
     n->rx_pbuf_count = virtio_net_rx_buffer_count(nic);
     n->rx_pbufs = kzalloc(sizeof(struct rx_pbuf) * n->rx_pbuf_count);
     if (!n->rx_pbufs) {
@@ -229,7 +199,7 @@ struct nic_netif *nic_netif_add(struct virtio_net *nic)
         log_error("net: %s: lwIP refused the interface", virtio_net_name(nic));
         return NULL;
     }
-    struct virtio_net_stack stack = { receive, tx_done, link_changed, n };
+    struct virtio_net_stack stack = { receive, tx_done, link_changed, tx_wake, n };
     virtio_net_attach_stack(nic, &stack);
     registry[registry_count++] = n;
     return n;

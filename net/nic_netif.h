@@ -1,8 +1,9 @@
 /*
  * One lwIP netif per virtio-net NIC: received frames enter lwIP as pbufs
- * over the driver's own buffers (no copy), and lwIP's frames leave as
- * scatter-gather lists over its pbufs (no copy), each pbuf held by a
- * reference until the device is done with it.
+ * over the driver's own buffers (no copy; a large TCP segment as one chain
+ * of up to 33 of them), and lwIP's frames leave as scatter-gather lists over
+ * its pbufs (no copy; net/nic_tx.h), each pbuf held by a reference until the
+ * device is done with it.
  */
 #ifndef NET_NIC_NETIF_H
 #define NET_NIC_NETIF_H
@@ -17,11 +18,6 @@ struct nic_netif_stats {
     uint64_t rx_drop_oversize;   /* frames longer than the MTU allows: dropped before lwIP */
     uint64_t rx_copied;          /* frames copied to the heap because the stack held most receive buffers */
     uint64_t rx_drop_no_memory;  /* ... and no heap for the copy: dropped */
-    uint64_t tx_linearized;      /* pbuf chains longer than the driver takes, copied into one */
-    uint64_t tx_no_memory;       /* ... and the copy could not be had */
-    uint64_t tx_ring_full;       /* the driver refused for lack of room: ERR_MEM to lwIP */
-    uint64_t tx_csum_offloaded;
-    uint64_t tx_csum_unparsed;   /* TCP frames whose headers were not in the first pbuf */
 };
 
 struct nic_netif;
@@ -36,5 +32,10 @@ struct nic_netif *nic_netif_get(int i);
 struct netif *nic_netif_lwip(struct nic_netif *n);
 struct virtio_net *nic_netif_nic(struct nic_netif *n);
 const struct nic_netif_stats *nic_netif_stats(const struct nic_netif *n);
+struct nic_tx_stats;
+const struct nic_tx_stats *nic_netif_tx_stats(const struct nic_netif *n);
+
+/* The end of a main-loop pass: what every netif queued goes out (net/nic_tx.h). */
+void nic_netif_flush_all(void);
 
 #endif

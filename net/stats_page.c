@@ -13,6 +13,7 @@
 #include "net/http_server.h"
 #include "net/lwip_hooks.h"
 #include "net/nic_netif.h"
+#include "net/nic_tx.h"
 
 #define PAGE_CAPACITY (32 * 1024)
 
@@ -80,6 +81,11 @@ static void nic_metrics(struct text *t)
     NIC_COUNTER(rx_bytes, "virtio_net_rx_bytes_total", "Bytes received (without the virtio header).")
     NIC_COUNTER(rx_interrupts, "virtio_net_rx_interrupts_total", "Receive queue interrupts.")
     NIC_COUNTER(rx_drop_bad_header, "virtio_net_rx_drop_bad_header_total", "Frames dropped: malformed virtio header.")
+    NIC_COUNTER(rx_drop_gso_type, "virtio_net_rx_drop_gso_type_total",
+                "Frames dropped: a GSO type not negotiated or not the frame's protocol.")
+    NIC_COUNTER(rx_drop_gso_size, "virtio_net_rx_drop_gso_size_total",
+                "Frames dropped: GSO size 0 or header lengths that are not the frame's.")
+    NIC_COUNTER(rx_gso, "virtio_net_rx_gso_total", "Large TCP segments received (GUEST_TSO4/6).")
     NIC_COUNTER(rx_drop_incomplete, "virtio_net_rx_drop_incomplete_total", "Frames dropped: merged buffers missing.")
     NIC_COUNTER(rx_drop_no_stack, "virtio_net_rx_drop_no_stack_total", "Frames dropped: no network stack yet.")
     NIC_COUNTER(rx_csum_completed, "virtio_net_rx_csum_completed_total", "Partial checksums completed by the driver.")
@@ -87,10 +93,20 @@ static void nic_metrics(struct text *t)
     NIC_COUNTER(tx_packets, "virtio_net_tx_packets_total", "Frames sent.")
     NIC_COUNTER(tx_bytes, "virtio_net_tx_bytes_total", "Bytes sent (without the virtio header).")
     NIC_COUNTER(tx_interrupts, "virtio_net_tx_interrupts_total", "Transmit queue interrupts.")
+    NIC_COUNTER(tx_gso, "virtio_net_tx_gso_total", "Large TCP segments sent for the device to cut (HOST_TSO4/6).")
     NIC_COUNTER(tx_ring_full, "virtio_net_tx_ring_full_total", "Frames refused: transmit ring full.")
+    NIC_COUNTER(tx_stops, "virtio_net_tx_stops_total", "Times a full ring stopped the stack's transmit queue.")
+    NIC_COUNTER(tx_wakes, "virtio_net_tx_wakes_total", "Times room came back and the stack went on.")
+    NIC_COUNTER(tx_polls, "virtio_net_tx_polls_total", "Transmit poll runs (after a transmit interrupt).")
     NIC_COUNTER(tx_forced_kicks, "virtio_net_tx_forced_kicks_total", "Notifications sent because the ring was full.")
     NIC_COUNTER(tx_watchdog_kicks, "virtio_net_tx_watchdog_kicks_total", "Notifications sent by the transmit watchdog.")
     NIC_COUNTER(tx_completed, "virtio_net_tx_completed_total", "Transmitted frames the device gave back.")
+    NIC_COUNTER(watchdog_tx_reaped, "virtio_net_watchdog_tx_reaped_total",
+                "Transmit completions the watchdog collected (no poll was coming).")
+    NIC_COUNTER(watchdog_polls, "virtio_net_watchdog_polls_total", "Polls the transmit watchdog started.")
+    NIC_COUNTER(watchdog_rx_polls, "virtio_net_watchdog_rx_polls_total",
+                "Polls the watchdog started that found received frames no interrupt announced (lost wake-ups).")
+    NIC_COUNTER(watchdog_rx_frames, "virtio_net_watchdog_rx_frames_total", "Frames those polls received.")
     NIC_COUNTER(polls, "virtio_net_polls_total", "Poll runs (NAPI).")
     NIC_COUNTER(budget_exhausted, "virtio_net_poll_budget_exhausted_total", "Polls that used their whole budget.")
     NIC_COUNTER(needs_reset, "virtio_net_needs_reset_total", "Times the device set NEEDS_RESET.")
@@ -197,10 +213,6 @@ static void netif_metrics(struct text *t)
           offsetof(struct nic_netif_stats, rx_copied) },
         { "netif_rx_drop_no_memory_total", "Frames dropped: no memory to copy them.",
           offsetof(struct nic_netif_stats, rx_drop_no_memory) },
-        { "netif_tx_linearized_total", "Frame chains copied into one buffer for the driver.",
-          offsetof(struct nic_netif_stats, tx_linearized) },
-        { "netif_tx_no_memory_total", "Frames not sent: no memory to linearize.", offsetof(struct nic_netif_stats, tx_no_memory) },
-        { "netif_tx_ring_full_total", "Frames not sent: transmit ring full.", offsetof(struct nic_netif_stats, tx_ring_full) },
     };
     for (unsigned f = 0; f < sizeof(fields) / sizeof(fields[0]); f++) {
         for (int i = 0; i < nic_netif_count(); i++) {
@@ -209,6 +221,35 @@ static void netif_metrics(struct text *t)
             snprintf(labels, sizeof(labels), "nic=\"%s\"", virtio_net_name(nic_netif_nic(n)));
             const uint64_t *v = (const uint64_t *)((const char *)nic_netif_stats(n) + fields[f].offset);
             metric(t, fields[f].name, "counter", fields[f].help, labels, *v);
+        }
+    }
+    static const struct {
+        const char *name, *help;
+        size_t offset;
+    } tx_fields[] = {
+        { "netif_tx_linearized_total", "Frame chains copied into one buffer for the driver (too many pieces, split TCP headers).",
+          offsetof(struct nic_tx_stats, linearized) },
+        { "netif_tx_no_memory_total", "Frames not sent: no memory to linearize.", offsetof(struct nic_tx_stats, no_memory) },
+        { "netif_tx_csum_offloaded_total", "Frames whose TCP checksum the device computes.",
+          offsetof(struct nic_tx_stats, csum_offloaded) },
+        { "netif_tx_csum_unparsed_total", "TCP frames dropped: their checksum could not be offloaded.",
+          offsetof(struct nic_tx_stats, csum_unparsed) },
+        { "netif_tx_gso_frames_total", "Runs of lwIP segments sent as one large segment for the device to cut.",
+          offsetof(struct nic_tx_stats, gso_frames) },
+        { "netif_tx_gso_segments_total", "lwIP segments sent inside large segments.", offsetof(struct nic_tx_stats, gso_segments) },
+        { "netif_tx_backlogged_total", "Frames that waited in the backlog for room in the ring.",
+          offsetof(struct nic_tx_stats, backlogged) },
+        { "netif_tx_ring_full_total", "Frames not sent: ring and backlog full (ERR_MEM to lwIP).",
+          offsetof(struct nic_tx_stats, backlog_full) },
+        { "netif_tx_dropped_total", "Frames the driver refused for another reason.", offsetof(struct nic_tx_stats, dropped) },
+    };
+    for (unsigned f = 0; f < sizeof(tx_fields) / sizeof(tx_fields[0]); f++) {
+        for (int i = 0; i < nic_netif_count(); i++) {
+            struct nic_netif *n = nic_netif_get(i);
+            char labels[48];
+            snprintf(labels, sizeof(labels), "nic=\"%s\"", virtio_net_name(nic_netif_nic(n)));
+            const uint64_t *v = (const uint64_t *)((const char *)nic_netif_tx_stats(n) + tx_fields[f].offset);
+            metric(t, tx_fields[f].name, "counter", tx_fields[f].help, labels, *v);
         }
     }
 }

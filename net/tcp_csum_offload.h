@@ -21,4 +21,9 @@ enum tcp_csum_result {
 /* `frame` holds the frame's first header_len bytes (writable). */
 enum tcp_csum_result tcp_csum_offload_prepare(uint8_t *frame, size_t header_len, uint16_t *start, uint16_t *offset);
 
+struct tcp_frame_layout;
+/* The TCP pseudo-header sum (folded, not complemented) of a parsed frame, for
+ * a segment of tcp_len bytes (header and payload). */
+uint16_t tcp_csum_pseudo(const uint8_t *frame, const struct tcp_frame_layout *layout, uint32_t tcp_len);
+
 #endif

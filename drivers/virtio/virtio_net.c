@@ -6,10 +6,13 @@
 #include "drivers/virtio/virtio_net_priv.h"
 
 #include "arch/x86_64/cpu.h"
+#include "arch/x86_64/random.h"
+#include "drivers/virtio/net_offload.h"
 #include "lib/errno.h"
 #include "lib/kheap.h"
 #include "lib/log.h"
 #include "lib/phys_mem.h"
+#include "lib/printf.h"
 
 #define VIRTIO_VENDOR 0x1af4
 #define VIRTIO_NET_TRANSITIONAL 0x1000
@@ -24,6 +27,10 @@
 #define ETH_FRAME_MTU 1500
 #define WATCHDOG_PERIOD_NS 100000000ULL /* 100 ms */
 #define TX_TIMEOUT_TICKS 20               /* 2 s without a completion, kicks included: reset */
+/* How long received frames must wait, no poll scheduled and no interrupt
+ * counted, before the watchdog calls it a lost wake-up: far longer than an
+ * interrupt takes to arrive, even from a QEMU thread the host preempted. */
+#define WATCHDOG_CONFIRM_NS 20000000ULL /* 20 ms */
 
 static struct virtio_net *nics[VIRTIO_NET_MAX_DEVICES];
 static int nic_count;
@@ -48,8 +55,17 @@ bool virtio_net_tx_csum_offload(const struct virtio_net *nic)
  * system mode"), so the event-index handshake can lose a notification: the
  * device goes idle with frames waiting and no later frame ever crosses its
  * stale avail_event. While frames are in flight, a tick every 100 ms that saw
- * no completion sends a notification (always allowed) and polls; with nothing
- * in flight the watchdog stops, so an idle guest stays tickless. */
+ * no completion sends a notification (always allowed); each tick also reaps
+ * what completed when no poll is coming to (a sender with nothing coming
+ * back). With nothing in flight the watchdog stops, so an idle guest stays
+ * tickless.
+ *
+ * It also notices received frames that wait with no poll scheduled. That is
+ * normal for the moment an interrupt is on its way; if it is still so
+ * WATCHDOG_CONFIRM_NS later, with no receive interrupt meanwhile, the
+ * interrupt was lost (a driver that re-enables callbacks without looking at
+ * the ring again loses it for good with EVENT_IDX): the watchdog starts the
+ * poll and counts it in watchdog_rx_polls, which a correct driver keeps at 0. */
 
 static void watchdog_tick(struct timer *t, void *arg);
 
@@ -62,24 +78,57 @@ void vn_watchdog_arm(struct virtio_net *nic)
     timer_after(&nic->watchdog, WATCHDOG_PERIOD_NS, watchdog_tick, nic);
 }
 
+/* The poll the watchdog starts, as an interrupt handler would start it. */
+static void watchdog_schedule_poll(struct virtio_net *nic)
+{
+    if (nic->napi.scheduled)
+        return;
+    nic->stats.watchdog_polls++;
+    virtqueue_disable_cb(rxq(nic));
+    napi_schedule(&nic->napi);
+}
+
+static void watchdog_confirm(struct timer *t, void *arg)
+{
+    struct virtio_net *nic = arg;
+    (void)t;
+    if (nic->failed || nic->napi.scheduled || nic->stats.rx_interrupts != nic->watchdog_rx_interrupts ||
+        rxq(nic)->last_used_idx != nic->watchdog_rx_used || !virtqueue_has_used(rxq(nic)))
+        return; /* a poll ran or is coming: the interrupt was on its way */
+    nic->poll_by_watchdog = true;
+    watchdog_schedule_poll(nic);
+}
+
 static void watchdog_tick(struct timer *t, void *arg)
 {
     struct virtio_net *nic = arg;
     (void)t;
     nic->watchdog_armed = false;
-    if (nic->tx_slots.in_use == 0) {
+    if (nic->failed || nic->tx_slots.in_use == 0) {
         nic->tx_stalled_ticks = 0;
         return;
     }
     if (nic->stats.tx_completed == nic->watchdog_completed && !virtqueue_has_used(txq(nic))) {
         nic->stats.tx_watchdog_kicks++;
         virtqueue_notify(txq(nic));
-        if (++nic->tx_stalled_ticks >= TX_TIMEOUT_TICKS)
+        if (++nic->tx_stalled_ticks >= TX_TIMEOUT_TICKS) {
             nic->tx_timed_out = true; /* a device that stopped (e.g. a legacy one after an error) */
+            watchdog_schedule_poll(nic); /* the poll resets the device */
+        }
     } else {
         nic->tx_stalled_ticks = 0;
     }
-    napi_schedule(&nic->napi); /* reap what completed, and look at the receive ring too */
+    /* Reap here what no poll is coming to collect: lwIP will not retransmit a
+     * segment whose buffer the driver still holds. */
+    if (!nic->napi.scheduled && !nic->tx_napi.scheduled) {
+        nic->stats.watchdog_tx_reaped += vn_tx_clean(nic);
+        vn_tx_wake_if_room(nic);
+    }
+    if (!nic->napi.scheduled && virtqueue_has_used(rxq(nic)) && !nic->watchdog_confirm.armed) {
+        nic->watchdog_rx_interrupts = nic->stats.rx_interrupts;
+        nic->watchdog_rx_used = rxq(nic)->last_used_idx;
+        timer_after(&nic->watchdog_confirm, WATCHDOG_CONFIRM_NS, watchdog_confirm, nic);
+    }
     vn_watchdog_arm(nic);
 }
 
@@ -134,7 +183,8 @@ static void recover(struct virtio_net *nic, const char *why)
         nic->link_up = false;
         return;
     }
-    nic->tx_wants_interrupt = false;
+    nic->tx_cb_armed = false;
+    nic->tx_unkicked = 0;
     nic->tx_timed_out = false;
     nic->tx_stalled_ticks = 0;
     virtqueue_disable_cb(txq(nic));
@@ -144,6 +194,7 @@ static void recover(struct virtio_net *nic, const char *why)
     virtio_driver_ok(v);
     irq_enable();
     nic->stats.device_resets++;
+    vn_tx_wake_if_room(nic); /* every frame in flight came back: a stopped stack may go on */
     update_link(nic);
     log_info("virtio-net: %s: reset done in %llu us, %u receive buffers posted, %llu frames in flight dropped",
              v->name, (unsigned long long)((clock_now_ns() - start) / 1000), nic->rx_pool.posted,
@@ -227,6 +278,20 @@ static int setup_buffers(struct virtio_net *nic)
     return 0;
 }
 
+/* The device's MAC, or a random locally administered one (said on the console). */
+static void read_mac(struct virtio_net *nic)
+{
+    struct virtio_device *v = &nic->vdev;
+    uint8_t device_mac[6] = { 0 };
+    bool has_mac = virtio_has_feature(v, VIRTIO_NET_F_MAC);
+    if (has_mac)
+        virtio_config_read(v, VIRTIO_NET_CONFIG_MAC, device_mac, sizeof(device_mac));
+    if (virtio_net_choose_mac(has_mac, device_mac, random_seed(), nic->mac))
+        log_warn("virtio-net: %s: %s: using the random locally administered MAC %02x:%02x:%02x:%02x:%02x:%02x",
+                 v->name, has_mac ? "the device's MAC is not a unicast address" : "the device gives no MAC",
+                 nic->mac[0], nic->mac[1], nic->mac[2], nic->mac[3], nic->mac[4], nic->mac[5]);
+}
+
 static int probe_one(struct pci_device *pci, const struct virtio_net_config *cfg)
 {
     struct virtio_net *nic = kzalloc(sizeof(*nic));
@@ -236,8 +301,12 @@ static int probe_one(struct pci_device *pci, const struct virtio_net_config *cfg
         goto fail;
     nic->vdev.priv = nic;
     nic->vdev.config_changed = config_changed;
+    /* Segmentation offloads both ways (5.1.6.2, 5.1.6.4): 64 KiB TCP segments
+     * instead of MTU-sized frames. HOST_ECN is not asked for: lwIP sends no ECN. */
     uint64_t wanted = VIRTIO_NET_F_MAC | VIRTIO_NET_F_STATUS | VIRTIO_NET_F_MRG_RXBUF | VIRTIO_NET_F_CSUM |
-                      VIRTIO_NET_F_GUEST_CSUM | VIRTIO_NET_F_MTU | VIRTIO_F_ANY_LAYOUT;
+                      VIRTIO_NET_F_GUEST_CSUM | VIRTIO_NET_F_MTU | VIRTIO_F_ANY_LAYOUT | VIRTIO_NET_F_GUEST_TSO4 |
+                      VIRTIO_NET_F_GUEST_TSO6 | VIRTIO_NET_F_GUEST_ECN | VIRTIO_NET_F_HOST_TSO4 |
+                      VIRTIO_NET_F_HOST_TSO6;
     if (cfg->virtio.indirect)
         wanted |= VIRTIO_F_RING_INDIRECT_DESC;
     if (cfg->virtio.event_idx)
@@ -245,21 +314,32 @@ static int probe_one(struct pci_device *pci, const struct virtio_net_config *cfg
     if (virtio_negotiate(&nic->vdev, wanted) < 0)
         goto fail;
     struct virtio_device *v = &nic->vdev;
+    /* An offload whose requirement the device did not offer: start over without it. */
+    uint64_t consistent = virtio_net_features_consistent(v->features);
+    if (consistent != v->features && virtio_negotiate(v, consistent) < 0)
+        goto fail;
     bool version_1 = virtio_has_feature(v, VIRTIO_F_VERSION_1);
     nic->mergeable = virtio_has_feature(v, VIRTIO_NET_F_MRG_RXBUF);
     nic->hdr_len = virtio_net_header_len(version_1, nic->mergeable);
     nic->header_apart = !version_1 && !virtio_has_feature(v, VIRTIO_F_ANY_LAYOUT);
     nic->busy_poll = cfg->virtio.irq_mode == IRQ_MODE_POLL;
     nic->faults_enabled = cfg->faults;
-    if (virtio_has_feature(v, VIRTIO_NET_F_MAC))
-        virtio_config_read(v, VIRTIO_NET_CONFIG_MAC, nic->mac, sizeof(nic->mac));
-    nic->mtu = ETH_FRAME_MTU;
-    if (virtio_has_feature(v, VIRTIO_NET_F_MTU)) {
-        uint16_t device_mtu;
+    read_mac(nic);
+    uint16_t device_mtu = 0;
+    bool has_mtu = virtio_has_feature(v, VIRTIO_NET_F_MTU);
+    if (has_mtu)
         virtio_config_read(v, VIRTIO_NET_CONFIG_MTU, &device_mtu, sizeof(device_mtu));
-        if (device_mtu < ETH_FRAME_MTU)
-            nic->mtu = device_mtu; /* larger MTUs would need bigger receive buffers */
+    /* Larger MTUs would need bigger receive buffers without GSO: 1500 at most. */
+    if (virtio_net_choose_mtu(has_mtu, device_mtu, ETH_FRAME_MTU, &nic->mtu) < 0) {
+        char why[80];
+        snprintf(why, sizeof(why), "virtio-net: MTU %u is below %u (virtio 1.2, 5.1.4.1)", device_mtu,
+                 VIRTIO_NET_MIN_MTU);
+        virtio_fail(v, why);
+        goto fail;
     }
+    nic->rx_max_buffers = nic->mergeable ? virtio_net_rx_buffers_for(virtio_net_rx_max_frame(v->features, nic->mtu),
+                                                                     nic->hdr_len, VIRTIO_NET_RX_BUFFER_SIZE)
+                                         : 1;
     static const char *const names[] = { "rx", "tx" };
     static void (*const callbacks[])(struct virtqueue *) = { vn_rx_interrupt, vn_tx_interrupt };
     nic->vdev.priv = nic;
@@ -272,7 +352,8 @@ static int probe_one(struct pci_device *pci, const struct virtio_net_config *cfg
         goto fail;
     }
     napi_init(&nic->napi, virtio_net_poll, nic, cfg->budget);
-    virtqueue_disable_cb(txq(nic)); /* completions are collected by the poll */
+    napi_init(&nic->tx_napi, vn_tx_poll, nic, cfg->budget);
+    virtqueue_disable_cb(txq(nic)); /* completions are collected by the polls; an interrupt only when the ring runs low */
     if (nic->busy_poll) {
         virtqueue_disable_cb(rxq(nic));
         napi_schedule(&nic->napi);
@@ -281,11 +362,13 @@ static int probe_one(struct pci_device *pci, const struct virtio_net_config *cfg
     read_link(nic);
     virtio_driver_ok(v);
     log_info("virtio-net: %s: mac %02x:%02x:%02x:%02x:%02x:%02x, mtu %u, header %u bytes%s, %u receive buffers (%u KiB), "
-             "link %s, budget %u%s",
+             "link %s, budget %u%s%s%s",
              v->name, nic->mac[0], nic->mac[1], nic->mac[2], nic->mac[3], nic->mac[4], nic->mac[5], nic->mtu,
              nic->hdr_len, nic->mergeable ? " (mergeable)" : "", nic->rx_pool.count,
              nic->rx_pool.count * VIRTIO_NET_RX_BUFFER_SIZE / 1024, nic->link_up ? "up" : "down",
-             cfg->budget, nic->busy_poll ? ", busy polling" : "");
+             cfg->budget, nic->busy_poll ? ", busy polling" : "",
+             virtio_has_feature(v, VIRTIO_NET_F_GUEST_TSO4 | VIRTIO_NET_F_GUEST_TSO6) ? ", large segments in" : "",
+             virtio_has_feature(v, VIRTIO_NET_F_HOST_TSO4 | VIRTIO_NET_F_HOST_TSO6) ? ", large segments out" : "");
     if (cfg->log_stats)
         vn_stats_start(nic);
     nics[nic_count++] = nic;

@@ -7,7 +7,15 @@
  *
  * Interrupts only disable the queue's callbacks and schedule the NIC's poll
  * (lib/napi.h); the poll cleans the transmit ring, receives up to its budget,
- * refills, and re-enables interrupts with the lost-wake-up check.
+ * refills, and re-enables interrupts with the lost-wake-up check. Transmit
+ * has a poll of its own, scheduled by a transmit interrupt the driver asks for
+ * only when the ring runs low.
+ *
+ * Segmentation offloads (virtio 1.2, 5.1.6.2 and 5.1.6.4): with GUEST_TSO4/6
+ * a received frame may be a TCP segment of up to 64 KiB over many merged
+ * buffers (its gso_type and gso_size say so, checked against the frame);
+ * with HOST_TSO4/6 the stack may hand down one such segment with its
+ * segment size, for the device to cut.
  */
 #ifndef DRIVERS_VIRTIO_VIRTIO_NET_H
 #define DRIVERS_VIRTIO_VIRTIO_NET_H
@@ -23,18 +31,41 @@
 #define VIRTIO_NET_F_GUEST_CSUM (1ULL << 1)
 #define VIRTIO_NET_F_MTU (1ULL << 3)
 #define VIRTIO_NET_F_MAC (1ULL << 5)
+#define VIRTIO_NET_F_GUEST_TSO4 (1ULL << 7)  /* requires GUEST_CSUM */
+#define VIRTIO_NET_F_GUEST_TSO6 (1ULL << 8)  /* requires GUEST_CSUM */
+#define VIRTIO_NET_F_GUEST_ECN (1ULL << 9)   /* requires GUEST_TSO4 or GUEST_TSO6 */
+#define VIRTIO_NET_F_HOST_TSO4 (1ULL << 11)  /* requires CSUM */
+#define VIRTIO_NET_F_HOST_TSO6 (1ULL << 12)  /* requires CSUM */
 #define VIRTIO_NET_F_MRG_RXBUF (1ULL << 15)
 #define VIRTIO_NET_F_STATUS (1ULL << 16)
 #define VIRTIO_F_ANY_LAYOUT (1ULL << 27)
 
-/* struct virtio_net_hdr flags (5.1.6). */
+/* struct virtio_net_hdr flags and gso_type values (5.1.6). */
 #define VIRTIO_NET_HDR_F_NEEDS_CSUM 1
 #define VIRTIO_NET_HDR_F_DATA_VALID 2
+#define VIRTIO_NET_HDR_GSO_NONE 0
+#define VIRTIO_NET_HDR_GSO_TCPV4 1
+#define VIRTIO_NET_HDR_GSO_UDP 3
+#define VIRTIO_NET_HDR_GSO_TCPV6 4
+#define VIRTIO_NET_HDR_GSO_ECN 0x80  /* with a TCP type: the segments carry ECN (GUEST_ECN/HOST_ECN) */
 
 #define VIRTIO_NET_MAX_DEVICES 4
-#define VIRTIO_NET_MAX_RX_MERGE 16  /* buffers one received frame may span */
-#define VIRTIO_NET_MAX_TX_FRAGS 32  /* scatter-gather entries of one frame */
 #define VIRTIO_NET_RX_BUFFER_SIZE 2048
+#define VIRTIO_NET_HDR_MAX 12        /* struct virtio_net_hdr with num_buffers */
+/* The largest frame any negotiated features allow: a TCP segment with GSO,
+ * Ethernet and a VLAN tag, IPv6's fixed header and the largest payload
+ * length its 16-bit field can say (IPv4's total length is smaller still). */
+#define VIRTIO_NET_ETH_HEADER 14
+#define VIRTIO_NET_VLAN_TAG 4
+#define VIRTIO_NET_MAX_GSO_FRAME (VIRTIO_NET_ETH_HEADER + VIRTIO_NET_VLAN_TAG + 40 + 65535)
+/* Buffers one received frame may span: the largest frame and its header in
+ * full buffers (a device fills every buffer but the last, 5.1.6.4). The
+ * driver's limit for a device is smaller unless it negotiated GSO. */
+#define VIRTIO_NET_MAX_RX_MERGE \
+    ((VIRTIO_NET_HDR_MAX + VIRTIO_NET_MAX_GSO_FRAME + VIRTIO_NET_RX_BUFFER_SIZE - 1) / VIRTIO_NET_RX_BUFFER_SIZE)
+/* Scatter-gather entries of one frame: a 64 KiB segment built from some 45
+ * smaller ones, each in up to three pieces, plus its header. */
+#define VIRTIO_NET_MAX_TX_FRAGS 160
 
 struct virtio_net;
 
@@ -48,13 +79,24 @@ struct virtio_net_rx_frame {
     unsigned count;
     struct virtio_net_rx_buffer_ref bufs[VIRTIO_NET_MAX_RX_MERGE];
     bool data_valid; /* the device checked the checksums (GUEST_CSUM) */
+    uint8_t gso_type;  /* VIRTIO_NET_HDR_GSO_*: a TCP segment larger than the MTU allows (checked) */
+    uint16_t gso_size; /* ... and the segment size it was sent with */
 };
 
-/* Checksum offload for one frame: the device sums from `start` to the end
- * and stores the result at start + offset (the field holds the pseudo-header sum). */
-struct virtio_net_tx_csum {
-    uint16_t start;
-    uint16_t offset;
+/* Offloads for one frame to send.
+ * Checksum (needs CSUM): the device sums from csum_start to the end and stores
+ * the result at csum_start + csum_offset (the field holds the pseudo-header sum).
+ * Segmentation (gso_type not NONE; needs HOST_TSO4/6 and the checksum too): the
+ * frame is one TCP segment of up to 64 KiB whose first hdr_len bytes are its
+ * Ethernet, IP and TCP headers; the device sends it as segments of gso_size
+ * payload bytes each, the headers adjusted per segment (5.1.6.2). */
+struct virtio_net_tx_offload {
+    bool csum;
+    uint16_t csum_start;
+    uint16_t csum_offset;
+    uint8_t gso_type;
+    uint16_t gso_size;
+    uint16_t hdr_len;
 };
 
 /* The network stack's side, given to virtio_net_attach_stack. */
@@ -64,20 +106,33 @@ struct virtio_net_stack {
     /* The device is done with a frame passed to virtio_net_xmit. */
     void (*tx_done)(void *ctx, void *token);
     void (*link_changed)(void *ctx, bool up);
+    /* virtio_net_xmit refused a frame for a full ring (-ENOSPC): room has come
+     * back. Called from the driver's polls, never from inside virtio_net_xmit. */
+    void (*tx_wake)(void *ctx);
     void *ctx;
 };
 
 struct virtio_net_stats {
     uint64_t rx_packets, rx_bytes, rx_interrupts;
-    uint64_t rx_drop_bad_header;     /* shorter than the virtio header, or num_buffers out of range */
+    uint64_t rx_drop_bad_header;     /* shorter than the virtio header, num_buffers out of range, a buffer not full */
+    uint64_t rx_drop_gso_type;       /* gso_type not negotiated, or not what the frame is */
+    uint64_t rx_drop_gso_size;       /* gso_size 0, or the header's lengths disagree with the frame */
+    uint64_t rx_gso;                 /* large TCP segments received (GUEST_TSO4/6) */
     uint64_t rx_drop_incomplete;     /* a merged frame whose buffers were not all there */
     uint64_t rx_drop_no_stack;       /* arrived before a stack was attached */
     uint64_t rx_csum_completed;      /* NEEDS_CSUM frames finished by the driver */
     uint64_t rx_refill_empty;        /* refill found no free buffer (the stack holds them all) */
     uint64_t tx_packets, tx_bytes, tx_interrupts;
+    uint64_t tx_gso;                 /* large TCP segments sent for the device to cut (HOST_TSO4/6) */
     uint64_t tx_ring_full;           /* frames refused for lack of room: back-pressure */
+    uint64_t tx_stops, tx_wakes;     /* the stack told to hold its frames, and told to go on */
+    uint64_t tx_polls;               /* runs of the transmit poll (its interrupt, when the ring ran low) */
     uint64_t tx_forced_kicks;        /* notifications sent because the ring was full (see xmit) */
     uint64_t tx_watchdog_kicks;      /* notifications the watchdog sent after 100 ms without completions */
+    uint64_t watchdog_tx_reaped;     /* transmit completions the watchdog collected (nothing else came by) */
+    uint64_t watchdog_polls;         /* polls the watchdog started (no interrupt and no other poll would have) */
+    uint64_t watchdog_rx_polls;      /* ... that found received frames no interrupt announced: a lost wake-up */
+    uint64_t watchdog_rx_frames;     /* ... and those frames */
     uint64_t tx_completed;
     uint64_t polls, budget_exhausted;
     uint64_t needs_reset;            /* the device set NEEDS_RESET */
@@ -115,6 +170,8 @@ const char *virtio_net_name(const struct virtio_net *nic);
 bool virtio_net_link_up(const struct virtio_net *nic);
 uint16_t virtio_net_mtu(const struct virtio_net *nic);
 bool virtio_net_tx_csum_offload(const struct virtio_net *nic);
+/* The device cuts large TCP segments over IPv4 / IPv6 (HOST_TSO4 / HOST_TSO6). */
+bool virtio_net_tx_tso(const struct virtio_net *nic, bool ipv6);
 const struct virtio_net_stats *virtio_net_stats(const struct virtio_net *nic);
 const struct virtio_device *virtio_net_device(const struct virtio_net *nic);
 /* Receive buffer ids run from 0 to this count - 1. */
@@ -122,11 +179,15 @@ uint16_t virtio_net_rx_buffer_count(const struct virtio_net *nic);
 /* Receive buffers the stack holds now (back to 0 once lwIP freed every frame). */
 uint16_t virtio_net_rx_buffers_held(const struct virtio_net *nic);
 
-/* Queues a frame (count scatter-gather entries, device-readable). Returns 0,
- * -ENOSPC when the ring is full even after cleaning (counted; try later), or
- * -EIO when the queue is broken. */
+/* Queues a frame (count scatter-gather entries, device-readable) without
+ * telling the device: virtio_net_tx_kick does, once for a batch (Linux's
+ * xmit_more). Returns 0, -ENOSPC when the ring is full even after cleaning
+ * (counted; the stack holds its frames until tx_wake), -EINVAL for an
+ * offload the device did not agree to, or -EIO when the queue is broken. */
 int virtio_net_xmit(struct virtio_net *nic, const struct vq_sg *frags, unsigned count, void *token,
-                    const struct virtio_net_tx_csum *csum);
+                    const struct virtio_net_tx_offload *offload);
+/* Tells the device about the frames queued since the last kick, if it wants to hear. */
+void virtio_net_tx_kick(struct virtio_net *nic);
 
 /* The stack is done with a received buffer: it goes back to the ring. */
 void virtio_net_rx_release(struct virtio_net *nic, uint16_t id);

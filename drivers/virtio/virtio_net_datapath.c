@@ -1,10 +1,13 @@
 /*
- * The virtio-net data path: receive (buffers posted, frames taken off the
- * used ring and handed to the stack without a copy), transmit, and the poll
- * the interrupt handlers schedule (Linux's virtnet_poll).
+ * The virtio-net receive path: buffers posted, frames taken off the used ring
+ * (merged over as many buffers as the largest negotiated frame needs, their
+ * GSO fields checked) and handed to the stack without a copy, and the poll
+ * the interrupt handlers schedule (Linux's virtnet_poll). Transmit is
+ * virtio_net_tx.c.
  */
 #include "drivers/virtio/virtio_net_priv.h"
 
+#include "drivers/virtio/net_offload.h"
 #include "lib/errno.h"
 #include "lib/inet_csum.h"
 #include "lib/log.h"
@@ -112,6 +115,48 @@ static void rx_drop(struct virtio_net *nic, const struct virtio_net_rx_frame *f)
         virtio_net_rx_release(nic, f->bufs[i].id);
 }
 
+/* Drops a frame whose header lies (counted by the caller). */
+static bool rx_reject(struct virtio_net *nic, const struct virtio_net_rx_frame *f, uint64_t *counter)
+{
+    (*counter)++;
+    rx_drop(nic, f);
+    return true;
+}
+
+/* A device fills every merged buffer but the last (virtio 1.2, 5.1.6.4): a
+ * short one in between means the lengths it reported are not the frame's. */
+static bool rx_buffers_full(const struct virtio_net *nic, const struct virtio_net_rx_frame *f)
+{
+    for (unsigned i = 0; i + 1 < f->count; i++)
+        if (f->bufs[i].len + (i == 0 ? nic->hdr_len : 0) != VIRTIO_NET_RX_BUFFER_SIZE)
+            return false;
+    return true;
+}
+
+/* Checks the header's GSO fields against the frame; false if it was dropped. */
+static bool rx_check_gso(struct virtio_net *nic, struct virtio_net_rx_frame *f, const struct virtio_net_hdr *hdr,
+                         uint32_t bytes)
+{
+    struct virtio_net_rx_hdr h = { hdr->flags, hdr->gso_type, hdr->hdr_len, hdr->gso_size, hdr->csum_start,
+                                   hdr->csum_offset };
+    switch (virtio_net_rx_gso_check(&h, f->bufs[0].data, f->bufs[0].len, bytes, nic->vdev.features)) {
+    case VIRTIO_NET_GSO_NONE:
+        return true;
+    case VIRTIO_NET_GSO_OK:
+        f->gso_type = hdr->gso_type;
+        f->gso_size = hdr->gso_size;
+        nic->stats.rx_gso++;
+        return true;
+    case VIRTIO_NET_GSO_BAD_TYPE:
+        rx_reject(nic, f, &nic->stats.rx_drop_gso_type);
+        return false;
+    case VIRTIO_NET_GSO_BAD_SIZE:
+        break;
+    }
+    rx_reject(nic, f, &nic->stats.rx_drop_gso_size);
+    return false;
+}
+
 /* Receives one frame (or drops a malformed one); false when the ring held nothing. */
 static bool rx_one(struct virtio_net *nic)
 {
@@ -124,16 +169,14 @@ static bool rx_one(struct virtio_net *nic)
     frame.bufs[0] = (struct virtio_net_rx_buffer_ref){ id, buf + nic->hdr_len, len - nic->hdr_len };
     if (len < nic->hdr_len) {
         frame.bufs[0].len = 0;
-        nic->stats.rx_drop_bad_header++;
-        rx_drop(nic, &frame);
-        return true;
+        return rx_reject(nic, &frame, &nic->stats.rx_drop_bad_header);
     }
     struct virtio_net_hdr hdr;
     memcpy(&hdr, buf, nic->hdr_len);
     unsigned buffers = nic->mergeable ? hdr.num_buffers : 1;
-    if (buffers == 0 || buffers > VIRTIO_NET_MAX_RX_MERGE) {
-        nic->stats.rx_drop_bad_header++;
-        rx_drop(nic, &frame);
+    /* No frame the negotiated features allow needs more buffers than this. */
+    if (buffers == 0 || buffers > nic->rx_max_buffers) {
+        rx_reject(nic, &frame, &nic->stats.rx_drop_bad_header);
         /* Its other buffers follow in the ring: drop them too, or each would be
          * read as a frame of its own, payload taken for a header. */
         for (unsigned k = 1; k < buffers && rx_take(nic, &id, &len); k++)
@@ -141,120 +184,37 @@ static bool rx_one(struct virtio_net *nic)
         return true;
     }
     while (frame.count < buffers) {
-        if (!rx_take(nic, &id, &len)) {
-            nic->stats.rx_drop_incomplete++;
-            rx_drop(nic, &frame);
-            return true;
-        }
+        if (!rx_take(nic, &id, &len))
+            return rx_reject(nic, &frame, &nic->stats.rx_drop_incomplete);
         frame.bufs[frame.count++] = (struct virtio_net_rx_buffer_ref){ id, rx_buffer(nic, id), len };
     }
-    frame.data_valid = hdr.flags & VIRTIO_NET_HDR_F_DATA_VALID;
-    if (hdr.flags & VIRTIO_NET_HDR_F_NEEDS_CSUM) {
-        if (!rx_complete_checksum(&frame, hdr.csum_start, hdr.csum_offset)) {
-            nic->stats.rx_drop_bad_header++;
-            rx_drop(nic, &frame);
-            return true;
-        }
-        nic->stats.rx_csum_completed++;
-        frame.data_valid = true;
-    }
+    if (!rx_buffers_full(nic, &frame))
+        return rx_reject(nic, &frame, &nic->stats.rx_drop_bad_header);
     uint32_t bytes = 0;
     for (unsigned i = 0; i < frame.count; i++)
         bytes += frame.bufs[i].len;
+    if (!rx_check_gso(nic, &frame, &hdr, bytes))
+        return true;
+    frame.data_valid = hdr.flags & VIRTIO_NET_HDR_F_DATA_VALID;
+    if (hdr.flags & VIRTIO_NET_HDR_F_NEEDS_CSUM) {
+        /* The device validated the data and left the pseudo-header sum in the
+         * checksum field (5.1.6.4.1). A large segment's field is the TCP one
+         * (rx_check_gso made sure) and lwIP skips it for a valid frame: summing
+         * 64 KiB to fill it in would buy nothing. Others get it completed, so
+         * that every checksum lwIP might still read is whole. */
+        if (frame.gso_type == VIRTIO_NET_HDR_GSO_NONE) {
+            if (!rx_complete_checksum(&frame, hdr.csum_start, hdr.csum_offset))
+                return rx_reject(nic, &frame, &nic->stats.rx_drop_bad_header);
+            nic->stats.rx_csum_completed++;
+        }
+        frame.data_valid = true;
+    }
     nic->stats.rx_packets++;
     nic->stats.rx_bytes += bytes;
-    if (!nic->has_stack) {
-        nic->stats.rx_drop_no_stack++;
-        rx_drop(nic, &frame);
-        return true;
-    }
+    if (!nic->has_stack)
+        return rx_reject(nic, &frame, &nic->stats.rx_drop_no_stack);
     nic->stack.receive(nic->stack.ctx, &frame);
     return true;
-}
-
-/* ---- transmit ---- */
-
-void vn_tx_clean(struct virtio_net *nic)
-{
-    uint32_t len;
-    struct tx_slot *slot;
-    while ((slot = virtqueue_get_buf(txq(nic), &len)) != NULL) {
-        void *token = slot->token;
-        slot->token = NULL;
-        tx_slots_put(&nic->tx_slots, (uint16_t)(slot - nic->tx_slot_mem));
-        nic->stats.tx_completed++;
-        if (nic->has_stack)
-            nic->stack.tx_done(nic->stack.ctx, token);
-    }
-}
-
-int virtio_net_xmit(struct virtio_net *nic, const struct vq_sg *frags, unsigned count, void *token,
-                    const struct virtio_net_tx_csum *csum)
-{
-    if (count == 0 || count > VIRTIO_NET_MAX_TX_FRAGS || !token)
-        return -EINVAL;
-    if (nic->failed)
-        return -EIO;
-    if (virtqueue_is_broken(txq(nic))) {
-        napi_schedule(&nic->napi); /* the poll resets the device */
-        return -EIO;
-    }
-    uint16_t index = tx_slots_get(&nic->tx_slots);
-    if (index == TX_SLOT_NONE) {
-        vn_tx_clean(nic);
-        index = tx_slots_get(&nic->tx_slots);
-    }
-    if (index == TX_SLOT_NONE)
-        goto ring_full;
-    struct tx_slot *slot = &nic->tx_slot_mem[index];
-    memset(&slot->hdr, 0, sizeof(slot->hdr));
-    if (csum) {
-        slot->hdr.flags = VIRTIO_NET_HDR_F_NEEDS_CSUM;
-        slot->hdr.csum_start = csum->start;
-        slot->hdr.csum_offset = csum->offset;
-    }
-    struct vq_sg sg[VIRTIO_NET_MAX_TX_FRAGS + 1];
-    sg[0] = (struct vq_sg){ (uint64_t)(uintptr_t)&slot->hdr, nic->hdr_len };
-    uint32_t bytes = 0;
-    for (unsigned i = 0; i < count; i++) {
-        sg[1 + i] = frags[i];
-        bytes += frags[i].len;
-    }
-    int rc = virtqueue_add(txq(nic), sg, count + 1, 0, slot);
-    if (rc == -ENOSPC) {
-        vn_tx_clean(nic);
-        rc = virtqueue_add(txq(nic), sg, count + 1, 0, slot);
-    }
-    if (rc < 0) {
-        tx_slots_put(&nic->tx_slots, index);
-        if (rc == -ENOSPC)
-            goto ring_full;
-        return rc;
-    }
-    slot->token = token;
-    virtqueue_kick(txq(nic));
-    vn_watchdog_arm(nic);
-    nic->stats.tx_packets++;
-    nic->stats.tx_bytes += bytes;
-    return 0;
-
-ring_full:
-    nic->stats.tx_ring_full++;
-    /* Kick even though the event index says the device is still busy with the
-     * ring: QEMU 7.2 can stop after a burst of 256 packets that it sent while
-     * its backend was congested, with the event index behind our avail index,
-     * and then waits for a kick no event-index driver would send (fixed in
-     * QEMU 8.0: "virtio-net: fix lost wake-up in tx_complete"). A spurious
-     * notification is always allowed (virtio 1.2, 2.7.13). */
-    virtqueue_notify(txq(nic));
-    nic->stats.tx_forced_kicks++;
-    /* Ask for a completion interrupt so the poll cleans the ring soon. */
-    if (!nic->busy_poll && !nic->tx_wants_interrupt) {
-        nic->tx_wants_interrupt = true;
-        if (!virtqueue_enable_cb(txq(nic)))
-            napi_schedule(&nic->napi);
-    }
-    return -ENOSPC;
 }
 
 /* ---- interrupts and the poll ---- */
@@ -267,18 +227,12 @@ void vn_rx_interrupt(struct virtqueue *vq)
     napi_schedule(&nic->napi);
 }
 
-void vn_tx_interrupt(struct virtqueue *vq)
-{
-    struct virtio_net *nic = vq->priv;
-    nic->stats.tx_interrupts++;
-    virtqueue_disable_cb(vq);
-    napi_schedule(&nic->napi);
-}
-
 int virtio_net_poll(struct napi *napi, int budget)
 {
     struct virtio_net *nic = napi->priv;
     nic->stats.polls++;
+    bool rescue = nic->poll_by_watchdog; /* the watchdog found frames no interrupt announced */
+    nic->poll_by_watchdog = false;
     if (nic->failed) {
         napi_complete(napi);
         return 0;
@@ -291,12 +245,17 @@ int virtio_net_poll(struct napi *napi, int budget)
     int done = 0;
     while (done < budget && rx_one(nic))
         done++;
+    if (rescue && done) {
+        nic->stats.watchdog_rx_polls++;
+        nic->stats.watchdog_rx_frames += (uint64_t)done;
+    }
     if (nic->fault_bad_used_pending)
         vn_faults_poll(nic);
     if (vn_recover_if_needed(nic))
         return done; /* stays scheduled: the next run receives on the fresh rings */
     if (rx_should_refill(virtqueue_free_count(rxq(nic)), rxq(nic)->vring.num))
         vn_rx_refill(nic);
+    vn_tx_wake_if_room(nic);
     if (nic->busy_poll)
         return done; /* stays scheduled: the main loop never sleeps */
     if (done >= budget) {
@@ -310,15 +269,6 @@ int virtio_net_poll(struct napi *napi, int budget)
     if (virtqueue_poll(rxq(nic), last)) {
         virtqueue_disable_cb(rxq(nic));
         napi_schedule(napi);
-    }
-    if (nic->tx_wants_interrupt) {
-        if (nic->tx_slots.in_use < nic->tx_slots.count && virtqueue_free_count(txq(nic)) > 0) {
-            nic->tx_wants_interrupt = false;
-            virtqueue_disable_cb(txq(nic));
-        } else if (!virtqueue_enable_cb(txq(nic))) {
-            virtqueue_disable_cb(txq(nic));
-            napi_schedule(napi);
-        }
     }
     return done;
 }

@@ -2,7 +2,8 @@
  * What the files of the virtio-net driver share, and nothing outside it
  * includes: the device state and the calls between its jobs.
  *   virtio_net.c           lifecycle: probe, configuration and link, recovery, the transmit watchdog
- *   virtio_net_datapath.c  receive, transmit, the interrupt handlers and the NAPI poll
+ *   virtio_net_datapath.c  receive, the receive interrupt and the NAPI poll
+ *   virtio_net_tx.c        transmit: offloads, batched notifications, the transmit poll and interrupt
  *   virtio_net_faults.c    fault injection for the recovery tests (faults=on)
  *   virtio_net_stats.c     accessors, and the periodic statistics line (log=debug)
  */
@@ -51,10 +52,21 @@ struct virtio_net {
     /* Transmit header slots, one per ring entry. */
     struct tx_slot *tx_slot_mem;
     struct tx_slots tx_slots;
-    bool tx_wants_interrupt; /* the ring filled up: a completion must wake the poll */
+    unsigned rx_max_buffers; /* merged buffers the largest negotiated frame takes */
+    struct napi tx_napi;     /* reaps completions after a transmit interrupt */
+    bool tx_cb_armed;        /* a transmit interrupt is asked for (the ring ran low) */
+    bool tx_stopped;         /* xmit refused a frame for a full ring: the stack waits for tx_wake */
+    unsigned tx_unkicked;    /* frames queued since the last notification decision */
     struct timer stats_timer;
     struct timer watchdog;
     bool watchdog_armed;
+    /* A lost wake-up candidate: received frames waiting, no poll scheduled. The
+     * watchdog looks again a little later before calling it one, so that an
+     * interrupt still on its way is not taken for a lost one. */
+    struct timer watchdog_confirm;
+    uint64_t watchdog_rx_interrupts; /* rx_interrupts when the candidate was seen */
+    uint16_t watchdog_rx_used;       /* and the receive queue's last_used_idx then */
+    bool poll_by_watchdog;           /* the next poll run is the watchdog's rescue */
     uint64_t watchdog_completed; /* tx completions seen at the last watchdog tick */
     unsigned tx_stalled_ticks;   /* watchdog ticks in a row that saw no completion */
     bool tx_timed_out;           /* the poll must reset the device */
@@ -75,12 +87,20 @@ static inline uint16_t rx_token_id(void *token) { return (uint16_t)((uintptr_t)t
 
 /* virtio_net_datapath.c */
 void vn_rx_refill(struct virtio_net *nic);
-void vn_tx_clean(struct virtio_net *nic);
 void vn_rx_interrupt(struct virtqueue *vq);
-void vn_tx_interrupt(struct virtqueue *vq);
 /* The NAPI poll (lib/napi.h): cleans transmit, receives up to `budget`
  * frames, refills, and re-arms interrupts with the lost-wake-up check. */
 int virtio_net_poll(struct napi *napi, int budget);
+
+/* virtio_net_tx.c */
+/* Takes back what the device has sent (tx_done for each); how many. Asks for a
+ * transmit interrupt if the ring is still low afterwards. */
+unsigned vn_tx_clean(struct virtio_net *nic);
+/* After a clean: tells a stopped stack to go on once there is room again. Not
+ * from inside virtio_net_xmit (the stack would re-enter it). */
+void vn_tx_wake_if_room(struct virtio_net *nic);
+void vn_tx_interrupt(struct virtqueue *vq);
+int vn_tx_poll(struct napi *napi, int budget);
 
 /* virtio_net.c */
 void vn_watchdog_arm(struct virtio_net *nic);

@@ -61,7 +61,9 @@ void virtio_describe_features(uint64_t f, char *buf, unsigned size)
         const char *name;
     } names[] = {
         { 1ULL << 0, "CSUM" },          { 1ULL << 1, "GUEST_CSUM" },     { 1ULL << 3, "MTU" },
-        { 1ULL << 5, "MAC" },           { 1ULL << 15, "MRG_RXBUF" },     { 1ULL << 16, "STATUS" },
+        { 1ULL << 5, "MAC" },           { 1ULL << 7, "GUEST_TSO4" },     { 1ULL << 8, "GUEST_TSO6" },
+        { 1ULL << 9, "GUEST_ECN" },     { 1ULL << 11, "HOST_TSO4" },     { 1ULL << 12, "HOST_TSO6" },
+        { 1ULL << 15, "MRG_RXBUF" },     { 1ULL << 16, "STATUS" },
         { 1ULL << 17, "CTRL_VQ" },      { 1ULL << 27, "ANY_LAYOUT" },  { VIRTIO_F_RING_INDIRECT_DESC, "INDIRECT_DESC" },
         { VIRTIO_F_RING_EVENT_IDX, "EVENT_IDX" }, { VIRTIO_F_VERSION_1, "VERSION_1" },
     };
@@ -116,7 +118,7 @@ int virtio_negotiate(struct virtio_device *vdev, uint64_t wanted)
     }
     if (write_features(vdev) < 0)
         return -EIO;
-    char names[160];
+    char names[256];
     virtio_describe_features(vdev->features, names, sizeof(names));
     log_info("virtio: %s: %s transport, features 0x%llx of 0x%llx offered: %s", vdev->name, ops->name,
              (unsigned long long)vdev->features, (unsigned long long)offered, names);

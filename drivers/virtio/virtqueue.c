@@ -292,6 +292,18 @@ bool virtqueue_enable_cb(struct virtqueue *vq)
     return !virtqueue_poll(vq, virtqueue_enable_cb_prepare(vq));
 }
 
+bool virtqueue_enable_cb_delayed(struct virtqueue *vq)
+{
+    if (!vq->event_idx)
+        return virtqueue_enable_cb(vq); /* the flag can only say "every completion" */
+    vq->callbacks_disabled = false;
+    uint16_t bufs = (uint16_t)(vq->chains_in_flight * 3 / 4);
+    WRITE_ONCE16(vring_used_event(&vq->vring), (uint16_t)(vq->last_used_idx + bufs));
+    /* As in virtqueue_poll: the event index out before looking at the used index. */
+    dma_mb();
+    return !vq->broken && (uint16_t)(READ_ONCE16(&vq->vring.used->idx) - vq->last_used_idx) <= bufs;
+}
+
 void *virtqueue_detach_unused(struct virtqueue *vq)
 {
     for (uint16_t i = 0; i < vq->vring.num; i++) {

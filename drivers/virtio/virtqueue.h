@@ -112,6 +112,12 @@ bool virtqueue_poll(struct virtqueue *vq, uint16_t last_used);
 /* enable_cb_prepare + poll: false if completions are already waiting. */
 bool virtqueue_enable_cb(struct virtqueue *vq);
 
+/* Re-enables interrupts, but with EVENT_IDX asks for one only once about
+ * three quarters of the chains now in flight are done (Linux's
+ * virtqueue_enable_cb_delayed: one interrupt reaps many). False if that many
+ * are already done (then nothing will interrupt: the caller reaps now). */
+bool virtqueue_enable_cb_delayed(struct virtqueue *vq);
+
 /* True if the used ring holds completions not yet taken. */
 bool virtqueue_has_used(const struct virtqueue *vq);
 

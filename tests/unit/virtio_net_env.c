@@ -11,6 +11,7 @@
 #include "lib/kheap.h"
 #include "lib/log.h"
 #include "lib/napi.h"
+#include "arch/x86_64/random.h"
 #include "lib/phys_mem.h"
 
 /* ---- kernel services ---- */
@@ -36,6 +37,9 @@ void dma_free(void *ptr, size_t bytes)
 
 /* A roomy machine: the driver sizes its receive pool from this. */
 struct memory_stats memory_get_stats(void) { return (struct memory_stats){ .free_bytes = 256ull << 20 }; }
+
+/* The machine's random seed (arch/x86_64/random.c): fixed, so runs repeat. */
+uint64_t random_seed(void) { return 0x5EED5EED12345678ULL; }
 
 bool irq_save(void) { return false; }
 void irq_restore(bool enabled) { (void)enabled; }
@@ -180,7 +184,7 @@ struct vnenv *vnenv_get(bool event_idx)
         if (virtio_net_probe_all(&cfg) != before + 1)
             return NULL;
         e->nic = virtio_net_get(before);
-        struct virtio_net_stack stack = { stack_receive, stack_tx_done, NULL, e };
+        struct virtio_net_stack stack = { .receive = stack_receive, .tx_done = stack_tx_done, .ctx = e };
         virtio_net_attach_stack(e->nic, &stack);
     }
     e->frames_received = 0;
