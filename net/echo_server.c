@@ -3,6 +3,14 @@
  * data stays queued here, unacknowledged to lwIP (no tcp_recved), until it
  * has been queued for sending, so a client that reads slowly shrinks its own
  * send window instead of making this server buffer without bound.
+ *
+ * Without copies: the received pbufs (over the driver's receive buffers) are
+ * handed to tcp_write by reference, and stay here, queued in the order they
+ * were written, until the peer acknowledges their bytes (the sent callback);
+ * only then are they freed and the buffers go back to the driver. lwIP cuts
+ * its segments straight out of them. Measured on TCP echo of 64 MiB
+ * (docs/BENCHMARKS.md): faster than copying each byte twice (into one buffer,
+ * then into lwIP's segments).
  */
 #include "net/echo_server.h"
 
@@ -16,13 +24,34 @@
 /* Received pbufs sit over the driver's receive buffers; a peer that sends
  * tiny segments and reads nothing would otherwise pin one 2 KiB buffer per
  * segment, up to a window's worth (thousands), and starve the receive ring.
- * Past this many pieces the pending data is copied into one heap buffer. */
+ * Past this many pending pieces that fill less than half a buffer on
+ * average, the pending data is copied into heap pbufs of up to COPY_CHUNK. */
 #define MAX_PENDING_PBUFS 8
+#define SPARSE_BYTES_PER_PBUF 1024
+#define COPY_CHUNK 16384
+/* Writes in flight: each adds at least one pbuf to lwIP's send queue, which
+ * never holds more than TCP_SND_QUEUELEN. */
+#define MAX_UNACKED TCP_SND_QUEUELEN
+
+/* Standalone pbufs (each its own chain of one), in order. */
+struct pbuf_list {
+    struct pbuf *head, *tail;
+    uint32_t bytes;
+    unsigned count;
+};
 
 struct echo_conn {
     struct tcp_pcb *pcb;
-    struct pbuf *pending; /* received, not yet queued for sending */
+    struct pbuf_list pending;     /* received, not yet all written */
+    uint16_t pending_written;     /* bytes of pending.head already written */
+    /* Written by reference and not yet acknowledged, oldest first: lwIP's
+     * segments point into these. Each holds its own reference (the head of
+     * `pending` may be here too, partly written). */
+    struct pbuf *unacked[MAX_UNACKED];
+    unsigned unacked_head, unacked_count;
+    uint16_t unacked_acked;       /* bytes of the oldest already acknowledged */
     bool peer_closed;
+    bool closing;                 /* tcp_close done: waiting for the last acknowledgements */
 };
 
 static struct echo_server_stats stats;
@@ -32,6 +61,118 @@ const struct echo_server_stats *echo_server_stats(void)
     return &stats;
 }
 
+/* ---- the queues ---- */
+
+static void list_push(struct pbuf_list *l, struct pbuf *p)
+{
+    p->next = NULL;
+    p->tot_len = p->len;
+    if (l->tail)
+        l->tail->next = p;
+    else
+        l->head = p;
+    l->tail = p;
+    l->bytes += p->len;
+    l->count++;
+}
+
+static struct pbuf *list_pop(struct pbuf_list *l)
+{
+    struct pbuf *p = l->head;
+    l->head = p->next;
+    if (!l->head)
+        l->tail = NULL;
+    p->next = NULL;
+    l->bytes -= p->len;
+    l->count--;
+    return p;
+}
+
+/* A received chain, taken apart into its pieces (the chain owned each one). */
+static void list_push_chain(struct pbuf_list *l, struct pbuf *chain)
+{
+    while (chain) {
+        struct pbuf *next = chain->next;
+        chain->next = NULL;
+        if (chain->len)
+            list_push(l, chain);
+        else
+            pbuf_free(chain);
+        chain = next;
+    }
+}
+
+static void list_free(struct pbuf_list *l)
+{
+    while (l->head)
+        pbuf_free(list_pop(l));
+}
+
+static void unacked_free_all(struct echo_conn *c)
+{
+    for (; c->unacked_count; c->unacked_count--, c->unacked_head = (c->unacked_head + 1) % MAX_UNACKED)
+        pbuf_free(c->unacked[c->unacked_head]);
+    c->unacked_acked = 0;
+}
+
+/* Copies sparse pending data (many small pieces) off the receive buffers. */
+static void compact_pending(struct echo_conn *c)
+{
+    if (c->pending.count <= MAX_PENDING_PBUFS ||
+        c->pending.bytes - c->pending_written >= (uint32_t)c->pending.count * SPARSE_BYTES_PER_PBUF)
+        return;
+    /* The partly written head stays: lwIP points into it. */
+    struct pbuf_list rest = { 0 }, copied = { 0 };
+    struct pbuf *head = c->pending_written ? list_pop(&c->pending) : NULL;
+    while (c->pending.head) {
+        u16_t size = (u16_t)(c->pending.bytes < COPY_CHUNK ? c->pending.bytes : COPY_CHUNK);
+        struct pbuf *q = pbuf_alloc(PBUF_RAW, size, PBUF_RAM);
+        if (!q)
+            break; /* no memory: keep what is left as it is */
+        for (u16_t off = 0; off < size;) {
+            struct pbuf *p = c->pending.head;
+            u16_t n = (u16_t)(p->len < size - off ? p->len : size - off);
+            pbuf_take_at(q, p->payload, n, off);
+            off = (u16_t)(off + n);
+            if (n == p->len) {
+                pbuf_free(list_pop(&c->pending));
+            } else {
+                pbuf_remove_header(p, n); /* the rest goes into the next chunk */
+                c->pending.bytes -= n;
+            }
+        }
+        list_push(&copied, q);
+    }
+    while (c->pending.head)
+        list_push(&copied, list_pop(&c->pending));
+    if (head)
+        list_push(&rest, head);
+    while (copied.head)
+        list_push(&rest, list_pop(&copied));
+    c->pending = rest;
+    stats.tcp_coalesced++;
+}
+
+/* The peer acknowledged `len` more bytes: the oldest written pbufs are done. */
+static void release_acked(struct echo_conn *c, u32_t len)
+{
+    while (len && c->unacked_count) {
+        struct pbuf *p = c->unacked[c->unacked_head];
+        u32_t left = (u32_t)p->len - c->unacked_acked;
+        if (len < left) {
+            c->unacked_acked = (u16_t)(c->unacked_acked + len);
+            return;
+        }
+        len -= left;
+        c->unacked_acked = 0;
+        c->unacked_head = (c->unacked_head + 1) % MAX_UNACKED;
+        c->unacked_count--;
+        pbuf_free(p);
+    }
+}
+
+/* ---- the connection ---- */
+
 static void detach(struct tcp_pcb *pcb)
 {
     tcp_arg(pcb, NULL);
@@ -40,42 +181,84 @@ static void detach(struct tcp_pcb *pcb)
     tcp_err(pcb, NULL);
 }
 
-static err_t retry_close(void *arg, struct tcp_pcb *pcb)
+static void conn_free(struct echo_conn *c)
 {
-    (void)arg;
-    if (tcp_close(pcb) != ERR_OK)
-        tcp_abort(pcb);
-    return ERR_ABRT;
+    list_free(&c->pending);
+    unacked_free_all(c);
+    kfree(c);
 }
 
+static err_t retry_close(void *arg, struct tcp_pcb *pcb)
+{
+    struct echo_conn *c = arg;
+    if (tcp_close(pcb) != ERR_OK) {
+        tcp_abort(pcb); /* calls on_err, which frees c */
+        return ERR_ABRT;
+    }
+    tcp_poll(pcb, NULL, 0);
+    c->closing = true;
+    if (!c->unacked_count) {
+        detach(pcb);
+        conn_free(c);
+    }
+    return ERR_OK;
+}
+
+/* Everything echoed and the peer done: close. lwIP still sends what is
+ * queued, out of our pbufs, so they stay until acknowledged (on_sent frees
+ * them and the connection then). */
 static void conn_close(struct echo_conn *c)
 {
     struct tcp_pcb *pcb = c->pcb;
-    detach(pcb);
-    if (c->pending)
-        pbuf_free(c->pending);
-    kfree(c);
-    tcp_poll(pcb, tcp_close(pcb) == ERR_OK ? NULL : retry_close, POLL_INTERVAL);
+    tcp_recv(pcb, NULL);
+    if (tcp_close(pcb) != ERR_OK) {
+        tcp_poll(pcb, retry_close, POLL_INTERVAL);
+        return;
+    }
+    c->closing = true;
+    if (!c->unacked_count) {
+        detach(pcb);
+        conn_free(c);
+    }
 }
 
-/* Moves pending bytes into lwIP's send queue as far as it has room, and only
- * then acknowledges them to the sender. */
+/* Hands pending bytes to lwIP by reference as far as it has room, and only
+ * then acknowledges them to the sender. PSH goes only on the last write, so
+ * the segments between can leave as one large segment (net/tcp_gso.h). */
 static void pump(struct echo_conn *c)
 {
-    while (c->pending) {
-        struct pbuf *p = c->pending;
+    u32_t written = 0;
+    while (c->pending.head) {
+        struct pbuf *p = c->pending.head;
         u16_t room = tcp_sndbuf(c->pcb);
-        if (room == 0 || tcp_sndqueuelen(c->pcb) >= TCP_SND_QUEUELEN - 1)
+        if (room == 0 || tcp_sndqueuelen(c->pcb) >= TCP_SND_QUEUELEN - 1 || c->unacked_count == MAX_UNACKED)
             break;
-        u16_t n = p->len < room ? p->len : room;
-        if (n && tcp_write(c->pcb, p->payload, n, TCP_WRITE_FLAG_COPY) != ERR_OK)
+        u16_t left = (u16_t)(p->len - c->pending_written);
+        u16_t n = left < room ? left : room;
+        bool last = n == left && !p->next;
+        if (tcp_write(c->pcb, (u8_t *)p->payload + c->pending_written, n, last ? 0 : TCP_WRITE_FLAG_MORE) != ERR_OK)
             break; /* no memory now: the sent callback tries again */
+        if (c->pending_written == 0) {
+            pbuf_ref(p); /* the unacked queue's own reference */
+            c->unacked[(c->unacked_head + c->unacked_count++) % MAX_UNACKED] = p;
+        }
         stats.tcp_bytes += n;
+        written += n;
+        c->pending_written = (u16_t)(c->pending_written + n);
+        if (c->pending_written == p->len) {
+            c->pending_written = 0;
+            pbuf_free(list_pop(&c->pending));
+        }
+    }
+    /* Once, after the writes: a window update sent from inside the loop would
+     * push out the segments queued so far, cutting the run short. */
+    while (written) {
+        u16_t n = (u16_t)(written < 0xFFFF ? written : 0xFFFF);
         tcp_recved(c->pcb, n);
-        c->pending = pbuf_free_header(p, n);
+        written -= n;
     }
     tcp_output(c->pcb);
-    if (!c->pending && c->peer_closed)
+    if (!c->pending.head && c->peer_closed)
         conn_close(c);
 }
 
@@ -90,37 +273,35 @@ static err_t on_recv(void *arg, struct tcp_pcb *pcb, struct pbuf *p, err_t err)
     }
     if (!p)
         c->peer_closed = true;
-    else if (c->pending)
-        pbuf_cat(c->pending, p);
     else
-        c->pending = p;
-    if (c->pending && pbuf_clen(c->pending) > MAX_PENDING_PBUFS) {
-        struct pbuf *one = pbuf_coalesce(c->pending, PBUF_RAW); /* frees the chain when it copied */
-        if (one != c->pending)
-            stats.tcp_coalesced++;
-        c->pending = one;
-    }
+        list_push_chain(&c->pending, p);
+    compact_pending(c);
     pump(c);
     return ERR_OK;
 }
 
 static err_t on_sent(void *arg, struct tcp_pcb *pcb, u16_t len)
 {
-    (void)pcb;
-    (void)len;
-    pump(arg);
+    struct echo_conn *c = arg;
+    release_acked(c, len);
+    if (c->closing) {
+        if (!c->unacked_count) {
+            detach(pcb);
+            conn_free(c);
+        }
+        return ERR_OK;
+    }
+    pump(c);
     return ERR_OK;
 }
 
+/* lwIP freed the pcb and its segments: nothing points into our pbufs now. */
 static void on_err(void *arg, err_t err)
 {
     (void)err;
     struct echo_conn *c = arg;
-    if (!c)
-        return;
-    if (c->pending)
-        pbuf_free(c->pending);
-    kfree(c);
+    if (c)
+        conn_free(c);
 }
 
 static void on_accepted(void *conn, struct tcp_pcb *pcb)

@@ -108,6 +108,13 @@ bool virtio_net_choose_mac(bool has_mac, const uint8_t device_mac[6], uint64_t r
         memcpy(mac, device_mac, 6);
         return false;
     }
+    /* Mixed (MurmurHash3's finalizer) so every bit of the seed reaches the
+     * 46 bits that are free to vary. */
+    random ^= random >> 33;
+    random *= 0xFF51AFD7ED558CCDULL;
+    random ^= random >> 33;
+    random *= 0xC4CEB9FE1A85EC53ULL;
+    random ^= random >> 33;
     for (int i = 0; i < 6; i++)
         mac[i] = (uint8_t)(random >> (8 * i));
     mac[0] = (uint8_t)((mac[0] | MAC_LOCAL) & ~MAC_MULTICAST);
