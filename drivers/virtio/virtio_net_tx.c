@@ -19,11 +19,14 @@
 #include "lib/errno.h"
 #include "lib/string.h"
 
-/* Ask for a transmit interrupt once half the slots are in flight: well before
- * the ring is full, so completions are reaped while frames still flow. */
-static bool tx_ring_low(const struct virtio_net *nic)
+/* Ask for a transmit interrupt once half the slots or half the descriptors
+ * are in flight (a frame without an indirect table takes a descriptor per
+ * piece): well before the ring is full, so completions are reaped while
+ * frames still flow. */
+static bool tx_ring_low(struct virtio_net *nic)
 {
-    return nic->tx_slots.in_use >= nic->tx_slots.count / 2;
+    unsigned half = nic->tx_slots.count / 2;
+    return nic->tx_slots.in_use >= half || virtqueue_free_count(txq(nic)) <= half;
 }
 
 /* Room to go on after a stop: a quarter of the slots and of the descriptors
@@ -35,11 +38,12 @@ static bool tx_has_room(struct virtio_net *nic)
            virtqueue_free_count(txq(nic)) >= quarter;
 }
 
-/* Asks for the delayed transmit interrupt; if its moment has already passed,
- * the transmit poll runs instead. */
-static void tx_arm_interrupt(struct virtio_net *nic)
+/* Asks for the delayed transmit interrupt (again, with `again`: for the frames
+ * in flight now); if its moment has already passed, the transmit poll runs
+ * instead. */
+static void tx_arm_interrupt(struct virtio_net *nic, bool again)
 {
-    if (nic->busy_poll || nic->tx_cb_armed)
+    if (nic->busy_poll || (nic->tx_cb_armed && !again))
         return;
     nic->tx_cb_armed = true;
     if (!virtqueue_enable_cb_delayed(txq(nic))) {
@@ -69,8 +73,8 @@ unsigned vn_tx_clean(struct virtio_net *nic)
         if (nic->has_stack && token)
             nic->stack.tx_done(nic->stack.ctx, token);
     }
-    if (tx_ring_low(nic) || nic->tx_stopped)
-        tx_arm_interrupt(nic);
+    if (tx_ring_low(nic))
+        tx_arm_interrupt(nic, false);
     return reaped;
 }
 
@@ -134,7 +138,9 @@ static int tx_ring_full(struct virtio_net *nic)
     virtqueue_notify(txq(nic));
     nic->tx_unkicked = 0;
     nic->stats.tx_forced_kicks++;
-    tx_arm_interrupt(nic); /* the completions that make room must wake someone */
+    /* The completions that make room must wake someone: an interrupt after
+     * three quarters of the full ring, later than the one asked for at half. */
+    tx_arm_interrupt(nic, true);
     return -ENOSPC;
 }
 
@@ -185,7 +191,7 @@ int virtio_net_xmit(struct virtio_net *nic, const struct vq_sg *frags, unsigned 
     if (slot->hdr.gso_type != VIRTIO_NET_HDR_GSO_NONE)
         nic->stats.tx_gso++;
     if (tx_ring_low(nic))
-        tx_arm_interrupt(nic);
+        tx_arm_interrupt(nic, false);
     return 0;
 }
 

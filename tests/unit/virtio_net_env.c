@@ -44,11 +44,24 @@ uint64_t random_seed(void) { return 0x5EED5EED12345678ULL; }
 bool irq_save(void) { return false; }
 void irq_restore(bool enabled) { (void)enabled; }
 
-/* Time stands still here: timers are armed and cancelled, never fired. */
-uint64_t clock_now_ns(void) { return 1000000000ULL; }
+/* Time stands still unless a test moves it (vnenv_advance). */
+static uint64_t now_ns = 1000000000ULL;
+#define MAX_TIMERS 32
+static struct timer *timers_seen[MAX_TIMERS];
+
+uint64_t clock_now_ns(void) { return now_ns; }
 void timer_at(struct timer *t, uint64_t deadline_ns, timer_fn fn, void *arg)
 {
     *t = (struct timer){ .deadline = deadline_ns, .fn = fn, .arg = arg, .armed = true };
+    for (int i = 0; i < MAX_TIMERS; i++) {
+        if (timers_seen[i] == t)
+            return;
+        if (!timers_seen[i]) {
+            timers_seen[i] = t;
+            return;
+        }
+    }
+    abort();
 }
 void timer_after(struct timer *t, uint64_t delay_ns, timer_fn fn, void *arg) { timer_at(t, clock_now_ns() + delay_ns, fn, arg); }
 bool timer_cancel(struct timer *t)
@@ -78,12 +91,19 @@ void klog(enum log_level level, const char *fmt, ...)
 static struct vnenv *current;
 static struct pci_device the_function = { .vendor_id = 0x1af4, .device_id = 0x1041 };
 static uint64_t device_features;
-static const uint8_t device_config[12] = { 0x52, 0x54, 0x00, 0x12, 0x34, 0x56, 1, 0 }; /* mac, status LINK_UP */
+static uint8_t device_config[VNENV_CONFIG_SIZE];
 
 struct pci_device *pci_next_device(struct pci_device *prev) { return prev ? NULL : &the_function; }
 
+struct virtio_device *attached[8];
+unsigned attached_count;
+
 int virtio_pci_attach(struct pci_device *pci, struct virtio_device *vdev)
 {
+    /* The transport keeps the devices it attached, failed ones too (the
+     * driver never frees those: they may hold ring addresses). */
+    if (attached_count < sizeof(attached) / sizeof(attached[0]))
+        attached[attached_count++] = vdev;
     snprintf(vdev->name, sizeof(vdev->name), "00:02.0");
     vdev->pci = pci;
     return 0;
@@ -104,7 +124,23 @@ void virtio_config_read(struct virtio_device *vdev, unsigned offset, void *buf, 
         memcpy(buf, device_config + offset, len);
 }
 
-static struct sim *sim_of(struct virtqueue *vq) { return vq->index == 0 ? &current->rx : &current->tx; }
+/* Every env probed, so a notification reaches the sim of the device it is for. */
+static struct vnenv *all_envs[VIRTIO_NET_MAX_DEVICES];
+
+static bool env_owns(const struct vnenv *e, const struct virtqueue *vq)
+{
+    return e->nic && (virtio_net_device(e->nic)->vqs[0] == vq || virtio_net_device(e->nic)->vqs[1] == vq);
+}
+
+static struct vnenv *env_of(struct virtqueue *vq)
+{
+    for (int i = 0; i < VIRTIO_NET_MAX_DEVICES; i++)
+        if (all_envs[i] && env_owns(all_envs[i], vq))
+            return all_envs[i];
+    return current; /* still probing it */
+}
+
+static struct sim *sim_of(struct virtqueue *vq) { return vq->index == 0 ? &env_of(vq)->rx : &env_of(vq)->tx; }
 
 static void queue_notify(struct virtqueue *vq, void *ctx)
 {
@@ -146,7 +182,7 @@ uint16_t __real_virtqueue_enable_cb_prepare(struct virtqueue *vq);
 uint16_t __wrap_virtqueue_enable_cb_prepare(struct virtqueue *vq)
 {
     uint16_t last = __real_virtqueue_enable_cb_prepare(vq);
-    if (current && vq->index == 0 && current->after_enable_prepare) {
+    if (current && vq->index == 0 && env_owns(current, vq) && current->after_enable_prepare) {
         void (*hook)(struct vnenv *) = current->after_enable_prepare;
         current->after_enable_prepare = NULL;
         hook(current);
@@ -160,36 +196,83 @@ static void stack_receive(void *ctx, const struct virtio_net_rx_frame *frame)
 {
     struct vnenv *e = ctx;
     e->frames_received++;
-    for (unsigned i = 0; i < frame->count; i++)
+    struct vnenv_frame *l = &e->last;
+    *l = (struct vnenv_frame){ .count = frame->count, .gso_type = frame->gso_type, .gso_size = frame->gso_size,
+                               .data_valid = frame->data_valid };
+    for (unsigned i = 0; i < frame->count; i++) {
+        for (uint32_t k = 0; k < frame->bufs[i].len && l->bytes + k < sizeof(l->head); k++)
+            l->head[l->bytes + k] = frame->bufs[i].data[k];
+        l->bytes += frame->bufs[i].len;
         virtio_net_rx_release(e->nic, frame->bufs[i].id);
+    }
 }
 
-static void stack_tx_done(void *ctx, void *token) { (void)ctx; (void)token; }
+static void stack_tx_done(void *ctx, void *token)
+{
+    struct vnenv *e = ctx;
+    (void)token;
+    e->tx_done++;
+}
+
+static void stack_tx_wake(void *ctx)
+{
+    struct vnenv *e = ctx;
+    e->tx_wakes++;
+}
 
 /* ---- the environment ---- */
 
-struct vnenv *vnenv_get(bool event_idx)
+static void reset_counters(struct vnenv *e)
 {
-    /* virtio_net keeps its devices for good: one per ring mode, probed on
-     * first use and shared by the tests, which each leave it idle. */
-    static struct vnenv envs[2];
-    struct vnenv *e = &envs[event_idx];
-    current = e;
-    if (!e->nic) {
-        device_features = VIRTIO_F_VERSION_1 | VIRTIO_NET_F_MAC | VIRTIO_NET_F_STATUS | VIRTIO_NET_F_MRG_RXBUF |
-                          (event_idx ? VIRTIO_F_RING_EVENT_IDX : 0);
-        struct virtio_net_config cfg = { .virtio = { .irq_mode = IRQ_MODE_MSIX, .event_idx = event_idx },
-                                         .budget = VNENV_BUDGET };
-        int before = virtio_net_count();
-        if (virtio_net_probe_all(&cfg) != before + 1)
-            return NULL;
-        e->nic = virtio_net_get(before);
-        struct virtio_net_stack stack = { .receive = stack_receive, .tx_done = stack_tx_done, .ctx = e };
-        virtio_net_attach_stack(e->nic, &stack);
-    }
     e->frames_received = 0;
     e->interrupts_delivered = 0;
+    e->tx_done = 0;
+    e->tx_wakes = 0;
     e->after_enable_prepare = NULL;
+}
+
+struct vnenv *vnenv_probe(uint64_t features, const uint8_t config[VNENV_CONFIG_SIZE])
+{
+    /* virtio_net keeps its devices for good: each probed once and shared by
+     * the tests, which each leave it idle. */
+    static struct vnenv envs[VIRTIO_NET_MAX_DEVICES];
+    static unsigned used;
+    if (used == VIRTIO_NET_MAX_DEVICES || virtio_net_count() == VIRTIO_NET_MAX_DEVICES)
+        return NULL;
+    struct vnenv *e = &envs[used];
+    current = e;
+    device_features = features | VIRTIO_F_VERSION_1;
+    memcpy(device_config, config, VNENV_CONFIG_SIZE);
+    bool event_idx = features & VIRTIO_F_RING_EVENT_IDX;
+    struct virtio_net_config cfg = { .virtio = { .irq_mode = IRQ_MODE_MSIX, .event_idx = event_idx },
+                                     .budget = VNENV_BUDGET };
+    int before = virtio_net_count();
+    if (virtio_net_probe_all(&cfg) != before + 1)
+        return NULL;
+    all_envs[used++] = e;
+    e->nic = virtio_net_get(before);
+    struct virtio_net_stack stack = { .receive = stack_receive, .tx_done = stack_tx_done, .tx_wake = stack_tx_wake,
+                                      .ctx = e };
+    virtio_net_attach_stack(e->nic, &stack);
+    reset_counters(e);
+    return e;
+}
+
+struct vnenv *vnenv_get(bool event_idx)
+{
+    static struct vnenv *envs[2];
+    static const uint8_t config[VNENV_CONFIG_SIZE] = { 0x52, 0x54, 0x00, 0x12, 0x34, 0x56, 1, 0 }; /* mac, LINK_UP */
+    if (!envs[event_idx])
+        envs[event_idx] = vnenv_probe(VIRTIO_NET_F_MAC | VIRTIO_NET_F_STATUS | VIRTIO_NET_F_MRG_RXBUF |
+                                          VIRTIO_NET_F_CSUM | VIRTIO_NET_F_GUEST_CSUM | VIRTIO_NET_F_GUEST_TSO4 |
+                                          VIRTIO_NET_F_GUEST_TSO6 | VIRTIO_NET_F_HOST_TSO4 | VIRTIO_NET_F_HOST_TSO6 |
+                                          (event_idx ? VIRTIO_F_RING_EVENT_IDX : 0),
+                                      config);
+    struct vnenv *e = envs[event_idx];
+    if (e) {
+        current = e;
+        reset_counters(e);
+    }
     return e;
 }
 
@@ -244,4 +327,70 @@ unsigned vnenv_rx_unseen(const struct vnenv *e)
 {
     struct virtqueue *vq = virtio_net_device(e->nic)->vqs[0];
     return (uint16_t)(e->rx.used_idx - vq->last_used_idx);
+}
+
+bool vnenv_receive_raw(struct vnenv *e, const uint8_t *bytes, const uint32_t *lens, unsigned nbufs)
+{
+    struct sim *s = &e->rx;
+    sim_take_all(s);
+    uint32_t pos = 0;
+    for (unsigned i = 0; i < nbufs; i++) {
+        uint16_t head = sim_in_flight_head(s, 0);
+        const struct sim_chain *c = sim_chain(s, head);
+        if (!c)
+            abort(); /* the test asked for more buffers than are posted */
+        uint8_t *buf = (uint8_t *)(uintptr_t)c->bufs[0].addr;
+        sim_put_used(s, head, lens[i]);
+        memcpy(buf, bytes + pos, lens[i]);
+        pos += lens[i];
+    }
+    if (!sim_flush(s))
+        return false;
+    deliver(e, s, 0);
+    return true;
+}
+
+void vnenv_advance(uint64_t ns)
+{
+    now_ns += ns;
+    for (int i = 0; i < MAX_TIMERS && timers_seen[i]; i++) {
+        struct timer *t = timers_seen[i];
+        if (t->armed && t->deadline <= now_ns) {
+            t->armed = false;
+            t->fn(t, t->arg);
+        }
+    }
+}
+
+unsigned vnenv_transmit(struct vnenv *e, unsigned count)
+{
+    struct sim *s = &e->tx;
+    sim_take_all(s);
+    unsigned delivered = 0;
+    for (unsigned i = 0; i < count; i++) {
+        uint16_t head = sim_in_flight_head(s, 0);
+        if (!sim_chain(s, head))
+            break;
+        if (sim_complete(s, head, 0)) {
+            deliver(e, s, 1);
+            delivered++;
+        }
+    }
+    return delivered;
+}
+
+void vnenv_settle(struct vnenv *e)
+{
+    struct virtqueue *rx = virtio_net_device(e->nic)->vqs[0];
+    /* Bounded: a poll takes VNENV_BUDGET frames at most, a ring is 64. */
+    for (int i = 0; i < 64 && napi_pending(); i++)
+        napi_run_scheduled();
+    unsigned empty = virtqueue_free_count(rx);
+    if (empty) {
+        unsigned long frames = e->frames_received;
+        vnenv_receive(e, rx->vring.num / 2 + 1 - empty, 60);
+        for (int i = 0; i < 64 && napi_pending(); i++)
+            napi_run_scheduled();
+        e->frames_received = frames;
+    }
 }

@@ -16,11 +16,24 @@
 
 #define VNENV_RING_SIZE 64
 
+/* What the stack saw of the last frame it was handed. */
+struct vnenv_frame {
+    unsigned count;        /* buffers */
+    uint32_t bytes;
+    uint8_t gso_type;
+    uint16_t gso_size;
+    bool data_valid;
+    uint8_t head[64];      /* its first bytes */
+};
+
 struct vnenv {
     struct virtio_net *nic;
     struct sim rx, tx;
     unsigned long frames_received;    /* handed to the stack */
     unsigned long interrupts_delivered;
+    struct vnenv_frame last;          /* the last frame handed to the stack */
+    unsigned long tx_done;            /* frames the driver gave back */
+    unsigned long tx_wakes;           /* tx_wake calls */
     /* Called once inside the driver's next virtqueue_enable_cb_prepare on the
      * receive queue, after it ran: the moment a frame can land unseen. */
     void (*after_enable_prepare)(struct vnenv *e);
@@ -28,9 +41,22 @@ struct vnenv {
 
 #define VNENV_BUDGET 8
 
-/* The device (VERSION_1, MRG_RXBUF, EVENT_IDX as asked; poll budget
- * VNENV_BUDGET), idle, with the counters above at zero. */
+/* The device (VERSION_1, MRG_RXBUF, EVENT_IDX as asked, the checksum and
+ * segmentation offloads both ways; poll budget VNENV_BUDGET), idle, with the
+ * counters above at zero. */
 struct vnenv *vnenv_get(bool event_idx);
+
+/* Device config space as the env serves it (virtio 1.2, 5.1.4): mac, status, pairs, mtu. */
+#define VNENV_CONFIG_SIZE 12
+/* Probes one more device offering `features` (VERSION_1 always) with that
+ * config; NULL if the driver refused it. The driver keeps at most
+ * VIRTIO_NET_MAX_DEVICES, two of them vnenv_get's. */
+struct vnenv *vnenv_probe(uint64_t features, const uint8_t config[VNENV_CONFIG_SIZE]);
+
+/* The device writes `bytes` (virtio header and frame) into as many receive
+ * buffers as `lens` has entries, lens[i] bytes into the i-th (reported as
+ * written), publishes them and interrupts if it decides to; returns whether it did. */
+bool vnenv_receive_raw(struct vnenv *e, const uint8_t *bytes, const uint32_t *lens, unsigned nbufs);
 
 /* The device completes `count` receive buffers with one-buffer frames of
  * `len` bytes, publishes them, and raises the interrupt if it decides to.
@@ -44,5 +70,17 @@ void vnenv_run_polls(struct vnenv *e);
 
 /* Receive buffers completed by the device and not yet taken by the driver. */
 unsigned vnenv_rx_unseen(const struct vnenv *e);
+
+/* Leaves the device as the tests expect to find it: no poll pending and the
+ * receive ring full (the driver refills only once half of it is empty, so
+ * the device delivers enough frames to get it there). */
+void vnenv_settle(struct vnenv *e);
+
+/* Moves the clock forward and runs the kernel timers that came due. */
+void vnenv_advance(uint64_t ns);
+
+/* The device sends `count` of the oldest transmit chains it took, and
+ * interrupts if it decides to; returns how many interrupts it delivered. */
+unsigned vnenv_transmit(struct vnenv *e, unsigned count);
 
 #endif
