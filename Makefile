@@ -160,8 +160,9 @@ test: test-deps test-unit test-fuzz test-system ## Run every test (include rules
 test-deps: ## The dependency rules between the rooms (docs/architecture.md), over #include lines
 	@$(PYTHON) scripts/check-includes
 
-test-unit: ## Host-built unit tests of pure logic, under ASan and UBSan
+test-unit: | $(BUILD)/.setup-done ## Host-built unit tests of pure logic, then the whole stack against a simulated device and peer (ASan, UBSan)
 	@$(MAKE) --no-print-directory -C tests/unit run
+	@$(MAKE) --no-print-directory -C tests/stack run
 
 test-system: all ## Boot the kernel in QEMU and check its serial console
 	@$(PYTHON) -m pytest -q -rs tests/system
@@ -183,5 +184,6 @@ test-fuzz: | $(BUILD)/.setup-done ## Bounded fuzzing for make test: 60 s per har
 clean: ## Remove build/ (third_party/ stays)
 	rm -rf $(BUILD)
 	@$(MAKE) --no-print-directory -C tests/unit clean
+	@$(MAKE) --no-print-directory -C tests/stack clean
 
 -include $(KERNEL_OBJS:.o=.d)

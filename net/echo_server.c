@@ -51,7 +51,7 @@ struct echo_conn {
     unsigned unacked_head, unacked_count;
     uint16_t unacked_acked;       /* bytes of the oldest already acknowledged */
     bool peer_closed;
-    bool closing;                 /* tcp_close done: waiting for the last acknowledgements */
+    bool closing;                 /* our FIN is out (half close): lwIP ends the pcb, on_err frees this */
 };
 
 static struct echo_server_stats stats;
@@ -173,14 +173,6 @@ static void release_acked(struct echo_conn *c, u32_t len)
 
 /* ---- the connection ---- */
 
-static void detach(struct tcp_pcb *pcb)
-{
-    tcp_arg(pcb, NULL);
-    tcp_recv(pcb, NULL);
-    tcp_sent(pcb, NULL);
-    tcp_err(pcb, NULL);
-}
-
 static void conn_free(struct echo_conn *c)
 {
     list_free(&c->pending);
@@ -188,38 +180,33 @@ static void conn_free(struct echo_conn *c)
     kfree(c);
 }
 
+/* Everything echoed and the peer done: our FIN, as a half close. lwIP still
+ * sends what is queued, out of our pbufs, so they stay until acknowledged;
+ * it frees the pcb once the peer acknowledges the FIN and tells on_err
+ * (ERR_CLSD), or tells it ERR_ABRT if it gives up. Not tcp_close: that stops
+ * the pcb's idle timer from seeing the peer's acknowledgements, and LAST-ACK
+ * then ends 2 x TCP_MSL (2 s) after the peer's FIN even while the last
+ * segments are still being retransmitted. */
 static err_t retry_close(void *arg, struct tcp_pcb *pcb)
 {
     struct echo_conn *c = arg;
-    if (tcp_close(pcb) != ERR_OK) {
-        tcp_abort(pcb); /* calls on_err, which frees c */
-        return ERR_ABRT;
-    }
+    if (tcp_shutdown(pcb, 0, 1) != ERR_OK)
+        return ERR_OK; /* no memory for the FIN yet: the next poll tries again */
     tcp_poll(pcb, NULL, 0);
     c->closing = true;
-    if (!c->unacked_count) {
-        detach(pcb);
-        conn_free(c);
-    }
     return ERR_OK;
 }
 
-/* Everything echoed and the peer done: close. lwIP still sends what is
- * queued, out of our pbufs, so they stay until acknowledged (on_sent frees
- * them and the connection then). */
 static void conn_close(struct echo_conn *c)
 {
-    struct tcp_pcb *pcb = c->pcb;
-    tcp_recv(pcb, NULL);
-    if (tcp_close(pcb) != ERR_OK) {
-        tcp_poll(pcb, retry_close, POLL_INTERVAL);
+    if (c->closing)
+        return;
+    tcp_recv(c->pcb, NULL);
+    if (tcp_shutdown(c->pcb, 0, 1) != ERR_OK) {
+        tcp_poll(c->pcb, retry_close, POLL_INTERVAL);
         return;
     }
     c->closing = true;
-    if (!c->unacked_count) {
-        detach(pcb);
-        conn_free(c);
-    }
 }
 
 /* Hands pending bytes to lwIP by reference as far as it has room, and only
@@ -283,19 +270,15 @@ static err_t on_recv(void *arg, struct tcp_pcb *pcb, struct pbuf *p, err_t err)
 static err_t on_sent(void *arg, struct tcp_pcb *pcb, u16_t len)
 {
     struct echo_conn *c = arg;
+    (void)pcb;
     release_acked(c, len);
-    if (c->closing) {
-        if (!c->unacked_count) {
-            detach(pcb);
-            conn_free(c);
-        }
-        return ERR_OK;
-    }
-    pump(c);
+    if (!c->closing)
+        pump(c);
     return ERR_OK;
 }
 
-/* lwIP freed the pcb and its segments: nothing points into our pbufs now. */
+/* lwIP freed the pcb and its segments (reset, given up, or closed after our
+ * FIN): nothing points into our pbufs now. */
 static void on_err(void *arg, err_t err)
 {
     (void)err;

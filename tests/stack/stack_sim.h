@@ -1,0 +1,66 @@
+/*
+ * The far side of the whole stack (driver, netif glue, services, lwIP) for
+ * the host tests: a virtio-net device that does what QEMU's does with what
+ * it is given (segments a large TCP segment, completes offloaded checksums,
+ * fills receive buffers) and checks every frame it puts on the wire, and a
+ * TCP peer at 10.0.2.2 that answers ARP and talks to the guest's echo
+ * service, optionally losing frames either way.
+ */
+#ifndef TESTS_STACK_STACK_SIM_H
+#define TESTS_STACK_STACK_SIM_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "lwip/netif.h"
+
+/* Once: the device probed with every offload QEMU offers on a tap backend,
+ * the netif up at 10.0.2.15/24, duplicate address detection done. */
+void sim_setup(void);
+struct netif *sim_netif(void);
+struct virtio_net *sim_nic(void);
+
+/* A frame as it went on the wire, after the device segmented it and filled
+ * in the checksums it was asked to. */
+struct wire_frame {
+    uint8_t *data;
+    uint32_t len;
+    bool from_gso;   /* one of the segments of a large one */
+    bool offloaded;  /* its TCP checksum came from the device */
+};
+
+/* Frames on the wire since the last sim_wire_clear (the peer sees them as they come). */
+unsigned sim_wire_count(void);
+const struct wire_frame *sim_wire(unsigned i);
+void sim_wire_clear(void);
+/* Problems the device found in what the guest gave it (0: none), and the first. */
+unsigned sim_device_errors(void);
+const char *sim_device_error(void);
+/* Chains the device took, and how many of them were large segments. */
+unsigned long sim_tx_chains(void);
+unsigned long sim_tx_gso_chains(void);
+
+struct peer_config {
+    uint16_t port;           /* the peer's own port */
+    const uint8_t *data;     /* what it sends to echo port 7 */
+    uint32_t len;
+    bool gso;                /* it sends large segments (GUEST_TSO4) */
+    unsigned loss_to_peer;   /* per mille of the guest's frames lost on the way */
+    unsigned loss_to_guest;  /* per mille of the peer's frames lost on the way */
+    uint32_t seed;
+};
+
+struct peer_result {
+    bool ok;
+    char why[200];
+    uint32_t echoed;            /* bytes that came back in order */
+    unsigned guest_frames;      /* TCP frames from the guest on the wire */
+    unsigned lost_to_peer, lost_to_guest;
+    uint64_t fake_ms;           /* fake time it took */
+};
+
+/* Connects, sends cfg->data, reads the echo back, closes; the echo must be
+ * byte-exact and every guest segment at most the MSS on the wire. */
+struct peer_result peer_echo(const struct peer_config *cfg, uint8_t *echo);
+
+#endif
