@@ -15,8 +15,10 @@
  *   into receive buffers: a 12-byte virtio_net_hdr as the device would
  *   (flags, gso_type, hdr_len, gso_size, csum_start, csum_offset,
  *   num_buffers, little-endian) and the frame.
- * The device spreads the L bytes over num_buffers buffers (1 if 0 or more
- * than 16; the driver still sees the field as written). Control bits, for
+ * The device fills num_buffers buffers with the L bytes, each full but the
+ * last, as a device must (1 buffer if the field is 0 or more than the
+ * largest frame needs; the driver still sees the field as written; a field
+ * larger than the bytes need leaves buffers empty). Control bits, for
  * the harness to play a peer that gets what a mutator cannot:
  *   bit 0  recompute the IPv4 header checksum
  *   bit 1  recompute the TCP/UDP/ICMP/ICMPv6 checksum
@@ -26,9 +28,10 @@
  *   bits 4-7  advance the clock by that many 250 ms steps first
  *
  * Checked, besides ASan/UBSan and lwIP's own assertions (rx_path_env.c):
- * every frame the guest sends (virtio header sane, no longer than the MTU,
- * our source addresses, valid IPv4 header and L4 checksums after the
- * device applies the offloaded one); and after each input, once every
+ * every frame the guest sends (virtio header sane, no longer than the MTU
+ * unless it is a large TCP segment for the device to cut, our source
+ * addresses, valid IPv4 header and L4 checksums after the device applies the
+ * offloaded one); and after each input, once every
  * connection is aborted and the clock has run 70 s, every receive buffer
  * is back with the driver and lwIP's pbuf, segment, reassembly and queue
  * pools and heap are back at zero: nothing leaked.
@@ -60,7 +63,7 @@
 #define TICK_NS 250000000ULL
 #define QUIESCE_STEP_NS 500000000ULL
 #define QUIESCE_MAX_STEPS 140 /* 70 s: past IPv4 (15 s) and IPv6 (60 s) reassembly timeouts */
-#define MAX_SEGS 64
+#define MAX_SEGS 256 /* a large segment's chain: its header and up to 160 pieces */
 
 static const uint8_t guest_mac[6] = { 0x52, 0x54, 0x00, 0x12, 0x34, 0x56 };
 static const uint8_t guest_ip4[4] = { 10, 0, 2, 15 };
@@ -246,10 +249,27 @@ static void trace_sent(const uint8_t *f, size_t n, const struct l4 *l)
     fprintf(stderr, "\n");
 }
 
+/* A large TCP segment (HOST_TSO4/6): a type the device took, NEEDS_CSUM at
+ * the TCP checksum, hdr_len the headers, gso_size within the payload. The
+ * frame itself is then checked as one big segment (its pseudo-header sum
+ * covers its whole length, as the device expects). */
+static void check_gso(const uint8_t *f, size_t n, const uint8_t *hdr)
+{
+    CHECK(hdr[1] == 1 || hdr[1] == 4); /* TCPV4, TCPV6; no ECN */
+    CHECK(hdr[0] == 1);
+    struct l4 l = find_l4(f, n);
+    CHECK(l.ok && l.proto == 6 && l.v6 == (hdr[1] == 4) && l.len >= 20);
+    size_t hl = l.off + (size_t)(f[l.off + 12] >> 4) * 4;
+    uint16_t hdr_len = (uint16_t)(hdr[2] | hdr[3] << 8), gso_size = (uint16_t)(hdr[4] | hdr[5] << 8);
+    CHECK(hdr_len == hl && gso_size > 0 && gso_size <= MTU && hl + gso_size < n && n <= 65535);
+}
+
 static void check_sent(uint8_t *f, size_t n, const uint8_t *hdr)
 {
-    CHECK(n >= ETH_LEN && n <= ETH_LEN + MTU);
-    CHECK(hdr[1] == 0); /* gso_type: no segmentation offload negotiated */
+    if (hdr[1] != 0)
+        check_gso(f, n, hdr);
+    else
+        CHECK(n >= ETH_LEN && n <= ETH_LEN + MTU);
     CHECK((hdr[0] & ~1) == 0);
     if (hdr[0] & 1) { /* NEEDS_CSUM: do what the device does */
         uint16_t start = (uint16_t)(hdr[6] | hdr[7] << 8), offset = (uint16_t)(hdr[8] | hdr[9] << 8);
@@ -331,7 +351,7 @@ static void device_receive(const uint8_t *data, size_t len, bool one_short)
     size_t pos = 0;
     uint16_t used = vr->used->idx;
     for (unsigned k = 0; k < delivered; k++) {
-        size_t want = k + 1 == pieces ? len - pos : len / pieces;
+        size_t want = len - pos < BUFFER_SIZE ? len - pos : BUFFER_SIZE;
         uint16_t head = vr->avail->ring[rx_last_avail++ % vr->num];
         struct seg segs[MAX_SEGS];
         unsigned count = chain_segments(vq, head, segs);
@@ -438,8 +458,10 @@ static void setup(void)
 {
     static const struct env_device_ops ops = { queue_notified };
     uint64_t features = VIRTIO_F_VERSION_1 | VIRTIO_NET_F_MAC | VIRTIO_NET_F_STATUS | VIRTIO_NET_F_MRG_RXBUF |
-                        VIRTIO_NET_F_CSUM | VIRTIO_NET_F_GUEST_CSUM | VIRTIO_F_RING_EVENT_IDX |
-                        VIRTIO_F_RING_INDIRECT_DESC | VIRTIO_F_ANY_LAYOUT;
+                        VIRTIO_NET_F_CSUM | VIRTIO_NET_F_GUEST_CSUM | VIRTIO_NET_F_GUEST_TSO4 |
+                        VIRTIO_NET_F_GUEST_TSO6 | VIRTIO_NET_F_GUEST_ECN | VIRTIO_NET_F_HOST_TSO4 |
+                        VIRTIO_NET_F_HOST_TSO6 | VIRTIO_F_RING_EVENT_IDX | VIRTIO_F_RING_INDIRECT_DESC |
+                        VIRTIO_F_ANY_LAYOUT;
     tracing = getenv("RX_PATH_TRACE") != NULL;
     env_set_device(&ops, features, guest_mac);
     env_reset_random();

@@ -95,8 +95,8 @@ def icmp6(msg, src=PEER_IP6, dst=GUEST_IP6):
     return with_csum(msg, 2, pseudo6(58, len(msg), src, dst))
 
 
-def vhdr(flags=0, csum_start=0, csum_offset=0, num_buffers=1):
-    return struct.pack("<BBHHHHH", flags, 0, 0, 0, csum_start, csum_offset, num_buffers)
+def vhdr(flags=0, csum_start=0, csum_offset=0, num_buffers=1, gso_type=0, hdr_len=0, gso_size=0):
+    return struct.pack("<BBHHHHH", flags, gso_type, hdr_len, gso_size, csum_start, csum_offset, num_buffers)
 
 
 def rec(frame, control=FIX_IP | FIX_L4, header=None):
@@ -184,6 +184,25 @@ def merged_echo():
     return rec(frame, header=vhdr(num_buffers=2))
 
 
+def echo_tcp_gso():
+    """A 20000-byte TCP segment to echo as a host's tap hands it over with
+    GUEST_TSO4 (gso_type TCPV4, gso_size 1448, the partial checksum, ten full
+    buffers), echoed back through large segments, acknowledged a tick later."""
+    sport, data = 40070, bytes((i * 7) & 0xFF for i in range(20000))
+    mss = bytes([2, 4, 0x05, 0xB4])
+    out = [rec(v4_frame(6, tcp(sport, 7, PEER_SEQ, 0, 0x02, options=mss)))]
+    seq = PEER_SEQ + 1
+    out.append(rec(v4_frame(6, tcp(sport, 7, seq, 0, 0x10)), control=FIX_IP | FIX_L4 | FIX_ACK))
+    frame = v4_frame(6, tcp(sport, 7, seq, 0, 0x18, data))
+    header = vhdr(flags=NEEDS_CSUM, csum_start=34, csum_offset=16, num_buffers=(12 + len(frame) + 2047) // 2048,
+                  gso_type=1, hdr_len=54, gso_size=1448)
+    out.append(rec(frame, control=FIX_IP | FIX_L4 | FIX_ACK, header=header))
+    seq += len(data)
+    for _ in range(8):
+        out.append(rec(v4_frame(6, tcp(sport, 7, seq, 0, 0x10)), control=0x10 | FIX_IP | FIX_L4 | FIX_ACK))
+    return out
+
+
 def echo6():
     msg = struct.pack("!BBHHH", 128, 0, 0, 0x4444, 1) + b"ping6"
     return rec(v6_frame(58, icmp6(msg)))
@@ -200,6 +219,7 @@ SEEDS = {
         b"GET /hello HTTP/1.1\r\nHost: x\r\n\r\n", b"GET /stats HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"]),
     "echo-tcp": [arp_request()] + tcp_conversation(7, [b"hello, echo\n"]),
     "echo-udp": [arp_request(), rec(v4_frame(17, udp(40007, 7, b"hello, udp echo")))],
+    "echo-tcp-gso": [arp_request()] + echo_tcp_gso(),
     "udp-needs-csum": [arp_request(), needs_csum_udp()],
     "udp-data-valid": [arp_request(), data_valid_udp()],
     "ipv6-ns": [neighbor_solicitation()],
