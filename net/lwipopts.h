@@ -22,7 +22,7 @@
  * cleanly instead of eating memory. */
 #define MEM_LIBC_MALLOC 1
 #define MEM_ALIGNMENT 8
-#define MEMP_NUM_PBUF 512           /* PBUF_REF/ROM: zero-copy receive buffers and app data */
+#define MEMP_NUM_PBUF 1024          /* PBUF_REF/ROM: zero-copy receive buffers and app data (echo's, by reference) */
 #define MEMP_NUM_TCP_PCB 64         /* at least 32 concurrent HTTP connections, plus echo */
 #define MEMP_NUM_TCP_PCB_LISTEN 8
 #define MEMP_NUM_TCP_SEG 512        /* TCP_SND_QUEUELEN for several busy connections */
@@ -32,7 +32,11 @@
 #define MEMP_NUM_FRAG_PBUF 32
 #define MEMP_NUM_ARP_QUEUE 32
 #define MEMP_NUM_SYS_TIMEOUT (LWIP_NUM_SYS_TIMEOUT_INTERNAL + 4)
-#define PBUF_POOL_SIZE 64           /* receive frames are driver buffers, not pool pbufs */
+/* Nothing allocates pool pbufs: received frames are driver buffers (custom
+ * pbufs) and everything else is PBUF_RAM. An empty pool also keeps lwIP's
+ * sanity check of TCP_WND against the pool's room quiet: it assumes received
+ * data waits in pool pbufs. */
+#define PBUF_POOL_SIZE 0
 #define LWIP_SUPPORT_CUSTOM_PBUF 1  /* zero-copy receive: pbufs over the driver's buffers */
 
 /* ---- protocols ---- */
@@ -59,8 +63,14 @@
 
 /* ---- TCP ---- */
 #define TCP_MSS 1460                /* Ethernet MTU 1500 - 40 */
-#define TCP_WND (44 * TCP_MSS)      /* 64240: the most without window scaling; the echo bench is window-bound */
-#define TCP_SND_BUF (44 * TCP_MSS)
+/* Window scaling (RFC 7323): with large segments a 64 KiB window holds one
+ * segment in flight, and TCP echo moves at most min(window, send buffer) per
+ * round trip. Scale 2 lets the 16-bit field say up to 256 KiB. */
+#define LWIP_WND_SCALE 1
+#define TCP_RCV_SCALE 2
+#define TCP_WND (128 * 1024)
+#define TCP_SND_BUF (128 * 1024)
+#define TCP_SNDLOWAT (16 * TCP_MSS)  /* lwIP's default (half the buffer) overflows its u16 check */
 #define TCP_SND_QUEUELEN (4 * TCP_SND_BUF / TCP_MSS)
 #define TCP_QUEUE_OOSEQ 1
 /* Out-of-order segments are held in receive buffers: a peer sending tiny

@@ -5,6 +5,7 @@
 #include "lib/log.h"
 #include "lib/string.h"
 #include "lwip/etharp.h"
+#include "lwip/ip4.h"
 #include "lwip/ethip6.h"
 #include "lwip/pbuf.h"
 #include "lwip/snmp.h"
@@ -48,19 +49,36 @@ static void rx_pbuf_free(struct pbuf *p)
     virtio_net_rx_release(r->owner->nic, r->id);
 }
 
-static void input(struct nic_netif *n, struct pbuf *p, bool data_valid)
+/* `ip_only`: the frame's Ethernet header is already off (see receive). */
+static void input(struct nic_netif *n, struct pbuf *p, bool data_valid, bool ip_only)
 {
     /* lwIP checks checksums per netif, not per packet: for a frame the device
      * already verified, switch the TCP/UDP checks off for this one input call. */
     if (data_valid)
         NETIF_SET_CHECKSUM_CTRL(&n->netif, n->checksum_flags & ~(NETIF_CHECKSUM_CHECK_TCP | NETIF_CHECKSUM_CHECK_UDP));
-    err_t err = n->netif.input(p, &n->netif);
+    err_t err = ip_only ? ip4_input(p, &n->netif) : n->netif.input(p, &n->netif);
     if (data_valid)
         NETIF_SET_CHECKSUM_CTRL(&n->netif, n->checksum_flags);
-    if (err != ERR_OK) {
+    if (err != ERR_OK && !ip_only) {
         n->stats.rx_input_errors++;
-        pbuf_free(p); /* lwIP did not take it: still ours */
+        pbuf_free(p); /* lwIP did not take it: still ours (ip4_input frees what it refuses) */
     }
+}
+
+static void release_all(struct nic_netif *n, const struct virtio_net_rx_frame *frame)
+{
+    for (unsigned i = 0; i < frame->count; i++)
+        virtio_net_rx_release(n->nic, frame->bufs[i].id);
+}
+
+/* A large IPv4 segment may be longer than a pbuf chain can say (16 bits)
+ * only by its Ethernet header: such a frame, addressed to us, goes to IP
+ * without it, as ethernet_input would pass it on. */
+static bool ip_only_fits(const struct nic_netif *n, const struct virtio_net_rx_frame *frame, uint32_t total)
+{
+    const uint8_t *eth = frame->bufs[0].data;
+    return total - ETH_HEADER_LEN <= PBUF_MAX_TOT_LEN && frame->bufs[0].len > ETH_HEADER_LEN &&
+           memcmp(eth, n->netif.hwaddr, ETH_HWADDR_LEN) == 0 && eth[12] == 0x08 && eth[13] == 0x00;
 }
 
 static void receive(void *ctx, const struct virtio_net_rx_frame *frame)
@@ -69,30 +87,31 @@ static void receive(void *ctx, const struct virtio_net_rx_frame *frame)
     /* lwIP takes any length it is given; a frame past the MTU (a jumbo from a
      * misconfigured or hostile peer) is nothing this interface agreed to. A
      * large TCP segment (GUEST_TSO4/6, its header checked by the driver) may
-     * be as long as a pbuf chain can be. */
+     * be as long as IP allows. */
     uint32_t total = 0;
     for (unsigned i = 0; i < frame->count; i++)
         total += frame->bufs[i].len;
-    uint32_t limit = frame->gso_type != VIRTIO_NET_HDR_GSO_NONE ? PBUF_MAX_TOT_LEN
-                                                                : (uint32_t)n->netif.mtu + ETH_HEADER_LEN + VLAN_TAG_LEN;
-    if (total > limit || total > PBUF_MAX_TOT_LEN) {
+    bool gso = frame->gso_type != VIRTIO_NET_HDR_GSO_NONE;
+    uint32_t limit = gso ? VIRTIO_NET_MAX_GSO_FRAME : (uint32_t)n->netif.mtu + ETH_HEADER_LEN + VLAN_TAG_LEN;
+    uint32_t skip = total > PBUF_MAX_TOT_LEN ? ETH_HEADER_LEN : 0;
+    if (total > limit || (skip && !ip_only_fits(n, frame, total))) {
         n->stats.rx_drop_oversize++;
         LINK_STATS_INC(link.lenerr);
         LINK_STATS_INC(link.drop);
-        for (unsigned i = 0; i < frame->count; i++)
-            virtio_net_rx_release(n->nic, frame->bufs[i].id);
+        release_all(n, frame);
         return;
     }
     /* Zero copy lets lwIP keep the driver's buffers as long as it keeps the
      * data (out-of-order queues, reassembly, unread data). When it holds over
      * half of them, copy instead so the receive ring always refills. */
     if (virtio_net_rx_buffers_held(n->nic) > n->rx_pbuf_count / 2) {
-        struct pbuf *copy = pbuf_alloc(PBUF_RAW, (u16_t)total, PBUF_RAM);
+        struct pbuf *copy = pbuf_alloc(PBUF_RAW, (u16_t)(total - skip), PBUF_RAM);
         if (copy) {
             u16_t off = 0;
             for (unsigned i = 0; i < frame->count; i++) {
-                pbuf_take_at(copy, frame->bufs[i].data, (u16_t)frame->bufs[i].len, off);
-                off = (u16_t)(off + frame->bufs[i].len);
+                uint32_t from = i == 0 ? skip : 0;
+                pbuf_take_at(copy, frame->bufs[i].data + from, (u16_t)(frame->bufs[i].len - from), off);
+                off = (u16_t)(off + frame->bufs[i].len - from);
             }
             n->stats.rx_copied++;
         } else {
@@ -100,24 +119,25 @@ static void receive(void *ctx, const struct virtio_net_rx_frame *frame)
             LINK_STATS_INC(link.memerr);
             LINK_STATS_INC(link.drop);
         }
-        for (unsigned i = 0; i < frame->count; i++)
-            virtio_net_rx_release(n->nic, frame->bufs[i].id);
+        release_all(n, frame);
         if (copy)
-            input(n, copy, frame->data_valid);
+            input(n, copy, frame->data_valid, skip != 0);
         return;
     }
     struct pbuf *head = NULL;
     for (unsigned i = 0; i < frame->count; i++) {
         const struct virtio_net_rx_buffer_ref *b = &frame->bufs[i];
+        uint32_t from = i == 0 ? skip : 0;
         struct rx_pbuf *r = &n->rx_pbufs[b->id];
         r->custom.custom_free_function = rx_pbuf_free;
-        struct pbuf *p = pbuf_alloced_custom(PBUF_RAW, (u16_t)b->len, PBUF_REF, &r->custom, b->data, (u16_t)b->len);
+        struct pbuf *p = pbuf_alloced_custom(PBUF_RAW, (u16_t)(b->len - from), PBUF_REF, &r->custom, b->data + from,
+                                             (u16_t)(b->len - from));
         if (head)
             pbuf_cat(head, p);
         else
             head = p;
     }
-    input(n, head, frame->data_valid);
+    input(n, head, frame->data_valid, skip != 0);
 }
 
 static void tx_done(void *ctx, void *token)
