@@ -238,8 +238,9 @@ def ours_counters(netns):
         if not vals:
             raise BenchError(f"/stats has no {name}")
         return sum(int(v) for v in vals)
+    rx, tx = total("virtio_net_rx_packets_total"), total("virtio_net_tx_packets_total")
     return {"interrupts": total("virtio_net_rx_interrupts_total") + total("virtio_net_tx_interrupts_total"),
-            "packets": total("virtio_net_rx_packets_total") + total("virtio_net_tx_packets_total"),
+            "packets": rx + tx, "rx_packets": rx, "tx_packets": tx,
             "kicks": total("virtqueue_kicks_total"), "polls": total("virtio_net_polls_total"),
             "all_interrupts": total("kernel_interrupts_total")}
 
@@ -253,7 +254,8 @@ def linux_counters(netns):
     if not irqs or not dev:
         raise BenchError(f"Linux stats page lacks virtio interrupts or eth0:\n{text[:2000]}")
     f = dev.group(1).split()
-    return {"interrupts": sum(int(v) for v in irqs), "packets": int(f[1]) + int(f[9])}
+    return {"interrupts": sum(int(v) for v in irqs), "packets": int(f[1]) + int(f[9]),
+            "rx_packets": int(f[1]), "tx_packets": int(f[9])}
 
 
 def per_packet(before, after):
@@ -261,6 +263,8 @@ def per_packet(before, after):
     if packets <= 0:
         raise BenchError("no packets between the two counter readings")
     out = {"interrupts_per_packet": (after["interrupts"] - before["interrupts"]) / packets, "packets": packets}
+    for key in ("rx_packets", "tx_packets"):
+        out[key] = after[key] - before[key]
     for key in ("kicks", "polls", "all_interrupts"):
         if key in before:
             out[f"{key}_per_packet"] = (after[key] - before[key]) / packets
