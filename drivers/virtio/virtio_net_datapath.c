@@ -115,7 +115,7 @@ static void rx_drop(struct virtio_net *nic, const struct virtio_net_rx_frame *f)
         virtio_net_rx_release(nic, f->bufs[i].id);
 }
 
-/* Drops a frame whose header lies (counted by the caller). */
+/* Drops a frame, counting why; true (a frame was taken off the ring). */
 static bool rx_reject(struct virtio_net *nic, const struct virtio_net_rx_frame *f, uint64_t *counter)
 {
     (*counter)++;
@@ -139,22 +139,18 @@ static bool rx_check_gso(struct virtio_net *nic, struct virtio_net_rx_frame *f, 
 {
     struct virtio_net_rx_hdr h = { hdr->flags, hdr->gso_type, hdr->hdr_len, hdr->gso_size, hdr->csum_start,
                                    hdr->csum_offset };
-    switch (virtio_net_rx_gso_check(&h, f->bufs[0].data, f->bufs[0].len, bytes, nic->vdev.features)) {
-    case VIRTIO_NET_GSO_NONE:
-        return true;
-    case VIRTIO_NET_GSO_OK:
+    enum virtio_net_gso_verdict v = virtio_net_rx_gso_check(&h, f->bufs[0].data, f->bufs[0].len, bytes,
+                                                            nic->vdev.features);
+    if (v == VIRTIO_NET_GSO_BAD_TYPE || v == VIRTIO_NET_GSO_BAD_SIZE) {
+        rx_reject(nic, f, v == VIRTIO_NET_GSO_BAD_TYPE ? &nic->stats.rx_drop_gso_type : &nic->stats.rx_drop_gso_size);
+        return false;
+    }
+    if (v == VIRTIO_NET_GSO_OK) {
         f->gso_type = hdr->gso_type;
         f->gso_size = hdr->gso_size;
         nic->stats.rx_gso++;
-        return true;
-    case VIRTIO_NET_GSO_BAD_TYPE:
-        rx_reject(nic, f, &nic->stats.rx_drop_gso_type);
-        return false;
-    case VIRTIO_NET_GSO_BAD_SIZE:
-        break;
     }
-    rx_reject(nic, f, &nic->stats.rx_drop_gso_size);
-    return false;
+    return true;
 }
 
 /* Receives one frame (or drops a malformed one); false when the ring held nothing. */
