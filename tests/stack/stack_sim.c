@@ -305,10 +305,21 @@ static void device_receive(const uint8_t *hdr, const uint8_t *frame, uint32_t le
         vq->callback(vq);
 }
 
+static bool tx_paused;
+
+void sim_pause_transmit(bool paused)
+{
+    tx_paused = paused;
+    if (!paused)
+        device_transmit(env_queue(1));
+}
+
 static void queue_notified(struct virtqueue *vq)
 {
-    if (vq == env_queue(1))
-        device_transmit(vq);
+    if (vq == env_queue(1)) {
+        if (!tx_paused)
+            device_transmit(vq);
+    }
     else
         *vring_avail_event(&vq->vring) = rx_last_avail;
 }
@@ -438,6 +449,40 @@ static void peer_arp_reply(const uint8_t *req)
     memcpy(f + 28, peer_ip, 4);
     memcpy(f + 32, req + 22, 10); /* the asker's MAC and IP */
     device_receive(hdr, f, sizeof(f));
+}
+
+void sim_answer_arp(unsigned from)
+{
+    for (unsigned i = from; i < wire_count; i++) {
+        const uint8_t *f = wire[i].data;
+        if (wire[i].len >= 42 && be16(f + 12) == 0x0806 && be16(f + 20) == 1 && memcmp(f + 38, peer_ip, 4) == 0)
+            peer_arp_reply(f);
+    }
+}
+
+void sim_send_udp_to_echo(uint16_t sport, const void *payload, uint16_t len)
+{
+    static uint8_t f[ETH + 20 + 8 + 1472];
+    uint8_t hdr[HDR_LEN] = { 0 };
+    if (len > 1472)
+        abort();
+    memcpy(f, guest_mac, 6);
+    memcpy(f + 6, peer_mac, 6);
+    put16(f + 12, 0x0800);
+    uint8_t *ip = f + ETH, *u = ip + 20;
+    memset(ip, 0, 28);
+    ip[0] = 0x45;
+    put16(ip + 2, 28 + len);
+    ip[8] = 64;
+    ip[9] = 17;
+    memcpy(ip + 12, peer_ip, 4);
+    memcpy(ip + 16, guest_ip, 4);
+    set_ip_checksum(f);
+    put16(u, sport);
+    put16(u + 2, 7);
+    put16(u + 4, 8 + len); /* checksum 0: none (RFC 768) */
+    memcpy(u + 8, payload, len);
+    device_receive(hdr, f, ETH + 28 + len);
 }
 
 static void peer_push(struct peer *p)

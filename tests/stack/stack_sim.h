@@ -40,6 +40,16 @@ const char *sim_device_error(void);
 unsigned long sim_tx_chains(void);
 unsigned long sim_tx_gso_chains(void);
 
+/* While paused the device takes nothing from the transmit ring (a backend
+ * that stopped); resuming sends what waits there, as a device may at any time. */
+void sim_pause_transmit(bool paused);
+
+/* The peer sends a UDP datagram from `sport` to the guest's echo port; and
+ * answers the guest's ARP requests for its address among the frames on the
+ * wire (from `from` on). */
+void sim_send_udp_to_echo(uint16_t sport, const void *payload, uint16_t len);
+void sim_answer_arp(unsigned from);
+
 struct peer_config {
     uint16_t port;           /* the peer's own port */
     const uint8_t *data;     /* what it sends to echo port 7 */
