@@ -34,6 +34,8 @@ TAP = "tap0"
 
 OURS_READY = re.compile(r"^READY ip=\S+ .* t=(\d+\.\d+)ms")
 EMPTY_READY = re.compile(r"^EMPTY-EFI READY")
+# OVMF's report of a CPU exception (e.g. with too little memory); it then spins forever.
+FIRMWARE_FAULT = re.compile(r"^!!!! X64 Exception")
 
 _libc = ctypes.CDLL(None, use_errno=True)
 _CLONE_NEWNET = 0x40000000
@@ -195,7 +197,8 @@ class Qemu:
             self.cond.notify_all()
 
     def wait_line(self, regex, timeout):
-        """Wait for a serial line matching regex; return (seconds since launch, match)."""
+        """Wait for a serial line matching regex; return (seconds since launch, match).
+        A firmware exception fails at once."""
         deadline = time.monotonic() + timeout
         seen = 0
         with self.cond:
@@ -204,6 +207,8 @@ class Qemu:
                     m = regex.search(text)
                     if m:
                         return when, m
+                    if FIRMWARE_FAULT.search(text):
+                        raise BenchError(f"{self.name}: the firmware faulted; {self.report()}")
                 seen = len(self.lines)
                 if self.eof:
                     raise BenchError(f"{self.name}: QEMU ended before /{regex.pattern}/ "
