@@ -5,9 +5,10 @@
 - empty: an EFI application that prints one line and exits (the firmware floor).
 
 All of them get the same QEMU arguments (scripts/qemu_args.py: firmware,
-machine, CPUs, memory; and the NIC); only -kernel/-initrd/-append differ. QEMU's serial console is read through a
-pipe by a thread that stamps every line with its arrival time, so a boot time
-is measured to the line, not to a polling interval.
+machine, CPUs, memory; and the NIC); only -kernel/-initrd/-append differ.
+QEMU's serial console is read through a pipe by a thread that stamps every
+line with its arrival time, so a boot time is measured to the line, not to a
+polling interval.
 """
 
 import ctypes

@@ -19,7 +19,6 @@ What it serves arrives as a second archive appended to the initramfs
 guest's own `/` page from it now and a user's site directory later.
 """
 
-import functools
 import gzip
 import os
 import re
@@ -148,14 +147,22 @@ cat /proc/interrupts /proc/net/dev
 
 # -- Debian packages ------------------------------------------------------------------
 
-@functools.lru_cache(maxsize=None)
-def package_info(package):
-    """The candidate version's fields of `apt-cache show` (Version, Section, Depends, ...)."""
-    text = run(["apt-cache", "show", "--no-all-versions", package]).split("\n\n")[0]
-    fields = dict(re.findall(r"^([\w-]+): (.*)$", text, re.M))
-    if "Version" not in fields:
-        raise BenchError(f"apt-cache knows no package {package} (run apt-get update?)")
-    return fields
+_package_infos = {}
+
+
+def package_info(*packages):
+    """The candidate version's fields of `apt-cache show` (Version, Section,
+    Depends, ...) of the first package; one apt-cache call asks for all of them
+    (each call costs a second or more) and the answers are kept."""
+    missing = [p for p in packages if p not in _package_infos]
+    if missing:
+        for stanza in run(["apt-cache", "show", "--no-all-versions", *missing]).split("\n\n"):
+            fields = dict(re.findall(r"^([\w-]+): (.*)$", stanza, re.M))
+            if "Package" in fields:
+                _package_infos.setdefault(fields["Package"], fields)
+    if packages[0] not in _package_infos:
+        raise BenchError(f"apt-cache knows no package {packages[0]} (run apt-get update?)")
+    return _package_infos[packages[0]]
 
 
 def unpacked(package):
@@ -184,8 +191,10 @@ def library_depends(package):
     """The packages `package` depends on (first alternatives) that are libraries."""
     info = package_info(package)
     depends = info.get("Depends", "") + ", " + info.get("Pre-Depends", "")
-    names = [re.match(r"\s*([\w.+-]+)", d.split("|")[0]).group(1) for d in depends.split(",") if d.strip()]
-    return [n for n in dict.fromkeys(names) if package_info(n).get("Section", "").split("/")[-1] == "libs"]
+    names = list(dict.fromkeys(re.match(r"\s*([\w.+-]+)", d.split("|")[0]).group(1)
+                               for d in depends.split(",") if d.strip()))
+    package_info(*names)
+    return [n for n in names if package_info(n).get("Section", "").split("/")[-1] == "libs"]
 
 
 def inside(root, rel):
@@ -228,6 +237,7 @@ def program_closure(programs):
     packages they came from."""
     files, links, provided, searched = {}, {}, {}, []
     packages = {package for package, _ in programs}
+    package_info(*packages)
     queue = list(programs)
     while queue:
         package, rel = queue.pop(0)

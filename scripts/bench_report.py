@@ -146,7 +146,7 @@ def update_doc(doc, results):
     pattern = re.compile(re.escape(DOC_BEGIN) + r".*?" + re.escape(DOC_END), re.S)
     if not pattern.search(text):
         raise SystemExit(f"{doc} has no {DOC_BEGIN} ... {DOC_END} block")
-    doc.write_text(pattern.sub(lambda m: f"{DOC_BEGIN}\n{markdown(results)}{DOC_END}", text))
+    doc.write_text(pattern.sub(lambda m: f"{DOC_BEGIN}\n\n{markdown(results)}\n{DOC_END}", text))
 
 
 def main():
