@@ -26,9 +26,8 @@ import shutil
 import stat
 from pathlib import Path
 
-from bench_guests import BUILD, GUEST_ADDR, HOST_ADDR, BenchError, Cpio, GuestKind, log, run
+from bench_guests import BUILD, BUSYBOX, GUEST_ADDR, HOST_ADDR, BenchError, Cpio, GuestKind, log, run
 
-BUSYBOX = Path("/bin/busybox")
 DEBS = BUILD / "debs"
 PKGS = BUILD / "pkgs"
 BASE_INITRD = BUILD / "linux-initramfs.cpio.gz"
@@ -49,7 +48,8 @@ LINUX_MODULES = ["failover", "net_failover", "virtio_ring", "virtio", "virtio_pc
 
 # A static server as a user tunes one: one worker for the one CPU, keep-alive
 # with no practical per-connection request limit, sendfile, no Nagle delay, no
-# access log, open files cached; errors to the console.
+# access log, open files cached; errors to the console. nginx runs as a daemon
+# (master and worker, the default): the init's `nginx` returns once it listens.
 NGINX_CONF = """\
 user nobody nogroup;
 worker_processes 1;
@@ -206,8 +206,9 @@ def inside(root, rel):
         if not full.is_symlink():
             return full if full.exists() else None
         target = os.readlink(full)
-        path = os.path.normpath(target.lstrip("/") if target.startswith("/") else os.path.join(os.path.dirname(path),
-                                                                                             target))
+        if not target.startswith("/"):
+            target = os.path.join(os.path.dirname(path), target)
+        path = os.path.normpath(target.lstrip("/"))
     raise BenchError(f"symlink loop at {rel} in {root}")
 
 
@@ -310,7 +311,7 @@ def build_linux():
     inputs = [Path(__file__), BUSYBOX, *modules.values(), *files.values()]
     if not (BASE_INITRD.exists() and all(BASE_INITRD.stat().st_mtime > p.stat().st_mtime for p in inputs)):
         archive = Cpio()
-        for d in ("proc", "sys", "tmp", "run", "var/run", "var/lib/nginx", "www", "stats/cgi-bin"):
+        for d in ("proc", "sys", "tmp", "run", "var/run", "var/lib/nginx", "www"):
             archive.dir(d)
         archive.add("dev/console", stat.S_IFCHR | 0o600, rdev=(5, 1))
         archive.file("bin/busybox", BUSYBOX.read_bytes(), 0o755)
