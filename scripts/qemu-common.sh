@@ -4,11 +4,17 @@
 MACHINE=${MACHINE:-q35}
 ACCEL=${ACCEL:-tcg}
 MEMORY=${MEMORY:-256}
-KERNEL=${KERNEL:-build/kernel.efi}
+BOOT=${BOOT:-efi}
+case "$BOOT" in
+efi) KERNEL=${KERNEL:-build/kernel.efi} ;;
+pvh) KERNEL=${KERNEL:-build/kernel-pvh.elf} ;;
+*) echo "BOOT must be efi or pvh, not '$BOOT'" >&2; exit 2 ;;
+esac
 
 [ -f "${DISK:-$KERNEL}" ] || { echo "${DISK:-$KERNEL} is missing: run make first" >&2; exit 2; }
 
-base=$(/usr/bin/python3 scripts/qemu_args.py --machine "$MACHINE" --accel "$ACCEL" --memory "$MEMORY") || exit 2
+base=$(/usr/bin/python3 scripts/qemu_args.py --boot "$BOOT" --machine "$MACHINE" --accel "$ACCEL" --memory "$MEMORY") || exit 2
+NIC_DEVICE=$(/usr/bin/python3 scripts/qemu_args.py --nic-device --machine "$MACHINE")
 eval "QEMU_BASE_ARGS=($base)"
 if [ -n "${DISK:-}" ]; then
     QEMU_BASE_ARGS+=(-drive "file=$DISK,format=raw")

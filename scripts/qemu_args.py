@@ -10,13 +10,15 @@ serial, monitor and display.
 A boot path is a way into the kernel (DESIGN.md, "Two ways in, one kernel"):
   efi  OVMF (-bios) starts an EFI image given with -kernel or a disk's
        EFI/BOOT/BOOTX64.EFI; machines q35 and pc.
-A second path adds an entry to BOOT_PATHS (e.g. pvh: QEMU's own firmware
-loads build/kernel-pvh.elf given with -kernel, no -bios, on microvm, q35 or
-pc); a machine without PCI (microvm) then takes virtio-net-device where the
-callers now say virtio-net-pci.
+  pvh  QEMU's own firmware (qboot on microvm, SeaBIOS's PVH option ROM on
+       q35 and pc) starts build/kernel-pvh.elf given with -kernel; no -bios.
+       microvm has no PCI unless pcie=on: its NIC is virtio-net-device
+       (virtio-mmio), see nic_device().
 
-    scripts/qemu_args.py [--boot efi] [--machine q35] [--accel tcg] [--memory 256]
-prints the arguments as one shell-quoted line (exit 2 and a message on a bad value).
+    scripts/qemu_args.py [--boot efi|pvh] [--machine q35] [--accel tcg] [--memory 256]
+prints the arguments as one shell-quoted line (exit 2 and a message on a bad value);
+    scripts/qemu_args.py --nic-device --machine microvm
+prints the virtio-net device model for that machine.
 """
 
 import argparse
@@ -30,7 +32,9 @@ OVMF = "/usr/share/ovmf/OVMF.fd"
 # boot path -> (machines it works on, firmware arguments)
 BOOT_PATHS = {
     "efi": (("q35", "pc"), ["-bios", OVMF]),
+    "pvh": (("microvm", "q35", "pc"), []),
 }
+KERNELS = {"efi": "build/kernel.efi", "pvh": "build/kernel-pvh.elf"}
 ACCELS = ("tcg", "kvm")
 
 # The kernel ends QEMU with a status through this device: (value << 1) | 1.
@@ -46,7 +50,7 @@ def base_args(machine="q35", accel="tcg", memory=256, boot="efi"):
     if boot not in BOOT_PATHS:
         raise QemuArgsError(f"boot must be one of {', '.join(BOOT_PATHS)}, not '{boot}'")
     machines, firmware = BOOT_PATHS[boot]
-    if machine not in machines:
+    if machine.split(",")[0] not in machines:
         raise QemuArgsError(f"MACHINE must be {' or '.join(machines)}, not '{machine}'")
     if accel not in ACCELS:
         raise QemuArgsError(f"ACCEL must be tcg or kvm, not '{accel}'")
@@ -66,13 +70,26 @@ def base_args(machine="q35", accel="tcg", memory=256, boot="efi"):
             "-no-reboot", "-device", DEBUG_EXIT]
 
 
+def nic_device(machine):
+    """The virtio-net device model for a machine: virtio-mmio on microvm
+    (unless it has pcie=on), PCI everywhere else."""
+    options = machine.split(",")
+    if options[0] == "microvm" and "pcie=on" not in options:
+        return "virtio-net-device"
+    return "virtio-net-pci"
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--boot", default="efi")
     ap.add_argument("--machine", default="q35")
     ap.add_argument("--accel", default="tcg")
     ap.add_argument("--memory", default="256")
+    ap.add_argument("--nic-device", action="store_true", help="print the virtio-net device model for --machine")
     opts = ap.parse_args()
+    if opts.nic_device:
+        print(nic_device(opts.machine))
+        return 0
     try:
         print(shlex.join(base_args(opts.machine, opts.accel, opts.memory, opts.boot)))
     except QemuArgsError as e:

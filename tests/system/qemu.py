@@ -20,9 +20,10 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "scripts"))
 
-from qemu_args import QEMU, base_args  # noqa: E402
+from qemu_args import KERNELS, QEMU, base_args  # noqa: E402
 
-KERNEL = REPO / "build" / "kernel.efi"
+KERNEL = REPO / KERNELS["efi"]
+PVH_KERNEL = REPO / KERNELS["pvh"]
 
 # QEMU exit statuses for the values the kernel writes to isa-debug-exit.
 EXIT_SUCCESS = 33  # 0x10: self-tests passed
@@ -72,9 +73,11 @@ class Guest:
     """
 
     def __init__(self, workdir, machine="q35", cmdline=None, extra_args=(),
-                 nic=DEFAULT_NIC, kernel=KERNEL, memory=256, prefix=(), disk=None):
+                 nic=DEFAULT_NIC, kernel=None, memory=256, prefix=(), disk=None, boot="efi"):
         """prefix: a command QEMU runs under, e.g. ("ip", "netns", "exec", NS).
-        disk: boot this disk image (make image) instead of the kernel file."""
+        disk: boot this disk image (make image) instead of the kernel file.
+        boot: "efi" (OVMF, kernel.efi) or "pvh" (kernel-pvh.elf, no OVMF)."""
+        self.boot = boot
         self.disk = disk
         self.workdir = Path(workdir)
         self.prefix = tuple(prefix)
@@ -82,7 +85,7 @@ class Guest:
         self.cmdline = cmdline
         self.extra_args = tuple(extra_args)
         self.nic = tuple(nic)
-        self.kernel = Path(kernel)
+        self.kernel = Path(kernel) if kernel else REPO / KERNELS[boot]
         self.memory = memory
         self.accel = os.environ.get("ACCEL") or "tcg"
         self.log_path = self.workdir / "serial.log"
@@ -93,7 +96,7 @@ class Guest:
     def command(self):
         """QEMU's base arguments (scripts/qemu_args.py, shared with make run and
         the bench), then this guest's image, console, monitor and NIC."""
-        args = [*self.prefix, QEMU, *base_args(self.machine, self.accel, self.memory)]
+        args = [*self.prefix, QEMU, *base_args(self.machine, self.accel, self.memory, self.boot)]
         if self.disk:
             args += ["-drive", f"file={self.disk},format=raw"]
         else:
