@@ -21,7 +21,7 @@ import threading
 import time
 from pathlib import Path
 
-from qemu_args import QEMU, base_args
+from qemu_args import QEMU, base_args, nic_device
 
 REPO = Path(__file__).resolve().parents[1]
 BUILD = REPO / "build" / "bench"
@@ -152,7 +152,7 @@ class Qemu:
         self.args = [QEMU, *base_args(kind.machine, "tcg", memory, kind.boot), "-display", "none",
                      "-monitor", monitor, "-serial", "stdio",
                      "-netdev", f"tap,id=n0,ifname={TAP},script=no,downscript=no",
-                     "-device", "virtio-net-pci,netdev=n0", *kind.args_for(net)]
+                     "-device", f"{nic_device(kind.machine)},netdev=n0", *kind.args_for(net)]
         self.workdir = Path(workdir)
         self.netns = netns
         self.lines = []  # (seconds since launch, text)
