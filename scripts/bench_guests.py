@@ -1,11 +1,14 @@
 """The guests scripts/bench boots, and how it boots them.
 
-- ours: build/kernel.efi.
+- ours: build/kernel.efi under OVMF, or build/kernel-pvh.elf on microvm (or
+  q35 through SeaBIOS).
 - linux: Debian's kernel with nginx and inetd (scripts/bench_linux.py).
-- empty: an EFI application that prints one line and exits (the firmware floor).
+- empty: the firmware floor: an EFI application (scripts/bench_empty_efi.c)
+  or a PVH kernel (scripts/bench_empty_pvh.S) that prints one line and exits.
 
-All of them get the same QEMU arguments (scripts/qemu_args.py: firmware,
-machine, CPUs, memory; and the NIC); only -kernel/-initrd/-append differ.
+All of them get the same QEMU arguments for a machine and boot path
+(scripts/qemu_args.py: firmware, machine, CPUs, memory; and the NIC model
+for the machine); only -kernel/-initrd/-append differ.
 QEMU's serial console is read through a pipe by a thread that stamps every
 line with its arrival time, so a boot time is measured to the line, not to a
 polling interval.
@@ -34,7 +37,7 @@ HOST_ADDR = "10.0.2.2"
 TAP = "tap0"
 
 OURS_READY = re.compile(r"^READY ip=\S+ .* t=(\d+\.\d+)ms")
-EMPTY_READY = re.compile(r"^EMPTY-EFI READY")
+EMPTY_READY = {"efi": re.compile(r"^EMPTY-EFI READY"), "pvh": re.compile(r"^EMPTY-PVH READY")}
 # OVMF's report of a CPU exception (e.g. with too little memory); it then spins forever.
 FIRMWARE_FAULT = re.compile(r"^!!!! X64 Exception")
 
@@ -281,6 +284,19 @@ def build_empty_efi():
     return out
 
 
+def build_empty_pvh():
+    """scripts/bench_empty_pvh.S as its header says: 32-bit code linked at 1 MiB."""
+    src = REPO / "scripts" / "bench_empty_pvh.S"
+    out = BUILD / "empty-pvh.elf"
+    if out.exists() and out.stat().st_mtime > src.stat().st_mtime:
+        return out
+    BUILD.mkdir(parents=True, exist_ok=True)
+    obj = BUILD / "empty-pvh.o"
+    run(["gcc", "-c", "-m32", str(src), "-o", str(obj)])
+    run(["ld", "-m", "elf_i386", "-Ttext=0x100000", "-e", "start", str(obj), "-o", str(out)])
+    return out
+
+
 class Cpio:
     """A newc ("070701") archive, enough for an initramfs (no root needed for
     /dev/console). Parent directories are added before the first entry in them
@@ -326,7 +342,9 @@ class Cpio:
 class GuestKind:
     """How to boot one guest: args_for(net) gives its -kernel/-initrd/-append for
     an address mode ("static" or "dhcp"); machine and boot path go to
-    scripts/qemu_args.py (another boot path or machine is another GuestKind)."""
+    scripts/qemu_args.py (another boot path or machine is another GuestKind).
+    The boot path names the firmware: "efi" is OVMF, "pvh" QEMU's own (qboot on
+    microvm, SeaBIOS on q35/pc), which starts a PVH kernel and a Linux bzImage alike."""
 
     def __init__(self, key, label, ready, args_for, machine="q35", boot="efi"):
         self.key = key  # "ours" / "linux" / "empty"
@@ -337,12 +355,21 @@ class GuestKind:
         self.boot = boot
 
 
-def ours_kind(kernel):
+def where(machine, boot):
+    """What a label adds to say where a guest boots: nothing for OVMF on q35."""
+    name = machine.split(",")[0]
+    if boot == "efi":
+        return "" if name == "q35" else f" on {name}"
+    return f" on {name}" + ("" if name == "microvm" else " (SeaBIOS)")
+
+
+def ours_kind(kernel, machine="q35", boot="efi"):
     def args(net):
         cmdline = f"ip={GUEST_ADDR}/24 gw={HOST_ADDR}" if net == "static" else "ip=dhcp"
         return ["-kernel", str(kernel), "-append", cmdline]
-    return GuestKind("ours", "unikernel", OURS_READY, args)
+    return GuestKind("ours", "unikernel" + where(machine, boot), OURS_READY, args, machine, boot)
 
 
-def empty_kind(efi):
-    return GuestKind("empty", "empty EFI app", EMPTY_READY, lambda net: ["-kernel", str(efi)])
+def empty_kind(image, machine="q35", boot="efi"):
+    label = {"efi": "empty EFI app", "pvh": "empty PVH kernel"}[boot] + where(machine, boot)
+    return GuestKind("empty", label, EMPTY_READY[boot], lambda net: ["-kernel", str(image)], machine, boot)

@@ -7,8 +7,9 @@ points at, nginx, inetutils-inetd, and the shared libraries their ELF files
 name in NEEDED, looked up in the library packages (Section libs) each
 package depends on. The initramfs (newc cpio, gzip) holds busybox-static
 (the shell, `ip`, DHCP client; the host's busybox-static package), the
-virtio-net modules, those programs and libraries, and an init that configures
-eth0 and starts:
+virtio-net modules (both transports: virtio-pci for q35, virtio-mmio for
+microvm), those programs and libraries, and an init that configures eth0 and
+starts:
   - nginx on port 80, one worker, configured as a fast static server
     (NGINX_CONF), serving /www;
   - inetutils-inetd's internal echo on TCP and UDP port 7;
@@ -26,7 +27,7 @@ import shutil
 import stat
 from pathlib import Path
 
-from bench_guests import BUILD, BUSYBOX, GUEST_ADDR, HOST_ADDR, BenchError, Cpio, GuestKind, log, run
+from bench_guests import BUILD, BUSYBOX, GUEST_ADDR, HOST_ADDR, BenchError, Cpio, GuestKind, log, run, where
 
 DEBS = BUILD / "debs"
 PKGS = BUILD / "pkgs"
@@ -43,7 +44,9 @@ LIB_DIRS = ["lib/x86_64-linux-gnu", "usr/lib/x86_64-linux-gnu", "lib64", "lib", 
 
 # Load order of the modules virtio-net needs (their modinfo `depends=` are
 # checked at build time, so a new kernel with other dependencies fails loudly).
-LINUX_MODULES = ["failover", "net_failover", "virtio_ring", "virtio", "virtio_pci_modern_dev",
+# The init loads the transport the machine has: virtio-pci where there is PCI
+# (q35), virtio-mmio where ACPI lists a virtio-mmio window (microvm's LNRO0005).
+LINUX_MODULES = ["failover", "net_failover", "virtio_ring", "virtio", "virtio_mmio", "virtio_pci_modern_dev",
                  "virtio_pci_legacy_dev", "virtio_pci", "virtio_net"]
 
 # A static server as a user tunes one: one worker for the one CPU, keep-alive
@@ -103,7 +106,13 @@ net=static
 for word in $(cat /proc/cmdline); do
     case "$word" in benchnet=*) net=${word#benchnet=} ;; esac
 done
-for m in @MODULES@; do insmod /lib/modules/$m.ko || echo "init: insmod $m failed"; done
+for m in @MODULES@; do
+    case $m in
+    virtio_pci*) [ -n "$(ls /sys/bus/pci/devices)" ] || continue ;;
+    virtio_mmio) ls /sys/bus/acpi/devices | grep -q '^LNRO0005:' || continue ;;
+    esac
+    insmod /lib/modules/$m.ko || echo "init: insmod $m failed"
+done
 i=0
 while [ ! -e /sys/class/net/eth0 ] && [ $i -lt 1000 ]; do usleep 10000; i=$((i+1)); done
 ip link set lo up
@@ -351,8 +360,24 @@ def initrd_with_site(base, site_dir, out):
     return Path(out)
 
 
-def linux_kind(vmlinuz, initrd):
+def host_tsc_khz():
+    """The host's TSC rate in kHz, as its kernel reports it (the "cpu MHz" of
+    /proc/cpuinfo on a constant-TSC CPU): under TCG the guest reads the host's TSC."""
+    m = re.search(r"^cpu MHz\s*:\s*([\d.]+)", Path("/proc/cpuinfo").read_text(), re.M)
+    if not m:
+        raise BenchError("/proc/cpuinfo gives no cpu MHz (the TSC rate Linux needs on microvm)")
+    return round(float(m.group(1)) * 1000)
+
+
+def linux_kind(vmlinuz, initrd, machine="q35", boot="efi"):
+    """On microvm, Linux cannot measure its TSC under TCG: the PIT's channel 2 is
+    gated by port 0x61, which microvm lacks, and there is no HPET or ACPI PM timer
+    (KVM would give the rate through kvmclock). It then stops after "tsc: Marking
+    TSC unstable" (no init within 60 s), so it is told the rate (tsc_early_khz=),
+    as a hypervisor tells it; our kernel counts on PIT channel 0 instead."""
+    extra = f" tsc_early_khz={host_tsc_khz()}" if machine.split(",")[0] == "microvm" else ""
+
     def args(net):
-        append = f"console=ttyS0 quiet panic=-1 benchnet={net}"
+        append = f"console=ttyS0 quiet panic=-1 benchnet={net}{extra}"
         return ["-kernel", str(vmlinuz), "-initrd", str(initrd), "-append", append]
-    return GuestKind("linux", "Linux", LINUX_READY, args)
+    return GuestKind("linux", "Linux" + where(machine, boot), LINUX_READY, args, machine, boot)
