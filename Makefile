@@ -167,8 +167,8 @@ test-system: all ## Boot the kernel in QEMU and check its serial console
 	@$(PYTHON) -m pytest -q -rs tests/system
 
 .PHONY: bench bench-doc
-bench: $(BUILD)/kernel.efi ## Benchmarks beside a Linux guest running nginx (root; QUICK=1: our guest only, ~1 min); docs/BENCHMARKS.md
-	@$(PYTHON) scripts/bench $(if $(QUICK),--quick)
+bench: $(BUILD)/kernel.efi $(BUILD)/kernel-pvh.elf ## Benchmarks beside a Linux guest running nginx (root; QUICK=1: our guest only, ~1 min; ONLY=pvh,...: some parts); docs/BENCHMARKS.md
+	@$(PYTHON) scripts/bench $(if $(QUICK),--quick) $(if $(ONLY),--only $(ONLY))
 
 bench-doc: ## Write build/bench/results.json's table into docs/BENCHMARKS.md
 	@$(PYTHON) scripts/bench_report.py $(BUILD)/bench/results.json --doc docs/BENCHMARKS.md

@@ -366,6 +366,12 @@ class GuestKind:
         self.machine = machine
         self.boot = boot
 
+    @property
+    def tag(self):
+        """A file-name-safe name: the key, then machine and boot path unless OVMF on q35."""
+        name = self.machine.split(",")[0]
+        return self.key if (name, self.boot) == ("q35", "efi") else f"{self.key}-{name}-{self.boot}"
+
 
 def where(machine, boot):
     """What a label adds to say where a guest boots: nothing for OVMF on q35."""
