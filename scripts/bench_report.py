@@ -70,6 +70,7 @@ METRICS = [
     ("q35pvh_floor_s", "q35 (SeaBIOS): empty PVH, launch to line", "s", "lower", None),
     ("q35pvh_boot_static_ready_s", "q35 (SeaBIOS): PVH launch to ready, static", "s", "lower", None),
     ("q35pvh_boot_static_over_floor_ms", "  ... minus the empty PVH kernel", "ms", "lower", None),
+    ("q35pvh_kernel_ready_static_ms", "q35 (SeaBIOS): kernel PVH entry to READY", "ms", "lower", None),
     ("pvh_image_bytes", "image size, kernel-pvh.elf", "KiB", "lower", ("< 256 KiB", lambda v, r: v < 256 * 1024)),
 ]
 
