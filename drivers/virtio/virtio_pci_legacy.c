@@ -87,6 +87,7 @@ static uint8_t legacy_read_isr(struct virtio_device *v) { return inb(port(v, LEG
 
 const struct virtio_transport_ops virtio_pci_legacy_ops = {
     .name = "legacy",
+    .fixed_queue_size = true,
     .reset = legacy_reset,
     .get_status = legacy_get_status,
     .set_status = legacy_set_status,
@@ -101,4 +102,7 @@ const struct virtio_transport_ops virtio_pci_legacy_ops = {
     .set_config_vector = legacy_set_config_vector,
     .set_queue_vector = legacy_set_queue_vector,
     .read_isr = legacy_read_isr,
+    .setup_interrupts = virtio_pci_setup_interrupts,
+    .restore_interrupts = virtio_pci_restore_interrupts,
+    .describe_interrupts = virtio_pci_describe_interrupts,
 };

@@ -89,7 +89,8 @@ static uint8_t modern_config_generation(struct virtio_device *v)
 
 static uint8_t modern_config_read8(struct virtio_device *v, unsigned offset)
 {
-    return mmio_read8(v->device_cfg + offset);
+    /* The device-specific capability is optional: without it the fields read as 0. */
+    return v->device_cfg ? mmio_read8(v->device_cfg + offset) : 0;
 }
 
 static uint16_t modern_queue_max_size(struct virtio_device *v, uint16_t index)
@@ -144,6 +145,7 @@ static uint8_t modern_read_isr(struct virtio_device *v)
 
 const struct virtio_transport_ops virtio_pci_modern_ops = {
     .name = "modern",
+    .modern = true,
     .reset = modern_reset,
     .get_status = modern_get_status,
     .set_status = modern_set_status,
@@ -158,6 +160,9 @@ const struct virtio_transport_ops virtio_pci_modern_ops = {
     .set_config_vector = modern_set_config_vector,
     .set_queue_vector = modern_set_queue_vector,
     .read_isr = modern_read_isr,
+    .setup_interrupts = virtio_pci_setup_interrupts,
+    .restore_interrupts = virtio_pci_restore_interrupts,
+    .describe_interrupts = virtio_pci_describe_interrupts,
 };
 
 /* Maps the region a vendor capability describes, after checking it lies inside its BAR. */
