@@ -15,6 +15,10 @@
  *   selftest=NAME[,NAME]|all  run in-guest self-tests and exit with the verdict
  *   crash=KIND                fault on purpose after init (tests the PANIC path)
  *   gdb=wait                  spin at EFI entry until a debugger releases it (make debug)
+ *   virtio_mmio.device=SIZE@BASE:IRQ[:ID]   a virtio-mmio device (Linux's syntax, what QEMU's
+ *                             microvm appends with acpi=off and Firecracker passes): SIZE with an
+ *                             optional K/M/G suffix, BASE and SIZE in C notation (0x hex, 0 octal),
+ *                             IRQ the GSI, ID ignored. Repeatable, up to VIRTIO_MMIO_WINDOWS_MAX.
  */
 #ifndef BOOT_CMDLINE_H
 #define BOOT_CMDLINE_H
@@ -50,6 +54,8 @@ struct kernel_options {
     char selftest[CMDLINE_VALUE_MAX]; /* empty: none */
     char crash[CMDLINE_VALUE_MAX];    /* empty: none */
     bool gdb_wait;
+    struct virtio_mmio_window mmio[VIRTIO_MMIO_WINDOWS_MAX]; /* virtio_mmio.device=, in order */
+    int mmio_count;
 };
 
 /* Receives one human-readable problem, e.g. "unknown key 'foo' ignored". */
@@ -62,5 +68,8 @@ int cmdline_parse(const char *line, struct kernel_options *opts, cmdline_report_
 
 /* Parses "A.B.C.D" (whole string); returns 0 and sets *addr, or -1. */
 int parse_ipv4(const char *s, uint32_t *addr);
+
+/* Parses "SIZE@BASE:IRQ[:ID]" (whole string) into a window; returns 0 or -1. */
+int parse_virtio_mmio_device(const char *s, struct virtio_mmio_window *window);
 
 #endif

@@ -3,6 +3,7 @@
  * steps above it.
  */
 #include "arch/x86_64/acpi.h"
+#include "arch/x86_64/apic_topology.h"
 #include "arch/x86_64/backtrace.h"
 #include "arch/x86_64/cpu.h"
 #include "arch/x86_64/gdt.h"
@@ -20,6 +21,7 @@
 #include "boot/boot_info.h"
 #include "boot/crash.h"
 #include "boot/memory.h"
+#include "boot/mmio_windows.h"
 #include "boot/selftest.h"
 #include "drivers/pci.h"
 #include "drivers/virtio/virtio_net.h"
@@ -91,12 +93,12 @@ static void cpu_tables_init(void)
     log_info("cpu: own GDT, TSS with IST stacks for #DF, NMI and #MC");
 }
 
-/* ACPI, then the interrupt controllers it describes, then the timer on top. */
+/* ACPI, then the interrupt controllers it (or an MP table, or the
+ * architectural defaults) describes, then the timer on top. */
 static void interrupts_and_time_init(const struct boot_info *bi)
 {
-    if (acpi_init(bi->acpi_rsdp) < 0 || !acpi_platform()->have_madt)
-        panic("init: no usable ACPI MADT: cannot find the interrupt controllers");
-    const struct madt_info *madt = &acpi_platform()->madt;
+    acpi_init(bi->acpi_rsdp); /* what is missing was said; apic_topology_probe looks elsewhere */
+    const struct madt_info *madt = apic_topology_probe();
     if (lapic_init(madt->lapic_address, madt) < 0)
         panic("init: cannot map the LAPIC at 0x%llx", (unsigned long long)madt->lapic_address);
     if (ioapic_init(madt, lapic_id()) < 0)
@@ -115,7 +117,10 @@ static void kmain_on_kernel_stack(void *arg)
     log_info("pic: 8259s remapped to vectors 0x%x-0x%x and masked", PIC_VECTOR_BASE, PIC_VECTOR_BASE + 15);
     interrupts_and_time_init(bi);
     pci_init();
+    struct virtio_mmio_window mmio[VIRTIO_MMIO_WINDOWS_MAX];
     struct virtio_net_config nic_cfg = virtio_net_config_from(&bi->options);
+    nic_cfg.mmio = mmio;
+    nic_cfg.mmio_count = mmio_windows_collect(&bi->options, mmio, VIRTIO_MMIO_WINDOWS_MAX);
     virtio_net_probe_all(&nic_cfg);
     struct net_config net_cfg = net_config_from(&bi->options);
     net_init(&net_cfg);

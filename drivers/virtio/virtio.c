@@ -205,6 +205,16 @@ static int create_queue(struct virtio_device *vdev, unsigned index, const char *
     return 0;
 }
 
+static int enable_queues(struct virtio_device *vdev)
+{
+    for (unsigned i = 0; i < vdev->nvqs; i++) {
+        int rc = vdev->ops->queue_enable(vdev, (uint16_t)i);
+        if (rc < 0)
+            return rc;
+    }
+    return 0;
+}
+
 int virtio_find_vqs(struct virtio_device *vdev, unsigned nvqs, const char *const names[],
                     void (*const callbacks[])(struct virtqueue *vq), enum irq_mode mode)
 {
@@ -224,8 +234,10 @@ int virtio_find_vqs(struct virtio_device *vdev, unsigned nvqs, const char *const
         virtio_fail(vdev, "interrupt setup failed");
         return rc;
     }
-    for (unsigned i = 0; i < nvqs; i++)
-        vdev->ops->queue_enable(vdev, (uint16_t)i);
+    if (enable_queues(vdev) < 0) {
+        virtio_fail(vdev, "a queue did not become ready");
+        return -EIO;
+    }
 
     char line[200];
     unsigned n = (unsigned)snprintf(line, sizeof(line), "virtio: %s: %s", vdev->name, virtio_irq_mode_name(vdev->irq_mode));
@@ -264,8 +276,10 @@ int virtio_restore(struct virtio_device *vdev)
         virtio_fail(vdev, "the device refused its interrupts after the reset");
         return -EIO;
     }
-    for (unsigned i = 0; i < vdev->nvqs; i++)
-        vdev->ops->queue_enable(vdev, (uint16_t)i);
+    if (enable_queues(vdev) < 0) {
+        virtio_fail(vdev, "a queue did not become ready after the reset");
+        return -EIO;
+    }
     return 0;
 }
 

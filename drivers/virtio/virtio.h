@@ -64,7 +64,8 @@ struct virtio_transport_ops {
     uint16_t (*queue_max_size)(struct virtio_device *vdev, uint16_t index); /* 0: no such queue */
     /* Tells the device where the rings of `vq` are and how many entries it has. */
     int (*queue_setup)(struct virtio_device *vdev, struct virtqueue *vq);
-    void (*queue_enable)(struct virtio_device *vdev, uint16_t index);
+    /* Makes the queue live; an error when the device does not take it (it stays refused). */
+    int (*queue_enable)(struct virtio_device *vdev, uint16_t index);
     void (*queue_notify)(struct virtio_device *vdev, uint16_t index);
     /* Returns the interrupt causes (VIRTIO_ISR_*) and acknowledges them, which deasserts a level line. */
     uint8_t (*read_isr)(struct virtio_device *vdev);
@@ -93,8 +94,7 @@ struct virtio_mmio_transport {
     uint32_t version;                   /* 2, or 1 for the legacy interface */
     uint32_t gsi;
     struct irq_line_mode line;
-    bool has_irq;
-    int vector;                         /* -1 while none is held */
+    int vector;                         /* the line's vector once routed, else -1 */
 };
 
 #define VIRTIO_DEVICE_NAME_MAX 16

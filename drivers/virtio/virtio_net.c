@@ -6,6 +6,7 @@
 #include "drivers/virtio/virtio_net_priv.h"
 
 #include "arch/x86_64/cpu.h"
+#include "drivers/virtio/virtio_mmio.h"
 #include "lib/errno.h"
 #include "lib/kheap.h"
 #include "lib/log.h"
@@ -227,13 +228,9 @@ static int setup_buffers(struct virtio_net *nic)
     return 0;
 }
 
-static int probe_one(struct pci_device *pci, const struct virtio_net_config *cfg)
+/* Brings a device its transport has bound (nic->vdev) to DRIVER_OK. */
+static int probe_one(struct virtio_net *nic, const struct virtio_net_config *cfg)
 {
-    struct virtio_net *nic = kzalloc(sizeof(*nic));
-    if (!nic)
-        return -ENOMEM;
-    if (virtio_pci_attach(pci, &nic->vdev) < 0)
-        goto fail;
     nic->vdev.priv = nic;
     nic->vdev.config_changed = config_changed;
     uint64_t wanted = VIRTIO_NET_F_MAC | VIRTIO_NET_F_STATUS | VIRTIO_NET_F_MRG_RXBUF | VIRTIO_NET_F_CSUM |
@@ -296,8 +293,25 @@ fail:
 
 int virtio_net_probe_all(const struct virtio_net_config *cfg)
 {
-    for (struct pci_device *d = pci_next_device(NULL); d && nic_count < VIRTIO_NET_MAX_DEVICES; d = pci_next_device(d))
-        if (d->vendor_id == VIRTIO_VENDOR && (d->device_id == VIRTIO_NET_TRANSITIONAL || d->device_id == VIRTIO_NET_MODERN))
-            probe_one(d, cfg);
+    for (struct pci_device *d = pci_next_device(NULL); d && nic_count < VIRTIO_NET_MAX_DEVICES; d = pci_next_device(d)) {
+        if (d->vendor_id != VIRTIO_VENDOR || (d->device_id != VIRTIO_NET_TRANSITIONAL && d->device_id != VIRTIO_NET_MODERN))
+            continue;
+        struct virtio_net *nic = kzalloc(sizeof(*nic));
+        if (!nic)
+            break;
+        if (virtio_pci_attach(d, &nic->vdev) < 0)
+            kfree(nic); /* nothing was asked of the device yet */
+        else
+            probe_one(nic, cfg);
+    }
+    for (int i = 0; i < cfg->mmio_count && nic_count < VIRTIO_NET_MAX_DEVICES; i++) {
+        struct virtio_net *nic = kzalloc(sizeof(*nic));
+        if (!nic)
+            break;
+        if (virtio_mmio_attach(&cfg->mmio[i], VIRTIO_ID_NET, &nic->vdev) < 0)
+            kfree(nic);
+        else
+            probe_one(nic, cfg);
+    }
     return nic_count;
 }

@@ -93,6 +93,8 @@ struct virtio_net_config {
     int budget;                  /* frames per poll (budget=) */
     bool log_stats;              /* a statistics line every 5 s (log=debug) */
     bool faults;                 /* faults=on: virtio_net_inject_fault acts (tests only) */
+    const struct virtio_mmio_window *mmio; /* virtio-mmio windows to probe besides PCI (ACPI, command line) */
+    int mmio_count;
 };
 
 /* Fault injection for the recovery tests (faults=on, else -EPERM): a device error
@@ -102,7 +104,8 @@ struct virtio_net_config {
 enum virtio_net_fault { VIRTIO_NET_FAULT_DEVICE_ERROR, VIRTIO_NET_FAULT_BAD_USED_ID };
 int virtio_net_inject_fault(struct virtio_net *nic, enum virtio_net_fault fault);
 
-/* Finds every virtio-net function and brings it to DRIVER_OK; returns how many. */
+/* Finds every virtio-net device (PCI functions, then the virtio-mmio windows
+ * whose device id is 1) and brings it to DRIVER_OK; returns how many. */
 int virtio_net_probe_all(const struct virtio_net_config *cfg);
 
 int virtio_net_count(void);

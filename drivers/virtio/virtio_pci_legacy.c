@@ -62,10 +62,11 @@ static int legacy_queue_setup(struct virtio_device *v, struct virtqueue *vq)
     return 0;
 }
 
-static void legacy_queue_enable(struct virtio_device *v, uint16_t index)
+static int legacy_queue_enable(struct virtio_device *v, uint16_t index)
 {
     (void)v;
     (void)index; /* writing the PFN already enabled it */
+    return 0;
 }
 
 static void legacy_queue_notify(struct virtio_device *v, uint16_t index) { outw(port(v, LEGACY_QUEUE_NOTIFY), index); }

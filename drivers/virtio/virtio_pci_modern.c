@@ -111,10 +111,11 @@ static int modern_queue_setup(struct virtio_device *v, struct virtqueue *vq)
     return 0;
 }
 
-static void modern_queue_enable(struct virtio_device *v, uint16_t index)
+static int modern_queue_enable(struct virtio_device *v, uint16_t index)
 {
     mmio_write16(common(v, COMMON_QUEUE_SELECT), index);
     mmio_write16(common(v, COMMON_QUEUE_ENABLE), 1);
+    return 0;
 }
 
 static void modern_queue_notify(struct virtio_device *v, uint16_t index)
