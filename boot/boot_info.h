@@ -25,19 +25,35 @@ struct boot_mem_range {
 };
 
 #define BOOT_MEMMAP_MAX 256
+#define BOOT_MODULES_MAX 4
+
+/* A file the loader placed in memory for the kernel (an initrd: -initrd). */
+struct boot_module {
+    uint64_t base;
+    uint64_t size;
+};
 
 struct boot_info {
-    const char *loader;             /* "EFI": named in the boot log */
+    const char *loader;             /* "EFI" or "PVH": named in the boot log */
     char cmdline[CMDLINE_MAX];      /* as given, made printable ASCII */
     struct kernel_options options;  /* parsed from cmdline */
     uint64_t acpi_rsdp;             /* physical address of the ACPI RSDP, 0 if none */
-    uint32_t acpi_revision;         /* 2 for the ACPI 2.0+ RSDP, 1 for the 1.0 one, 0 if none */
     struct boot_mem_range memmap[BOOT_MEMMAP_MAX];
     unsigned memmap_count;
+    struct boot_module modules[BOOT_MODULES_MAX];
+    unsigned module_count;
     uint64_t image_base;            /* where the kernel image lies */
     uint64_t image_size;
     unsigned exit_boot_services_attempts; /* EFI only */
 };
+
+/* Appends a range; returns 0, or -1 when the map is full. */
+int boot_memmap_add(struct boot_info *bi, uint64_t base, uint64_t size, enum boot_mem_type type);
+
+/* Marks [base, base+size) in use: the free ranges it overlaps are split
+ * around it, and it is appended as BOOT_MEM_IN_USE (a loader that reports
+ * the image or modules as plain RAM). Returns 0, or -1 when the map is full. */
+int boot_memmap_reserve(struct boot_info *bi, uint64_t base, uint64_t size);
 
 /* The init sequence, on the loader's stack; never returns. */
 __attribute__((noreturn)) void kmain(struct boot_info *info);

@@ -38,12 +38,8 @@ void efi_memmap_convert(const void *map, uint64_t size, uint64_t desc_size, stru
         enum boot_mem_type type;
         if (!classify(d->Type, &type))
             continue;
-        if (bi->memmap_count == BOOT_MEMMAP_MAX) {
+        if (boot_memmap_add(bi, d->PhysicalStart, d->NumberOfPages * PAGE_SIZE, type) < 0)
             dropped++;
-            continue;
-        }
-        bi->memmap[bi->memmap_count++] =
-            (struct boot_mem_range){ .base = d->PhysicalStart, .size = d->NumberOfPages * PAGE_SIZE, .type = type };
     }
     if (dropped)
         log_warn("memory: %u EFI memory map entries past the first %u ignored", dropped, BOOT_MEMMAP_MAX);

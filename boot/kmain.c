@@ -111,7 +111,7 @@ static void kmain_on_kernel_stack(void *arg)
 {
     struct boot_info *bi = arg;
     /* Nothing of the firmware's is in use any more: stack, tables, GDT and IDT are ours. */
-    memory_release_loader(bi);
+    memory_release_loader(bi, NULL, 0);
     kheap_init();
     pic_remap_and_mask();
     log_info("pic: 8259s remapped to vectors 0x%x-0x%x and masked", PIC_VECTOR_BASE, PIC_VECTOR_BASE + 15);
@@ -131,12 +131,12 @@ static void kmain_on_kernel_stack(void *arg)
     bool refined = tsc_calibrate_refine();
     irq_enable();
     if (refined)
-        log_info("tsc: %llu.%03llu MHz, refined over init against PIT channel 2 (the first 0.5 ms said %llu.%03llu)",
+        log_info("tsc: %llu.%03llu MHz, refined over init against the PIT (the first 0.5 ms said %llu.%03llu)",
                  (unsigned long long)(tsc_hz() / 1000000), (unsigned long long)(tsc_hz() / 1000 % 1000),
                  (unsigned long long)(provisional_hz / 1000000), (unsigned long long)(provisional_hz / 1000 % 1000));
     timer_service_ready();
     uint64_t ns = clock_since_entry_ns();
-    log_info("init: done in %llu.%03llu ms since EFI entry", NS_MS_WHOLE(ns), NS_MS_FRAC(ns));
+    log_info("init: done in %llu.%03llu ms since %s entry", NS_MS_WHOLE(ns), NS_MS_FRAC(ns), bi->loader);
 
     if (bi->options.selftest[0])
         selftest_run(bi->options.selftest);
@@ -149,9 +149,12 @@ void kmain(struct boot_info *bi)
 {
     idt_init(); /* from here on a fault prints a PANIC instead of the firmware's dump */
     log_set_level(log_level_for(bi->options.log));
-    log_info("boot: left boot services (attempt %u), ACPI %s RSDP at 0x%llx", bi->exit_boot_services_attempts,
-             bi->acpi_revision == 2 ? "2.0" : bi->acpi_revision == 1 ? "1.0" : "(none)",
-             (unsigned long long)bi->acpi_rsdp);
+    if (bi->exit_boot_services_attempts)
+        log_info("boot: %s: left boot services (attempt %u), ACPI RSDP at 0x%llx", bi->loader,
+                 bi->exit_boot_services_attempts, (unsigned long long)bi->acpi_rsdp);
+    else
+        log_info("boot: %s: %u memory ranges, %u modules, ACPI RSDP %s0x%llx", bi->loader, bi->memmap_count,
+                 bi->module_count, bi->acpi_rsdp ? "at " : "none ", (unsigned long long)bi->acpi_rsdp);
     if (bi->options.crash[0] && !crash_kind_known(bi->options.crash)) {
         log_warn("cmdline: crash=%s unknown kind (pagefault|divide|ud|gp|stack|smash|panic|write-text|exec-data), using none",
                  bi->options.crash);
@@ -160,6 +163,11 @@ void kmain(struct boot_info *bi)
 
     memory_init(bi);
     memory_enable_paging(bi);
+    /* The loader's memory, but for our stack and its GDT, so that the
+     * stacks below do not depend on what the firmware left free (OVMF at
+     * -m 40 leaves nothing). */
+    uint64_t in_use[] = { (uint64_t)__builtin_frame_address(0), gdt_loaded_base() };
+    memory_release_loader(bi, in_use, 2);
     cpu_tables_init();
     uint64_t stack_top = stack_or_panic(KERNEL_STACK_PAGES, "kernel");
     stack_switch_call(stack_top, kmain_on_kernel_stack, bi);

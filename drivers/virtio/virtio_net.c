@@ -214,7 +214,7 @@ void virtio_net_attach_stack(struct virtio_net *nic, const struct virtio_net_sta
 
 static int setup_buffers(struct virtio_net *nic)
 {
-    uint16_t rx_count = (uint16_t)(2 * rxq(nic)->vring.num);
+    uint16_t rx_count = rx_pool_size_for(rxq(nic)->vring.num, memory_get_stats().free_bytes, VIRTIO_NET_RX_BUFFER_SIZE);
     uint16_t tx_count = txq(nic)->vring.num;
     nic->rx_memory = dma_alloc((size_t)rx_count * VIRTIO_NET_RX_BUFFER_SIZE);
     uint8_t *rx_state = kzalloc(rx_count);
@@ -277,10 +277,11 @@ static int probe_one(struct virtio_net *nic, const struct virtio_net_config *cfg
     vn_rx_refill(nic);
     read_link(nic);
     virtio_driver_ok(v);
-    log_info("virtio-net: %s: mac %02x:%02x:%02x:%02x:%02x:%02x, mtu %u, header %u bytes%s, %u receive buffers, "
+    log_info("virtio-net: %s: mac %02x:%02x:%02x:%02x:%02x:%02x, mtu %u, header %u bytes%s, %u receive buffers (%u KiB), "
              "link %s, budget %u%s",
              v->name, nic->mac[0], nic->mac[1], nic->mac[2], nic->mac[3], nic->mac[4], nic->mac[5], nic->mtu,
-             nic->hdr_len, nic->mergeable ? " (mergeable)" : "", nic->rx_pool.count, nic->link_up ? "up" : "down",
+             nic->hdr_len, nic->mergeable ? " (mergeable)" : "", nic->rx_pool.count,
+             nic->rx_pool.count * VIRTIO_NET_RX_BUFFER_SIZE / 1024, nic->link_up ? "up" : "down",
              cfg->budget, nic->busy_poll ? ", busy polling" : "");
     if (cfg->log_stats)
         vn_stats_start(nic);
