@@ -60,7 +60,12 @@ _Static_assert(MMIO_INTERRUPT_VRING == VIRTIO_ISR_QUEUE && MMIO_INTERRUPT_CONFIG
 #define MMIO_LEGACY_PAGE_SHIFT 12
 _Static_assert((1u << MMIO_LEGACY_PAGE_SHIFT) == MMIO_LEGACY_PAGE_SIZE, "page size and shift agree");
 
-#define MMIO_QUEUE_SIZE_LIMIT 32768 /* the largest queue the split ring allows (2.7) */
+/* QueueNumMax on QEMU's virtio-mmio is the transport's limit (VIRTQUEUE_MAX_SIZE,
+ * 1024) for every queue, not the device's own size (256 for virtio-net, what
+ * virtio-pci reports as queue_size). The driver may choose less (4.2.3.2):
+ * 256 gives the same rings as on PCI, with a quarter of the ring and receive
+ * buffer memory of 1024 and of the time to set them up. */
+#define MMIO_QUEUE_SIZE_PREFERRED 256
 #define RESET_TIMEOUT_NS 1000000000ULL
 
 /* ---- registers ---- */
@@ -127,7 +132,7 @@ static uint16_t mm_queue_max_size(struct virtio_device *v, uint16_t index)
 {
     mm_write(v, MMIO_QUEUE_SEL, index);
     uint32_t max = mm_read(v, MMIO_QUEUE_NUM_MAX);
-    return (uint16_t)(max > MMIO_QUEUE_SIZE_LIMIT ? MMIO_QUEUE_SIZE_LIMIT : max);
+    return (uint16_t)(max > MMIO_QUEUE_SIZE_PREFERRED ? MMIO_QUEUE_SIZE_PREFERRED : max);
 }
 
 static int mm_queue_setup(struct virtio_device *v, struct virtqueue *vq)
