@@ -68,9 +68,9 @@ def inject(net, fault):
         s.close()
 
 
-def nic_stats(g, net):
+def nic_stats(g, net, nic=NIC):
     samples = stats(g, net)
-    label = f'{{nic="{NIC}"}}'
+    label = f'{{nic="{nic}"}}'
     value = {name: v for (name, labels), v in samples.items() if labels == label}
     value["broken"] = sum(v for (name, _), v in samples.items() if name == "virtqueue_broken")
     return value
@@ -94,13 +94,13 @@ def boot(tmp_path, net, props="", cmdline=GUEST_STATIC_CMDLINE + " faults=on"):
     return g
 
 
-def check_recovery(g, net, transfer, reason_line, counters):
+def check_recovery(g, net, transfer, reason_line, counters, nic=NIC):
     g.wait_for(reason_line, timeout=30)
-    g.wait_for(r"virtio-net: 00:02\.0: reset done in \d+ us, \d+ receive buffers posted, \d+ frames in flight "
-               r"dropped", timeout=30)
+    g.wait_for(rf"virtio-net: {re.escape(nic)}: reset done in \d+ us, \d+ receive buffers posted, \d+ frames in "
+               r"flight dropped", timeout=30)
     transfer.finish()
     still_serves(g, net)
-    stats = nic_stats(g, net)
+    stats = nic_stats(g, net, nic)
     for name, want in {**counters, "virtio_net_device_resets_total": 1, "broken": 0}.items():
         assert stats.get(name) == want, g.report(f"/stats {name} = {stats.get(name)}, expected {want}")
     assert len(re.findall(r"resetting the device", g.serial())) == 1, g.report("more than one reset")

@@ -4,16 +4,21 @@ found in the ACPI DSDT (ACPI on) or on the command line QEMU appends
 interface (-global virtio-mmio.force-legacy=off) and the legacy version 1
 (QEMU 7.2's default for virtio-mmio), with its interrupt line and with
 irq=poll. Each: boot, ping v4 and v6, curl, TCP echo byte-exact, UDP echo.
-Then windows that hold no NIC (an empty transport slot, nothing at all, a
-malformed word) are refused with a line and the real NIC still comes up.
-Network tests need root."""
+The driver's recovery over the transport (a reset, the queues placed again)
+under a running transfer: NEEDS_RESET through the configuration bit of
+InterruptStatus on version 2, the legacy device that just stops, a broken
+queue, and a link flap. Then windows that hold no NIC (an empty transport
+slot, nothing at all, a malformed word) are refused with a line and the real
+NIC still comes up. Network tests need root."""
 
 import re
+import time
 
 import pytest
 
 from netns import GUEST_STATIC_CMDLINE, PrivateNetwork, have_root
 from qemu import PVH_KERNEL, Guest
+from test_device_faults import Transfer, check_recovery, inject, nic_stats, still_serves
 from test_pvh import serves
 from test_services import CapturedGuest, expect, name_pcap, wait_ready
 
@@ -68,6 +73,58 @@ def test_microvm_virtio_mmio_serves(request, tmp_path, case):
         else:
             expect(g, re.search(rf"virtio: {name}: none \(polling\)", log), "irq=poll took an interrupt")
         serves(g, net)
+
+
+# The NIC microvm's DSDT describes: transport 23, the last slot with the second IOAPIC.
+ACPI_NIC = "mmio@feb02e00"
+
+# fault -> (QEMU arguments, what the guest is asked, the line that says why it resets, counters)
+FAULTS = {
+    "v2-needs-reset": (MODERN, "device-error", "device set NEEDS_RESET",
+                       {"virtio_net_needs_reset_total": 1, "virtio_net_queues_broken_total": 0}),
+    "v1-legacy-stops": (LEGACY, "device-error", r"transmit timed out \(no completion for 2 s\)",
+                        {"virtio_net_needs_reset_total": 0, "virtio_net_tx_timeouts_total": 1}),
+    "v2-broken-queue": (MODERN, "bad-used-id", "transmit queue broken",
+                        {"virtio_net_queues_broken_total": 1, "virtio_net_needs_reset_total": 0}),
+}
+
+
+@needs_root
+@pytest.mark.parametrize("fault", FAULTS)
+def test_microvm_recovers_mid_transfer(request, tmp_path, fault):
+    extra, ask, why, counters = FAULTS[fault]
+    with PrivateNetwork() as net:
+        g = start_microvm(tmp_path, net, "microvm", extra, GUEST_STATIC_CMDLINE + " faults=on")
+        request.addfinalizer(g.kill)
+        wait_ready(g, timeout=60)
+        transfer = Transfer(g, net, seed=14)
+        time.sleep(1.0)
+        reply = inject(net, ask)
+        assert reply in (None, f"ok {ask} on {ACPI_NIC}\n"), g.report(f"fault port replied {reply!r}")
+        check_recovery(g, net, transfer, rf"virtio-net: {ACPI_NIC}: {why}: resetting the device", counters,
+                       nic=ACPI_NIC)
+
+
+@needs_root
+@pytest.mark.parametrize("extra", [MODERN, LEGACY], ids=["v2", "v1-legacy"])
+def test_microvm_link_flap_is_a_configuration_interrupt(request, tmp_path, extra):
+    """set_link raises InterruptStatus bit 1 on the device's line: the link
+    goes down and up under a transfer, with no reset."""
+    with PrivateNetwork() as net:
+        g = start_microvm(tmp_path, net, "microvm", extra, GUEST_STATIC_CMDLINE)
+        request.addfinalizer(g.kill)
+        wait_ready(g, timeout=60)
+        transfer = Transfer(g, net, seed=15)
+        time.sleep(1.0)
+        g.monitor("set_link n0 off")
+        g.wait_for(r"net: en0 link down", timeout=20)
+        time.sleep(2.0)
+        g.monitor("set_link n0 on")
+        g.wait_for(r"net: en0 link up", timeout=20)
+        transfer.finish()
+        still_serves(g, net)
+        stats = nic_stats(g, net, ACPI_NIC)
+        assert stats["virtio_net_device_resets_total"] == 0, g.report("a link flap reset the device")
 
 
 def refusal_lines(tmp_path, cmdline):
