@@ -418,74 +418,66 @@ static size_t aml_skip_named(const uint8_t *p, const uint8_t *end, size_t opcode
     return n;
 }
 
-/* One term: the bytes it spans, or 0 to leave this term list. */
-static size_t aml_term(struct aml_walk *w, const uint8_t *p, const uint8_t *end, int depth,
-                       struct aml_device_terms *device)
+/* What aml_term says when it cannot go on: an opcode it cannot size, or a
+ * term whose shape it knows running past its container. */
+#define AML_TERM_UNKNOWN 0
+#define AML_TERM_MALFORMED (-1)
+
+/* The span of a term whose shape is known: 0 from its parser means malformed. */
+static long aml_known(size_t n) { return n ? (long)n : AML_TERM_MALFORMED; }
+
+/* One term: the bytes it spans, or AML_TERM_UNKNOWN / AML_TERM_MALFORMED to leave this term list. */
+static long aml_term(struct aml_walk *w, const uint8_t *p, const uint8_t *end, int depth,
+                     struct aml_device_terms *device)
 {
     char seg[5];
     bool simple;
     switch (p[0]) {
     case AML_SCOPE_OP:
-        return aml_named_package(w, p, end, 1, depth, false);
+        return aml_known(aml_named_package(w, p, end, 1, depth, false));
     case AML_NAME_OP:
-        return aml_name_term(w, p, end, device);
+        return aml_known(aml_name_term(w, p, end, device));
     case AML_METHOD_OP:
     case AML_IF_OP:
     case AML_ELSE_OP:
     case AML_WHILE_OP:
-        return aml_skip_package(p, end, 1);
+        return aml_known(aml_skip_package(p, end, 1));
     case AML_NOOP_OP:
         return 1;
     case AML_ALIAS_OP: {
         size_t a = aml_name_string(p + 1, end, seg, &simple);
         size_t b = a ? aml_name_string(p + 1 + a, end, seg, &simple) : 0;
-        return b ? 1 + a + b : 0;
+        return aml_known(b ? 1 + a + b : 0);
     }
     case AML_EXTERNAL_OP: /* ObjectType, ArgumentCount */
-        return aml_skip_named(p, end, 1, 2, 0);
+        return aml_known(aml_skip_named(p, end, 1, 2, 0));
     case AML_EXT_OP_PREFIX:
         if (end - p < 2)
-            return 0;
+            return AML_TERM_MALFORMED;
         switch (p[1]) {
         case AML_EXT_DEVICE_OP:
-            return aml_named_package(w, p, end, 2, depth, true);
+            return aml_known(aml_named_package(w, p, end, 2, depth, true));
         case AML_EXT_FIELD_OP:
         case AML_EXT_INDEX_FIELD_OP:
         case AML_EXT_BANK_FIELD_OP:
         case AML_EXT_PROCESSOR_OP:
         case AML_EXT_POWER_RES_OP:
         case AML_EXT_THERMAL_ZONE_OP:
-            return aml_skip_package(p, end, 2);
+            return aml_known(aml_skip_package(p, end, 2));
+        /* Operands that may be expressions: when they are not constant, the term cannot be sized. */
         case AML_EXT_OP_REGION_OP: /* RegionSpace, RegionOffset, RegionLen */
-            return aml_skip_named(p, end, 2, 1, 2);
+            return (long)aml_skip_named(p, end, 2, 1, 2);
         case AML_EXT_DATA_REGION_OP: /* signature, OEM id, OEM table id */
-            return aml_skip_named(p, end, 2, 0, 3);
+            return (long)aml_skip_named(p, end, 2, 0, 3);
         case AML_EXT_MUTEX_OP: /* SyncFlags */
-            return aml_skip_named(p, end, 2, 1, 0);
+            return (long)aml_skip_named(p, end, 2, 1, 0);
         case AML_EXT_EVENT_OP:
-            return aml_skip_named(p, end, 2, 0, 0);
+            return (long)aml_skip_named(p, end, 2, 0, 0);
         default:
-            return 0;
+            return AML_TERM_UNKNOWN;
         }
     default:
-        return 0;
-    }
-}
-
-/* Opcodes whose shape is known but whose operands were not: a length error, not an unknown term. */
-static bool aml_known_opcode(const uint8_t *p, const uint8_t *end)
-{
-    switch (p[0]) {
-    case AML_SCOPE_OP: case AML_NAME_OP: case AML_METHOD_OP: case AML_IF_OP: case AML_ELSE_OP:
-    case AML_WHILE_OP: case AML_ALIAS_OP: case AML_EXTERNAL_OP:
-        return true;
-    case AML_EXT_OP_PREFIX:
-        return end - p >= 2 && (p[1] == AML_EXT_DEVICE_OP || p[1] == AML_EXT_FIELD_OP ||
-                                p[1] == AML_EXT_INDEX_FIELD_OP || p[1] == AML_EXT_BANK_FIELD_OP ||
-                                p[1] == AML_EXT_PROCESSOR_OP || p[1] == AML_EXT_POWER_RES_OP ||
-                                p[1] == AML_EXT_THERMAL_ZONE_OP);
-    default:
-        return false;
+        return AML_TERM_UNKNOWN;
     }
 }
 
@@ -497,14 +489,13 @@ static void aml_term_list(struct aml_walk *w, const uint8_t *p, const uint8_t *e
         return;
     }
     while (p < end) {
-        size_t n = aml_term(w, p, end, depth, device);
-        if (n == 0) {
-            if (aml_known_opcode(p, end))
-                w->scan->malformed++;
-            else
-                w->scan->unparsed++;
+        long n = aml_term(w, p, end, depth, device);
+        if (n == AML_TERM_MALFORMED)
+            w->scan->malformed++;
+        if (n == AML_TERM_UNKNOWN)
+            w->scan->unparsed++;
+        if (n <= 0)
             return;
-        }
         p += n;
     }
 }

@@ -90,7 +90,7 @@ struct virtio_device_stats {
 /* virtio-mmio: the register window and its interrupt line. */
 struct virtio_mmio_transport {
     volatile uint8_t *regs;
-    uint64_t base, size;
+    uint64_t size;
     uint32_t version;                   /* 2, or 1 for the legacy interface */
     uint32_t gsi;
     struct irq_line_mode line;

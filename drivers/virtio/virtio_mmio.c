@@ -351,7 +351,7 @@ int virtio_mmio_attach(const struct virtio_mmio_window *w, uint32_t device_id, s
         break;
     }
     vdev->mmio = (struct virtio_mmio_transport){
-        .regs = regs, .base = w->base, .size = w->size, .version = version, .gsi = w->gsi, .line = w->line,
+        .regs = regs, .size = w->size, .version = version, .gsi = w->gsi, .line = w->line,
         .vector = -1,
     };
     vdev->ops = version == VIRTIO_MMIO_VERSION_MODERN ? &virtio_mmio_ops : &virtio_mmio_legacy_ops;

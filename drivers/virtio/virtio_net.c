@@ -292,27 +292,24 @@ fail:
     return -ENODEV;
 }
 
+/* After the transport's attach: a bound device is probed; a refused one was asked nothing yet. */
+static void probe_if_bound(struct virtio_net *nic, int attached, const struct virtio_net_config *cfg)
+{
+    if (attached < 0)
+        kfree(nic);
+    else
+        probe_one(nic, cfg);
+}
+
 int virtio_net_probe_all(const struct virtio_net_config *cfg)
 {
-    for (struct pci_device *d = pci_next_device(NULL); d && nic_count < VIRTIO_NET_MAX_DEVICES; d = pci_next_device(d)) {
-        if (d->vendor_id != VIRTIO_VENDOR || (d->device_id != VIRTIO_NET_TRANSITIONAL && d->device_id != VIRTIO_NET_MODERN))
-            continue;
-        struct virtio_net *nic = kzalloc(sizeof(*nic));
-        if (!nic)
-            break;
-        if (virtio_pci_attach(d, &nic->vdev) < 0)
-            kfree(nic); /* nothing was asked of the device yet */
-        else
-            probe_one(nic, cfg);
-    }
-    for (int i = 0; i < cfg->mmio_count && nic_count < VIRTIO_NET_MAX_DEVICES; i++) {
-        struct virtio_net *nic = kzalloc(sizeof(*nic));
-        if (!nic)
-            break;
-        if (virtio_mmio_attach(&cfg->mmio[i], VIRTIO_ID_NET, &nic->vdev) < 0)
-            kfree(nic);
-        else
-            probe_one(nic, cfg);
-    }
+    struct virtio_net *nic;
+    for (struct pci_device *d = pci_next_device(NULL); d && nic_count < VIRTIO_NET_MAX_DEVICES; d = pci_next_device(d))
+        if (d->vendor_id == VIRTIO_VENDOR && (d->device_id == VIRTIO_NET_TRANSITIONAL || d->device_id == VIRTIO_NET_MODERN) &&
+            (nic = kzalloc(sizeof(*nic))) != NULL)
+            probe_if_bound(nic, virtio_pci_attach(d, &nic->vdev), cfg);
+    for (int i = 0; i < cfg->mmio_count && nic_count < VIRTIO_NET_MAX_DEVICES; i++)
+        if ((nic = kzalloc(sizeof(*nic))) != NULL)
+            probe_if_bound(nic, virtio_mmio_attach(&cfg->mmio[i], VIRTIO_ID_NET, &nic->vdev), cfg);
     return nic_count;
 }
