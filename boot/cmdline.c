@@ -32,6 +32,7 @@ void kernel_options_defaults(struct kernel_options *opts)
         .log = LOG_VERBOSITY_INFO,
         .virtio_indirect = true,
         .virtio_event_idx = true,
+        .virtio_packed = true,
     };
 }
 
@@ -193,6 +194,8 @@ static void apply(struct parser *p, struct kernel_options *o, const char *key, c
         on_off(p, key, v, &o->virtio_indirect, true);
     } else if (strcmp(key, "event_idx") == 0) {
         on_off(p, key, v, &o->virtio_event_idx, true);
+    } else if (strcmp(key, "packed") == 0) {
+        on_off(p, key, v, &o->virtio_packed, true);
     } else if (strcmp(key, "faults") == 0) {
         on_off(p, key, v, &o->fault_port, false);
     } else if (strcmp(key, "selftest") == 0) {

@@ -11,6 +11,7 @@
  *   log=quiet|info|debug      console verbosity (default info)
  *   indirect=on|off           offer VIRTIO_F_RING_INDIRECT_DESC to devices (default on)
  *   event_idx=on|off          offer VIRTIO_F_RING_EVENT_IDX to devices (default on)
+ *   packed=on|off             offer VIRTIO_F_RING_PACKED (packed rings) to devices (default on)
  *   faults=on|off             fault-injection commands on UDP port 9999 (tests only; default off)
  *   selftest=NAME[,NAME]|all  run in-guest self-tests and exit with the verdict
  *   crash=KIND                fault on purpose after init (tests the PANIC path)
@@ -45,6 +46,7 @@ struct kernel_options {
     enum log_verbosity log;
     bool virtio_indirect;
     bool virtio_event_idx;
+    bool virtio_packed;
     bool fault_port;      /* faults=on: net/fault_port.c listens */
     char selftest[CMDLINE_VALUE_MAX]; /* empty: none */
     char crash[CMDLINE_VALUE_MAX];    /* empty: none */

@@ -23,9 +23,7 @@
 #define VIRTIO_STATUS_NEEDS_RESET 64
 #define VIRTIO_STATUS_FAILED 128
 
-/* Device-independent feature bits (virtio 1.2, 6). */
-#define VIRTIO_F_RING_INDIRECT_DESC (1ULL << 28)
-#define VIRTIO_F_RING_EVENT_IDX (1ULL << 29)
+/* Device-independent feature bits (virtio 1.2, 6); the ring ones are in virtio_ring.h. */
 #define VIRTIO_F_VERSION_1 (1ULL << 32)
 
 /* "No vector" for config_msix_vector / queue_msix_vector (virtio 1.2, 4.1.4.3 and 4.1.5.1.2). */

@@ -144,7 +144,7 @@ void virtio_net_rx_release(struct virtio_net *nic, uint16_t id)
         log_error("virtio-net: %s: release of receive buffer %u that the stack does not hold", nic->vdev.name, id);
         return;
     }
-    if (rx_should_refill(virtqueue_free_count(rxq(nic)), rxq(nic)->vring.num))
+    if (rx_should_refill(virtqueue_free_count(rxq(nic)), virtqueue_size(rxq(nic))))
         napi_schedule(&nic->napi);
 }
 
@@ -526,11 +526,7 @@ static void plant_bad_used_entry(struct virtio_net *nic)
         log_error("virtio-net: %s: fault injection: no room for the chain", nic->vdev.name);
         return;
     }
-    struct virtqueue *vq = txq(nic);
-    uint16_t idx = vq->vring.used->idx;
-    vq->vring.used->ring[idx & (vq->vring.num - 1)] = (struct vring_used_elem){ .id = vq->vring.num + 7u, .len = 0 };
-    dma_wmb();
-    vq->vring.used->idx = (uint16_t)(idx + 1);
+    virtqueue_plant_used(txq(nic), virtqueue_size(txq(nic)) + 7u, 0);
     tx_clean(nic);
 }
 
@@ -587,7 +583,7 @@ static int virtio_net_poll(struct napi *napi, int budget)
         plant_bad_used_entry(nic);
     if (recover_if_needed(nic))
         return done; /* stays scheduled: the next run receives on the fresh rings */
-    if (rx_should_refill(virtqueue_free_count(rxq(nic)), rxq(nic)->vring.num))
+    if (rx_should_refill(virtqueue_free_count(rxq(nic)), virtqueue_size(rxq(nic))))
         rx_refill(nic);
     if (nic->busy_poll)
         return done; /* stays scheduled: the main loop never sleeps */
@@ -667,8 +663,8 @@ static void log_stats(struct timer *t, void *arg)
 
 static int setup_buffers(struct virtio_net *nic)
 {
-    uint16_t rx_count = (uint16_t)(2 * rxq(nic)->vring.num);
-    uint16_t tx_count = txq(nic)->vring.num;
+    uint16_t rx_count = (uint16_t)(2 * virtqueue_size(rxq(nic)));
+    uint16_t tx_count = virtqueue_size(txq(nic));
     nic->rx_memory = dma_alloc((size_t)rx_count * VIRTIO_NET_RX_BUFFER_SIZE);
     uint8_t *rx_state = kzalloc(rx_count);
     uint16_t *rx_free = kzalloc(sizeof(uint16_t) * rx_count);
@@ -696,6 +692,8 @@ static int probe_one(struct pci_device *pci, const struct kernel_options *opts)
         wanted |= VIRTIO_F_RING_INDIRECT_DESC;
     if (opts->virtio_event_idx)
         wanted |= VIRTIO_F_RING_EVENT_IDX;
+    if (opts->virtio_packed)
+        wanted |= VIRTIO_F_RING_PACKED;
     if (virtio_negotiate(&nic->vdev, wanted) < 0)
         goto fail;
     struct virtio_device *v = &nic->vdev;

@@ -64,6 +64,7 @@ void virtio_describe_features(uint64_t f, char *buf, unsigned size)
         { 1ULL << 5, "MAC" },           { 1ULL << 15, "MRG_RXBUF" },     { 1ULL << 16, "STATUS" },
         { 1ULL << 17, "CTRL_VQ" },      { 1ULL << 27, "ANY_LAYOUT" },  { VIRTIO_F_RING_INDIRECT_DESC, "INDIRECT_DESC" },
         { VIRTIO_F_RING_EVENT_IDX, "EVENT_IDX" }, { VIRTIO_F_VERSION_1, "VERSION_1" },
+        { VIRTIO_F_RING_PACKED, "RING_PACKED" },
     };
     unsigned n = 0;
     buf[0] = '\0';
@@ -311,14 +312,13 @@ static int create_queue(struct virtio_device *vdev, unsigned index, const char *
     if (size > VIRTQUEUE_MAX_SIZE && !legacy)
         size = VIRTQUEUE_MAX_SIZE;
     struct virtqueue *vq = kzalloc(sizeof(*vq));
-    void *ring = dma_alloc(virtqueue_ring_bytes(size));
+    /* dma_alloc's pages satisfy either format's alignment. */
+    uint64_t ring_bytes = virtqueue_ring_bytes(size, vdev->features);
+    void *ring = dma_alloc(ring_bytes);
     struct virtqueue_env env = { vq_notify, vq_alloc, vq_free, vq_report, vdev };
     char full_name[VIRTQUEUE_NAME_MAX];
     snprintf(full_name, sizeof(full_name), "%s/%s", vdev->name, name);
-    int rc = vq && ring ? virtqueue_init(vq, full_name, (uint16_t)index, size, ring,
-                                         virtio_has_feature(vdev, VIRTIO_F_RING_EVENT_IDX),
-                                         virtio_has_feature(vdev, VIRTIO_F_RING_INDIRECT_DESC), &env)
-                        : -ENOMEM;
+    int rc = vq && ring ? virtqueue_init(vq, full_name, (uint16_t)index, size, ring, vdev->features, &env) : -ENOMEM;
     if (rc == 0)
         rc = vdev->ops->queue_setup(vdev, vq);
     if (rc < 0) {
@@ -328,7 +328,7 @@ static int create_queue(struct virtio_device *vdev, unsigned index, const char *
             virtqueue_destroy(vq);
         kfree(vq);
         if (ring)
-            dma_free(ring, virtqueue_ring_bytes(size));
+            dma_free(ring, ring_bytes);
         return rc;
     }
     vq->callback = callback;
@@ -369,7 +369,7 @@ int virtio_find_vqs(struct virtio_device *vdev, unsigned nvqs, const char *const
     if (vdev->irq_mode != VIRTIO_IRQ_NONE)
         n += (unsigned)snprintf(line + n, sizeof(line) - n, ")");
     for (unsigned i = 0; i < nvqs; i++)
-        n += (unsigned)snprintf(line + n, sizeof(line) - n, ", %s %u entries", names[i], vdev->vqs[i]->vring.num);
+        n += (unsigned)snprintf(line + n, sizeof(line) - n, ", %s %u entries", names[i], virtqueue_size(vdev->vqs[i]));
     log_info("%s", line);
     return 0;
 }
