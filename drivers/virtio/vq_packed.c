@@ -172,7 +172,7 @@ static void *vq_packed_get_buf(struct virtqueue *vq, uint32_t *len)
     uint32_t written = READ_ONCE32(&d->len);
     if (!vq_used_ok(vq, id, written))
         return NULL;
-    vq_packed_advance(vq, &p->last_used, &p->used_wrap, 1);
+    vq_packed_advance(vq, &p->last_used, &p->used_wrap, vq->state[id].descs);
     /* With EVENT_IDX and callbacks on, ask for an interrupt after the next completion. */
     if (vq->event_idx && !vq->callbacks_disabled) {
         WRITE_ONCE16(&p->vring.driver->off_wrap, vring_packed_off_wrap(p->last_used, p->used_wrap));
