@@ -515,8 +515,8 @@ static int inject_device_error(struct virtio_net *nic)
     return 0;
 }
 
-/* What a buggy device would write: a used entry naming a descriptor that does
- * not exist. Planted only while nothing else is in flight on the transmit
+/* What a buggy device would write: a used entry naming an id that does not
+ * exist. Planted only while nothing else is in flight on the transmit
  * queue, behind a chain the device is never told about, so the device has no
  * reason to touch this ring meanwhile; the next tx_clean finds the entry. */
 static void plant_bad_used_entry(struct virtio_net *nic)
