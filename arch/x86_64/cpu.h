@@ -49,23 +49,18 @@ DEFINE_CR_ACCESSORS(3)
 DEFINE_CR_ACCESSORS(4)
 #undef DEFINE_CR_ACCESSORS
 
+/* The base of the GDT loaded now (the firmware's, before gdt_init). */
+static inline uint64_t gdt_loaded_base(void)
+{
+    struct __attribute__((packed)) { uint16_t limit; uint64_t base; } gdtr;
+    __asm__ volatile("sgdt %0" : "=m"(gdtr));
+    return gdtr.base;
+}
+
 static inline void invlpg(uint64_t addr) { __asm__ volatile("invlpg (%0)" : : "r"(addr) : "memory"); }
 static inline void cpu_relax(void) { __asm__ volatile("pause"); }
 static inline void irq_disable(void) { __asm__ volatile("cli" ::: "memory"); }
 static inline void irq_enable(void) { __asm__ volatile("sti" ::: "memory"); }
-
-/* Disables interrupts and returns whether they were on, for irq_restore. */
-static inline bool irq_save(void)
-{
-    uint64_t flags;
-    __asm__ volatile("pushfq; popq %0; cli" : "=r"(flags) : : "memory");
-    return flags & (1u << 9); /* RFLAGS.IF */
-}
-static inline void irq_restore(bool enabled)
-{
-    if (enabled)
-        irq_enable();
-}
 
 /* Enables interrupts and halts in one step: `sti` takes effect after the next
  * instruction, so an interrupt pending now wakes the `hlt` instead of being
