@@ -84,6 +84,10 @@ struct virtio_device {
     unsigned nvqs;
     struct virtqueue *vqs[VIRTIO_MAX_QUEUES];
     void (*config_changed)(struct virtio_device *vdev);
+    /* Called by virtio_negotiate between reading the offered features and
+     * writing the driver's: may read device config to decide (virtio 1.2,
+     * 3.1.1), returns the features still wanted. NULL: all of `wanted`. */
+    uint64_t (*vet_features)(struct virtio_device *vdev, uint64_t offered, uint64_t wanted);
     void *priv;
     struct virtio_device_stats stats;
 };

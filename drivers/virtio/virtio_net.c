@@ -21,7 +21,6 @@
 #define VIRTIO_NET_CONFIG_MTU 10
 #define VIRTIO_NET_S_LINK_UP 1
 
-#define ETH_FRAME_MTU 1500
 #define WATCHDOG_PERIOD_NS 100000000ULL /* 100 ms */
 #define TX_TIMEOUT_TICKS 20               /* 2 s without a completion, kicks included: reset */
 
@@ -213,9 +212,9 @@ void virtio_net_attach_stack(struct virtio_net *nic, const struct virtio_net_sta
 
 static int setup_buffers(struct virtio_net *nic)
 {
-    uint16_t rx_count = rx_pool_size_for(virtqueue_size(rxq(nic)), memory_get_stats().free_bytes, VIRTIO_NET_RX_BUFFER_SIZE);
+    uint16_t rx_count = rx_pool_size_for(virtqueue_size(rxq(nic)), memory_get_stats().free_bytes, nic->rx_buffer_size);
     uint16_t tx_count = virtqueue_size(txq(nic));
-    nic->rx_memory = dma_alloc((size_t)rx_count * VIRTIO_NET_RX_BUFFER_SIZE);
+    nic->rx_memory = dma_alloc((size_t)rx_count * nic->rx_buffer_size);
     uint8_t *rx_state = kzalloc(rx_count);
     uint16_t *rx_free = kzalloc(sizeof(uint16_t) * rx_count);
     nic->tx_slot_mem = kzalloc(sizeof(struct tx_slot) * tx_count);
@@ -227,6 +226,31 @@ static int setup_buffers(struct virtio_net *nic)
     return 0;
 }
 
+/* Between reading the offered features and accepting some (virtio 1.2,
+ * 3.1.1): the device's MTU, which decides whether VIRTIO_NET_F_MTU can be
+ * accepted at all. */
+static uint64_t vet_features(struct virtio_device *vdev, uint64_t offered, uint64_t wanted)
+{
+    struct virtio_net *nic = vdev->priv;
+    uint16_t device_mtu = 0;
+    bool has_mtu = offered & wanted & VIRTIO_NET_F_MTU;
+    if (has_mtu)
+        virtio_config_read(vdev, VIRTIO_NET_CONFIG_MTU, &device_mtu, sizeof(device_mtu));
+    switch (virtio_net_mtu_choose(has_mtu, device_mtu, &nic->mtu)) {
+    case VIRTIO_NET_MTU_REJECTED:
+        log_warn("virtio-net: %s: device MTU %u is below the minimum %u: VIRTIO_NET_F_MTU not accepted, mtu %u",
+                 vdev->name, device_mtu, VIRTIO_NET_MTU_MIN, nic->mtu);
+        return wanted & ~VIRTIO_NET_F_MTU;
+    case VIRTIO_NET_MTU_CAPPED:
+        log_info("virtio-net: %s: device MTU %u is above the %u this driver takes: mtu %u", vdev->name, device_mtu,
+                 VIRTIO_NET_MTU_MAX, nic->mtu);
+        break;
+    default:
+        break;
+    }
+    return wanted;
+}
+
 static int probe_one(struct pci_device *pci, const struct virtio_net_config *cfg)
 {
     struct virtio_net *nic = kzalloc(sizeof(*nic));
@@ -236,6 +260,8 @@ static int probe_one(struct pci_device *pci, const struct virtio_net_config *cfg
         goto fail;
     nic->vdev.priv = nic;
     nic->vdev.config_changed = config_changed;
+    nic->vdev.vet_features = vet_features;
+    nic->mtu = VIRTIO_NET_MTU_DEFAULT;
     uint64_t wanted = VIRTIO_NET_F_MAC | VIRTIO_NET_F_STATUS | VIRTIO_NET_F_MRG_RXBUF | VIRTIO_NET_F_CSUM |
                       VIRTIO_NET_F_GUEST_CSUM | VIRTIO_NET_F_MTU | VIRTIO_F_ANY_LAYOUT;
     if (cfg->virtio.indirect)
@@ -255,13 +281,7 @@ static int probe_one(struct pci_device *pci, const struct virtio_net_config *cfg
     nic->faults_enabled = cfg->faults;
     if (virtio_has_feature(v, VIRTIO_NET_F_MAC))
         virtio_config_read(v, VIRTIO_NET_CONFIG_MAC, nic->mac, sizeof(nic->mac));
-    nic->mtu = ETH_FRAME_MTU;
-    if (virtio_has_feature(v, VIRTIO_NET_F_MTU)) {
-        uint16_t device_mtu;
-        virtio_config_read(v, VIRTIO_NET_CONFIG_MTU, &device_mtu, sizeof(device_mtu));
-        if (device_mtu < ETH_FRAME_MTU)
-            nic->mtu = device_mtu; /* larger MTUs would need bigger receive buffers */
-    }
+    nic->rx_buffer_size = virtio_net_rx_buffer_bytes(nic->mergeable, nic->hdr_len, nic->mtu);
     static const char *const names[] = { "rx", "tx" };
     static void (*const callbacks[])(struct virtqueue *) = { vn_rx_interrupt, vn_tx_interrupt };
     nic->vdev.priv = nic;
@@ -286,7 +306,7 @@ static int probe_one(struct pci_device *pci, const struct virtio_net_config *cfg
              "link %s, budget %u%s",
              v->name, nic->mac[0], nic->mac[1], nic->mac[2], nic->mac[3], nic->mac[4], nic->mac[5], nic->mtu,
              nic->hdr_len, nic->mergeable ? " (mergeable)" : "", nic->rx_pool.count,
-             nic->rx_pool.count * VIRTIO_NET_RX_BUFFER_SIZE / 1024, nic->link_up ? "up" : "down",
+             (unsigned)((uint64_t)nic->rx_pool.count * nic->rx_buffer_size / 1024), nic->link_up ? "up" : "down",
              cfg->budget, nic->busy_poll ? ", busy polling" : "");
     if (cfg->log_stats)
         vn_stats_start(nic);

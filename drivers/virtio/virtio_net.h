@@ -17,6 +17,7 @@
 
 #include "drivers/virtio/virtio.h"
 #include "drivers/virtio/virtio_config.h"
+#include "drivers/virtio/virtio_net_mtu.h"
 
 /* Feature bits (virtio 1.2, 5.1.3). */
 #define VIRTIO_NET_F_CSUM (1ULL << 0)
@@ -34,7 +35,6 @@
 #define VIRTIO_NET_MAX_DEVICES 4
 #define VIRTIO_NET_MAX_RX_MERGE 16  /* buffers one received frame may span */
 #define VIRTIO_NET_MAX_TX_FRAGS 32  /* scatter-gather entries of one frame */
-#define VIRTIO_NET_RX_BUFFER_SIZE 2048
 
 struct virtio_net;
 

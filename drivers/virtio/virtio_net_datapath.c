@@ -15,11 +15,11 @@
 static int rx_post(struct virtio_net *nic, uint16_t id)
 {
     uint8_t *buf = rx_buffer(nic, id);
-    struct vq_sg sg[2] = { { (uint64_t)(uintptr_t)buf, VIRTIO_NET_RX_BUFFER_SIZE } };
+    struct vq_sg sg[2] = { { (uint64_t)(uintptr_t)buf, nic->rx_buffer_size } };
     unsigned n = 1;
     if (nic->header_apart) {
         sg[0].len = nic->hdr_len;
-        sg[1] = (struct vq_sg){ (uint64_t)(uintptr_t)(buf + nic->hdr_len), VIRTIO_NET_RX_BUFFER_SIZE - nic->hdr_len };
+        sg[1] = (struct vq_sg){ (uint64_t)(uintptr_t)(buf + nic->hdr_len), nic->rx_buffer_size - nic->hdr_len };
         n = 2;
     }
     return virtqueue_add(rxq(nic), sg, 0, n, rx_token(id));

@@ -38,6 +38,7 @@ struct virtio_net {
     uint8_t mac[6];
     bool link_up;
     uint16_t mtu;
+    uint32_t rx_buffer_size;  /* virtio_net_rx_buffer_bytes: whole frames without MRG_RXBUF */
     unsigned hdr_len;
     bool mergeable;
     bool header_apart;  /* no ANY_LAYOUT (legacy): the header needs its own descriptor */
@@ -67,7 +68,7 @@ struct virtio_net {
 
 static inline struct virtqueue *rxq(struct virtio_net *nic) { return nic->vdev.vqs[RX_QUEUE]; }
 static inline struct virtqueue *txq(struct virtio_net *nic) { return nic->vdev.vqs[TX_QUEUE]; }
-static inline uint8_t *rx_buffer(struct virtio_net *nic, uint16_t id) { return nic->rx_memory + (size_t)id * VIRTIO_NET_RX_BUFFER_SIZE; }
+static inline uint8_t *rx_buffer(struct virtio_net *nic, uint16_t id) { return nic->rx_memory + (size_t)id * nic->rx_buffer_size; }
 
 /* Buffer ids travel through the ring as tokens; +1 keeps them non-NULL. */
 static inline void *rx_token(uint16_t id) { return (void *)(uintptr_t)(id + 1u); }

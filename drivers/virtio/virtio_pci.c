@@ -105,6 +105,8 @@ int virtio_negotiate(struct virtio_device *vdev, uint64_t wanted)
     acknowledge(vdev);
 
     uint64_t offered = ops->get_features(vdev);
+    if (vdev->vet_features)
+        wanted = vdev->vet_features(vdev, offered, wanted);
     bool modern = ops == &virtio_pci_modern_ops;
     if (modern)
         wanted |= VIRTIO_F_VERSION_1;
