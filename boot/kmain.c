@@ -46,6 +46,7 @@ static struct virtio_net_config virtio_net_config_from(const struct kernel_optio
         .budget = (int)o->budget,
         .log_stats = o->log == LOG_VERBOSITY_DEBUG,
         .faults = o->fault_port,
+        .ctrl = o->virtio_ctrl,
     };
 }
 

@@ -107,6 +107,10 @@ static void reclaim_buffers(struct virtio_net *nic)
     }
     while ((token = virtqueue_detach_unused(rxq(nic))) != NULL)
         rx_pool_untake(&nic->rx_pool, rx_token_id(token));
+    /* A control command that got no answer: its buffers are the device's no more. */
+    if (nic->vdev.nvqs > CTRL_QUEUE)
+        while (virtqueue_detach_unused(ctrlq(nic)) != NULL)
+            ;
 }
 
 static void recover(struct virtio_net *nic, const char *why)
@@ -142,6 +146,7 @@ static void recover(struct virtio_net *nic, const char *why)
     vn_rx_refill(nic);
     virtio_driver_ok(v);
     irq_enable();
+    vn_ctrl_start(nic); /* the device forgot the receive filter */
     nic->stats.device_resets++;
     update_link(nic);
     log_info("virtio-net: %s: reset done in %llu us, %u receive buffers posted, %llu frames in flight dropped",
@@ -173,6 +178,7 @@ void vn_handle_config_change(struct virtio_net *nic)
         return;
     }
     update_link(nic);
+    vn_ctrl_announce(nic);
 }
 
 /* ---- configuration ---- */
@@ -270,6 +276,8 @@ static int probe_one(struct pci_device *pci, const struct virtio_net_config *cfg
         wanted |= VIRTIO_F_RING_EVENT_IDX;
     if (cfg->virtio.packed)
         wanted |= VIRTIO_F_RING_PACKED;
+    if (cfg->ctrl)
+        wanted |= VIRTIO_NET_F_CTRL_VQ | VIRTIO_NET_F_CTRL_RX | VIRTIO_NET_F_GUEST_ANNOUNCE;
     if (virtio_negotiate(&nic->vdev, wanted) < 0)
         goto fail;
     struct virtio_device *v = &nic->vdev;
@@ -282,10 +290,12 @@ static int probe_one(struct pci_device *pci, const struct virtio_net_config *cfg
     if (virtio_has_feature(v, VIRTIO_NET_F_MAC))
         virtio_config_read(v, VIRTIO_NET_CONFIG_MAC, nic->mac, sizeof(nic->mac));
     nic->rx_buffer_size = virtio_net_rx_buffer_bytes(nic->mergeable, nic->hdr_len, nic->mtu);
-    static const char *const names[] = { "rx", "tx" };
-    static void (*const callbacks[])(struct virtqueue *) = { vn_rx_interrupt, vn_tx_interrupt };
+    /* The control queue is polled for its answers: no callback, no interrupt vector. */
+    static const char *const names[] = { "rx", "tx", "ctrl" };
+    static void (*const callbacks[])(struct virtqueue *) = { vn_rx_interrupt, vn_tx_interrupt, NULL };
     nic->vdev.priv = nic;
-    if (virtio_find_vqs(v, 2, names, callbacks, cfg->virtio.irq_mode) < 0)
+    unsigned nvqs = virtio_has_feature(v, VIRTIO_NET_F_CTRL_VQ) ? 3 : 2;
+    if (virtio_find_vqs(v, nvqs, names, callbacks, cfg->virtio.irq_mode) < 0)
         goto fail;
     rxq(nic)->priv = nic;
     txq(nic)->priv = nic;
@@ -302,6 +312,7 @@ static int probe_one(struct pci_device *pci, const struct virtio_net_config *cfg
     vn_rx_refill(nic);
     read_link(nic);
     virtio_driver_ok(v);
+    vn_ctrl_start(nic);
     log_info("virtio-net: %s: mac %02x:%02x:%02x:%02x:%02x:%02x, mtu %u, header %u bytes%s, %u receive buffers (%u KiB), "
              "link %s, budget %u%s",
              v->name, nic->mac[0], nic->mac[1], nic->mac[2], nic->mac[3], nic->mac[4], nic->mac[5], nic->mtu,

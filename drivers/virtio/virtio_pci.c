@@ -56,21 +56,27 @@ void virtio_fail(struct virtio_device *vdev, const char *why)
 
 void virtio_describe_features(uint64_t f, char *buf, unsigned size)
 {
-    static const struct {
-        uint64_t bit;
-        const char *name;
-    } names[] = {
-        { 1ULL << 0, "CSUM" },          { 1ULL << 1, "GUEST_CSUM" },     { 1ULL << 3, "MTU" },
-        { 1ULL << 5, "MAC" },           { 1ULL << 15, "MRG_RXBUF" },     { 1ULL << 16, "STATUS" },
-        { 1ULL << 17, "CTRL_VQ" },      { 1ULL << 27, "ANY_LAYOUT" },  { VIRTIO_F_RING_INDIRECT_DESC, "INDIRECT_DESC" },
-        { VIRTIO_F_RING_EVENT_IDX, "EVENT_IDX" }, { VIRTIO_F_VERSION_1, "VERSION_1" },
-        { VIRTIO_F_RING_PACKED, "RING_PACKED" },
+    /* Every bit by its name in the spec (virtio 1.2, 5.1.3 for the network
+     * device, 6 for the reserved ones); a bit without one as "bitN". */
+    static const char *const names[64] = {
+        [0] = "CSUM", [1] = "GUEST_CSUM", [2] = "CTRL_GUEST_OFFLOADS", [3] = "MTU", [5] = "MAC",
+        [7] = "GUEST_TSO4", [8] = "GUEST_TSO6", [9] = "GUEST_ECN", [10] = "GUEST_UFO", [11] = "HOST_TSO4",
+        [12] = "HOST_TSO6", [13] = "HOST_ECN", [14] = "HOST_UFO", [15] = "MRG_RXBUF", [16] = "STATUS",
+        [17] = "CTRL_VQ", [18] = "CTRL_RX", [19] = "CTRL_VLAN", [20] = "CTRL_RX_EXTRA", [21] = "GUEST_ANNOUNCE",
+        [22] = "MQ", [23] = "CTRL_MAC_ADDR", [27] = "ANY_LAYOUT", [28] = "INDIRECT_DESC", [29] = "EVENT_IDX",
+        [32] = "VERSION_1", [33] = "ACCESS_PLATFORM", [34] = "RING_PACKED", [35] = "IN_ORDER",
+        [36] = "ORDER_PLATFORM", [37] = "SR_IOV", [38] = "NOTIFICATION_DATA",
     };
     unsigned n = 0;
     buf[0] = '\0';
-    for (unsigned i = 0; i < sizeof(names) / sizeof(names[0]); i++)
-        if ((f & names[i].bit) && n < size)
-            n += (unsigned)snprintf(buf + n, size - n, "%s%s", n ? " " : "", names[i].name);
+    for (unsigned bit = 0; bit < 64 && n < size; bit++) {
+        if (!(f & (1ULL << bit)))
+            continue;
+        if (names[bit])
+            n += (unsigned)snprintf(buf + n, size - n, "%s%s", n ? " " : "", names[bit]);
+        else
+            n += (unsigned)snprintf(buf + n, size - n, "%sbit%u", n ? " " : "", bit);
+    }
 }
 
 /* ACKNOWLEDGE, then DRIVER: status bits are only ever added until a reset (virtio 1.2, 3.1.1). */
@@ -119,7 +125,7 @@ int virtio_negotiate(struct virtio_device *vdev, uint64_t wanted)
     }
     if (write_features(vdev) < 0)
         return -EIO;
-    char names[160];
+    char names[320];
     virtio_describe_features(vdev->features, names, sizeof(names));
     log_info("virtio: %s: %s transport, features 0x%llx of 0x%llx offered: %s", vdev->name, ops->name,
              (unsigned long long)vdev->features, (unsigned long long)offered, names);
@@ -209,6 +215,21 @@ static bool msix_queue_interrupt(void *ctx)
 }
 
 /* Undo a vector attempt: the device forgets the entries, the vectors go back. */
+/* The MSI-X entry of queue i: per queue, the queues that take interrupts
+ * (those with a callback) get 1, 2, ... in order; shared, each of them gets
+ * 1; a queue without a callback (polled, as a control queue is) gets none. */
+static uint16_t queue_msix_entry(const struct virtio_device *vdev, unsigned i, bool per_queue)
+{
+    if (!vdev->vqs[i]->callback)
+        return VIRTIO_MSI_NO_VECTOR;
+    if (!per_queue)
+        return 1;
+    uint16_t entry = 1;
+    for (unsigned k = 0; k < i; k++)
+        entry = (uint16_t)(entry + (vdev->vqs[k]->callback != NULL));
+    return entry;
+}
+
 static void release_vectors(struct virtio_device *vdev)
 {
     struct pci_device *pci = vdev->pci;
@@ -217,10 +238,12 @@ static void release_vectors(struct virtio_device *vdev)
         for (unsigned i = 0; i < vdev->nvqs; i++)
             vdev->ops->set_queue_vector(vdev, (uint16_t)i, VIRTIO_MSI_NO_VECTOR);
         irq_unregister(pci->irq_vectors[0], config_interrupt, vdev);
-        for (unsigned i = 1; i < pci->irq_count; i++) {
+        for (unsigned i = 1; i < pci->irq_count; i++)
             irq_unregister(pci->irq_vectors[i], shared_queues_interrupt, vdev);
-            if (i - 1 < vdev->nvqs)
-                irq_unregister(pci->irq_vectors[i], msix_queue_interrupt, vdev->vqs[i - 1]);
+        for (unsigned i = 0; i < vdev->nvqs; i++) {
+            uint16_t entry = queue_msix_entry(vdev, i, true);
+            if (entry < pci->irq_count)
+                irq_unregister(pci->irq_vectors[entry], msix_queue_interrupt, vdev->vqs[i]);
         }
     } else if (pci->irq_mode == PCI_IRQ_MODE_INTX) {
         irq_unregister(pci->irq_vectors[0], intx_interrupt, vdev);
@@ -232,7 +255,10 @@ static void release_vectors(struct virtio_device *vdev)
 /* MSI-X: entry 0 for configuration changes, then one entry per queue, or one for all. */
 static int try_msix(struct virtio_device *vdev, bool per_queue)
 {
-    unsigned want = per_queue ? vdev->nvqs + 1 : 2;
+    unsigned interrupting = 0;
+    for (unsigned i = 0; i < vdev->nvqs; i++)
+        interrupting += vdev->vqs[i]->callback != NULL;
+    unsigned want = per_queue ? interrupting + 1 : 2;
     if (pci_alloc_irq_vectors(vdev->pci, want, want, PCI_IRQ_MSIX) < 0)
         return -ENOSPC;
     struct pci_device *pci = vdev->pci;
@@ -245,15 +271,15 @@ static int try_msix(struct virtio_device *vdev, bool per_queue)
     if (!per_queue)
         irq_register(pci->irq_vectors[1], shared_queues_interrupt, vdev);
     for (unsigned i = 0; i < vdev->nvqs; i++) {
-        uint16_t entry = (uint16_t)(per_queue ? 1 + i : 1);
+        uint16_t entry = queue_msix_entry(vdev, i, per_queue);
         if (vdev->ops->set_queue_vector(vdev, (uint16_t)i, entry) != entry) {
             log_warn("virtio: %s: device refused MSI-X entry %u for queue %u", vdev->name, entry, i);
             vdev->irq_mode = per_queue ? VIRTIO_IRQ_MSIX_PER_QUEUE : VIRTIO_IRQ_MSIX_SHARED;
             release_vectors(vdev);
             return -EIO;
         }
-        if (per_queue)
-            irq_register(pci->irq_vectors[1 + i], msix_queue_interrupt, vdev->vqs[i]);
+        if (per_queue && entry != VIRTIO_MSI_NO_VECTOR)
+            irq_register(pci->irq_vectors[entry], msix_queue_interrupt, vdev->vqs[i]);
     }
     vdev->irq_mode = per_queue ? VIRTIO_IRQ_MSIX_PER_QUEUE : VIRTIO_IRQ_MSIX_SHARED;
     return 0;
@@ -391,7 +417,7 @@ static int restore_vectors(struct virtio_device *vdev)
     if (vdev->ops->set_config_vector(vdev, 0) != 0)
         return -EIO;
     for (unsigned i = 0; i < vdev->nvqs; i++) {
-        uint16_t entry = (uint16_t)(vdev->irq_mode == VIRTIO_IRQ_MSIX_PER_QUEUE ? 1 + i : 1);
+        uint16_t entry = queue_msix_entry(vdev, i, vdev->irq_mode == VIRTIO_IRQ_MSIX_PER_QUEUE);
         if (vdev->ops->set_queue_vector(vdev, (uint16_t)i, entry) != entry)
             return -EIO;
     }

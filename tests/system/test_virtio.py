@@ -16,21 +16,22 @@ from test_services import (CURL, CapturedGuest, check_healthy, connect, expect, 
                            run, stats, tcp_echo, udp_echo, wait_ipv6, wait_ready, GUEST_LL)
 
 NIC_SLOT = {"q35": "00:02.0", "pc": "00:03.0"}
-QUEUES = r"rx 256 entries, tx 256 entries"
+QUEUES = r"rx 256 entries, tx 256 entries, ctrl 64 entries"
 HEX = r"0x[0-9a-f]+"
 
+# The network features negotiated everywhere here, in bit order (QEMU's user
+# network has no vnet header, so QEMU offers no checksum offload here).
+NET = "MAC MRG_RXBUF STATUS CTRL_VQ CTRL_RX GUEST_ANNOUNCE"
 DEVICE_MODES = {
     # name: (device properties, transport, features that must be negotiated)
-    # QEMU's user network has no vnet header, so QEMU offers no checksum offload here.
-    "modern": (",disable-legacy=on", "modern", "MAC MRG_RXBUF STATUS INDIRECT_DESC EVENT_IDX VERSION_1"),
-    "transitional": ("", "modern", "MAC MRG_RXBUF STATUS INDIRECT_DESC EVENT_IDX VERSION_1"),
-    "legacy": (",disable-modern=on", "legacy", "MAC MRG_RXBUF STATUS ANY_LAYOUT INDIRECT_DESC EVENT_IDX"),
+    "modern": (",disable-legacy=on", "modern", f"{NET} INDIRECT_DESC EVENT_IDX VERSION_1"),
+    "transitional": ("", "modern", f"{NET} INDIRECT_DESC EVENT_IDX VERSION_1"),
+    "legacy": (",disable-modern=on", "legacy", f"{NET} ANY_LAYOUT INDIRECT_DESC EVENT_IDX"),
     # Packed rings when offered: on the modern transport only (the legacy
     # interface has 32 feature bits; bit 34 cannot be offered there).
-    "modern-packed": (",disable-legacy=on,packed=on", "modern",
-                      "MAC MRG_RXBUF STATUS INDIRECT_DESC EVENT_IDX VERSION_1 RING_PACKED"),
-    "transitional-packed": (",packed=on", "modern", "MAC MRG_RXBUF STATUS INDIRECT_DESC EVENT_IDX VERSION_1 RING_PACKED"),
-    "legacy-packed": (",disable-modern=on,packed=on", "legacy", "MAC MRG_RXBUF STATUS ANY_LAYOUT INDIRECT_DESC EVENT_IDX"),
+    "modern-packed": (",disable-legacy=on,packed=on", "modern", f"{NET} INDIRECT_DESC EVENT_IDX VERSION_1 RING_PACKED"),
+    "transitional-packed": (",packed=on", "modern", f"{NET} INDIRECT_DESC EVENT_IDX VERSION_1 RING_PACKED"),
+    "legacy-packed": (",disable-modern=on,packed=on", "legacy", f"{NET} ANY_LAYOUT INDIRECT_DESC EVENT_IDX"),
 }
 
 
@@ -85,16 +86,18 @@ def test_irq_mode_forced_from_command_line(guest, irq, expected):
     virtio_line(g, "q35", rf"{expected}, {QUEUES}")
 
 
-def test_ring_features_can_be_switched_off(guest):
-    g = boot(guest, cmdline="indirect=off event_idx=off")
+def test_ring_and_control_features_can_be_switched_off(guest):
+    g = boot(guest, cmdline="indirect=off event_idx=off ctrl=off")
     virtio_line(g, "q35", rf"modern transport, features {HEX} of {HEX} offered: MAC MRG_RXBUF STATUS VERSION_1")
+    virtio_line(g, "q35", r"MSI-X per queue \(vectors 0x[0-9a-f]+ 0x[0-9a-f]+ 0x[0-9a-f]+\), rx 256 entries, tx 256 entries")
+    assert "receive filter" not in g.serial(), g.report("a receive filter set with ctrl=off")
 
 
 def test_packed_rings_can_be_switched_off(guest):
     """packed=off: a device that offers packed rings gets split ones."""
     g = boot(guest, props=",disable-legacy=on,packed=on", cmdline="packed=off")
     offered = virtio_line(g, "q35", rf"modern transport, features ({HEX}) of ({HEX}) offered: "
-                                    r"MAC MRG_RXBUF STATUS INDIRECT_DESC EVENT_IDX VERSION_1")
+                                    rf"{NET} INDIRECT_DESC EVENT_IDX VERSION_1")
     assert int(offered.group(2), 16) & (1 << 34), g.report("the device did not offer VIRTIO_F_RING_PACKED")
     assert not int(offered.group(1), 16) & (1 << 34), g.report("VIRTIO_F_RING_PACKED negotiated with packed=off")
     virtio_line(g, "q35", r"DRIVER_OK \(status 0xf\)")

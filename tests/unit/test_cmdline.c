@@ -552,6 +552,9 @@ TEST(cmdline_on_off_flags)
     CHECK(!o.fault_port && o.virtio_event_idx);
     CHECK_STR_EQ(r.text[0], "faults=yes is not on or off, using off");
     CHECK_STR_EQ(r.text[1], "event_idx=1 is not on or off, using on");
+    CHECK(o.virtio_ctrl);
+    CHECK_EQ(parse("ctrl=off", &o, &r), 0);
+    CHECK(!o.virtio_ctrl && o.virtio_packed);
     CHECK_EQ(parse("packed=off packed=no", &o, &r), 1);
     CHECK(o.virtio_packed);
     CHECK_STR_EQ(r.text[0], "packed=no is not on or off, using on");

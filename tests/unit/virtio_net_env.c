@@ -183,7 +183,7 @@ struct vnenv *vnenv_get(bool event_idx, bool packed)
         if (virtio_net_probe_all(&cfg) != before + 1)
             return NULL;
         e->nic = virtio_net_get(before);
-        struct virtio_net_stack stack = { stack_receive, stack_tx_done, NULL, e };
+        struct virtio_net_stack stack = { stack_receive, stack_tx_done, NULL, e, NULL };
         virtio_net_attach_stack(e->nic, &stack);
     }
     e->frames_received = 0;
