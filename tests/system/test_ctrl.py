@@ -16,7 +16,8 @@ import time
 import pytest
 
 from netns import GUEST_ADDR, GUEST_STATIC_CMDLINE, HOST_ADDR, TAP, PrivateNetwork, have_root
-from test_services import GUEST_LL, MAC, check_healthy, expect, inside, name_pcap, ping, start_guest, wait_ipv6, wait_ready
+from test_services import (GUEST_LL, MAC, check_healthy, expect, inside, name_pcap, ping, start_guest, stats, wait_ipv6,
+                           wait_ready)
 
 pytestmark = pytest.mark.skipif(not have_root(), reason="needs root for network namespaces and tap devices")
 
@@ -166,5 +167,8 @@ def test_guest_announce(request, tmp_path):
         expect(g, garp >= 1, f"no gratuitous ARP from the guest after announce_self ({len(sniffer.frames)} frames)")
         expect(g, na >= 1, f"no unsolicited neighbour advertisement from the guest ({len(sniffer.frames)} frames)")
         expect(g, re.search(r"net: en0: announced: [2-9] frame", g.serial()), "no 'announced' line from the stack")
+        counters = {name: v for (name, _), v in stats(g, net).items() if name.startswith("virtio_net_")}
+        expect(g, counters.get("virtio_net_announces_total", 0) >= 1 and counters.get("virtio_net_ctrl_failures_total") == 0
+               and counters.get("virtio_net_ctrl_commands_total", 0) >= 4, f"/stats: {counters}")
         ping(g, net, GUEST_ADDR, count=3)
         check_healthy(g, "at the end")
