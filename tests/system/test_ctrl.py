@@ -124,10 +124,9 @@ def test_receive_filter(request, tmp_path, ctrl):
         expect(g, bool(re.search(FILTER_LINE, log, re.MULTILINE)) == (ctrl == "on"), "receive filter line")
         ping(g, net, GUEST_ADDR, count=3)  # the guest learns the host's MAC
         wait_ipv6(g, net)
+        # Neighbour solicitations go to the guest's solicited-node group: they
+        # pass the filter only because the MAC table holds it.
         ping(g, net, "-6", f"{GUEST_LL}%{TAP}", count=3)
-        if ctrl == "on":
-            # lwIP joined its solicited-node group (and all-nodes is always there).
-            g.wait_for(r"virtio-net: 00:02\.0: multicast filter|receive filter", timeout=5)
         answered = answered_wrong_mac_pings(net)
         if ctrl == "on":
             expect(g, answered == 0, f"{answered} pings to another MAC answered: the device is promiscuous")
