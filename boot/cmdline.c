@@ -22,6 +22,8 @@ void kernel_options_defaults(struct kernel_options *opts)
         .log = LOG_VERBOSITY_INFO,
         .virtio_indirect = true,
         .virtio_event_idx = true,
+        .virtio_packed = true,
+        .virtio_ctrl = true,
     };
 }
 
@@ -276,6 +278,10 @@ static void apply(struct parser *p, struct kernel_options *o, const char *key, c
         on_off(p, key, v, &o->virtio_indirect, true);
     } else if (strcmp(key, "event_idx") == 0) {
         on_off(p, key, v, &o->virtio_event_idx, true);
+    } else if (strcmp(key, "packed") == 0) {
+        on_off(p, key, v, &o->virtio_packed, true);
+    } else if (strcmp(key, "ctrl") == 0) {
+        on_off(p, key, v, &o->virtio_ctrl, true);
     } else if (strcmp(key, "faults") == 0) {
         on_off(p, key, v, &o->fault_port, false);
     } else if (strcmp(key, "selftest") == 0) {

@@ -11,6 +11,8 @@
  *   log=quiet|info|debug      console verbosity (default info)
  *   indirect=on|off           offer VIRTIO_F_RING_INDIRECT_DESC to devices (default on)
  *   event_idx=on|off          offer VIRTIO_F_RING_EVENT_IDX to devices (default on)
+ *   packed=on|off             offer VIRTIO_F_RING_PACKED (packed rings) to devices (default on)
+ *   ctrl=on|off               offer virtio-net's control queue, receive filter and announce (default on)
  *   faults=on|off             fault-injection commands on UDP port 9999 (tests only; default off)
  *   selftest=NAME[,NAME]|all  run in-guest self-tests and exit with the verdict
  *   crash=KIND                fault on purpose after init (tests the PANIC path)
@@ -50,6 +52,8 @@ struct kernel_options {
     enum log_verbosity log;
     bool virtio_indirect;
     bool virtio_event_idx;
+    bool virtio_packed;
+    bool virtio_ctrl;
     bool fault_port;      /* faults=on: net/fault_port.c listens */
     char selftest[CMDLINE_VALUE_MAX]; /* empty: none */
     char crash[CMDLINE_VALUE_MAX];    /* empty: none */

@@ -43,10 +43,12 @@ static enum log_level log_level_for(enum log_verbosity v)
 static struct virtio_net_config virtio_net_config_from(const struct kernel_options *o)
 {
     return (struct virtio_net_config){
-        .virtio = { .irq_mode = o->irq_mode, .indirect = o->virtio_indirect, .event_idx = o->virtio_event_idx },
+        .virtio = { .irq_mode = o->irq_mode, .indirect = o->virtio_indirect, .event_idx = o->virtio_event_idx,
+                    .packed = o->virtio_packed },
         .budget = (int)o->budget,
         .log_stats = o->log == LOG_VERBOSITY_DEBUG,
         .faults = o->fault_port,
+        .ctrl = o->virtio_ctrl,
     };
 }
 

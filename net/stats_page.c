@@ -98,6 +98,9 @@ static void nic_metrics(struct text *t)
     NIC_COUNTER(tx_timeouts, "virtio_net_tx_timeouts_total", "Times transmit saw no completion for 2 s.")
     NIC_COUNTER(device_resets, "virtio_net_device_resets_total", "Device resets that brought the NIC back.")
     NIC_COUNTER(tx_dropped_by_reset, "virtio_net_tx_dropped_by_reset_total", "Frames in flight dropped by resets.")
+    NIC_COUNTER(ctrl_commands, "virtio_net_ctrl_commands_total", "Control queue commands the device acknowledged.")
+    NIC_COUNTER(ctrl_failures, "virtio_net_ctrl_failures_total", "Control queue commands refused or not answered.")
+    NIC_COUNTER(announces, "virtio_net_announces_total", "Announcements the device asked for (GUEST_ANNOUNCE).")
 #undef NIC_COUNTER
     for (int i = 0; i < virtio_net_count(); i++) {
         char labels[48];

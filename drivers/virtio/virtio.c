@@ -40,20 +40,27 @@ void virtio_fail(struct virtio_device *vdev, const char *why)
 
 void virtio_describe_features(uint64_t f, char *buf, unsigned size)
 {
-    static const struct {
-        uint64_t bit;
-        const char *name;
-    } names[] = {
-        { 1ULL << 0, "CSUM" },          { 1ULL << 1, "GUEST_CSUM" },     { 1ULL << 3, "MTU" },
-        { 1ULL << 5, "MAC" },           { 1ULL << 15, "MRG_RXBUF" },     { 1ULL << 16, "STATUS" },
-        { 1ULL << 17, "CTRL_VQ" },      { 1ULL << 27, "ANY_LAYOUT" },  { VIRTIO_F_RING_INDIRECT_DESC, "INDIRECT_DESC" },
-        { VIRTIO_F_RING_EVENT_IDX, "EVENT_IDX" }, { VIRTIO_F_VERSION_1, "VERSION_1" },
+    /* Every bit by its name in the spec (virtio 1.2, 5.1.3 for the network
+     * device, 6 for the reserved ones); a bit without one as "bitN". */
+    static const char *const names[64] = {
+        [0] = "CSUM", [1] = "GUEST_CSUM", [2] = "CTRL_GUEST_OFFLOADS", [3] = "MTU", [5] = "MAC",
+        [7] = "GUEST_TSO4", [8] = "GUEST_TSO6", [9] = "GUEST_ECN", [10] = "GUEST_UFO", [11] = "HOST_TSO4",
+        [12] = "HOST_TSO6", [13] = "HOST_ECN", [14] = "HOST_UFO", [15] = "MRG_RXBUF", [16] = "STATUS",
+        [17] = "CTRL_VQ", [18] = "CTRL_RX", [19] = "CTRL_VLAN", [20] = "CTRL_RX_EXTRA", [21] = "GUEST_ANNOUNCE",
+        [22] = "MQ", [23] = "CTRL_MAC_ADDR", [27] = "ANY_LAYOUT", [28] = "INDIRECT_DESC", [29] = "EVENT_IDX",
+        [32] = "VERSION_1", [33] = "ACCESS_PLATFORM", [34] = "RING_PACKED", [35] = "IN_ORDER",
+        [36] = "ORDER_PLATFORM", [37] = "SR_IOV", [38] = "NOTIFICATION_DATA",
     };
     unsigned n = 0;
     buf[0] = '\0';
-    for (unsigned i = 0; i < sizeof(names) / sizeof(names[0]); i++)
-        if ((f & names[i].bit) && n < size)
-            n += (unsigned)snprintf(buf + n, size - n, "%s%s", n ? " " : "", names[i].name);
+    for (unsigned bit = 0; bit < 64 && n < size; bit++) {
+        if (!(f & (1ULL << bit)))
+            continue;
+        if (names[bit])
+            n += (unsigned)snprintf(buf + n, size - n, "%s%s", n ? " " : "", names[bit]);
+        else
+            n += (unsigned)snprintf(buf + n, size - n, "%sbit%u", n ? " " : "", bit);
+    }
 }
 
 /* ACKNOWLEDGE, then DRIVER: status bits are only ever added until a reset (virtio 1.2, 3.1.1). */
@@ -88,6 +95,8 @@ int virtio_negotiate(struct virtio_device *vdev, uint64_t wanted)
     acknowledge(vdev);
 
     uint64_t offered = ops->get_features(vdev);
+    if (vdev->vet_features)
+        wanted = vdev->vet_features(vdev, offered, wanted);
     if (ops->modern)
         wanted |= VIRTIO_F_VERSION_1;
     else
@@ -99,7 +108,7 @@ int virtio_negotiate(struct virtio_device *vdev, uint64_t wanted)
     }
     if (write_features(vdev) < 0)
         return -EIO;
-    char names[160];
+    char names[320];
     virtio_describe_features(vdev->features, names, sizeof(names));
     log_info("virtio: %s: %s transport, features 0x%llx of 0x%llx offered: %s", vdev->name, ops->name,
              (unsigned long long)vdev->features, (unsigned long long)offered, names);
@@ -179,14 +188,13 @@ static int create_queue(struct virtio_device *vdev, unsigned index, const char *
     if (size > VIRTQUEUE_MAX_SIZE && !vdev->ops->fixed_queue_size)
         size = VIRTQUEUE_MAX_SIZE;
     struct virtqueue *vq = kzalloc(sizeof(*vq));
-    void *ring = dma_alloc(virtqueue_ring_bytes(size));
+    /* dma_alloc's pages satisfy either format's alignment. */
+    uint64_t ring_bytes = virtqueue_ring_bytes(size, vdev->features);
+    void *ring = dma_alloc(ring_bytes);
     struct virtqueue_env env = { vq_notify, vq_alloc, vq_free, vq_report, vdev };
     char full_name[VIRTQUEUE_NAME_MAX];
     snprintf(full_name, sizeof(full_name), "%s/%s", vdev->name, name);
-    int rc = vq && ring ? virtqueue_init(vq, full_name, (uint16_t)index, size, ring,
-                                         virtio_has_feature(vdev, VIRTIO_F_RING_EVENT_IDX),
-                                         virtio_has_feature(vdev, VIRTIO_F_RING_INDIRECT_DESC), &env)
-                        : -ENOMEM;
+    int rc = vq && ring ? virtqueue_init(vq, full_name, (uint16_t)index, size, ring, vdev->features, &env) : -ENOMEM;
     if (rc == 0)
         rc = vdev->ops->queue_setup(vdev, vq);
     if (rc < 0) {
@@ -196,7 +204,7 @@ static int create_queue(struct virtio_device *vdev, unsigned index, const char *
             virtqueue_destroy(vq);
         kfree(vq);
         if (ring)
-            dma_free(ring, virtqueue_ring_bytes(size));
+            dma_free(ring, ring_bytes);
         return rc;
     }
     vq->callback = callback;
@@ -246,7 +254,7 @@ int virtio_find_vqs(struct virtio_device *vdev, unsigned nvqs, const char *const
         n += (unsigned)strlen(line + n);
     }
     for (unsigned i = 0; i < nvqs && n < sizeof(line); i++)
-        n += (unsigned)snprintf(line + n, sizeof(line) - n, ", %s %u entries", names[i], vdev->vqs[i]->vring.num);
+        n += (unsigned)snprintf(line + n, sizeof(line) - n, ", %s %u entries", names[i], virtqueue_size(vdev->vqs[i]));
     log_info("%s", line);
     return 0;
 }

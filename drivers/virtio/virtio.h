@@ -26,9 +26,7 @@
 #define VIRTIO_STATUS_NEEDS_RESET 64
 #define VIRTIO_STATUS_FAILED 128
 
-/* Device-independent feature bits (virtio 1.2, 6). */
-#define VIRTIO_F_RING_INDIRECT_DESC (1ULL << 28)
-#define VIRTIO_F_RING_EVENT_IDX (1ULL << 29)
+/* Device-independent feature bits (virtio 1.2, 6); the ring ones are in virtio_ring.h. */
 #define VIRTIO_F_VERSION_1 (1ULL << 32)
 
 /* "No vector" for config_msix_vector / queue_msix_vector (virtio 1.2, 4.1.4.3 and 4.1.5.1.2). */
@@ -118,6 +116,10 @@ struct virtio_device {
     unsigned nvqs;
     struct virtqueue *vqs[VIRTIO_MAX_QUEUES];
     void (*config_changed)(struct virtio_device *vdev);
+    /* Called by virtio_negotiate between reading the offered features and
+     * writing the driver's: may read device config to decide (virtio 1.2,
+     * 3.1.1), returns the features still wanted. NULL: all of `wanted`. */
+    uint64_t (*vet_features)(struct virtio_device *vdev, uint64_t offered, uint64_t wanted);
     void *priv;
     struct virtio_device_stats stats;
 };

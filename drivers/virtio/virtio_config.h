@@ -1,8 +1,8 @@
 /*
  * How the virtio transport is asked to behave: the interrupt policy and the
  * ring features to offer, and where the virtio-mmio devices are. kmain fills
- * it from the command line (irq=, indirect=, event_idx=, virtio_mmio.device=)
- * and the ACPI DSDT, and passes it down at probe time.
+ * it from the command line (irq=, indirect=, event_idx=, packed=,
+ * virtio_mmio.device=) and the ACPI DSDT, and passes it down at probe time.
  */
 #ifndef DRIVERS_VIRTIO_VIRTIO_CONFIG_H
 #define DRIVERS_VIRTIO_VIRTIO_CONFIG_H
@@ -50,6 +50,7 @@ struct virtio_config {
     enum irq_mode irq_mode;
     bool indirect;   /* offer VIRTIO_F_RING_INDIRECT_DESC */
     bool event_idx;  /* offer VIRTIO_F_RING_EVENT_IDX */
+    bool packed;     /* offer VIRTIO_F_RING_PACKED (used when a modern device offers it) */
 };
 
 #endif

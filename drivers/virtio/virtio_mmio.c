@@ -145,14 +145,14 @@ static int mm_queue_setup(struct virtio_device *v, struct virtqueue *vq)
                   vq->index, mm_legacy(v) ? "QueuePFN" : "QueueReady", live);
         return -EBUSY;
     }
-    mm_write(v, MMIO_QUEUE_NUM, vq->vring.num);
+    mm_write(v, MMIO_QUEUE_NUM, virtqueue_size(vq));
     if (!mm_legacy(v)) {
-        mm_write64(v, MMIO_QUEUE_DESC_LOW, (uint64_t)(uintptr_t)vq->vring.desc);
-        mm_write64(v, MMIO_QUEUE_DRIVER_LOW, (uint64_t)(uintptr_t)vq->vring.avail);
-        mm_write64(v, MMIO_QUEUE_DEVICE_LOW, (uint64_t)(uintptr_t)vq->vring.used);
+        mm_write64(v, MMIO_QUEUE_DESC_LOW, virtqueue_desc_addr(vq));
+        mm_write64(v, MMIO_QUEUE_DRIVER_LOW, virtqueue_driver_addr(vq));
+        mm_write64(v, MMIO_QUEUE_DEVICE_LOW, virtqueue_device_addr(vq));
         return 0;
     }
-    uint64_t desc = (uint64_t)(uintptr_t)vq->vring.desc;
+    uint64_t desc = virtqueue_desc_addr(vq);
     uint64_t pfn = desc >> MMIO_LEGACY_PAGE_SHIFT;
     if (desc & (MMIO_LEGACY_PAGE_SIZE - 1) || pfn > 0xFFFFFFFFu)
         return -EINVAL; /* the ring must start on a page the 32-bit PFN register can name */

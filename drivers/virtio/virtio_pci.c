@@ -57,6 +57,21 @@ static bool msix_queue_interrupt(void *ctx)
     return true;
 }
 
+/* The MSI-X entry of queue i: per queue, the queues that take interrupts
+ * (those with a callback) get 1, 2, ... in order; shared, each of them gets
+ * 1; a queue without a callback (polled, as a control queue is) gets none. */
+static uint16_t queue_msix_entry(const struct virtio_device *vdev, unsigned i, bool per_queue)
+{
+    if (!vdev->vqs[i]->callback)
+        return VIRTIO_MSI_NO_VECTOR;
+    if (!per_queue)
+        return 1;
+    uint16_t entry = 1;
+    for (unsigned k = 0; k < i; k++)
+        entry = (uint16_t)(entry + (vdev->vqs[k]->callback != NULL));
+    return entry;
+}
+
 /* Undo a vector attempt: the device forgets the entries, the vectors go back. */
 static void release_vectors(struct virtio_device *vdev)
 {
@@ -66,10 +81,12 @@ static void release_vectors(struct virtio_device *vdev)
         for (unsigned i = 0; i < vdev->nvqs; i++)
             vdev->ops->set_queue_vector(vdev, (uint16_t)i, VIRTIO_MSI_NO_VECTOR);
         irq_unregister(pci->irq_vectors[0], config_interrupt, vdev);
-        for (unsigned i = 1; i < pci->irq_count; i++) {
+        for (unsigned i = 1; i < pci->irq_count; i++)
             irq_unregister(pci->irq_vectors[i], shared_queues_interrupt, vdev);
-            if (i - 1 < vdev->nvqs)
-                irq_unregister(pci->irq_vectors[i], msix_queue_interrupt, vdev->vqs[i - 1]);
+        for (unsigned i = 0; i < vdev->nvqs; i++) {
+            uint16_t entry = queue_msix_entry(vdev, i, true);
+            if (entry < pci->irq_count)
+                irq_unregister(pci->irq_vectors[entry], msix_queue_interrupt, vdev->vqs[i]);
         }
     } else if (pci->irq_mode == PCI_IRQ_MODE_INTX) {
         irq_unregister(pci->irq_vectors[0], virtio_line_interrupt, vdev);
@@ -81,7 +98,10 @@ static void release_vectors(struct virtio_device *vdev)
 /* MSI-X: entry 0 for configuration changes, then one entry per queue, or one for all. */
 static int try_msix(struct virtio_device *vdev, bool per_queue)
 {
-    unsigned want = per_queue ? vdev->nvqs + 1 : 2;
+    unsigned interrupting = 0;
+    for (unsigned i = 0; i < vdev->nvqs; i++)
+        interrupting += vdev->vqs[i]->callback != NULL;
+    unsigned want = per_queue ? interrupting + 1 : 2;
     if (pci_alloc_irq_vectors(vdev->pci, want, want, PCI_IRQ_MSIX) < 0)
         return -ENOSPC;
     struct pci_device *pci = vdev->pci;
@@ -94,15 +114,15 @@ static int try_msix(struct virtio_device *vdev, bool per_queue)
     if (!per_queue)
         irq_register(pci->irq_vectors[1], shared_queues_interrupt, vdev);
     for (unsigned i = 0; i < vdev->nvqs; i++) {
-        uint16_t entry = (uint16_t)(per_queue ? 1 + i : 1);
+        uint16_t entry = queue_msix_entry(vdev, i, per_queue);
         if (vdev->ops->set_queue_vector(vdev, (uint16_t)i, entry) != entry) {
             log_warn("virtio: %s: device refused MSI-X entry %u for queue %u", vdev->name, entry, i);
             vdev->irq_mode = per_queue ? VIRTIO_IRQ_MSIX_PER_QUEUE : VIRTIO_IRQ_MSIX_SHARED;
             release_vectors(vdev);
             return -EIO;
         }
-        if (per_queue)
-            irq_register(pci->irq_vectors[1 + i], msix_queue_interrupt, vdev->vqs[i]);
+        if (per_queue && entry != VIRTIO_MSI_NO_VECTOR)
+            irq_register(pci->irq_vectors[entry], msix_queue_interrupt, vdev->vqs[i]);
     }
     vdev->irq_mode = per_queue ? VIRTIO_IRQ_MSIX_PER_QUEUE : VIRTIO_IRQ_MSIX_SHARED;
     return 0;
@@ -144,7 +164,7 @@ int virtio_pci_restore_interrupts(struct virtio_device *vdev)
     if (vdev->ops->set_config_vector(vdev, 0) != 0)
         return -EIO;
     for (unsigned i = 0; i < vdev->nvqs; i++) {
-        uint16_t entry = (uint16_t)(vdev->irq_mode == VIRTIO_IRQ_MSIX_PER_QUEUE ? 1 + i : 1);
+        uint16_t entry = queue_msix_entry(vdev, i, vdev->irq_mode == VIRTIO_IRQ_MSIX_PER_QUEUE);
         if (vdev->ops->set_queue_vector(vdev, (uint16_t)i, entry) != entry)
             return -EIO;
     }

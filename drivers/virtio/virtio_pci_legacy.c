@@ -53,9 +53,9 @@ static uint16_t legacy_queue_max_size(struct virtio_device *v, uint16_t index)
 static int legacy_queue_setup(struct virtio_device *v, struct virtqueue *vq)
 {
     /* Legacy devices cannot resize a queue: the driver must use the size offered. */
-    if (legacy_queue_max_size(v, vq->index) != vq->vring.num)
+    if (legacy_queue_max_size(v, vq->index) != virtqueue_size(vq))
         return -EINVAL;
-    uint64_t pfn = (uint64_t)(uintptr_t)vq->vring.desc >> LEGACY_QUEUE_PFN_SHIFT;
+    uint64_t pfn = virtqueue_desc_addr(vq) >> LEGACY_QUEUE_PFN_SHIFT;
     if (pfn > 0xFFFFFFFFu)
         return -EINVAL; /* the PFN register has 32 bits: rings must sit below 16 TiB */
     outl(port(v, LEGACY_QUEUE_PFN), (uint32_t)pfn);

@@ -103,11 +103,15 @@ static uint16_t modern_queue_max_size(struct virtio_device *v, uint16_t index)
 
 static int modern_queue_setup(struct virtio_device *v, struct virtqueue *vq)
 {
+    /* The three areas of either ring format (4.1.4.3): split descriptor
+     * table, available ring, used ring; packed descriptor ring, driver and
+     * device event suppression. With VIRTIO_F_RING_PACKED negotiated the
+     * device reads them as the packed layout. */
     mmio_write16(common(v, COMMON_QUEUE_SELECT), vq->index);
-    mmio_write16(common(v, COMMON_QUEUE_SIZE), vq->vring.num);
-    write64(v, COMMON_QUEUE_DESC, (uint64_t)(uintptr_t)vq->vring.desc);
-    write64(v, COMMON_QUEUE_DRIVER, (uint64_t)(uintptr_t)vq->vring.avail);
-    write64(v, COMMON_QUEUE_DEVICE, (uint64_t)(uintptr_t)vq->vring.used);
+    mmio_write16(common(v, COMMON_QUEUE_SIZE), virtqueue_size(vq));
+    write64(v, COMMON_QUEUE_DESC, virtqueue_desc_addr(vq));
+    write64(v, COMMON_QUEUE_DRIVER, virtqueue_driver_addr(vq));
+    write64(v, COMMON_QUEUE_DEVICE, virtqueue_device_addr(vq));
     return 0;
 }
 

@@ -56,7 +56,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     CHECK(again.ip_mode == opts.ip_mode && again.ip_addr == opts.ip_addr && again.ip_prefix == opts.ip_prefix);
     CHECK(again.gw_set == opts.gw_set && again.gw_addr == opts.gw_addr && again.irq_mode == opts.irq_mode);
     CHECK(again.budget == opts.budget && again.log == opts.log && again.gdb_wait == opts.gdb_wait);
-    CHECK(again.virtio_indirect == opts.virtio_indirect && again.virtio_event_idx == opts.virtio_event_idx);
+    CHECK(again.virtio_indirect == opts.virtio_indirect && again.virtio_event_idx == opts.virtio_event_idx &&
+          again.virtio_packed == opts.virtio_packed);
     CHECK(strcmp(again.selftest, opts.selftest) == 0 && strcmp(again.crash, opts.crash) == 0);
     CHECK(again.mmio_count == opts.mmio_count);
     for (int i = 0; i < opts.mmio_count; i++) /* field by field: padding is not compared */

@@ -238,11 +238,10 @@ int virtio_find_vqs(struct virtio_device *vdev, unsigned nvqs, const char *const
     static const struct virtqueue_env env = { queue_notify, queue_alloc, free, queue_report, NULL };
     for (unsigned i = 0; i < nvqs; i++) {
         struct virtqueue *vq = calloc(1, sizeof(*vq));
-        void *ring = dma_alloc(virtqueue_ring_bytes(ENV_RING_SIZE));
+        void *ring = dma_alloc(virtqueue_ring_bytes(ENV_RING_SIZE, vdev->features));
         if (!vq || !ring)
             return -1;
-        if (virtqueue_init(vq, names[i], (uint16_t)i, ENV_RING_SIZE, ring, virtio_has_feature(vdev, VIRTIO_F_RING_EVENT_IDX),
-                           virtio_has_feature(vdev, VIRTIO_F_RING_INDIRECT_DESC), &env) < 0)
+        if (virtqueue_init(vq, names[i], (uint16_t)i, ENV_RING_SIZE, ring, vdev->features, &env) < 0)
             return -1;
         vq->callback = callbacks[i];
         vdev->vqs[i] = vq;

@@ -540,16 +540,24 @@ TEST(cmdline_on_off_flags)
     struct kernel_options o;
     struct reports r;
     CHECK_EQ(parse("", &o, &r), 0);
-    CHECK(o.virtio_indirect && o.virtio_event_idx && !o.fault_port);
-    CHECK_EQ(parse("indirect=off event_idx=off faults=on", &o, &r), 0);
-    CHECK(!o.virtio_indirect && !o.virtio_event_idx && o.fault_port);
-    CHECK_EQ(parse("faults=on faults=off indirect=off indirect=on", &o, &r), 0);
-    CHECK(o.virtio_indirect && !o.fault_port);
+    CHECK(o.virtio_indirect && o.virtio_event_idx && o.virtio_packed && !o.fault_port);
+    CHECK_EQ(parse("indirect=off event_idx=off packed=off faults=on", &o, &r), 0);
+    CHECK(!o.virtio_indirect && !o.virtio_event_idx && !o.virtio_packed && o.fault_port);
+    CHECK_EQ(parse("faults=on faults=off indirect=off indirect=on packed=off packed=on", &o, &r), 0);
+    CHECK(o.virtio_indirect && o.virtio_packed && !o.fault_port);
+    CHECK_EQ(parse("packed=off", &o, &r), 0);
+    CHECK(!o.virtio_packed && o.virtio_indirect && o.virtio_event_idx);
     /* A bad value takes the key's default, whatever came before it. */
     CHECK_EQ(parse("faults=on faults=yes event_idx=off event_idx=1", &o, &r), 2);
     CHECK(!o.fault_port && o.virtio_event_idx);
     CHECK_STR_EQ(r.text[0], "faults=yes is not on or off, using off");
     CHECK_STR_EQ(r.text[1], "event_idx=1 is not on or off, using on");
+    CHECK(o.virtio_ctrl);
+    CHECK_EQ(parse("ctrl=off", &o, &r), 0);
+    CHECK(!o.virtio_ctrl && o.virtio_packed);
+    CHECK_EQ(parse("packed=off packed=no", &o, &r), 1);
+    CHECK(o.virtio_packed);
+    CHECK_STR_EQ(r.text[0], "packed=no is not on or off, using on");
 }
 
 /* ---- virtio_mmio.device=SIZE@BASE:IRQ[:ID] ---- */

@@ -12,6 +12,7 @@
  * generic line handler) is stubbed below and records what it was asked.
  */
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 
@@ -174,11 +175,20 @@ TEST(virtio_mmio_attach_binds_version_2)
 
 /* ---- transport operations ---- */
 
+static void no_notify(struct virtqueue *vq, void *ctx) { (void)vq; (void)ctx; }
+static void no_report(const char *message) { (void)message; }
+
+/* A split virtqueue over `ring` (only its addresses and size matter here). */
+static void ring_queue_at(struct virtqueue *vq, uint16_t index, uint16_t num, uint8_t *ring)
+{
+    static const struct virtqueue_env env = { no_notify, malloc, free, no_report, NULL };
+    memset(vq, 0, sizeof(*vq));
+    virtqueue_init(vq, "test", index, num, ring, 0, &env);
+}
+
 static void ring_queue(struct virtqueue *vq, uint16_t index, uint16_t num, size_t offset)
 {
-    memset(vq, 0, sizeof(*vq));
-    vq->index = index;
-    vring_init(&vq->vring, num, ring_memory + offset);
+    ring_queue_at(vq, index, num, ring_memory + offset);
 }
 
 TEST(virtio_mmio_version_2_queue_setup)
@@ -199,7 +209,7 @@ TEST(virtio_mmio_version_2_queue_setup)
     CHECK_EQ(vdev.ops->queue_setup(&vdev, &vq), 0);
     CHECK_EQ(reg(0x030), 1u);    /* QueueSel */
     CHECK_EQ(reg(0x038), 256u);  /* QueueNum */
-    uint64_t desc = (uintptr_t)vq.vring.desc, avail = (uintptr_t)vq.vring.avail, used = (uintptr_t)vq.vring.used;
+    uint64_t desc = virtqueue_desc_addr(&vq), avail = virtqueue_driver_addr(&vq), used = virtqueue_device_addr(&vq);
     CHECK_EQ(reg(0x080) | (uint64_t)reg(0x084) << 32, desc);
     CHECK_EQ(reg(0x090) | (uint64_t)reg(0x094) << 32, avail);
     CHECK_EQ(reg(0x0a0) | (uint64_t)reg(0x0a4) << 32, used);
@@ -221,6 +231,7 @@ TEST(virtio_mmio_version_2_queue_setup)
     CHECK_EQ(reg(0x070), 0u);
     vdev.ops->set_status(&vdev, 0x0B);
     CHECK_EQ(vdev.ops->get_status(&vdev), 0x0B);
+    virtqueue_destroy(&vq);
 }
 
 TEST(virtio_mmio_version_1_queue_setup)
@@ -238,13 +249,12 @@ TEST(virtio_mmio_version_1_queue_setup)
     if (low != (uint8_t *)LOW_RING_ADDRESS)
         return;
     struct virtqueue vq;
-    memset(&vq, 0, sizeof(vq));
-    vring_init(&vq.vring, 256, low);
+    ring_queue_at(&vq, 0, 256, low);
     CHECK_EQ(vdev.ops->queue_setup(&vdev, &vq), 0);
     CHECK_EQ(reg(0x038), 256u);               /* QueueNum: the legacy interface may take less than the maximum */
     CHECK_EQ(reg(0x028), 4096u);              /* GuestPageSize */
     CHECK_EQ(reg(0x03c), 4096u);              /* QueueAlign: the used ring at the next 4 KiB */
-    CHECK_EQ(reg(0x040), (uint32_t)((uintptr_t)vq.vring.desc >> 12)); /* QueuePFN */
+    CHECK_EQ(reg(0x040), (uint32_t)(virtqueue_desc_addr(&vq) >> 12)); /* QueuePFN */
     CHECK_EQ(reg(0x080), 0u);                 /* nothing of version 2 */
     CHECK_EQ(vdev.ops->queue_enable(&vdev, 0), 0);
     CHECK_EQ(reg(0x044), 0u);
@@ -254,10 +264,14 @@ TEST(virtio_mmio_version_1_queue_setup)
     CHECK_EQ(vdev.ops->queue_setup(&vdev, &vq), -EBUSY);
     CHECK_EQ(error_lines_taken(), 1);
     set_reg(0x040, 0);
-    vring_init(&vq.vring, 64, low + 64);
+    virtqueue_destroy(&vq);
+    ring_queue_at(&vq, 0, 64, low);
+    vq.ring = low + 64; /* as if placed off a page */
     CHECK_EQ(vdev.ops->queue_setup(&vdev, &vq), -EINVAL);
+    virtqueue_destroy(&vq);
     ring_queue(&vq, 0, 64, 0);
     CHECK_EQ(vdev.ops->queue_setup(&vdev, &vq), (uintptr_t)ring_memory >> 44 ? -EINVAL : 0);
+    virtqueue_destroy(&vq);
     set_reg(0x040, 0);
     munmap(low, 3 * 4096);
 }
