@@ -67,14 +67,18 @@
  * segments out of order could pin hundreds per connection. 8 per pcb. */
 #define TCP_OOSEQ_MAX_PBUFS 8
 #define LWIP_TCP_KEEPALIVE 1        /* per-pcb keepalive times: net/tcp_keepalive.h */
-/* TIME_WAIT policy: 2 x TCP_MSL = 2 s instead of 120 s, and when the PCB pool
- * runs out lwIP reuses the oldest TIME_WAIT PCB (tcp_kill_timewait), so
- * thousands of short connections in a row never exhaust the pool. */
-#define TCP_MSL 1000UL
+/* TIME_WAIT is 2 x TCP_MSL = 60 s, as in Linux and FreeBSD (lwIP's default
+ * is 120 s); a new SYN beyond the old sequence space reopens the 4-tuple at
+ * once (net/tcp_timewait_reuse.h), and when the PCB pool runs out lwIP reuses
+ * the oldest TIME_WAIT PCB (tcp_kill_timewait), so thousands of short
+ * connections in a row never exhaust the pool. docs/network.md says why. */
+#define TCP_MSL 30000UL
+/* Keeps each listener's half-open count (accepts_pending), which decides
+ * when SYN cookies take over (net/tcp_listen_cookies.h). */
 #define TCP_LISTEN_BACKLOG 1
 
-/* tcp_receive asserts on a segment at rcv_nxt + 2^31 (net/tcp_seq_guard.h):
- * the hook drops those before they reach it. */
+/* The TCP input hook (net/lwip_hooks.h): SYN cookies at listeners, TIME_WAIT
+ * reuse, and segments tcp_receive would assert on (net/tcp_seq_guard.h). */
 #define LWIP_HOOK_FILENAME "net/lwip_hooks.h"
 #define LWIP_HOOK_TCP_INPACKET_PCB net_tcp_inpacket_hook
 
