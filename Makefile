@@ -5,6 +5,7 @@ SHELL := /bin/bash
 
 BUILD := build
 MACHINE ?= q35
+BOOT ?= efi
 ACCEL ?= tcg
 CMDLINE ?=
 PYTHON := /usr/bin/python3
@@ -33,7 +34,11 @@ KERNEL_CFLAGS := -std=gnu11 -O2 -g -Wall -Wextra -Werror \
 KERNEL_ASFLAGS := -g -I. -MMD -MP
 KERNEL_LDFLAGS := -nostdlib -znocombreloc -shared -Bsymbolic --no-undefined -T linker.ld
 
-KERNEL_SRCS := $(wildcard boot/*.c arch/x86_64/*.c arch/x86_64/*.S drivers/*.c drivers/virtio/*.c lib/*.c net/*.c)
+# Everything but the entry points, which differ per image (docs/architecture.md).
+EFI_ENTRY_SRCS := $(wildcard boot/efi_*.c)
+PVH_ENTRY_SRCS := $(wildcard boot/pvh_*.c boot/pvh_*.S)
+COMMON_SRCS := $(filter-out $(EFI_ENTRY_SRCS) $(PVH_ENTRY_SRCS), \
+	$(wildcard boot/*.c arch/x86_64/*.c arch/x86_64/*.S drivers/*.c drivers/virtio/*.c lib/*.c net/*.c))
 
 # lwIP 2.1.3, unpacked by scripts/setup (never committed): the core, IPv4,
 # IPv6 and Ethernet. Built with the kernel's flags, its own headers first,
@@ -47,11 +52,15 @@ LWIP_SRCS := $(addprefix $(LWIP_DIR)/src/core/, init.c def.c inet_chksum.c ip.c 
 LWIP_INCLUDES := -I$(LWIP_DIR)/src/include -Inet -Inet/libc
 LWIP_OBJS := $(patsubst %,$(BUILD)/obj/%.o,$(LWIP_SRCS))
 
-KERNEL_OBJS := $(patsubst %,$(BUILD)/obj/%.o,$(KERNEL_SRCS)) $(LWIP_OBJS)
+COMMON_OBJS := $(patsubst %,$(BUILD)/obj/%.o,$(COMMON_SRCS)) $(LWIP_OBJS)
+KERNEL_OBJS := $(COMMON_OBJS) $(patsubst %,$(BUILD)/obj/%.o,$(EFI_ENTRY_SRCS))
+PVH_OBJS := $(COMMON_OBJS) $(patsubst %,$(BUILD)/obj/%.o,$(PVH_ENTRY_SRCS))
+PVH_BASE := 0x100000
+PVH_LDFLAGS := -nostdlib -static -z max-page-size=4096 -z noexecstack --no-undefined -T boot/pvh.ld
 
-.PHONY: all help setup image run run-image debug test test-unit test-system soak clean
+.PHONY: all help setup image run run-image debug test test-deps test-unit test-system soak clean
 
-all: $(BUILD)/kernel.efi ## Build build/kernel.efi and build/kernel.elf (the default)
+all: $(BUILD)/kernel.efi $(BUILD)/kernel-pvh.elf ## Build build/kernel.efi (EFI) and build/kernel-pvh.elf (PVH) (the default)
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 16
@@ -67,6 +76,10 @@ $(BUILD)/obj/%.c.o: %.c | $(BUILD)/.setup-done
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  CC      $<")
 	$(Q)$(CC) $(KERNEL_CFLAGS) $(LWIP_INCLUDES) -c $< -o $@
+
+# lwIP's sources appear when scripts/setup unpacks them: with -j, make must
+# know that, or it finds no rule for their objects on a fresh clone.
+$(LWIP_SRCS): | $(BUILD)/.setup-done ;
 
 # Third-party code: the same flags, but its warnings are not ours to fail on.
 $(BUILD)/obj/$(LWIP_DIR)/%.c.o: $(LWIP_DIR)/%.c | $(BUILD)/.setup-done
@@ -109,13 +122,32 @@ $(BUILD)/kernel.efi: $(BUILD)/kernel.elf
 		--strip-all --target efi-app-x86_64 --subsystem=10 $< $@
 	@echo "built $@ ($$(( $$(stat -c %s $@) / 1024 )) KiB)"
 
+# The PVH image: the same two-pass link, at PVH_BASE; kernel-pvh-debug.elf
+# keeps the debug information for gdb, kernel-pvh.elf is what QEMU loads.
+$(BUILD)/kernel-pvh-pass1.elf: $(PVH_OBJS) $(BUILD)/ksyms-empty.o boot/pvh.ld
+	@$(if $(Q),echo "  LD      $@ (pass 1: find the symbols)")
+	$(Q)$(LD) $(PVH_LDFLAGS) -o $@ $(PVH_OBJS) $(BUILD)/ksyms-empty.o
+
+$(BUILD)/ksyms-pvh.S: $(BUILD)/kernel-pvh-pass1.elf scripts/gen-ksyms
+	$(Q)nm -n -S --defined-only $< | KSYMS_BASE=$(PVH_BASE) bash scripts/gen-ksyms > $@
+
+$(BUILD)/kernel-pvh-debug.elf: $(PVH_OBJS) $(BUILD)/ksyms-pvh.o boot/pvh.ld
+	@$(if $(Q),echo "  LD      $@ (pass 2: with the symbol table)")
+	$(Q)$(LD) $(PVH_LDFLAGS) -o $@ $(PVH_OBJS) $(BUILD)/ksyms-pvh.o
+	@diff <(nm -n $(BUILD)/kernel-pvh-pass1.elf | grep ' [Tt] ') <(nm -n $@ | grep ' [Tt] ') >/dev/null \
+		|| { echo "error: functions moved between link passes; the symbol table would lie" >&2; rm -f $@; exit 1; }
+
+$(BUILD)/kernel-pvh.elf: $(BUILD)/kernel-pvh-debug.elf
+	$(Q)$(OBJCOPY) --strip-all $< $@
+	@echo "built $@ ($$(( $$(stat -c %s $@) / 1024 )) KiB)"
+
 image: $(BUILD)/disk.img ## Build build/disk.img: a GPT disk whose EFI system partition boots the kernel
 
 $(BUILD)/disk.img: $(BUILD)/kernel.efi scripts/make-image
 	$(PYTHON) scripts/make-image $< $@
 
-run: $(BUILD)/kernel.efi ## Boot in QEMU (MACHINE=q35|pc, ACCEL=tcg|kvm, CMDLINE="...")
-	@MACHINE=$(MACHINE) ACCEL=$(ACCEL) CMDLINE="$(CMDLINE)" bash scripts/run
+run: all ## Boot in QEMU (BOOT=efi|pvh, MACHINE=q35|pc|microvm, ACCEL=tcg|kvm, CMDLINE="...")
+	@BOOT=$(BOOT) MACHINE=$(MACHINE) ACCEL=$(ACCEL) CMDLINE="$(CMDLINE)" bash scripts/run
 
 run-image: $(BUILD)/disk.img ## Boot build/disk.img from a drive, as any UEFI hypervisor would
 	@MACHINE=$(MACHINE) ACCEL=$(ACCEL) DISK=$(BUILD)/disk.img bash scripts/run
@@ -123,12 +155,15 @@ run-image: $(BUILD)/disk.img ## Boot build/disk.img from a drive, as any UEFI hy
 debug: $(BUILD)/kernel.efi ## Boot with gdb attached, kernel symbols loaded at the real image base
 	@MACHINE=$(MACHINE) CMDLINE="$(CMDLINE)" bash scripts/debug
 
-test: test-unit test-fuzz test-system ## Run every test (unit tests, bounded fuzzing, then QEMU system tests)
+test: test-deps test-unit test-fuzz test-system ## Run every test (include rules, unit tests, bounded fuzzing, then QEMU system tests)
+
+test-deps: ## The dependency rules between the rooms (docs/architecture.md), over #include lines
+	@$(PYTHON) scripts/check-includes
 
 test-unit: ## Host-built unit tests of pure logic, under ASan and UBSan
 	@$(MAKE) --no-print-directory -C tests/unit run
 
-test-system: $(BUILD)/kernel.efi ## Boot the kernel in QEMU and check its serial console
+test-system: all ## Boot the kernel in QEMU and check its serial console
 	@$(PYTHON) -m pytest -q -rs tests/system
 
 .PHONY: bench

@@ -8,19 +8,9 @@
 
 #define KEY_MAX 32
 
-static const char *const irq_mode_names[] = {
-    [IRQ_MODE_AUTO] = "auto", [IRQ_MODE_MSIX] = "msix", [IRQ_MODE_SHARED] = "shared",
-    [IRQ_MODE_INTX] = "intx", [IRQ_MODE_POLL] = "poll",
-};
-
 static const char *const log_names[] = {
     [LOG_VERBOSITY_QUIET] = "quiet", [LOG_VERBOSITY_INFO] = "info", [LOG_VERBOSITY_DEBUG] = "debug",
 };
-
-const char *irq_mode_name(enum irq_mode mode)
-{
-    return (unsigned)mode < sizeof(irq_mode_names) / sizeof(irq_mode_names[0]) ? irq_mode_names[mode] : "?";
-}
 
 void kernel_options_defaults(struct kernel_options *opts)
 {
@@ -173,7 +163,10 @@ static void apply(struct parser *p, struct kernel_options *o, const char *key, c
             o->gw_set = true;
         }
     } else if (strcmp(key, "irq") == 0) {
-        int m = match_name(v, irq_mode_names, 5);
+        const char *irq_mode_names[IRQ_MODE_COUNT];
+        for (int i = 0; i < IRQ_MODE_COUNT; i++)
+            irq_mode_names[i] = irq_mode_name((enum irq_mode)i);
+        int m = match_name(v, irq_mode_names, IRQ_MODE_COUNT);
         if (m < 0)
             problem(p, "irq=%s unknown mode (auto|msix|shared|intx|poll), using auto", v);
         o->irq_mode = m < 0 ? IRQ_MODE_AUTO : (enum irq_mode)m;

@@ -22,11 +22,12 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "drivers/virtio/virtio_config.h"
+
 #define CMDLINE_MAX 1024
 #define CMDLINE_VALUE_MAX 64
 
 enum ip_mode { IP_MODE_DHCP, IP_MODE_STATIC };
-enum irq_mode { IRQ_MODE_AUTO, IRQ_MODE_MSIX, IRQ_MODE_SHARED, IRQ_MODE_INTX, IRQ_MODE_POLL };
 enum log_verbosity { LOG_VERBOSITY_QUIET, LOG_VERBOSITY_INFO, LOG_VERBOSITY_DEBUG };
 
 #define BUDGET_DEFAULT 64
@@ -61,7 +62,5 @@ int cmdline_parse(const char *line, struct kernel_options *opts, cmdline_report_
 
 /* Parses "A.B.C.D" (whole string); returns 0 and sets *addr, or -1. */
 int parse_ipv4(const char *s, uint32_t *addr);
-
-const char *irq_mode_name(enum irq_mode mode);
 
 #endif

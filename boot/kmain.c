@@ -8,20 +8,23 @@
 #include "arch/x86_64/gdt.h"
 #include "arch/x86_64/ioapic.h"
 #include "arch/x86_64/lapic.h"
+#include "arch/x86_64/irq.h"
+#include "arch/x86_64/main_loop.h"
 #include "arch/x86_64/pic.h"
+#include "arch/x86_64/random.h"
 #include "arch/x86_64/stack_switch.h"
+#include "arch/x86_64/stacks.h"
 #include "arch/x86_64/timer.h"
 #include "arch/x86_64/trap.h"
 #include "arch/x86_64/tsc.h"
 #include "boot/boot_info.h"
 #include "boot/crash.h"
-#include "boot/kheap.h"
-#include "boot/main_loop.h"
 #include "boot/memory.h"
 #include "boot/selftest.h"
 #include "drivers/pci.h"
 #include "drivers/virtio/virtio_net.h"
 #include "net/net.h"
+#include "lib/kheap.h"
 #include "lib/log.h"
 #include "lib/page_alloc.h"
 #include "lib/panic.h"
@@ -33,6 +36,39 @@ static enum log_level log_level_for(enum log_verbosity v)
 {
     return v == LOG_VERBOSITY_QUIET ? LOG_WARN : v == LOG_VERBOSITY_DEBUG ? LOG_DEBUG : LOG_INFO;
 }
+
+/* Configuration flows down: each subsystem gets its own small struct. */
+static struct virtio_net_config virtio_net_config_from(const struct kernel_options *o)
+{
+    return (struct virtio_net_config){
+        .virtio = { .irq_mode = o->irq_mode, .indirect = o->virtio_indirect, .event_idx = o->virtio_event_idx },
+        .budget = (int)o->budget,
+        .log_stats = o->log == LOG_VERBOSITY_DEBUG,
+        .faults = o->fault_port,
+    };
+}
+
+static struct net_config net_config_from(const struct kernel_options *o)
+{
+    return (struct net_config){
+        .dhcp = o->ip_mode == IP_MODE_DHCP,
+        .ip_addr = o->ip_addr,
+        .ip_prefix = o->ip_prefix,
+        .gw_set = o->gw_set,
+        .gw_addr = o->gw_addr,
+        .fault_port = o->fault_port,
+        .random_seed = random_seed(),
+        .stats = { .interrupt_counts = irq_for_each_count },
+    };
+}
+
+static void run_net_timeouts(void *arg)
+{
+    (void)arg;
+    net_run_timeouts();
+}
+
+static struct main_loop_hook net_timeouts_hook = { .fn = run_net_timeouts };
 
 static uint64_t stack_or_panic(size_t pages, const char *what)
 {
@@ -73,26 +109,29 @@ static void kmain_on_kernel_stack(void *arg)
 {
     struct boot_info *bi = arg;
     /* Nothing of the firmware's is in use any more: stack, tables, GDT and IDT are ours. */
-    memory_release_boot_services();
+    memory_release_loader(bi);
     kheap_init();
     pic_remap_and_mask();
     log_info("pic: 8259s remapped to vectors 0x%x-0x%x and masked", PIC_VECTOR_BASE, PIC_VECTOR_BASE + 15);
     interrupts_and_time_init(bi);
     pci_init();
-    virtio_net_probe_all(&bi->options);
-    net_init(&bi->options);
+    struct virtio_net_config nic_cfg = virtio_net_config_from(&bi->options);
+    virtio_net_probe_all(&nic_cfg);
+    struct net_config net_cfg = net_config_from(&bi->options);
+    net_init(&net_cfg);
+    main_loop_add_hook(&net_timeouts_hook);
 
     uint64_t provisional_hz = tsc_hz();
     irq_disable();
     bool refined = tsc_calibrate_refine();
     irq_enable();
     if (refined)
-        log_info("tsc: %llu.%03llu MHz, refined over init against PIT channel 2 (the first 0.5 ms said %llu.%03llu)",
+        log_info("tsc: %llu.%03llu MHz, refined over init against the PIT (the first 0.5 ms said %llu.%03llu)",
                  (unsigned long long)(tsc_hz() / 1000000), (unsigned long long)(tsc_hz() / 1000 % 1000),
                  (unsigned long long)(provisional_hz / 1000000), (unsigned long long)(provisional_hz / 1000 % 1000));
     timer_service_ready();
     uint64_t ns = clock_since_entry_ns();
-    log_info("init: done in %llu.%03llu ms since EFI entry", NS_MS_WHOLE(ns), NS_MS_FRAC(ns));
+    log_info("init: done in %llu.%03llu ms since %s entry", NS_MS_WHOLE(ns), NS_MS_FRAC(ns), bi->loader);
 
     if (bi->options.selftest[0])
         selftest_run(bi->options.selftest);
@@ -105,9 +144,12 @@ void kmain(struct boot_info *bi)
 {
     idt_init(); /* from here on a fault prints a PANIC instead of the firmware's dump */
     log_set_level(log_level_for(bi->options.log));
-    log_info("boot: left boot services (attempt %u), ACPI %s RSDP at 0x%llx", bi->exit_boot_services_attempts,
-             bi->acpi_revision == 2 ? "2.0" : bi->acpi_revision == 1 ? "1.0" : "(none)",
-             (unsigned long long)bi->acpi_rsdp);
+    if (bi->exit_boot_services_attempts)
+        log_info("boot: %s: left boot services (attempt %u), ACPI RSDP at 0x%llx", bi->loader,
+                 bi->exit_boot_services_attempts, (unsigned long long)bi->acpi_rsdp);
+    else
+        log_info("boot: %s: %u memory ranges, %u modules, ACPI RSDP %s0x%llx", bi->loader, bi->memmap_count,
+                 bi->module_count, bi->acpi_rsdp ? "at " : "none ", (unsigned long long)bi->acpi_rsdp);
     if (bi->options.crash[0] && !crash_kind_known(bi->options.crash)) {
         log_warn("cmdline: crash=%s unknown kind (pagefault|divide|ud|gp|stack|smash|panic|write-text|exec-data), using none",
                  bi->options.crash);
@@ -115,7 +157,7 @@ void kmain(struct boot_info *bi)
     }
 
     memory_init(bi);
-    memory_enable_paging();
+    memory_enable_paging(bi);
     cpu_tables_init();
     uint64_t stack_top = stack_or_panic(KERNEL_STACK_PAGES, "kernel");
     stack_switch_call(stack_top, kmain_on_kernel_stack, bi);

@@ -3,9 +3,9 @@
 #include <stdint.h>
 
 #include "arch/x86_64/paging.h"
-#include "boot/kheap.h"
-#include "boot/memory.h"
-#include "boot/selftest.h"
+#include "lib/kheap.h"
+#include "lib/phys_mem.h"
+#include "lib/ktap.h"
 #include "lib/page_alloc.h"
 #include "lib/printf.h"
 #include "lib/string.h"

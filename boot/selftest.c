@@ -1,6 +1,5 @@
 #include "boot/selftest.h"
 
-#include <stdarg.h>
 #include <stdbool.h>
 
 #include "arch/x86_64/machine_exit.h"
@@ -25,16 +24,6 @@ static const struct {
 #define SELFTEST_COUNT (sizeof(selftests) / sizeof(selftests[0]))
 #define NAME_MAX_LEN 32
 #define MAX_REQUESTED 16
-
-void ktap_diag(const char *fmt, ...)
-{
-    char line[160];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(line, sizeof(line), fmt, ap);
-    va_end(ap);
-    kprintf("# %s\n", line);
-}
 
 /* Splits the comma-separated spec into names; "all" means every test. */
 static int requested_names(const char *spec, char names[][NAME_MAX_LEN], int max)

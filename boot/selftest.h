@@ -7,13 +7,7 @@
 #ifndef BOOT_SELFTEST_H
 #define BOOT_SELFTEST_H
 
-#include <stddef.h>
-
-/* A test returns 0 on success, or a negative value with `reason` filled in. */
-typedef int (*selftest_fn)(char *reason, size_t reason_size);
-
-/* Prints a KTAP diagnostic line ("# ..."). */
-void ktap_diag(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+#include "lib/ktap.h"
 
 /* Runs the named tests and ends the machine: success only if all passed. */
 __attribute__((noreturn)) void selftest_run(const char *spec);

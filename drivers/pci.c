@@ -4,7 +4,7 @@
 #include "arch/x86_64/irq.h"
 #include "arch/x86_64/lapic.h"
 #include "arch/x86_64/paging.h"
-#include "boot/kheap.h"
+#include "lib/kheap.h"
 #include "lib/errno.h"
 #include "lib/log.h"
 #include "lib/printf.h"

@@ -1,6 +1,6 @@
 #include "drivers/pci_selftest.h"
 
-#include "boot/selftest.h"
+#include "lib/ktap.h"
 #include "drivers/pci.h"
 #include "lib/printf.h"
 

@@ -2,6 +2,7 @@
 #ifndef LIB_ERRNO_H
 #define LIB_ERRNO_H
 
+#define EPERM 1
 #define EIO 5
 #define ENOMEM 12
 #define EBUSY 16

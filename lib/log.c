@@ -2,7 +2,7 @@
 
 #include <stdarg.h>
 
-#include "arch/x86_64/cpu.h"
+#include "lib/irq_flags.h"
 #include "lib/printf.h"
 
 static void (*log_output)(const char *s, size_t n);

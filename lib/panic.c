@@ -2,7 +2,6 @@
 
 #include <stdarg.h>
 
-#include "arch/x86_64/trap.h"
 #include "lib/printf.h"
 
 /* Static: panic() may run when the heap is broken or the stack nearly gone. */
@@ -14,5 +13,5 @@ void panic(const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(panic_message, sizeof(panic_message), fmt, ap);
     va_end(ap);
-    trap_panic(panic_message);
+    panic_report(panic_message);
 }

@@ -4,6 +4,10 @@
 
 __attribute__((noreturn, format(printf, 1, 2))) void panic(const char *fmt, ...);
 
+/* Reports `message` as a PANIC with registers and a backtrace, then ends the
+ * machine. Implemented by the architecture (arch/x86_64/trap.c): lib/ knows no CPU. */
+__attribute__((noreturn)) void panic_report(const char *message);
+
 #define assert(cond)                                                                   \
     do {                                                                               \
         if (!(cond))                                                                   \

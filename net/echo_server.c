@@ -6,11 +6,11 @@
  */
 #include "net/echo_server.h"
 
-#include "boot/kheap.h"
+#include "lib/kheap.h"
 #include "lib/log.h"
 #include "lwip/tcp.h"
 #include "lwip/udp.h"
-#include "net/tcp_keepalive.h"
+#include "net/tcp_service.h"
 
 #define POLL_INTERVAL 4 /* 2 s: retry a close that lacked memory */
 /* Received pbufs sit over the driver's receive buffers; a peer that sends
@@ -123,25 +123,23 @@ static void on_err(void *arg, err_t err)
     kfree(c);
 }
 
-static err_t on_accept(void *arg, struct tcp_pcb *pcb, err_t err)
+static void on_accepted(void *conn, struct tcp_pcb *pcb)
 {
-    (void)arg;
-    if (err != ERR_OK || !pcb)
-        return ERR_VAL;
-    struct echo_conn *c = kzalloc(sizeof(*c));
-    if (!c) {
-        tcp_abort(pcb);
-        return ERR_ABRT;
-    }
+    struct echo_conn *c = conn;
     c->pcb = pcb;
     stats.tcp_connections++;
-    tcp_keepalive_enable(pcb);
-    tcp_arg(pcb, c);
     tcp_recv(pcb, on_recv);
     tcp_sent(pcb, on_sent);
     tcp_err(pcb, on_err);
-    return ERR_OK;
 }
+
+static const struct tcp_service echo_service = {
+    .name = "echo",
+    .port = ECHO_PORT,
+    .conn_size = sizeof(struct echo_conn),
+    .accepted = on_accepted,
+    .refused = &stats.tcp_refused,
+};
 
 static void on_udp(void *arg, struct udp_pcb *pcb, struct pbuf *p, const ip_addr_t *addr, u16_t port)
 {
@@ -155,15 +153,8 @@ static void on_udp(void *arg, struct udp_pcb *pcb, struct pbuf *p, const ip_addr
 
 int echo_server_start(void)
 {
-    struct tcp_pcb *pcb = tcp_new_ip_type(IPADDR_TYPE_ANY);
-    if (!pcb || tcp_bind(pcb, IP_ANY_TYPE, ECHO_PORT) != ERR_OK) {
-        log_error("echo: cannot bind TCP port %d", ECHO_PORT);
+    if (tcp_service_listen(&echo_service) < 0)
         return -1;
-    }
-    struct tcp_pcb *listener = tcp_listen_with_backlog(pcb, TCP_DEFAULT_LISTEN_BACKLOG);
-    if (!listener)
-        return -1;
-    tcp_accept(listener, on_accept);
 
     struct udp_pcb *udp = udp_new_ip_type(IPADDR_TYPE_ANY);
     if (!udp || udp_bind(udp, IP_ANY_TYPE, ECHO_PORT) != ERR_OK) {

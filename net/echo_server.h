@@ -8,6 +8,7 @@
 
 struct echo_server_stats {
     uint64_t tcp_connections;
+    uint64_t tcp_refused;     /* aborted for lack of memory */
     uint64_t tcp_bytes;
     uint64_t tcp_coalesced;   /* pending data copied off the receive buffers */
     uint64_t udp_datagrams;

@@ -1,14 +1,13 @@
 #include "net/http_server.h"
 
 #include "arch/x86_64/timer.h"
-#include "boot/kheap.h"
+#include "lib/kheap.h"
 #include "lib/log.h"
 #include "lib/printf.h"
 #include "lib/string.h"
 #include "lwip/tcp.h"
 #include "net/http_parser.h"
-#include "net/stats_page.h"
-#include "net/tcp_keepalive.h"
+#include "net/tcp_service.h"
 
 #define REQUEST_BUFFER HTTP_MAX_HEADER_BYTES
 #define POLL_INTERVAL 2                 /* lwIP poll ticks of 500 ms: once a second */
@@ -41,6 +40,8 @@ struct http_conn {
 };
 
 static struct http_server_stats stats;
+static const struct http_dynamic_page *dynamic_pages;
+static int dynamic_page_count;
 
 const struct http_server_stats *http_server_stats(void)
 {
@@ -127,8 +128,17 @@ static void respond_error(struct http_conn *c, int status)
     start_response(c, status, "text/plain", text, strlen(text), true);
 }
 
+static const struct http_dynamic_page *dynamic_page(const char *target)
+{
+    for (int i = 0; i < dynamic_page_count; i++)
+        if (strcmp(target, dynamic_pages[i].path) == 0)
+            return &dynamic_pages[i];
+    return NULL;
+}
+
 static void route(struct http_conn *c, const struct http_request *req)
 {
+    const struct http_dynamic_page *page;
     bool send_body = req->method == HTTP_GET;
     if (req->method == HTTP_OTHER) {
         respond_error(c, 405);
@@ -138,15 +148,15 @@ static void route(struct http_conn *c, const struct http_request *req)
         start_response(c, 200, "text/html; charset=utf-8", index_page, sizeof(index_page) - 1, send_body);
     } else if (strcmp(req->target, "/hello") == 0) {
         start_response(c, 200, "text/plain", hello_body, sizeof(hello_body) - 1, send_body);
-    } else if (strcmp(req->target, "/stats") == 0) {
+    } else if ((page = dynamic_page(req->target)) != NULL) {
         size_t len;
-        char *text = stats_page_render(&len);
+        char *text = page->render(&len);
         if (!text) {
             respond_error(c, 500);
             return;
         }
         c->owned_body = text;
-        start_response(c, 200, "text/plain; version=0.0.4", text, len, send_body);
+        start_response(c, 200, page->content_type, text, len, send_body);
     } else {
         static const char not_found[] = "404 Not Found\n";
         start_response(c, 404, "text/plain", not_found, sizeof(not_found) - 1, send_body);
@@ -307,43 +317,31 @@ static void on_err(void *arg, err_t err)
         conn_free(c);
 }
 
-static err_t on_accept(void *arg, struct tcp_pcb *pcb, err_t err)
+static void on_accepted(void *conn, struct tcp_pcb *pcb)
 {
-    (void)arg;
-    if (err != ERR_OK || !pcb)
-        return ERR_VAL;
-    struct http_conn *c = kzalloc(sizeof(*c));
-    if (!c) {
-        stats.aborted++;
-        tcp_abort(pcb);
-        return ERR_ABRT;
-    }
+    struct http_conn *c = conn;
     c->pcb = pcb;
     c->last_active = clock_now_ns();
     stats.connections++;
     stats.active++;
-    tcp_arg(pcb, c);
     tcp_recv(pcb, on_recv);
     tcp_sent(pcb, on_sent);
     tcp_err(pcb, on_err);
     tcp_poll(pcb, on_poll, POLL_INTERVAL);
     tcp_nagle_disable(pcb); /* responses go out whole, at once */
-    tcp_keepalive_enable(pcb);
-    return ERR_OK;
 }
 
-int http_server_start(void)
+static const struct tcp_service http_service = {
+    .name = "http",
+    .port = HTTP_PORT,
+    .conn_size = sizeof(struct http_conn),
+    .accepted = on_accepted,
+    .refused = &stats.aborted,
+};
+
+int http_server_start(const struct http_dynamic_page *pages, int count)
 {
-    struct tcp_pcb *pcb = tcp_new_ip_type(IPADDR_TYPE_ANY);
-    if (!pcb || tcp_bind(pcb, IP_ANY_TYPE, HTTP_PORT) != ERR_OK) {
-        log_error("http: cannot bind TCP port %d", HTTP_PORT);
-        return -1;
-    }
-    struct tcp_pcb *listener = tcp_listen_with_backlog(pcb, TCP_DEFAULT_LISTEN_BACKLOG);
-    if (!listener) {
-        log_error("http: cannot listen on TCP port %d", HTTP_PORT);
-        return -1;
-    }
-    tcp_accept(listener, on_accept);
-    return 0;
+    dynamic_pages = pages;
+    dynamic_page_count = count;
+    return tcp_service_listen(&http_service);
 }

@@ -8,6 +8,7 @@
 #ifndef NET_HTTP_SERVER_H
 #define NET_HTTP_SERVER_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #define HTTP_PORT 80
@@ -21,7 +22,16 @@ struct http_server_stats {
     uint64_t aborted;           /* closed by error or memory shortage */
 };
 
-int http_server_start(void);
+/* A page made per request (e.g. /stats): render returns a kmalloc'ed body
+ * that the server kfree()s once sent, or NULL (answered 500). */
+struct http_dynamic_page {
+    const char *path;
+    const char *content_type;
+    char *(*render)(size_t *len);
+};
+
+/* Listens on HTTP_PORT; `pages` must outlive the server. Returns 0 or -1. */
+int http_server_start(const struct http_dynamic_page *pages, int count);
 const struct http_server_stats *http_server_stats(void);
 
 #endif

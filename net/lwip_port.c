@@ -4,15 +4,15 @@
  */
 #include <stdarg.h>
 
-#include "arch/x86_64/cpu.h"
 #include "arch/x86_64/timer.h"
-#include "boot/kheap.h"
+#include "lib/kheap.h"
 #include "lib/log.h"
 #include "lib/panic.h"
 #include "lib/printf.h"
 #include "lib/string.h"
 #include "lwip/arch.h"
 #include "lwip/sys.h"
+#include "net/lwip_port.h"
 
 u32_t sys_now(void)
 {
@@ -34,26 +34,21 @@ void net_platform_assert(const char *message, const char *file, int line)
     panic("lwIP assertion \"%s\" failed at %s:%d", message, file, line);
 }
 
-/* xorshift64*, seeded from RDRAND when the CPU has it, else the TSC: good
- * enough for ports, ISNs and DHCP transaction ids, not for cryptography. */
+/* xorshift64*, seeded by net_init from what kmain passed down: good enough
+ * for ports, ISNs and DHCP transaction ids, not for cryptography. */
+static uint64_t random_state = 0x9E3779B97F4A7C15ULL;
+
+void net_random_seed(uint64_t seed)
+{
+    random_state = seed | 1;
+}
+
 uint32_t net_random32(void)
 {
-    static uint64_t state;
-    if (!state) {
-        uint64_t seed = rdtsc();
-        if (cpuid(1, 0).ecx & (1u << 30)) {
-            uint64_t r;
-            unsigned char ok;
-            __asm__ volatile("rdrand %0; setc %1" : "=r"(r), "=qm"(ok));
-            if (ok)
-                seed ^= r;
-        }
-        state = seed | 1;
-    }
-    state ^= state >> 12;
-    state ^= state << 25;
-    state ^= state >> 27;
-    return (uint32_t)((state * 0x2545F4914F6CDD1DULL) >> 32);
+    random_state ^= random_state >> 12;
+    random_state ^= random_state << 25;
+    random_state ^= random_state >> 27;
+    return (uint32_t)((random_state * 0x2545F4914F6CDD1DULL) >> 32);
 }
 
 int atoi(const char *s)

@@ -1,7 +1,6 @@
 #include "net/net.h"
 
 #include "arch/x86_64/timer.h"
-#include "boot/main_loop.h"
 #include "drivers/virtio/virtio_net.h"
 #include "lib/log.h"
 #include "lib/printf.h"
@@ -13,7 +12,9 @@
 #include "net/echo_server.h"
 #include "net/fault_port.h"
 #include "net/http_server.h"
+#include "net/lwip_port.h"
 #include "net/nic_netif.h"
+#include "net/stats_page.h"
 
 #define DHCP_TIMEOUT_NS (10 * 1000000000ULL)
 /* QEMU's user network and the test namespace both use these (DESIGN.md). */
@@ -22,13 +23,10 @@
 #define FALLBACK_GW 0x0A000202u    /* 10.0.2.2 */
 #define MAX_NETIFS VIRTIO_NET_MAX_DEVICES
 
-static struct nic_netif *netifs[MAX_NETIFS];
-static int netif_count;
 static bool ready_printed;
 static bool services_listening;
 static struct timer lwip_wakeup;
 static struct timer dhcp_deadline;
-static struct main_loop_hook timeouts_hook;
 /* The IPv4 settings last logged per interface, so a line appears only on change. */
 static ip4_addr_t logged_addr[MAX_NETIFS * 3];
 
@@ -50,10 +48,8 @@ static void wake(struct timer *t, void *arg)
     (void)arg; /* the main loop runs sys_check_timeouts on its way back */
 }
 
-/* Every main-loop pass: lwIP's due timeouts, then a kernel timer for the next one. */
-static void run_lwip_timeouts(void *arg)
+void net_run_timeouts(void)
 {
-    (void)arg;
     sys_check_timeouts();
     u32_t ms = sys_timeouts_sleeptime();
     if (ms == SYS_TIMEOUTS_SLEEPTIME_INFINITE) {
@@ -127,11 +123,11 @@ static void dhcp_gave_up(struct timer *t, void *arg)
     netif_set_addr(netif, &addr, &mask, &gw);
 }
 
-static void configure_addresses(struct netif *netif, const struct kernel_options *opts, bool first)
+static void configure_addresses(struct netif *netif, const struct net_config *cfg, bool first)
 {
     netif_create_ip6_linklocal_address(netif, 1);
     netif_set_ip6_autoconfig_enabled(netif, 1);
-    if (!first || opts->ip_mode == IP_MODE_DHCP) {
+    if (!first || cfg->dhcp) {
         netif_set_up(netif);
         dhcp_start(netif);
         if (first)
@@ -139,28 +135,29 @@ static void configure_addresses(struct netif *netif, const struct kernel_options
         log_info("net: %c%c%u: DHCP started", netif->name[0], netif->name[1], netif->num);
         return;
     }
-    ip4_addr_t addr = ip4_from_host(opts->ip_addr), mask = netmask_for(opts->ip_prefix);
-    ip4_addr_t gw = opts->gw_set ? ip4_from_host(opts->gw_addr) : ip4_from_host(0);
+    ip4_addr_t addr = ip4_from_host(cfg->ip_addr), mask = netmask_for(cfg->ip_prefix);
+    ip4_addr_t gw = cfg->gw_set ? ip4_from_host(cfg->gw_addr) : ip4_from_host(0);
     netif_set_addr(netif, &addr, &mask, &gw);
     netif_set_up(netif);
 }
 
-int net_netif_count(void) { return netif_count; }
-struct nic_netif *net_netif(int i) { return i >= 0 && i < netif_count ? netifs[i] : NULL; }
+static const struct http_dynamic_page dynamic_pages[] = {
+    { "/stats", "text/plain; version=0.0.4", stats_page_render },
+};
 
-int net_init(const struct kernel_options *opts)
+int net_init(const struct net_config *cfg)
 {
+    net_random_seed(cfg->random_seed);
     lwip_init();
-    timeouts_hook.fn = run_lwip_timeouts;
-    main_loop_add_hook(&timeouts_hook);
+    stats_page_init(&cfg->stats);
     /* Services listen before any address exists, so READY means they serve. */
-    if (http_server_start() < 0 || echo_server_start() < 0)
+    if (http_server_start(dynamic_pages, sizeof(dynamic_pages) / sizeof(dynamic_pages[0])) < 0 || echo_server_start() < 0)
         log_error("net: a service could not start; READY will not be printed");
     else
         services_listening = true;
-    if (opts->fault_port)
+    if (cfg->fault_port)
         fault_port_start();
-    for (int i = 0; i < virtio_net_count() && netif_count < MAX_NETIFS; i++) {
+    for (int i = 0; i < virtio_net_count(); i++) {
         struct virtio_net *nic = virtio_net_get(i);
         struct nic_netif *n = nic_netif_add(nic);
         if (!n)
@@ -175,13 +172,12 @@ int net_init(const struct kernel_options *opts)
         log_info("net: %c%c%u on %s, mac %s, mtu %u%s", netif->name[0], netif->name[1], netif->num,
                  virtio_net_name(nic), mac, netif->mtu,
                  virtio_net_tx_csum_offload(nic) ? ", TCP checksum offload" : "");
-        bool first = netif_count == 0;
+        bool first = nic_netif_count() == 1;
         if (first)
             netif_set_default(netif);
-        netifs[netif_count++] = n;
-        configure_addresses(netif, opts, first);
+        configure_addresses(netif, cfg, first);
     }
-    if (netif_count == 0)
+    if (nic_netif_count() == 0)
         log_warn("net: no network interface: nothing to serve on");
-    return netif_count;
+    return nic_netif_count();
 }

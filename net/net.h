@@ -7,14 +7,29 @@
 #ifndef NET_NET_H
 #define NET_NET_H
 
-#include "boot/cmdline.h"
+#include <stdbool.h>
+#include <stdint.h>
 
-/* Returns the number of interfaces brought up. */
-int net_init(const struct kernel_options *opts);
+#include "net/stats_page.h"
 
-struct nic_netif;
-/* The interfaces net_init brought up (for /stats). */
-int net_netif_count(void);
-struct nic_netif *net_netif(int i);
+/* What kmain asks of the network (from the command line: ip=, gw=, faults=). */
+struct net_config {
+    bool dhcp;            /* ip=dhcp: else the static address below on the first interface */
+    uint32_t ip_addr;     /* host order: 10.0.2.15 is 0x0A00020F */
+    uint8_t ip_prefix;
+    bool gw_set;
+    uint32_t gw_addr;
+    bool fault_port;      /* faults=on: net/fault_port.c listens */
+    uint64_t random_seed; /* for ports, ISNs and DHCP ids */
+    struct stats_sources stats; /* what /stats reads from outside net/ */
+};
+
+/* Brings up lwIP over every virtio-net NIC and starts the services;
+ * returns the number of interfaces brought up. */
+int net_init(const struct net_config *cfg);
+
+/* lwIP's due timeouts, then a kernel timer for the next one: the main loop
+ * calls this on every pass. */
+void net_run_timeouts(void);
 
 #endif

@@ -1,6 +1,6 @@
 #include "net/nic_netif.h"
 
-#include "boot/kheap.h"
+#include "lib/kheap.h"
 #include "lib/errno.h"
 #include "lib/log.h"
 #include "lib/string.h"
@@ -203,8 +203,16 @@ static err_t netif_setup(struct netif *netif)
     return ERR_OK;
 }
 
+static struct nic_netif *registry[VIRTIO_NET_MAX_DEVICES];
+static int registry_count;
+
+int nic_netif_count(void) { return registry_count; }
+struct nic_netif *nic_netif_get(int i) { return i >= 0 && i < registry_count ? registry[i] : NULL; }
+
 struct nic_netif *nic_netif_add(struct virtio_net *nic)
 {
+    if (registry_count == VIRTIO_NET_MAX_DEVICES)
+        return NULL;
     struct nic_netif *n = kzalloc(sizeof(*n));
     if (!n)
         return NULL;
@@ -223,5 +231,6 @@ struct nic_netif *nic_netif_add(struct virtio_net *nic)
     }
     struct virtio_net_stack stack = { receive, tx_done, link_changed, n };
     virtio_net_attach_stack(nic, &stack);
+    registry[registry_count++] = n;
     return n;
 }

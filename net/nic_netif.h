@@ -29,6 +29,10 @@ struct nic_netif;
 /* Creates the netif for `nic` and attaches it to the driver. */
 struct nic_netif *nic_netif_add(struct virtio_net *nic);
 
+/* The netifs added so far, in order. */
+int nic_netif_count(void);
+struct nic_netif *nic_netif_get(int i);
+
 struct netif *nic_netif_lwip(struct nic_netif *n);
 struct virtio_net *nic_netif_nic(struct nic_netif *n);
 const struct nic_netif_stats *nic_netif_stats(const struct nic_netif *n);

@@ -3,20 +3,25 @@
 #include <stdarg.h>
 #include <stddef.h>
 
-#include "arch/x86_64/irq.h"
 #include "arch/x86_64/timer.h"
-#include "boot/kheap.h"
-#include "boot/memory.h"
+#include "lib/kheap.h"
+#include "lib/phys_mem.h"
 #include "drivers/virtio/virtio_net.h"
 #include "lib/printf.h"
 #include "lwip/stats.h"
 #include "net/echo_server.h"
 #include "net/http_server.h"
 #include "net/lwip_hooks.h"
-#include "net/net.h"
 #include "net/nic_netif.h"
 
 #define PAGE_CAPACITY (32 * 1024)
+
+static struct stats_sources sources;
+
+void stats_page_init(const struct stats_sources *src)
+{
+    sources = *src;
+}
 
 struct text {
     char *buf;
@@ -210,14 +215,21 @@ static void netif_metrics(struct text *t)
         { "netif_tx_ring_full_total", "Frames not sent: transmit ring full.", offsetof(struct nic_netif_stats, tx_ring_full) },
     };
     for (unsigned f = 0; f < sizeof(fields) / sizeof(fields[0]); f++) {
-        for (int i = 0; i < net_netif_count(); i++) {
-            struct nic_netif *n = net_netif(i);
+        for (int i = 0; i < nic_netif_count(); i++) {
+            struct nic_netif *n = nic_netif_get(i);
             char labels[48];
             snprintf(labels, sizeof(labels), "nic=\"%s\"", virtio_net_name(nic_netif_nic(n)));
             const uint64_t *v = (const uint64_t *)((const char *)nic_netif_stats(n) + fields[f].offset);
             metric(t, fields[f].name, "counter", fields[f].help, labels, *v);
         }
     }
+}
+
+static void interrupt_metric(void *ctx, unsigned vector, uint64_t count)
+{
+    char labels[24];
+    snprintf(labels, sizeof(labels), "vector=\"0x%x\"", vector);
+    metric(ctx, "kernel_interrupts_total", "counter", "Interrupts delivered, by vector.", labels, count);
 }
 
 static void kernel_metrics(struct text *t)
@@ -231,14 +243,8 @@ static void kernel_metrics(struct text *t)
     metric(t, "kernel_heap_allocations", "gauge", "Live kernel heap blocks.", NULL, h->allocations);
     metric(t, "kernel_heap_bytes", "gauge", "Bytes in live kernel heap blocks.", NULL, h->bytes_in_use);
     metric(t, "kernel_heap_failed_allocations_total", "counter", "Kernel heap allocations refused.", NULL, h->failed_allocations);
-    for (int v = VECTOR_DEVICE_FIRST; v < VECTOR_COUNT; v++) {
-        struct irq_vector_stats s = irq_stats((uint8_t)v);
-        if (!s.count)
-            continue;
-        char labels[24];
-        snprintf(labels, sizeof(labels), "vector=\"0x%x\"", v);
-        metric(t, "kernel_interrupts_total", "counter", "Interrupts delivered, by vector.", labels, s.count);
-    }
+    if (sources.interrupt_counts)
+        sources.interrupt_counts(interrupt_metric, t);
     metric(t, "kernel_timers_fired_total", "counter", "Kernel timers that fired.", NULL, timers_fired());
 }
 
@@ -257,6 +263,7 @@ static void service_metrics(struct text *t)
     metric(t, "http_aborted_total", "counter", "HTTP connections aborted.", NULL, h->aborted);
     const struct echo_server_stats *e = echo_server_stats();
     metric(t, "echo_tcp_connections_total", "counter", "TCP echo connections accepted.", NULL, e->tcp_connections);
+    metric(t, "echo_tcp_refused_total", "counter", "TCP echo connections aborted for lack of memory.", NULL, e->tcp_refused);
     metric(t, "echo_tcp_bytes_total", "counter", "TCP echo bytes echoed.", NULL, e->tcp_bytes);
     metric(t, "echo_tcp_coalesced_total", "counter", "TCP echo data copied off receive buffers (many small segments).",
            NULL, e->tcp_coalesced);

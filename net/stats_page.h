@@ -4,6 +4,15 @@
 #define NET_STATS_PAGE_H
 
 #include <stddef.h>
+#include <stdint.h>
+
+/* What the page shows that net/ does not own; kmain passes it down (net_config). */
+struct stats_sources {
+    /* Calls emit(ctx, vector, count) for each interrupt vector that fired. */
+    void (*interrupt_counts)(void (*emit)(void *ctx, unsigned vector, uint64_t count), void *ctx);
+};
+
+void stats_page_init(const struct stats_sources *src);
 
 /* A kmalloc'ed text (the caller kfree()s it) and its length; NULL when out of memory. */
 char *stats_page_render(size_t *len);

@@ -1,6 +1,6 @@
 #include "net/tcp_listen_cookies.h"
 
-#include "arch/x86_64/cpu.h"
+#include "arch/x86_64/timer.h"
 #include "lib/string.h"
 #include "lwip/def.h"
 #include "lwip/inet_chksum.h"
@@ -27,13 +27,14 @@ static uint8_t cookie_key[SIPHASH_KEY_BYTES];
 static bool cookies_out;    /* a cookie was ever sent ... */
 static uint32_t last_tick;  /* ... and the last one at this tick */
 
-/* Made at the first cookie, from net_random32 (RDRAND when the CPU has it,
- * else the TSC at boot) and the TSC at that moment, which an attacker who
- * watched the stack's other random numbers still does not know. */
+/* Made at the first cookie, from net_random32 (seeded at boot from RDRAND
+ * when the CPU has it, and the TSC) and the clock's nanoseconds at that
+ * moment, which an attacker who watched the stack's other random numbers
+ * still does not know. */
 static void make_key(void)
 {
     for (unsigned i = 0; i < sizeof(cookie_key); i += 4) {
-        uint32_t r = LWIP_RAND() ^ (uint32_t)rdtsc();
+        uint32_t r = LWIP_RAND() ^ (uint32_t)clock_now_ns();
         memcpy(cookie_key + i, &r, 4);
     }
 }

@@ -54,19 +54,6 @@ static inline void cpu_relax(void) { __asm__ volatile("pause"); }
 static inline void irq_disable(void) { __asm__ volatile("cli" ::: "memory"); }
 static inline void irq_enable(void) { __asm__ volatile("sti" ::: "memory"); }
 
-/* Disables interrupts and returns whether they were on, for irq_restore. */
-static inline bool irq_save(void)
-{
-    uint64_t flags;
-    __asm__ volatile("pushfq; popq %0; cli" : "=r"(flags) : : "memory");
-    return flags & (1u << 9); /* RFLAGS.IF */
-}
-static inline void irq_restore(bool enabled)
-{
-    if (enabled)
-        irq_enable();
-}
-
 /* Enables interrupts and halts in one step: `sti` takes effect after the next
  * instruction, so an interrupt pending now wakes the `hlt` instead of being
  * taken before it (DESIGN.md, "Data path"). */

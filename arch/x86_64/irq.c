@@ -87,3 +87,10 @@ struct irq_vector_stats irq_stats(uint8_t vector)
 {
     return irq_vector_stats[vector];
 }
+
+void irq_for_each_count(void (*emit)(void *ctx, unsigned vector, uint64_t count), void *ctx)
+{
+    for (unsigned v = VECTOR_DEVICE_FIRST; v < VECTOR_COUNT; v++)
+        if (irq_vector_stats[v].count)
+            emit(ctx, v, irq_vector_stats[v].count);
+}

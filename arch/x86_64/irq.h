@@ -41,5 +41,7 @@ struct irq_vector_stats {
     uint64_t unclaimed;  /* deliveries no handler claimed */
 };
 struct irq_vector_stats irq_stats(uint8_t vector);
+/* Calls emit(ctx, vector, count) for each device or timer vector delivered at least once. */
+void irq_for_each_count(void (*emit)(void *ctx, unsigned vector, uint64_t count), void *ctx);
 
 #endif

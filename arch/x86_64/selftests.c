@@ -9,8 +9,8 @@
 #include "arch/x86_64/irq.h"
 #include "arch/x86_64/lapic.h"
 #include "arch/x86_64/timer.h"
-#include "boot/main_loop.h"
-#include "boot/selftest.h"
+#include "arch/x86_64/main_loop.h"
+#include "lib/ktap.h"
 #include "lib/printf.h"
 
 #define MS 1000000ULL

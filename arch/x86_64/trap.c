@@ -7,6 +7,7 @@
 #include "arch/x86_64/irq.h"
 #include "arch/x86_64/machine_exit.h"
 #include "lib/log.h"
+#include "lib/panic.h"
 
 static const char *const exception_names[EXCEPTION_VECTORS] = {
     "Divide Error (#DE)", "Debug (#DB)", "Non-Maskable Interrupt (NMI)", "Breakpoint (#BP)",
@@ -26,7 +27,7 @@ static const char *const exception_names[EXCEPTION_VECTORS] = {
 #define PF_RESERVED_BIT (1u << 3)
 #define PF_INSTRUCTION_FETCH (1u << 4)
 
-static const char *pending_panic_message; /* set by trap_panic just before ud2 */
+static const char *pending_panic_message; /* set by panic_report just before ud2 */
 static int panic_depth;
 static void print_page_fault_reason(uint64_t error)
 {
@@ -91,7 +92,7 @@ void trap_dispatch(struct trap_frame *frame)
     irq_dispatch(frame);
 }
 
-void trap_panic(const char *message)
+void panic_report(const char *message)
 {
     if (idt_is_loaded()) {
         /* Trap into our own #UD handler so the report carries every register. */

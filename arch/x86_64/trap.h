@@ -41,7 +41,4 @@ void idt_use_ist(void);
 /* Called by trap_entry.S: exceptions panic, vectors 32-255 go to irq_dispatch. */
 void trap_dispatch(struct trap_frame *frame);
 
-/* Reports `message` as a PANIC with registers and a backtrace, then ends the machine. */
-__attribute__((noreturn)) void trap_panic(const char *message);
-
 #endif

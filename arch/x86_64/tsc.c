@@ -13,7 +13,6 @@ static uint64_t rebase_tsc, rebase_ns;
 #define PIT_CH2_DATA 0x42
 #define PIT_COMMAND 0x43
 #define PIT_CMD_CH2_LOHI_MODE0 0xB0  /* channel 2, lobyte/hibyte, mode 0 (terminal count) */
-#define PIT_CMD_CH2_LATCH 0x80       /* channel 2, counter latch */
 #define PORT_SYS_CONTROL_B 0x61
 #define SYS_CONTROL_B_CH2_GATE 0x01
 #define SYS_CONTROL_B_SPEAKER 0x02
@@ -30,7 +29,15 @@ static uint64_t rebase_tsc, rebase_ns;
 #define CPUID_HYPERVISOR_BASE 0x40000000u
 #define CPUID_HYPERVISOR_TIMING 0x40000010u  /* eax = TSC kHz (VMware/KVM convention) */
 
+#define PIT_CMD_CH0_LOHI_MODE0 0x30  /* channel 0, lobyte/hibyte, mode 0 */
+#define PIT_CH0_DATA 0x40
+#define PIT_CMD_READBACK_CH0_STATUS 0xE2 /* read-back: status only, channel 0 */
+#define PIT_STATUS_OUT 0x80
+#define PIT_SPIN_MAX (1u << 22)        /* reads of a counter that never moves: no PIT */
+#define NO_DEVICE 0xFF                 /* what an unclaimed I/O port reads */
+
 static bool pit_window_running;
+static unsigned pit_channel;         /* 2 (gated through port 0x61) or 0 */
 static uint64_t pit_window_tsc;      /* TSC when the PIT started counting */
 static uint8_t sys_control_saved;
 
@@ -39,40 +46,111 @@ void tsc_mark_entry(uint64_t entry_tsc)
     rebase_tsc = entry_tsc;
 }
 
-static uint16_t pit_ch2_count(void)
+static uint16_t pit_count(void)
 {
-    outb(PIT_COMMAND, PIT_CMD_CH2_LATCH);
-    uint8_t lo = inb(PIT_CH2_DATA);
-    uint8_t hi = inb(PIT_CH2_DATA);
+    outb(PIT_COMMAND, (uint8_t)(pit_channel << 6)); /* counter latch */
+    uint16_t port = pit_channel == 2 ? PIT_CH2_DATA : PIT_CH0_DATA;
+    uint8_t lo = inb(port);
+    uint8_t hi = inb(port);
     return (uint16_t)(lo | hi << 8);
 }
 
-/* Starts channel 2 counting down from its maximum, speaker off. */
+/* Terminal count: more than the window passed. */
+static bool pit_window_over(void)
+{
+    if (pit_channel == 2)
+        return inb(PORT_SYS_CONTROL_B) & SYS_CONTROL_B_CH2_OUT;
+    outb(PIT_COMMAND, PIT_CMD_READBACK_CH0_STATUS);
+    return inb(PIT_CH0_DATA) & PIT_STATUS_OUT;
+}
+
+/* Starts a PIT channel counting down from its maximum. Channel 2, whose gate
+ * is port 0x61's bit 0, leaves channel 0 to the firmware (EFI calibrates
+ * before ExitBootServices, while OVMF's timer tick runs on channel 0). A
+ * machine without port 0x61 (QEMU microvm has a PIT but no speaker port, so
+ * channel 2 never counts) gets channel 0, whose gate is always on; its IRQ0
+ * stays masked. */
 static void pit_window_start(void)
 {
     sys_control_saved = inb(PORT_SYS_CONTROL_B);
-    uint8_t off = (uint8_t)(sys_control_saved & ~SYS_CONTROL_B_SPEAKER & ~SYS_CONTROL_B_CH2_GATE);
-    outb(PORT_SYS_CONTROL_B, off);
-    outb(PIT_COMMAND, PIT_CMD_CH2_LOHI_MODE0);
-    outb(PIT_CH2_DATA, PIT_WINDOW_TICKS & 0xff);
-    outb(PIT_CH2_DATA, PIT_WINDOW_TICKS >> 8);
-    outb(PORT_SYS_CONTROL_B, (uint8_t)(off | SYS_CONTROL_B_CH2_GATE)); /* the gate starts the count */
+    if (sys_control_saved != NO_DEVICE) {
+        pit_channel = 2;
+        uint8_t off = (uint8_t)(sys_control_saved & ~SYS_CONTROL_B_SPEAKER & ~SYS_CONTROL_B_CH2_GATE);
+        outb(PORT_SYS_CONTROL_B, off);
+        outb(PIT_COMMAND, PIT_CMD_CH2_LOHI_MODE0);
+        outb(PIT_CH2_DATA, PIT_WINDOW_TICKS & 0xff);
+        outb(PIT_CH2_DATA, PIT_WINDOW_TICKS >> 8);
+        outb(PORT_SYS_CONTROL_B, (uint8_t)(off | SYS_CONTROL_B_CH2_GATE)); /* the gate starts the count */
+    } else {
+        pit_channel = 0;
+        outb(PIT_COMMAND, PIT_CMD_CH0_LOHI_MODE0);
+        outb(PIT_CH0_DATA, PIT_WINDOW_TICKS & 0xff);
+        outb(PIT_CH0_DATA, PIT_WINDOW_TICKS >> 8);
+    }
     pit_window_tsc = rdtsc();
     pit_window_running = true;
 }
 
-/* TSC Hz from the window so far, once at least min_ticks passed; 0 if it ran out. */
+/* TSC Hz from the window so far, once at least min_ticks passed; 0 if it ran
+ * out, or if the counter never moved (no PIT). */
 static uint64_t pit_window_hz(uint16_t min_ticks)
 {
     uint32_t elapsed;
     uint64_t now;
+    unsigned spins = 0;
     do {
-        if (inb(PORT_SYS_CONTROL_B) & SYS_CONTROL_B_CH2_OUT)
-            return 0; /* terminal count: more than the window passed */
-        elapsed = PIT_WINDOW_TICKS - pit_ch2_count();
+        if (pit_window_over())
+            return 0;
+        elapsed = PIT_WINDOW_TICKS - pit_count();
         now = rdtsc();
+        if (elapsed == 0 && ++spins == PIT_SPIN_MAX)
+            return 0;
     } while (elapsed < min_ticks);
     return (now - pit_window_tsc) * PIT_HZ / elapsed;
+}
+
+/* The MC146818 RTC's seconds (register 0, binary or BCD alike: only a change
+ * is looked for); 0xFF when there is no RTC. */
+#define RTC_INDEX 0x70
+#define RTC_DATA 0x71
+#define RTC_SECONDS 0x00
+#define RTC_STATUS_A 0x0A
+#define RTC_UPDATE_IN_PROGRESS 0x80
+
+static uint8_t rtc_read(uint8_t reg)
+{
+    outb(RTC_INDEX, reg);
+    return inb(RTC_DATA);
+}
+
+static bool rtc_wait_second_edge(uint8_t *seconds)
+{
+    uint8_t start = rtc_read(RTC_SECONDS);
+    for (uint32_t i = 0; i < (1u << 26); i++) {
+        if (rtc_read(RTC_STATUS_A) & RTC_UPDATE_IN_PROGRESS)
+            continue;
+        uint8_t now = rtc_read(RTC_SECONDS);
+        if (now != start) {
+            *seconds = now;
+            return true;
+        }
+    }
+    return false;
+}
+
+/* One whole second between two RTC ticks: slow (up to 2 s), so only when
+ * nothing better exists. */
+static uint64_t rtc_tsc_hz(void)
+{
+    if (rtc_read(RTC_STATUS_A) == NO_DEVICE)
+        return 0;
+    uint8_t s;
+    if (!rtc_wait_second_edge(&s))
+        return 0;
+    uint64_t start = rdtsc();
+    if (!rtc_wait_second_edge(&s))
+        return 0;
+    return rdtsc() - start;
 }
 
 static void set_scale(uint64_t hz)
@@ -113,9 +191,20 @@ const char *tsc_calibrate(void)
         hz = hypervisor_tsc_hz();
     }
     if (!hz) {
-        source = "PIT channel 2";
         pit_window_start();
+        source = pit_channel == 2 ? "PIT channel 2" : "PIT channel 0";
         hz = pit_window_hz(PROVISIONAL_TICKS);
+        pit_window_running = hz != 0;
+    }
+    if (!hz) {
+        source = "the RTC (no PIT answered; 1 s)";
+        hz = rtc_tsc_hz();
+    }
+    if (!hz) {
+        /* No clock to measure against: time stamps and timers run at a
+         * guess, and the console says so (boot: tsc ... line). */
+        source = "nothing (no CPUID frequency, PIT or RTC): ASSUMED 1 GHz, time is wrong";
+        hz = 1000000000ULL;
     }
     set_scale(hz);
     return source;
@@ -127,9 +216,10 @@ bool tsc_calibrate_refine(void)
         return false;
     pit_window_running = false;
     uint64_t hz = 0;
-    if (PIT_WINDOW_TICKS - pit_ch2_count() >= REFINE_MIN_TICKS)
+    if (PIT_WINDOW_TICKS - pit_count() >= REFINE_MIN_TICKS)
         hz = pit_window_hz(REFINE_MIN_TICKS);
-    outb(PORT_SYS_CONTROL_B, sys_control_saved);
+    if (pit_channel == 2)
+        outb(PORT_SYS_CONTROL_B, sys_control_saved);
     if (!hz)
         return false;
     set_scale(hz);

@@ -75,3 +75,14 @@ int tx_slots_put(struct tx_slots *slots, uint16_t index)
     slots->in_use--;
     return 0;
 }
+
+uint16_t rx_pool_size_for(uint16_t ring, uint64_t free_bytes, uint32_t buffer_bytes)
+{
+    uint64_t want = 2u * (uint64_t)ring;
+    uint64_t affordable = buffer_bytes ? free_bytes / 8 / buffer_bytes : 0;
+    uint64_t n = want < affordable ? want : affordable;
+    uint64_t floor = ring < RX_POOL_MIN ? ring : RX_POOL_MIN;
+    if (n < floor)
+        n = floor;
+    return (uint16_t)(n > UINT16_MAX ? UINT16_MAX : n);
+}

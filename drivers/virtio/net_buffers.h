@@ -25,6 +25,14 @@ struct rx_pool {
 /* state and free_ids hold `count` entries each; every buffer starts FREE. */
 void rx_pool_init(struct rx_pool *pool, uint16_t count, uint8_t *state, uint16_t *free_ids);
 
+/* How many receive buffers of `buffer_bytes` to have for a ring of `ring`
+ * entries: twice the ring (the stack may hold a ringful while the ring stays
+ * full), fewer when that would take more than an eighth of `free_bytes`
+ * (small machines), never fewer than RX_POOL_MIN or more than the ring
+ * needs. */
+#define RX_POOL_MIN 64
+uint16_t rx_pool_size_for(uint16_t ring, uint64_t free_bytes, uint32_t buffer_bytes);
+
 /* A FREE buffer to post (now POSTED), or -1 when none is free. */
 int rx_pool_take(struct rx_pool *pool);
 /* POSTED -> FREE: posting failed, or a device reset gave the buffer back unused. */

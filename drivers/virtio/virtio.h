@@ -11,8 +11,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "boot/cmdline.h"
 #include "drivers/pci.h"
+#include "drivers/virtio/virtio_config.h"
 #include "drivers/virtio/virtqueue.h"
 
 /* Device status bits (virtio 1.2, 2.1). */

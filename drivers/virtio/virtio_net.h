@@ -6,7 +6,7 @@
  * driver returns through tx_done once the device has read them.
  *
  * Interrupts only disable the queue's callbacks and schedule the NIC's poll
- * (boot/napi.h); the poll cleans the transmit ring, receives up to its budget,
+ * (lib/napi.h); the poll cleans the transmit ring, receives up to its budget,
  * refills, and re-enables interrupts with the lost-wake-up check.
  */
 #ifndef DRIVERS_VIRTIO_VIRTIO_NET_H
@@ -15,9 +15,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "boot/cmdline.h"
-#include "boot/napi.h"
 #include "drivers/virtio/virtio.h"
+#include "drivers/virtio/virtio_config.h"
 
 /* Feature bits (virtio 1.2, 5.1.3). */
 #define VIRTIO_NET_F_CSUM (1ULL << 0)
@@ -88,7 +87,15 @@ struct virtio_net_stats {
     uint64_t tx_dropped_by_reset;    /* frames in flight when the device was reset */
 };
 
-/* Fault injection for the recovery tests (faults=on): a device error
+/* What kmain asks of every virtio-net device (from the command line). */
+struct virtio_net_config {
+    struct virtio_config virtio; /* transport: irq=, indirect=, event_idx= */
+    int budget;                  /* frames per poll (budget=) */
+    bool log_stats;              /* a statistics line every 5 s (log=debug) */
+    bool faults;                 /* faults=on: virtio_net_inject_fault acts (tests only) */
+};
+
+/* Fault injection for the recovery tests (faults=on, else -EPERM): a device error
  * (NEEDS_RESET on a modern device, a silent stop on a legacy one), or a used
  * entry with an out-of-range descriptor id (the queue breaks). Either way the
  * poll resets the device and the stack goes on. Returns 0 or -errno. */
@@ -96,7 +103,7 @@ enum virtio_net_fault { VIRTIO_NET_FAULT_DEVICE_ERROR, VIRTIO_NET_FAULT_BAD_USED
 int virtio_net_inject_fault(struct virtio_net *nic, enum virtio_net_fault fault);
 
 /* Finds every virtio-net function and brings it to DRIVER_OK; returns how many. */
-int virtio_net_probe_all(const struct kernel_options *opts);
+int virtio_net_probe_all(const struct virtio_net_config *cfg);
 
 int virtio_net_count(void);
 struct virtio_net *virtio_net_get(int index);

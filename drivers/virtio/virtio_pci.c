@@ -3,8 +3,8 @@
  * handshake, feature negotiation, queue creation and interrupt vectors.
  */
 #include "arch/x86_64/irq.h"
-#include "boot/kheap.h"
-#include "boot/memory.h"
+#include "lib/kheap.h"
+#include "lib/phys_mem.h"
 #include "drivers/virtio/virtio.h"
 #include "lib/errno.h"
 #include "lib/log.h"

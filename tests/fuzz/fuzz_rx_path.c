@@ -39,7 +39,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "boot/cmdline.h"
 #include "drivers/virtio/virtio_net.h"
 #include "lwip/etharp.h"
 #include "lwip/nd6.h"
@@ -444,12 +443,12 @@ static void setup(void)
     tracing = getenv("RX_PATH_TRACE") != NULL;
     env_set_device(&ops, features, guest_mac);
     env_reset_random();
-    struct kernel_options opts;
-    kernel_options_defaults(&opts);
-    CHECK(cmdline_parse("ip=10.0.2.15/24 gw=10.0.2.2", &opts, NULL, NULL) == 0);
-    CHECK(virtio_net_probe_all(&opts) == 1);
+    struct virtio_net_config nic_cfg = { .virtio = { .irq_mode = IRQ_MODE_AUTO, .indirect = true, .event_idx = true },
+                                         .budget = 64 };
+    CHECK(virtio_net_probe_all(&nic_cfg) == 1);
     nic = virtio_net_get(0);
-    CHECK(net_init(&opts) == 1);
+    struct net_config net_cfg = { .ip_addr = 0x0A00020F, .ip_prefix = 24, .gw_set = true, .gw_addr = 0x0A000202 };
+    CHECK(net_init(&net_cfg) == 1);
     netif = netif_default;
     CHECK(netif && netif_is_up(netif) && netif_is_link_up(netif));
     /* Let duplicate address detection finish, as after boot. */

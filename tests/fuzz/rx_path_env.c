@@ -11,19 +11,20 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "arch/x86_64/irq.h"
 #include "arch/x86_64/timer.h"
-#include "boot/kheap.h"
-#include "boot/main_loop.h"
-#include "boot/memory.h"
-#include "boot/napi.h"
 #include "drivers/pci.h"
 #include "drivers/virtio/virtio.h"
 #include "drivers/virtio/virtio_net.h"
+#include "lib/irq_flags.h"
+#include "lib/kheap.h"
 #include "lib/log.h"
+#include "lib/napi.h"
+#include "lib/phys_mem.h"
 #include "lib/printf.h"
 #include "lib/timer_list.h"
 #include "lwip/sys.h"
+#include "net/lwip_port.h"
+#include "net/net.h"
 
 #define MAX_POLL_ROUNDS 64
 
@@ -49,19 +50,13 @@ void *dma_alloc(size_t bytes)
     return p;
 }
 
-struct memory_stats memory_get_stats(void) { return (struct memory_stats){ 0 }; }
-struct irq_vector_stats irq_stats(uint8_t vector)
-{
-    (void)vector;
-    return (struct irq_vector_stats){ 0 };
-}
+/* A roomy machine: the driver sizes its receive pool from this. */
+struct memory_stats memory_get_stats(void) { return (struct memory_stats){ .free_bytes = 256ull << 20 }; }
 
 /* ---- clock, kernel timers, main-loop hooks, NAPI ---- */
 
 static uint64_t now_ns = 1000000000ULL; /* as if booted a second ago */
 static struct timer_list timers;
-static struct main_loop_hook *hooks;
-static struct napi *run_head;
 
 uint64_t env_now_ns(void) { return now_ns; }
 uint64_t clock_now_ns(void) { return now_ns; }
@@ -70,52 +65,16 @@ void timer_after(struct timer *t, uint64_t delay_ns, timer_fn fn, void *arg) { t
 bool timer_cancel(struct timer *t) { return timer_list_cancel(&timers, t); }
 uint64_t timers_fired(void) { return timers.fired; }
 
-void main_loop_add_hook(struct main_loop_hook *hook)
-{
-    hook->next = hooks;
-    hooks = hook;
-}
+/* The real NAPI scheduler (lib/napi.c) runs here; one CPU, no interrupts. */
+bool irq_save(void) { return false; }
+void irq_restore(bool enabled) { (void)enabled; }
 
-void napi_init(struct napi *napi, napi_poll_fn poll, void *priv, int budget)
-{
-    *napi = (struct napi){ .poll = poll, .priv = priv, .budget = budget };
-}
-
-void napi_schedule(struct napi *napi)
-{
-    napi->scheduled = true;
-    if (napi->queued)
-        return;
-    napi->queued = true;
-    napi->next = run_head;
-    run_head = napi;
-}
-
-void napi_complete(struct napi *napi) { napi->scheduled = false; }
-bool napi_pending(void) { return run_head != NULL; }
-
-void napi_run_scheduled(void)
-{
-    struct napi *batch = run_head;
-    run_head = NULL;
-    while (batch) {
-        struct napi *napi = batch;
-        batch = napi->next;
-        napi->next = NULL;
-        napi->queued = false;
-        napi->poll(napi, napi->budget);
-        if (napi->scheduled)
-            napi_schedule(napi);
-    }
-}
-
-/* As the kernel's main loop does: polls, timers, hooks. */
+/* As the kernel's main loop does: polls, timers, then lwIP's timeouts (kmain's hook). */
 static void main_loop_pass(void)
 {
     napi_run_scheduled();
     timer_list_run(&timers, now_ns);
-    for (struct main_loop_hook *h = hooks; h; h = h->next)
-        h->fn(h->arg);
+    net_run_timeouts();
 }
 
 void env_run_polls(void)
@@ -185,6 +144,7 @@ void net_platform_assert(const char *message, const char *file, int line)
 static uint64_t random_state;
 
 void env_reset_random(void) { random_state = 0x9E3779B97F4A7C15ULL; }
+void net_random_seed(uint64_t seed) { (void)seed; /* the fixed seed above stands */ }
 
 uint32_t net_random32(void)
 {

@@ -57,10 +57,10 @@ class PrivateNetwork:
         """Command prefix that runs a program inside the namespace."""
         return ("ip", "netns", "exec", self.name)
 
-    def nic(self, netdev="n0", props=""):
+    def nic(self, netdev="n0", props="", device="virtio-net-pci"):
         """QEMU arguments for a virtio-net NIC on the namespace's tap."""
         return ("-netdev", f"tap,id={netdev},ifname={TAP},script=no,downscript=no",
-                "-device", f"virtio-net-pci,netdev={netdev}{props}")
+                "-device", f"{device},netdev={netdev}{props}")
 
     def run(self, *cmd, timeout=120, check=False):
         """Run a command inside the namespace; returns CompletedProcess (text)."""

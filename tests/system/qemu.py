@@ -13,13 +13,17 @@ import shlex
 import socket
 import signal
 import subprocess
+import sys
 import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
-KERNEL = REPO / "build" / "kernel.efi"
-OVMF = Path("/usr/share/ovmf/OVMF.fd")
-QEMU = "qemu-system-x86_64"
+sys.path.insert(0, str(REPO / "scripts"))
+
+from qemu_args import KERNELS, QEMU, base_args  # noqa: E402
+
+KERNEL = REPO / KERNELS["efi"]
+PVH_KERNEL = REPO / KERNELS["pvh"]
 
 # QEMU exit statuses for the values the kernel writes to isa-debug-exit.
 EXIT_SUCCESS = 33  # 0x10: self-tests passed
@@ -69,9 +73,11 @@ class Guest:
     """
 
     def __init__(self, workdir, machine="q35", cmdline=None, extra_args=(),
-                 nic=DEFAULT_NIC, kernel=KERNEL, memory=256, prefix=(), disk=None):
+                 nic=DEFAULT_NIC, kernel=None, memory=256, prefix=(), disk=None, boot="efi"):
         """prefix: a command QEMU runs under, e.g. ("ip", "netns", "exec", NS).
-        disk: boot this disk image (make image) instead of the kernel file."""
+        disk: boot this disk image (make image) instead of the kernel file.
+        boot: "efi" (OVMF, kernel.efi) or "pvh" (kernel-pvh.elf, no OVMF)."""
+        self.boot = boot
         self.disk = disk
         self.workdir = Path(workdir)
         self.prefix = tuple(prefix)
@@ -79,7 +85,7 @@ class Guest:
         self.cmdline = cmdline
         self.extra_args = tuple(extra_args)
         self.nic = tuple(nic)
-        self.kernel = Path(kernel)
+        self.kernel = Path(kernel) if kernel else REPO / KERNELS[boot]
         self.memory = memory
         self.accel = os.environ.get("ACCEL") or "tcg"
         self.log_path = self.workdir / "serial.log"
@@ -88,15 +94,7 @@ class Guest:
         self.proc = None
 
     def command(self):
-        args = list(self.prefix) + [
-            QEMU,
-            "-machine", self.machine,
-            "-accel", self.accel,
-            # Room for a second vCPU keeps TCG's memory barriers (docs/virtio.md).
-            "-smp", "1,maxcpus=2",
-            "-m", str(self.memory),
-            "-bios", str(OVMF),
-        ]
+        args = [*self.prefix, QEMU, *base_args(self.machine, self.accel, self.memory, self.boot)]
         if self.disk:
             args += ["-drive", f"file={self.disk},format=raw"]
         else:
@@ -105,10 +103,8 @@ class Guest:
             args += ["-append", self.cmdline]
         args += [
             "-display", "none",
-            "-no-reboot",
             "-serial", f"file:{self.log_path}",
             "-monitor", f"unix:{self.monitor_path},server=on,wait=off",
-            "-device", "isa-debug-exit,iobase=0xf4,iosize=0x04",
         ]
         return args + list(self.nic) + list(self.extra_args)
 

@@ -28,7 +28,8 @@ import time
 import pytest
 
 from netns import GUEST_ADDR, GUEST_STATIC_CMDLINE, TAP, PrivateNetwork, have_root
-from qemu import KERNEL, Guest
+from qemu import KERNEL, PVH_KERNEL, Guest
+from qemu_args import nic_device
 
 needs_root = pytest.mark.skipif(not have_root(), reason="needs root for network namespaces and tap devices")
 
@@ -113,16 +114,20 @@ def name_pcap(request, g):
     request.node.add_report_section("setup", "traffic capture", f"guest traffic: {g.pcap_path}\n")
 
 
-def start_guest(workdir, net=None, machine="q35", cmdline=None, props="", nic=None, snaplen=None):
-    if not KERNEL.is_file():
-        pytest.skip(f"{KERNEL} is not built; run 'make' (make test builds it first)")
+def start_guest(workdir, net=None, machine="q35", cmdline=None, props="", nic=None, snaplen=None, boot="efi",
+                memory=256):
+    kernel = KERNEL if boot == "efi" else PVH_KERNEL
+    if not kernel.is_file():
+        pytest.skip(f"{kernel} is not built; run 'make' (make test builds it first)")
     if net is not None:
         if cmdline is None:
             cmdline = GUEST_STATIC_CMDLINE
-        g = CapturedGuest(workdir, machine=machine, cmdline=cmdline, nic=net.nic(props=props),
-                          prefix=net.prefix, snaplen=snaplen)
+        nic = net.nic(props=props, device=nic_device(machine))
+        g = CapturedGuest(workdir, machine=machine, cmdline=cmdline, nic=nic, prefix=net.prefix, snaplen=snaplen,
+                          boot=boot, memory=memory)
     else:
-        g = CapturedGuest(workdir, machine=machine, cmdline=cmdline, nic=nic, snaplen=snaplen)
+        g = CapturedGuest(workdir, machine=machine, cmdline=cmdline, nic=nic, snaplen=snaplen, boot=boot,
+                          memory=memory)
     return g.start()
 
 

@@ -161,3 +161,17 @@ TEST(net_tx_slots_account_every_completion)
         }
     }
 }
+
+TEST(rx_pool_size_follows_free_memory)
+{
+    /* Plenty of memory: twice the ring. */
+    CHECK_EQ(rx_pool_size_for(256, 256ull << 20, 2048), 512);
+    /* -m 8 (about 6 MiB free): an eighth of it, 384 buffers of 2 KiB. */
+    CHECK_EQ(rx_pool_size_for(256, 6ull << 20, 2048), 384);
+    /* Very little: never below the floor. */
+    CHECK_EQ(rx_pool_size_for(256, 64 << 10, 2048), RX_POOL_MIN);
+    /* A ring smaller than the floor: the ring is enough. */
+    CHECK_EQ(rx_pool_size_for(16, 0, 2048), 16);
+    /* Never beyond 16 bits. */
+    CHECK_EQ(rx_pool_size_for(32768, ~0ull, 2048), 65535);
+}

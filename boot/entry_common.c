@@ -1,0 +1,46 @@
+#include "boot/entry_common.h"
+
+#include "arch/x86_64/cpu.h"
+#include "arch/x86_64/tsc.h"
+#include "drivers/serial.h"
+#include "lib/log.h"
+
+/* `make debug` clears this from gdb to let a gdb=wait boot continue. */
+volatile int gdb_release_wait = 0;
+
+void entry_console_and_clock(uint64_t entry_tsc, const struct boot_info *bi)
+{
+    tsc_mark_entry(entry_tsc);
+    serial_init();
+    log_set_output(serial_write);
+    kprintf("\n");  /* end whatever the firmware left on the line */
+    const char *tsc_source = tsc_calibrate();
+    log_set_clock(clock_since_entry_ns);
+    log_info("boot: image base=0x%llx size=%llu KiB", (unsigned long long)bi->image_base,
+             (unsigned long long)(bi->image_size / 1024));
+    uint64_t hz = tsc_hz();
+    log_info("boot: tsc %llu.%03llu MHz from %s%s", (unsigned long long)(hz / 1000000),
+             (unsigned long long)(hz / 1000 % 1000), tsc_source,
+             tsc_is_invariant() ? ", invariant" : ", not flagged invariant");
+}
+
+static void report_cmdline_problem(const char *problem, void *ctx)
+{
+    (void)ctx;
+    log_warn("cmdline: %s", problem);
+}
+
+void entry_parse_cmdline(struct boot_info *bi)
+{
+    log_info("cmdline: \"%s\"", bi->cmdline);
+    kernel_options_defaults(&bi->options);
+    cmdline_parse(bi->cmdline, &bi->options, report_cmdline_problem, NULL);
+    if (bi->options.gdb_wait) {
+        log_info("gdb: waiting for a debugger (set gdb_release_wait=1 to go on)");
+        while (!gdb_release_wait)
+            cpu_relax();
+    }
+    /* From here the console is deferred (lib/log.c), except with log=debug:
+     * someone debugging a hang during init wants every line at once. */
+    log_set_deferred(bi->options.log != LOG_VERBOSITY_DEBUG);
+}

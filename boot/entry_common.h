@@ -1,0 +1,22 @@
+/*
+ * What every entry point (boot/efi_main.c, boot/pvh_main.c) does before it
+ * hands boot_info to kmain: the console and the clock first, then the
+ * command line. The entry itself seeds the stack protector: that must happen
+ * in a function that never returns.
+ */
+#ifndef BOOT_ENTRY_COMMON_H
+#define BOOT_ENTRY_COMMON_H
+
+#include <stdint.h>
+
+#include "boot/boot_info.h"
+
+/* Starts the clock at `entry_tsc`, the serial console and the TSC
+ * calibration; logs the image and the clock. .bss must be clear. */
+void entry_console_and_clock(uint64_t entry_tsc, const struct boot_info *bi);
+
+/* Logs bi->cmdline and parses it into bi->options; waits for a debugger on
+ * gdb=wait; from here the console is deferred (unless log=debug). */
+void entry_parse_cmdline(struct boot_info *bi);
+
+#endif

@@ -1,0 +1,124 @@
+/*
+ * The PVH entry (build/kernel-pvh.elf only): 32-bit protected mode, paging
+ * off, %ebx = struct hvm_start_info (boot/pvh_start_info.h). It clears .bss,
+ * identity-maps the first 4 GiB with 2 MiB pages (enough for the image, the
+ * start_info data and the firmware's tables until kmain builds its own page
+ * tables), enters long mode and calls pvh_main(start_info) on a stack in .bss.
+ */
+#define XEN_ELFNOTE_PHYS32_ENTRY 18
+#define CR0_PE 0x1
+#define CR0_PG 0x80000000
+#define CR4_PAE 0x20
+#define MSR_EFER 0xC0000080
+#define EFER_LME 0x100
+#define PTE_PRESENT 0x1
+#define PTE_WRITE 0x2
+#define PTE_LARGE 0x80
+#define EARLY_STACK_SIZE 32768
+#define SEL_CODE64 0x08
+#define SEL_DATA 0x10
+
+    .section .note.Xen, "a", @note
+    .balign 4
+    .long 4                     /* name size: "Xen\0" */
+    .long 4                     /* descriptor size */
+    .long XEN_ELFNOTE_PHYS32_ENTRY
+    .asciz "Xen"
+    .balign 4
+    .long pvh_start32
+    .balign 4
+
+    .section .text.pvh_entry, "ax"
+    .code32
+    .globl pvh_start32
+pvh_start32:
+    cli
+    cld
+    mov %ebx, %esi              /* start_info: kept in %esi throughout */
+
+    /* .bss first: the page tables and the stack live there. */
+    mov $__bss_start, %edi
+    mov $__bss_end, %ecx
+    sub %edi, %ecx
+    xor %eax, %eax
+    rep stosb
+
+    /* PML4[0] -> PDPT; PDPT[0..3] -> the four page directories. */
+    mov $pvh_pdpt, %eax
+    or $(PTE_PRESENT | PTE_WRITE), %eax
+    mov %eax, pvh_pml4
+    mov $pvh_pd, %eax
+    or $(PTE_PRESENT | PTE_WRITE), %eax
+    xor %ecx, %ecx
+1:  mov %eax, pvh_pdpt(, %ecx, 8)
+    add $4096, %eax
+    inc %ecx
+    cmp $4, %ecx
+    jne 1b
+    /* 2048 entries of 2 MiB: physical address = index << 21. */
+    xor %ecx, %ecx
+2:  mov %ecx, %eax
+    shl $21, %eax
+    or $(PTE_PRESENT | PTE_WRITE | PTE_LARGE), %eax
+    mov %eax, pvh_pd(, %ecx, 8)
+    mov %ecx, %eax
+    shr $11, %eax               /* the upper half: bits 32+ of the address */
+    mov %eax, pvh_pd + 4(, %ecx, 8)
+    inc %ecx
+    cmp $2048, %ecx
+    jne 2b
+
+    mov %cr4, %eax
+    or $CR4_PAE, %eax
+    mov %eax, %cr4
+    mov $pvh_pml4, %eax
+    mov %eax, %cr3
+    mov $MSR_EFER, %ecx
+    rdmsr
+    or $EFER_LME, %eax
+    wrmsr
+    mov %cr0, %eax
+    or $(CR0_PG | CR0_PE), %eax
+    mov %eax, %cr0
+    lgdt pvh_gdt_desc
+    ljmp $SEL_CODE64, $pvh_start64
+
+    .code64
+pvh_start64:
+    mov $SEL_DATA, %eax
+    mov %eax, %ds
+    mov %eax, %es
+    mov %eax, %ss
+    mov %eax, %fs
+    mov %eax, %gs
+    mov $pvh_stack_top, %esp
+    xor %ebp, %ebp              /* the end of every backtrace */
+    mov %esi, %edi
+    call pvh_main
+3:  hlt
+    jmp 3b
+
+    .section .rodata.pvh_entry, "a"
+    .balign 8
+pvh_gdt:
+    .quad 0
+    .quad 0x00209a0000000000    /* 0x08: 64-bit code, present, DPL 0 */
+    .quad 0x0000920000000000    /* 0x10: data, present, writable */
+pvh_gdt_end:
+pvh_gdt_desc:
+    .word pvh_gdt_end - pvh_gdt - 1
+    .long pvh_gdt
+
+    .section .bss.pvh_entry, "aw", @nobits
+    .balign 4096
+pvh_pml4:
+    .skip 4096
+pvh_pdpt:
+    .skip 4096
+pvh_pd:
+    .skip 4 * 4096
+pvh_stack:
+    .skip EARLY_STACK_SIZE
+pvh_stack_top:
+
+    .section .note.GNU-stack, "", @progbits

@@ -1,0 +1,43 @@
+#include "net/tcp_service.h"
+
+#include "lib/kheap.h"
+#include "lib/log.h"
+#include "net/tcp_keepalive.h"
+
+static err_t on_accept(void *arg, struct tcp_pcb *pcb, err_t err)
+{
+    const struct tcp_service *svc = arg;
+    if (err != ERR_OK || !pcb)
+        return ERR_VAL;
+    void *conn = kzalloc(svc->conn_size);
+    if (!conn) {
+        if (svc->refused)
+            (*svc->refused)++;
+        tcp_abort(pcb);
+        return ERR_ABRT;
+    }
+    tcp_arg(pcb, conn);
+    tcp_keepalive_enable(pcb);
+    svc->accepted(conn, pcb);
+    return ERR_OK;
+}
+
+int tcp_service_listen(const struct tcp_service *svc)
+{
+    struct tcp_pcb *pcb = tcp_new_ip_type(IPADDR_TYPE_ANY);
+    if (!pcb || tcp_bind(pcb, IP_ANY_TYPE, svc->port) != ERR_OK) {
+        log_error("%s: cannot bind TCP port %u", svc->name, svc->port);
+        if (pcb)
+            tcp_close(pcb);
+        return -1;
+    }
+    struct tcp_pcb *listener = tcp_listen_with_backlog(pcb, TCP_DEFAULT_LISTEN_BACKLOG);
+    if (!listener) {
+        log_error("%s: cannot listen on TCP port %u", svc->name, svc->port);
+        tcp_close(pcb);
+        return -1;
+    }
+    tcp_arg(listener, (void *)svc);
+    tcp_accept(listener, on_accept);
+    return 0;
+}
