@@ -18,8 +18,10 @@ void tcp_reinject(struct tcp_hdr *hdr, u16_t optlen, struct pbuf *p)
 {
     /* Undo tcp_input's pbuf_remove_header; forced, because for a receive
      * buffer lent by the driver (PBUF_REF) lwIP only moves a payload
-     * pointer back when told the bytes are there, which they are. */
-    pbuf_add_header_force(p, (size_t)TCP_HLEN + optlen);
+     * pointer back when told the bytes are there, which they are. Should it
+     * refuse anyway, the segment is lost and the peer sends it again. */
+    if (pbuf_add_header_force(p, (size_t)TCP_HLEN + optlen) != 0)
+        return;
     hdr->src = lwip_htons(hdr->src);
     hdr->dest = lwip_htons(hdr->dest);
     hdr->seqno = lwip_htonl(hdr->seqno);
