@@ -109,7 +109,7 @@ static void kmain_on_kernel_stack(void *arg)
 {
     struct boot_info *bi = arg;
     /* Nothing of the firmware's is in use any more: stack, tables, GDT and IDT are ours. */
-    memory_release_loader(bi);
+    memory_release_loader(bi, NULL, 0);
     kheap_init();
     pic_remap_and_mask();
     log_info("pic: 8259s remapped to vectors 0x%x-0x%x and masked", PIC_VECTOR_BASE, PIC_VECTOR_BASE + 15);
@@ -158,6 +158,11 @@ void kmain(struct boot_info *bi)
 
     memory_init(bi);
     memory_enable_paging(bi);
+    /* The loader's memory, but for our stack and its GDT, so that the
+     * stacks below do not depend on what the firmware left free (OVMF at
+     * -m 40 leaves nothing). */
+    uint64_t in_use[] = { (uint64_t)__builtin_frame_address(0), gdt_loaded_base() };
+    memory_release_loader(bi, in_use, 2);
     cpu_tables_init();
     uint64_t stack_top = stack_or_panic(KERNEL_STACK_PAGES, "kernel");
     stack_switch_call(stack_top, kmain_on_kernel_stack, bi);

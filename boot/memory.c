@@ -40,15 +40,23 @@ void memory_init(const struct boot_info *bi)
              (unsigned long long)top);
 }
 
-void memory_release_loader(const struct boot_info *bi)
+static bool holds_any(const struct boot_mem_range *r, const uint64_t *keep, unsigned keep_count)
 {
-    uint64_t added = 0;
+    for (unsigned i = 0; i < keep_count; i++)
+        if (keep[i] >= r->base && keep[i] - r->base < r->size)
+            return true;
+    return false;
+}
+
+void memory_release_loader(const struct boot_info *bi, const uint64_t *keep, unsigned keep_count)
+{
+    uint64_t added = 0; /* pages: a range released before adds nothing (page_alloc_add_range) */
     for_each_range(bi, r)
-        if (r->type == BOOT_MEM_FREE_LATER)
+        if (r->type == BOOT_MEM_FREE_LATER && !holds_any(r, keep, keep_count))
             added += phys_mem_add(r->base, r->size);
     if (!added)
         return;
-    log_info("memory: %s memory released: +%llu KiB, %llu MiB usable in all", bi->loader,
-             (unsigned long long)(added * PAGE_SIZE / 1024),
+    log_info("memory: %s memory released%s: +%llu KiB, %llu MiB usable in all", bi->loader,
+             keep_count ? " but for what is still in use" : "", (unsigned long long)(added * PAGE_SIZE / 1024),
              (unsigned long long)(memory_get_stats().free_bytes >> 20));
 }

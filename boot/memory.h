@@ -14,8 +14,11 @@ void memory_init(const struct boot_info *bi);
  * the image with per-section permissions, page 0 unmapped. */
 void memory_enable_paging(const struct boot_info *bi);
 
-/* Hands the loader's memory (BOOT_MEM_FREE_LATER) to the allocator: call only
- * once the loader's stack, page tables, GDT and IDT are no longer in use. */
-void memory_release_loader(const struct boot_info *bi);
+/* Hands the loader's memory (BOOT_MEM_FREE_LATER) to the allocator, except
+ * the ranges holding any of the `keep` addresses (still in use: the stack we
+ * run on, the loaded GDT). Released ranges stay released; a later call with
+ * nothing to keep hands over the rest. Our own page tables and IDT must be
+ * loaded first. */
+void memory_release_loader(const struct boot_info *bi, const uint64_t *keep, unsigned keep_count);
 
 #endif

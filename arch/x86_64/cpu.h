@@ -49,6 +49,14 @@ DEFINE_CR_ACCESSORS(3)
 DEFINE_CR_ACCESSORS(4)
 #undef DEFINE_CR_ACCESSORS
 
+/* The base of the GDT loaded now (the firmware's, before gdt_init). */
+static inline uint64_t gdt_loaded_base(void)
+{
+    struct __attribute__((packed)) { uint16_t limit; uint64_t base; } gdtr;
+    __asm__ volatile("sgdt %0" : "=m"(gdtr));
+    return gdtr.base;
+}
+
 static inline void invlpg(uint64_t addr) { __asm__ volatile("invlpg (%0)" : : "r"(addr) : "memory"); }
 static inline void cpu_relax(void) { __asm__ volatile("pause"); }
 static inline void irq_disable(void) { __asm__ volatile("cli" ::: "memory"); }

@@ -2,20 +2,16 @@
 
 #include "arch/x86_64/paging.h"
 #include "lib/page_alloc.h"
+#include "lib/phys_mem.h"
+#include "lib/string.h"
 
-/* kmain's 16-page stack and three 4-page IST stacks, each with its guard. */
-#define STACK_AREA_PAGES (16 + 1 + 3 * (4 + 1))
-
-static uint8_t stack_area[STACK_AREA_PAGES * PAGE_SIZE] __attribute__((aligned(4096)));
-static size_t stack_area_used; /* pages */
-
-uint64_t stack_alloc(size_t pages)
+uint64_t stack_alloc(size_t count)
 {
-    if (pages + 1 > STACK_AREA_PAGES - stack_area_used)
+    uint64_t guard = pages_alloc(count + 1);
+    if (!guard)
         return 0;
-    uint64_t guard = (uint64_t)(stack_area + stack_area_used * PAGE_SIZE);
+    memset((void *)(guard + PAGE_SIZE), 0, count * PAGE_SIZE);
     if (paging_unmap(guard, PAGE_SIZE) < 0)
         return 0;
-    stack_area_used += pages + 1;
-    return guard + (pages + 1) * PAGE_SIZE; /* .bss is zero already */
+    return guard + (count + 1) * PAGE_SIZE;
 }
