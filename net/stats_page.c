@@ -181,9 +181,21 @@ static void lwip_metrics(struct text *t)
     }
     metric(t, "lwip_heap_used_bytes", "gauge", "lwIP: heap bytes in use.", NULL, lwip_stats.mem.used);
     metric(t, "lwip_heap_errors_total", "counter", "lwIP: heap allocations refused.", NULL, lwip_stats.mem.err);
+    const struct net_tcp_hook_stats *tcp = net_tcp_hook_stats();
     metric(t, "tcp_guard_drops_total", "counter",
            "TCP segments at rcv_nxt + 2^31 dropped before lwIP's tcp_receive (net/tcp_seq_guard.h).", NULL,
-           net_tcp_guard_drops());
+           tcp->guard_drops);
+    metric(t, "tcp_timewait_reused_total", "counter",
+           "TIME_WAIT connections ended for a new SYN on the same 4-tuple (net/tcp_timewait_reuse.h).", NULL,
+           tcp->timewait_reused);
+    metric(t, "tcp_syn_cookies_sent_total", "counter",
+           "SYNs past a listener's half-open limit answered with a SYN cookie (net/tcp_listen_cookies.h).", NULL,
+           tcp->syn_cookies_sent);
+    metric(t, "tcp_syn_cookies_accepted_total", "counter", "Connections made from the ACK of a good SYN cookie.",
+           NULL, tcp->syn_cookies_accepted);
+    metric(t, "tcp_syn_cookies_bad_total", "counter",
+           "ACKs at a listener while cookies were out that acknowledged none (answered with a reset).", NULL,
+           tcp->syn_cookies_bad);
 }
 
 /* Drops our glue makes before lwIP sees a frame, and its transmit fallbacks. */
