@@ -117,9 +117,13 @@ $(BUILD)/kernel.elf: $(KERNEL_OBJS) $(BUILD)/ksyms.o linker.ld
 	@bad=$$(readelf -rW $@ | awk '/R_X86_64_/ && $$3 != "R_X86_64_RELATIVE" {print $$3}' | sort -u); \
 		[ -z "$$bad" ] || { echo "error: relocations crt0 cannot apply: $$bad" >&2; rm -f $@; exit 1; }
 
-$(BUILD)/kernel.efi: $(BUILD)/kernel.elf
+# objcopy makes the PE; scripts/efi-linux-header rewrites its headers the way
+# Linux's EFI stub images are laid out, with a Linux setup header, so that
+# QEMU's -kernel takes -initrd with it (docs/boot.md, "The site archive").
+$(BUILD)/kernel.efi: $(BUILD)/kernel.elf scripts/efi-linux-header
 	$(Q)$(OBJCOPY) -j .text -j .reloc -j .rodata -j .data -j .dynamic -j .dynsym -j .rela -j .dynstr -j .bss \
-		--strip-all --target efi-app-x86_64 --subsystem=10 $< $@
+		--strip-all --target efi-app-x86_64 --subsystem=10 $< $(BUILD)/kernel-objcopy.efi
+	$(Q)$(PYTHON) scripts/efi-linux-header $(BUILD)/kernel-objcopy.efi $@
 	@echo "built $@ ($$(( $$(stat -c %s $@) / 1024 )) KiB)"
 
 # The PVH image: the same two-pass link, at PVH_BASE; kernel-pvh-debug.elf

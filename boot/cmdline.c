@@ -196,6 +196,8 @@ static void apply(struct parser *p, struct kernel_options *o, const char *key, c
         if (strcmp(v, "wait") != 0)
             problem(p, "gdb=%s unknown (only gdb=wait), using none", v);
         o->gdb_wait = strcmp(v, "wait") == 0;
+    } else if (strcmp(key, "initrd") == 0) {
+        memcpy(o->initrd, v, strlen(v) + 1);
     } else if (first_report_of_unknown(p, key)) {
         problem(p, "unknown key '%s' ignored", key);
     }

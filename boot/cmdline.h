@@ -15,6 +15,8 @@
  *   selftest=NAME[,NAME]|all  run in-guest self-tests and exit with the verdict
  *   crash=KIND                fault on purpose after init (tests the PANIC path)
  *   gdb=wait                  spin at EFI entry until a debugger releases it (make debug)
+ *   initrd=PATH               EFI: the site archive, a file in the boot volume (Linux's EFI stub
+ *                             convention; OVMF appends initrd=initrd for QEMU's -initrd)
  */
 #ifndef BOOT_CMDLINE_H
 #define BOOT_CMDLINE_H
@@ -50,6 +52,7 @@ struct kernel_options {
     char selftest[CMDLINE_VALUE_MAX]; /* empty: none */
     char crash[CMDLINE_VALUE_MAX];    /* empty: none */
     bool gdb_wait;
+    char initrd[CMDLINE_VALUE_MAX];   /* empty: none */
 };
 
 /* Receives one human-readable problem, e.g. "unknown key 'foo' ignored". */
