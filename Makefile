@@ -188,4 +188,5 @@ clean: ## Remove build/ (third_party/ stays)
 	rm -rf $(BUILD)
 	@$(MAKE) --no-print-directory -C tests/unit clean
 
--include $(KERNEL_OBJS:.o=.d)
+# Both images: the PVH entry objects depend on boot/ headers too.
+-include $(sort $(KERNEL_OBJS:.o=.d) $(PVH_OBJS:.o=.d))
