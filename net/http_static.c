@@ -332,11 +332,13 @@ static void fixed(struct http_static_reply *r, int status, const char *text, siz
     r->body_len = len;
 }
 
-/* The unreserved characters of RFC 3986, 2.3, and the separator: all else is escaped. */
+/* What a path segment may hold as it is (RFC 3986, 3.3: pchar, unreserved
+ * and sub-delims), and the separator; everything else is escaped, so the
+ * Location is never longer than the target that asked for it, plus the '/'. */
 static bool needs_no_escape(unsigned char c)
 {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '.' ||
-           c == '_' || c == '~' || c == '/';
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+           (c && strchr("-._~!$&'()*+,;=:@/", c) != NULL);
 }
 
 /* 301 to "/path/": the canonical path, percent-encoded again. */

@@ -7,49 +7,30 @@
 
 #include "lib/cpio.h"
 #include "tests/unit/check.h"
+#include "tests/unit/cpio_build.h"
 
-struct archive {
-    unsigned char bytes[4096];
-    size_t len;
-};
+#define MTIME 1700000000
 
-static void pad4(struct archive *a)
-{
-    while (a->len % 4)
-        a->bytes[a->len++] = 0;
-}
-
-/* Appends one entry; namesize 0 means strlen(name) + 1. */
-static size_t add(struct archive *a, const char *magic, const char *name, unsigned namesize, unsigned mode,
+static size_t add(struct cpio_build *a, const char *magic, const char *name, unsigned namesize, unsigned mode,
                   unsigned mtime, const void *data, unsigned size, unsigned check)
 {
-    size_t at = a->len;
-    unsigned name_len = (unsigned)strlen(name);
-    if (!namesize)
-        namesize = name_len + 1;
-    a->len += (size_t)sprintf((char *)a->bytes + a->len, "%s%08X%08X%08X%08X%08X%08X%08X%08X%08X%08X%08X%08X%08X",
-                              magic, 7u, mode, 0u, 0u, 1u, mtime, size, 0u, 0u, 0u, 0u, namesize, check);
-    memcpy(a->bytes + a->len, name, name_len + 1);
-    a->len += namesize;
-    pad4(a);
-    memcpy(a->bytes + a->len, data, size);
-    a->len += size;
-    pad4(a);
-    return at;
+    return cpio_build_add(a, &(struct cpio_build_entry){ .magic = magic, .name = name, .namesize = namesize,
+                                                             .mode = mode, .mtime = mtime, .data = data,
+                                                             .size = size, .check = check, .ino = 7 });
 }
 
-static size_t add_file(struct archive *a, const char *name, const char *text)
+static size_t add_file(struct cpio_build *a, const char *name, const char *text)
 {
-    return add(a, CPIO_MAGIC, name, 0, CPIO_MODE_FILE | 0644, 1700000000, text, (unsigned)strlen(text), 0);
+    return add(a, CPIO_MAGIC, name, 0, CPIO_MODE_FILE | 0644, MTIME, text, (unsigned)strlen(text), 0);
 }
 
-static void add_trailer(struct archive *a)
+static void add_trailer(struct cpio_build *a)
 {
-    add(a, CPIO_MAGIC, CPIO_TRAILER, 0, 0, 0, "", 0, 0);
+    cpio_build_trailer(a);
 }
 
 /* Walks to the first non-entry status; returns it and the number of entries seen. */
-static enum cpio_status walk(const struct archive *a, int *entries, size_t *error_offset)
+static enum cpio_status walk(const struct cpio_build *a, int *entries, size_t *error_offset)
 {
     struct cpio_reader r;
     struct cpio_entry e;
@@ -64,7 +45,7 @@ static enum cpio_status walk(const struct archive *a, int *entries, size_t *erro
 
 TEST(cpio_empty_and_zeros)
 {
-    struct archive a = { .len = 0 };
+    struct cpio_build a = { .len = 0 };
     int n;
     size_t off;
     CHECK_EQ(walk(&a, &n, &off), CPIO_END);
@@ -75,7 +56,7 @@ TEST(cpio_empty_and_zeros)
 
 TEST(cpio_entries_as_written)
 {
-    struct archive a = { .len = 0 };
+    struct cpio_build a = { .len = 0 };
     add(&a, CPIO_MAGIC, ".", 0, CPIO_MODE_DIR | 0755, 5, "", 0, 0);
     add_file(&a, "./index.html", "<p>hi</p>\n");
     add_file(&a, "./a b/\xc3\xa9t\xc3\xa9.txt", "x");
@@ -106,7 +87,7 @@ TEST(cpio_entries_as_written)
 
 TEST(cpio_concatenated_archives)
 {
-    struct archive a = { .len = 0 };
+    struct cpio_build a = { .len = 0 };
     add_file(&a, "one", "1");
     add_trailer(&a);
     a.len += 512 - a.len % 512;
@@ -119,7 +100,7 @@ TEST(cpio_concatenated_archives)
     CHECK_EQ(n, 3);
 
     /* An archive after the padding must start on a multiple of 4. */
-    struct archive b = { .len = 0 };
+    struct cpio_build b = { .len = 0 };
     add_file(&b, "one", "1");
     add_trailer(&b);
     size_t second = b.len + 2;
@@ -131,14 +112,14 @@ TEST(cpio_concatenated_archives)
 
 TEST(cpio_checksummed_entries)
 {
-    struct archive a = { .len = 0 };
+    struct cpio_build a = { .len = 0 };
     add(&a, CPIO_MAGIC_CRC, "ok", 0, CPIO_MODE_FILE, 0, "\x01\x02\xff", 3, 0x102);
     add_trailer(&a);
     int n;
     size_t off;
     CHECK_EQ(walk(&a, &n, &off), CPIO_END);
     CHECK_EQ(n, 1);
-    struct archive b = { .len = 0 };
+    struct cpio_build b = { .len = 0 };
     add(&b, CPIO_MAGIC_CRC, "bad", 0, CPIO_MODE_FILE, 0, "\x01\x02\xff", 3, 0x103);
     add_trailer(&b);
     CHECK_EQ(walk(&b, &n, &off), CPIO_BAD_CHECKSUM);
@@ -147,7 +128,7 @@ TEST(cpio_checksummed_entries)
 
 TEST(cpio_bad_magic_names_the_offset)
 {
-    struct archive a = { .len = 0 };
+    struct cpio_build a = { .len = 0 };
     add_file(&a, "first", "abc");
     size_t second = add_file(&a, "second", "x");
     add_trailer(&a);
@@ -164,13 +145,13 @@ TEST(cpio_bad_magic_names_the_offset)
 
 TEST(cpio_truncated)
 {
-    struct archive a = { .len = 0 };
+    struct cpio_build a = { .len = 0 };
     add_file(&a, "file", "0123456789abcdef");
     size_t trailer = a.len;
     add_trailer(&a);
     int n;
     size_t off;
-    struct archive cut = a;
+    struct cpio_build cut = a;
     cut.len = trailer + 50; /* inside the trailer's header */
     CHECK_EQ(walk(&cut, &n, &off), CPIO_TRUNCATED_HEADER);
     CHECK_EQ(off, trailer);
@@ -188,12 +169,12 @@ TEST(cpio_truncated)
 
 TEST(cpio_bad_fields)
 {
-    struct archive a = { .len = 0 };
+    struct cpio_build a = { .len = 0 };
     add_file(&a, "file", "data");
     add_trailer(&a);
     int n;
     size_t off;
-    struct archive b = a;
+    struct cpio_build b = a;
     b.bytes[6 + 8 * 6 + 3] = 'g'; /* c_filesize */
     CHECK_EQ(walk(&b, &n, &off), CPIO_BAD_FIELD);
     CHECK_EQ(off, 6 + 8 * 6);
@@ -215,19 +196,19 @@ TEST(cpio_bad_names)
 {
     int n;
     size_t off;
-    struct archive a = { .len = 0 };
+    struct cpio_build a = { .len = 0 };
     add(&a, CPIO_MAGIC, "abc", 3, CPIO_MODE_FILE, 0, "", 0, 0); /* namesize leaves out the NUL */
     add_trailer(&a);
     CHECK_EQ(walk(&a, &n, &off), CPIO_BAD_NAME);
     CHECK_EQ(off, CPIO_HEADER_SIZE + 2);
 
-    struct archive b = { .len = 0 };
+    struct cpio_build b = { .len = 0 };
     add(&b, CPIO_MAGIC, "a\0c", 4, CPIO_MODE_FILE, 0, "", 0, 0); /* a NUL inside */
     add_trailer(&b);
     CHECK_EQ(walk(&b, &n, &off), CPIO_BAD_NAME);
     CHECK_EQ(off, CPIO_HEADER_SIZE + 1);
 
-    struct archive c = { .len = 0 };
+    struct cpio_build c = { .len = 0 };
     add_file(&c, "x", "");
     add_trailer(&c);
     memcpy(c.bytes + 6 + 8 * 11, "00000000", 8); /* namesize 0 */
@@ -236,7 +217,7 @@ TEST(cpio_bad_names)
 
 TEST(cpio_errors_stay)
 {
-    struct archive a = { .len = 0 };
+    struct cpio_build a = { .len = 0 };
     add_file(&a, "file", "data");
     a.bytes[0] = 'x';
     struct cpio_reader r;
@@ -250,7 +231,7 @@ TEST(cpio_errors_stay)
 /* The last entry's data padding may be missing when nothing follows. */
 TEST(cpio_last_padding_optional)
 {
-    struct archive a = { .len = 0 };
+    struct cpio_build a = { .len = 0 };
     add_file(&a, "f", "1");
     add(&a, CPIO_MAGIC, CPIO_TRAILER, 0, 0, 0, "z", 1, 0);
     a.len -= 3;
