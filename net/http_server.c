@@ -208,6 +208,10 @@ static bool write_response(struct http_conn *c)
             c->header_sent += n;
         else
             c->body_sent += n;
+        if (!header && (flags & TCP_WRITE_FLAG_COPY))
+            stats.body_bytes_copied += n;
+        else if (!header)
+            stats.body_bytes_referenced += n;
     }
     return true;
 }

@@ -289,6 +289,11 @@ static void service_metrics(struct text *t)
     }
     metric(t, "http_idle_timeouts_total", "counter", "HTTP connections closed for idleness.", NULL, h->timeouts);
     metric(t, "http_aborted_total", "counter", "HTTP connections aborted.", NULL, h->aborted);
+    metric(t, "http_body_bytes_referenced_total", "counter",
+           "Response body bytes handed to TCP by reference (static pages and the site: no copy).", NULL,
+           h->body_bytes_referenced);
+    metric(t, "http_body_bytes_copied_total", "counter", "Response body bytes handed to TCP as copies (/stats).",
+           NULL, h->body_bytes_copied);
     site_metrics(t);
     const struct echo_server_stats *e = echo_server_stats();
     metric(t, "echo_tcp_connections_total", "counter", "TCP echo connections accepted.", NULL, e->tcp_connections);
