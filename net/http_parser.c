@@ -15,8 +15,7 @@ static char lower(char c)
     return c >= 'A' && c <= 'Z' ? (char)(c - 'A' + 'a') : c;
 }
 
-/* Case-insensitive comparison of n bytes against a lower-case literal. */
-static bool equals_ci(const char *s, size_t n, const char *lit)
+bool http_equals_ci(const char *s, size_t n, const char *lit)
 {
     size_t i = 0;
     for (; i < n && lit[i]; i++)
@@ -38,7 +37,7 @@ static bool list_contains(const char *s, size_t n, const char *token)
         size_t end = i;
         while (end > start && (s[end - 1] == ' ' || s[end - 1] == '\t'))
             end--;
-        if (end > start && equals_ci(s + start, end - start, token))
+        if (end > start && http_equals_ci(s + start, end - start, token))
             return true;
     }
     return false;
@@ -60,7 +59,7 @@ static struct http_field *kept_field(struct http_request *req, const char *name,
         { "if-range", offsetof(struct http_request, if_range) },
     };
     for (size_t i = 0; i < sizeof(kept) / sizeof(kept[0]); i++)
-        if (equals_ci(name, n, kept[i].name))
+        if (http_equals_ci(name, n, kept[i].name))
             return (struct http_field *)((char *)req + kept[i].offset);
     return NULL;
 }
@@ -190,10 +189,10 @@ enum http_parse_status http_parse_request(const char *buf, size_t len, struct ht
             field->value = value;
             field->len = vlen;
         }
-        if (equals_ci(line, colon, "connection")) {
+        if (http_equals_ci(line, colon, "connection")) {
             conn_close |= list_contains(value, vlen, "close");
             conn_keep_alive |= list_contains(value, vlen, "keep-alive");
-        } else if (equals_ci(line, colon, "content-length")) {
+        } else if (http_equals_ci(line, colon, "content-length")) {
             for (size_t k = 0; k < vlen; k++) {
                 if (value[k] == ' ' || value[k] == '\t')
                     break;
@@ -202,7 +201,7 @@ enum http_parse_status http_parse_request(const char *buf, size_t len, struct ht
                 if (value[k] != '0')
                     req->has_body = true;
             }
-        } else if (equals_ci(line, colon, "transfer-encoding")) {
+        } else if (http_equals_ci(line, colon, "transfer-encoding")) {
             req->has_body = true;
         }
         pos += n + 2;

@@ -50,4 +50,8 @@ enum http_parse_status {
 /* Parses one request from the start of buf. */
 enum http_parse_status http_parse_request(const char *buf, size_t len, struct http_request *req, size_t *consumed);
 
+/* True when s[0..n) equals the lower-case `token`, ignoring ASCII case (field
+ * names, codings and units are case-insensitive: RFC 9110, 5.1, 8.4.1, 14.1). */
+bool http_equals_ci(const char *s, size_t n, const char *token);
+
 #endif

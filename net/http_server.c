@@ -113,14 +113,16 @@ static void conn_close(struct http_conn *c)
 static void start_response_with(struct http_conn *c, int status, const char *content_type, const char *fields,
                                 size_t fields_len, const char *body, size_t body_len, bool send_body)
 {
-    int n = snprintf(c->header, sizeof(c->header), "HTTP/1.1 %d %s\r\nServer: unikernel-net\r\n", status,
-                     reason_phrase(status));
+    /* HEADER_BUFFER holds the longest of these (the site's fields are at most HTTP_STATIC_HEADERS_MAX). */
+    char length[48] = "";
     if (content_type)
-        n += snprintf(c->header + n, sizeof(c->header) - (size_t)n, "Content-Type: %s\r\nContent-Length: %zu\r\n",
-                      content_type, body_len);
-    n += snprintf(c->header + n, sizeof(c->header) - (size_t)n, "%.*s%sConnection: %s\r\n\r\n", (int)fields_len,
-                  fields, status == 405 ? "Allow: GET, HEAD\r\n" : "", c->close_after ? "close" : "keep-alive");
-    c->header_len = (size_t)n < sizeof(c->header) ? (size_t)n : sizeof(c->header) - 1;
+        snprintf(length, sizeof(length), "Content-Length: %zu\r\n", body_len);
+    int n = snprintf(c->header, sizeof(c->header),
+                     "HTTP/1.1 %d %s\r\nServer: unikernel-net\r\n%s%s%s%s%.*s%sConnection: %s\r\n\r\n", status,
+                     reason_phrase(status), content_type ? "Content-Type: " : "", content_type ? content_type : "",
+                     content_type ? "\r\n" : "", length, (int)fields_len, fields,
+                     status == 405 ? "Allow: GET, HEAD\r\n" : "", c->close_after ? "close" : "keep-alive");
+    c->header_len = n > 0 && (size_t)n < sizeof(c->header) ? (size_t)n : sizeof(c->header) - 1;
     c->header_sent = 0;
     c->body = send_body && content_type ? body : NULL;
     c->body_len = send_body && content_type ? body_len : 0;

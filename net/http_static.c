@@ -29,20 +29,6 @@ static int hex_digit(char c)
     return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
 }
 
-static char lower(char c)
-{
-    return c >= 'A' && c <= 'Z' ? (char)(c - 'A' + 'a') : c;
-}
-
-static bool equals_ci(const char *s, size_t n, const char *lit)
-{
-    size_t i = 0;
-    for (; i < n && lit[i]; i++)
-        if (lower(s[i]) != lit[i])
-            return false;
-    return i == n && lit[i] == '\0';
-}
-
 static bool is_space(char c)
 {
     return c == ' ' || c == '\t';
@@ -199,13 +185,13 @@ static bool accepts_gzip(const struct http_field *f)
                 return false;
             while (i < len && is_space(elem[i]))
                 i++;
-            if (i + 2 > len || lower(elem[i]) != 'q' || elem[i + 1] != '=')
+            if (i + 2 > len || !http_equals_ci(elem + i, 1, "q") || elem[i + 1] != '=')
                 return false;
             q = parse_qvalue(elem + i + 2, len - i - 2);
             if (q < 0)
                 return false;
         }
-        if (equals_ci(elem, name, GZIP_CODING) || equals_ci(elem, name, "x-gzip"))
+        if (http_equals_ci(elem, name, GZIP_CODING) || http_equals_ci(elem, name, "x-gzip"))
             gzip_q = q;
         else if (name == 1 && elem[0] == '*')
             any_q = q;
@@ -252,7 +238,7 @@ static enum range_kind parse_range(const struct http_field *f, size_t size, size
     size_t unit_end = eq;
     while (unit_end > 0 && is_space(s[unit_end - 1]))
         unit_end--;
-    if (eq == n || !equals_ci(s, unit_end, "bytes"))
+    if (eq == n || !http_equals_ci(s, unit_end, "bytes"))
         return RANGE_NONE;
     s += eq + 1;
     n -= eq + 1;

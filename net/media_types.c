@@ -1,6 +1,6 @@
 #include "net/media_types.h"
 
-#include <stdbool.h>
+#include "net/http_parser.h"
 
 /* Extensions (lower case) and their types; the text types say their charset
  * so a browser does not guess it. A name matches case-insensitively. */
@@ -46,17 +46,6 @@ static const struct {
     { "webm", "video/webm" },
 };
 
-static bool ext_equals(const char *s, size_t n, const char *ext)
-{
-    size_t i = 0;
-    for (; i < n && ext[i]; i++) {
-        char c = s[i] >= 'A' && s[i] <= 'Z' ? (char)(s[i] - 'A' + 'a') : s[i];
-        if (c != ext[i])
-            return false;
-    }
-    return i == n && ext[i] == '\0';
-}
-
 const char *media_type_for(const char *name, size_t len)
 {
     size_t dot = len;
@@ -65,7 +54,7 @@ const char *media_type_for(const char *name, size_t len)
     if (dot == 0 || name[dot - 1] != '.' || dot == 1 || name[dot - 2] == '/')
         return MEDIA_TYPE_DEFAULT; /* no extension, or a dot file such as ".htaccess" */
     for (size_t i = 0; i < sizeof(media_types) / sizeof(media_types[0]); i++)
-        if (ext_equals(name + dot, len - dot, media_types[i].ext))
+        if (http_equals_ci(name + dot, len - dot, media_types[i].ext))
             return media_types[i].type;
     return MEDIA_TYPE_DEFAULT;
 }
