@@ -182,9 +182,12 @@ test-unit: ## Host-built unit tests of pure logic, under ASan and UBSan
 test-system: all ## Boot the kernel in QEMU and check its serial console
 	@$(PYTHON) -m pytest -q -rs tests/system
 
-.PHONY: bench
-bench: $(BUILD)/kernel.efi ## Benchmarks beside a Linux guest (root; QUICK=1: our guest only, ~1 min); docs/BENCHMARKS.md
+.PHONY: bench bench-doc
+bench: $(BUILD)/kernel.efi ## Benchmarks beside a Linux guest running nginx (root; QUICK=1: our guest only, ~1 min); docs/BENCHMARKS.md
 	@$(PYTHON) scripts/bench $(if $(QUICK),--quick)
+
+bench-doc: ## Write build/bench/results.json's table into docs/BENCHMARKS.md
+	@$(PYTHON) scripts/bench_report.py $(BUILD)/bench/results.json --doc docs/BENCHMARKS.md
 
 soak: $(BUILD)/kernel.efi ## 10-minute mixed-load soak (SOAK_SECONDS=600): nothing may leak, fail or PANIC (root)
 	@SOAK_SECONDS=$(or $(SOAK_SECONDS),600) $(PYTHON) -m pytest -q -rs -s tests/system/test_soak.py

@@ -12,14 +12,15 @@ from bench_guests import GUEST_ADDR, BenchError, in_netns, run_in_netns
 
 HTTP_PORT = 80
 ECHO_PORT = 7
+LINUX_STATS_PORT = 8080  # the Linux peer's counters (scripts/bench_linux.py)
 
 
 # -- HTTP ------------------------------------------------------------------------------------
 
-def http_get(path="/", timeout=2.0):
+def http_get(path="/", timeout=2.0, port=HTTP_PORT):
     """One HTTP/1.0 GET (call inside the namespace); returns (status, body) or None."""
     try:
-        with socket.create_connection((GUEST_ADDR, HTTP_PORT), timeout=timeout) as s:
+        with socket.create_connection((GUEST_ADDR, port), timeout=timeout) as s:
             s.sendall(f"GET {path} HTTP/1.0\r\nHost: {GUEST_ADDR}\r\n\r\n".encode())
             data = b""
             while True:
@@ -66,8 +67,8 @@ class HttpProbe:
         return self.result
 
 
-def page(netns, path="/"):
-    r = in_netns(netns, http_get, path, 5.0)
+def page(netns, path="/", port=HTTP_PORT):
+    r = in_netns(netns, http_get, path, 5.0, port)
     if not r or r[0] != 200:
         raise BenchError(f"GET {path} failed: {r and r[0]}")
     return r[1]
@@ -214,20 +215,6 @@ def udp_echo(netns, seconds, window=16, size=64):
     return r
 
 
-def udp_echo_works(netns):
-    def probe():
-        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        s.settimeout(1.0)
-        try:
-            s.sendto(b"probe", (GUEST_ADDR, ECHO_PORT))
-            return s.recv(100) == b"probe"
-        except OSError:
-            return False
-        finally:
-            s.close()
-    return in_netns(netns, probe)
-
-
 # -- interrupt counters ---------------------------------------------------------------------------
 
 def ours_counters(netns):
@@ -247,7 +234,7 @@ def ours_counters(netns):
 def linux_counters(netns):
     """virtio-net interrupts (/proc/interrupts) and eth0 frames (/proc/net/dev)
     from the Linux peer's /cgi-bin/stats."""
-    text = page(netns, "/cgi-bin/stats").decode()
+    text = page(netns, "/cgi-bin/stats", LINUX_STATS_PORT).decode()
     irqs = re.findall(r"^\s*\d+:\s+(\d+)\s.*virtio\d+-(?:input|output)", text, re.M)
     dev = re.search(r"^\s*eth0:\s*(.*)$", text, re.M)
     if not irqs or not dev:
@@ -269,3 +256,10 @@ def per_packet(before, after):
 
 def median(values):
     return statistics.median(values) if values else None
+
+
+def spread(values):
+    """(max - min) / median of repeated measurements; None for fewer than two."""
+    if len(values) < 2 or not statistics.median(values):
+        return None
+    return (max(values) - min(values)) / abs(statistics.median(values))

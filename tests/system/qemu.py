@@ -96,6 +96,8 @@ class Guest:
         self.proc = None
 
     def command(self):
+        """QEMU's base arguments (scripts/qemu_args.py, shared with make run and
+        the bench), then this guest's image, console, monitor and NIC."""
         args = [*self.prefix, QEMU, *base_args(self.machine, self.accel, self.memory, self.boot)]
         if self.disk:
             args += ["-drive", f"file={self.disk},format=raw"]

@@ -1,7 +1,8 @@
 """Keeps scripts/bench working: its quick mode (our guest only, a few seconds
 per metric) must finish, exit 0, and give every metric of our guest a number,
-in the printed table and in the results file. No threshold on any value:
-the numbers are the benchmark's business, not the test's."""
+in the printed table and in the results file (and its Markdown twin). No
+threshold on any value: the numbers are the benchmark's business, not the
+test's."""
 
 import json
 import re
@@ -28,8 +29,10 @@ def test_bench_quick(tmp_path):
 
     results = json.loads(out.read_text())
     assert results["failures"] == [], report
-    for field in ("qemu", "accelerator", "cpu", "date"):
+    for field in ("qemu", "accelerator", "cpu", "date", "noise"):
         assert results["info"].get(field), f"results lack {field}\n{report}"
+    # The host's load was noted before every measurement step.
+    assert len(results["noise"]) == results["info"]["noise"]["pairs"] > 0, report
     metrics = results["metrics"]
     keys = {m["key"] for m in metrics}
     # Every metric of the full run but the memory search, which quick mode skips.
@@ -43,6 +46,9 @@ def test_bench_quick(tmp_path):
     assert expected <= keys, f"missing metrics {sorted(expected - keys)}\n{report}"
     for m in metrics:
         assert isinstance(m["ours"], (int, float)), f"{m['key']} has no number: {m['ours']!r}\n{report}"
+        assert "ours_spread" in m, f"{m['key']} has no spread\n{report}"
+
+    assert out.with_suffix(".md").read_text().count("\n| ") == len(metrics) + 1, report
 
     # The printed table has one row per metric, each with a number for ours.
     lines = p.stdout.splitlines()
