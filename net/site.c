@@ -174,8 +174,8 @@ int site_load(const void *archive, size_t size)
         if (!named && path_len == 0)
             continue; /* "." itself: the root */
         if (!named || (type != CPIO_MODE_FILE && type != CPIO_MODE_DIR)) {
-            if (the_site.stats.skipped++ == 0)
-                log_warn("site: entry at offset %zu (\"%.64s\") skipped: %s", e.offset, e.name,
+            if (the_site.stats.skipped++ == 0) /* the first one named; all counted */
+                log_warn("site: entry at offset %zu (\"%.64s\") not served: %s", e.offset, e.name,
                          named ? "not a regular file or directory" : "an empty, . or .. path component");
             continue;
         }
@@ -214,9 +214,9 @@ int site_load(const void *archive, size_t size)
     s->table_bytes = table_bytes;
     s->served = true;
     log_info("site: %llu files (%llu KiB) in %llu listed directories, from a %llu KiB archive at %p; "
-             "table %llu KiB%s", (unsigned long long)s->files, (unsigned long long)(s->file_bytes / 1024),
-             (unsigned long long)s->dirs, (unsigned long long)(size / 1024), archive,
-             (unsigned long long)(table_bytes / 1024), s->skipped ? "; some entries skipped (above)" : "");
+             "table %llu KiB; %llu entries not served", (unsigned long long)s->files,
+             (unsigned long long)(s->file_bytes / 1024), (unsigned long long)s->dirs, (unsigned long long)(size / 1024),
+             archive, (unsigned long long)(table_bytes / 1024), (unsigned long long)s->skipped);
     return 0;
 }
 
