@@ -95,7 +95,7 @@ int efi_file_read(EFI_SYSTEM_TABLE *st, EFI_LOADED_IMAGE *image, enum efi_file_d
         log_warn("efi: %s: no file information", name);
     } else if (info->Attribute & EFI_FILE_DIRECTORY) {
         rc = EFI_FILE_ABSENT;
-    } else if (info->FileSize > max_size) {
+    } else if ((*size = info->FileSize) > max_size) {
         log_warn("efi: %s: %llu bytes, more than the %llu this boot allows", name,
                  (unsigned long long)info->FileSize, (unsigned long long)max_size);
         rc = EFI_FILE_TOO_LARGE;
@@ -111,7 +111,6 @@ int efi_file_read(EFI_SYSTEM_TABLE *st, EFI_LOADED_IMAGE *image, enum efi_file_d
             st->BootServices->FreePages(pages, count);
         } else {
             *base = pages;
-            *size = info->FileSize;
         }
     }
     file->Close(file);

@@ -23,7 +23,8 @@ enum efi_file_dir { EFI_FILE_BESIDE_IMAGE, EFI_FILE_FROM_ROOT };
  * (always the root when `name` starts with a separator). Files over max_size bytes are
  * refused before anything is allocated. Returns 0 and sets *base and *size
  * (the pages stay allocated: the memory map keeps EfiLoaderData in use), or
- * one of the negative codes above. */
+ * one of the negative codes above (*size is the file's size from
+ * EFI_FILE_TOO_LARGE on). */
 int efi_file_read(EFI_SYSTEM_TABLE *st, EFI_LOADED_IMAGE *image, enum efi_file_dir dir, const char *name,
                   uint64_t max_size, uint64_t *base, uint64_t *size);
 

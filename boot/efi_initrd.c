@@ -33,6 +33,7 @@ static int load_from_initrd_media(EFI_SYSTEM_TABLE *st, uint64_t *base, uint64_t
         return EFI_FILE_ABSENT;
     UINTN bytes = 0;
     EFI_STATUS status = lf2->LoadFile(lf2, path, FALSE, &bytes, NULL);
+    *size = bytes;
     if (status != EFI_BUFFER_TOO_SMALL) {
         if (!EFI_ERROR(status) && bytes == 0)
             return EFI_FILE_ABSENT; /* an empty initrd */
@@ -43,7 +44,7 @@ static int load_from_initrd_media(EFI_SYSTEM_TABLE *st, uint64_t *base, uint64_t
     UINTN count = EFI_SIZE_TO_PAGES(bytes);
     status = bs->AllocatePages(AllocateAnyPages, EfiLoaderData, count, &pages);
     if (EFI_ERROR(status)) {
-        log_warn("site: no memory for the %llu KiB initrd (AllocatePages status 0x%llx)",
+        log_warn("efi: initrd: no memory for its %llu KiB (AllocatePages status 0x%llx)",
                  (unsigned long long)(bytes / 1024), (unsigned long long)status);
         return EFI_FILE_TOO_LARGE;
     }
@@ -54,7 +55,6 @@ static int load_from_initrd_media(EFI_SYSTEM_TABLE *st, uint64_t *base, uint64_t
         return EFI_FILE_ERROR;
     }
     *base = pages;
-    *size = bytes;
     return 0;
 }
 
@@ -67,6 +67,8 @@ void efi_initrd_load(EFI_SYSTEM_TABLE *st, EFI_LOADED_IMAGE *image, struct boot_
         from = bi->options.initrd;
         /* Linux's EFI stub reads initrd= from the volume's root. */
         rc = efi_file_read(st, image, EFI_FILE_FROM_ROOT, bi->options.initrd, NO_LIMIT, &base, &size);
+        if (rc == EFI_FILE_ABSENT)
+            log_warn("site: initrd=%s: no such file in the boot volume", bi->options.initrd);
     }
     if (rc == EFI_FILE_ABSENT) {
         from = EFI_SITE_FILE " beside the image";
@@ -74,8 +76,14 @@ void efi_initrd_load(EFI_SYSTEM_TABLE *st, EFI_LOADED_IMAGE *image, struct boot_
     }
     if (rc == EFI_FILE_ABSENT)
         return;
+    if (rc == EFI_FILE_TOO_LARGE) {
+        log_error("site: the %llu KiB archive from %s does not fit in memory; refused, serving the built-in pages",
+                  (unsigned long long)(size / 1024), from);
+        bi->site_refused_bytes = size;
+        return;
+    }
     if (rc < 0) {
-        log_warn("site: the archive from %s could not be loaded: serving the built-in pages", from);
+        log_error("site: the archive from %s could not be read; serving the built-in pages", from);
         return;
     }
     bi->modules[0] = (struct boot_module){ base, size };

@@ -76,6 +76,7 @@ static void site_release(const void *archive, size_t size)
  * unless keeping it would leave the kernel too little memory. */
 static void site_archive_into(const struct boot_info *bi, struct net_config *cfg)
 {
+    cfg->site_refused_bytes = bi->site_refused_bytes; /* refused by the entry already */
     if (!bi->module_count)
         return;
     const struct boot_module *m = &bi->modules[0];
