@@ -294,6 +294,8 @@ static void apply(struct parser *p, struct kernel_options *o, const char *key, c
         o->gdb_wait = strcmp(v, "wait") == 0;
     } else if (strcmp(key, "virtio_mmio.device") == 0) {
         add_virtio_mmio_device(p, o, v);
+    } else if (strcmp(key, "initrd") == 0) {
+        memcpy(o->initrd, v, strlen(v) + 1);
     } else if (first_report_of_unknown(p, key)) {
         problem(p, "unknown key '%s' ignored", key);
     }

@@ -21,6 +21,8 @@
  *                             microvm appends with acpi=off and Firecracker passes): SIZE with an
  *                             optional K/M/G suffix, BASE and SIZE in C notation (0x hex, 0 octal),
  *                             IRQ the GSI, ID ignored. Repeatable, up to VIRTIO_MMIO_WINDOWS_MAX.
+ *   initrd=PATH               EFI: the site archive, a file in the boot volume (Linux's EFI stub
+ *                             convention; OVMF appends initrd=initrd for QEMU's -initrd)
  */
 #ifndef BOOT_CMDLINE_H
 #define BOOT_CMDLINE_H
@@ -60,6 +62,7 @@ struct kernel_options {
     bool gdb_wait;
     struct virtio_mmio_window mmio[VIRTIO_MMIO_WINDOWS_MAX]; /* virtio_mmio.device=, in order */
     int mmio_count;
+    char initrd[CMDLINE_VALUE_MAX];   /* empty: none */
 };
 
 /* Receives one human-readable problem, e.g. "unknown key 'foo' ignored". */

@@ -30,9 +30,13 @@
 #include "lib/log.h"
 #include "lib/page_alloc.h"
 #include "lib/panic.h"
+#include "lib/phys_mem.h"
 
 #define KERNEL_STACK_PAGES 16 /* 64 KiB */
 #define IST_STACK_PAGES 4     /* 16 KiB each */
+/* What the network stack needs free beside a site archive: connections,
+ * lwIP's packet data and the site's file table come from the heap. */
+#define SITE_MIN_FREE_BYTES (4ull << 20)
 
 static enum log_level log_level_for(enum log_verbosity v)
 {
@@ -64,6 +68,36 @@ static struct net_config net_config_from(const struct kernel_options *o)
         .random_seed = random_seed(),
         .stats = { .interrupt_counts = irq_for_each_count },
     };
+}
+
+static void site_release(const void *archive, size_t size)
+{
+    uint64_t pages = phys_mem_add((uint64_t)archive, size);
+    log_info("site: the archive's %llu KiB given back to the page allocator", (unsigned long long)(pages * PAGE_SIZE / 1024));
+}
+
+/* The site archive is the loader's first module (an initrd: docs/boot.md),
+ * unless keeping it would leave the kernel too little memory. */
+static void site_archive_into(const struct boot_info *bi, struct net_config *cfg)
+{
+    cfg->site_refused_bytes = bi->site_refused_bytes; /* refused by the entry already */
+    if (!bi->module_count)
+        return;
+    const struct boot_module *m = &bi->modules[0];
+    if (bi->module_count > 1)
+        log_warn("site: %u modules; only the first is the site archive", bi->module_count);
+    uint64_t free_bytes = memory_get_stats().free_bytes;
+    cfg->site_release = site_release;
+    if (free_bytes < SITE_MIN_FREE_BYTES) {
+        log_error("site: the %llu KiB archive does not fit: with it %llu KiB stay free, the kernel needs %llu KiB; "
+                  "refused, serving the built-in pages", (unsigned long long)(m->size / 1024),
+                  (unsigned long long)(free_bytes / 1024), SITE_MIN_FREE_BYTES / 1024);
+        cfg->site_refused_bytes = m->size;
+        site_release((const void *)m->base, m->size);
+        return;
+    }
+    cfg->site = (const void *)m->base;
+    cfg->site_size = m->size;
 }
 
 static void run_net_timeouts(void *arg)
@@ -125,6 +159,7 @@ static void kmain_on_kernel_stack(void *arg)
     nic_cfg.mmio_count = mmio_windows_collect(&bi->options, mmio, VIRTIO_MMIO_WINDOWS_MAX);
     virtio_net_probe_all(&nic_cfg);
     struct net_config net_cfg = net_config_from(&bi->options);
+    site_archive_into(bi, &net_cfg);
     net_init(&net_cfg);
     main_loop_add_hook(&net_timeouts_hook);
 

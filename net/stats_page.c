@@ -11,8 +11,10 @@
 #include "lwip/stats.h"
 #include "net/echo_server.h"
 #include "net/http_server.h"
+#include "net/http_static.h"
 #include "net/lwip_hooks.h"
 #include "net/nic_netif.h"
+#include "net/site.h"
 
 #define PAGE_CAPACITY (32 * 1024)
 
@@ -251,6 +253,44 @@ static void kernel_metrics(struct text *t)
     metric(t, "kernel_timers_fired_total", "counter", "Kernel timers that fired.", NULL, timers_fired());
 }
 
+/* The site archive and the static-file answers (net/site.h, net/http_static.h). */
+static void site_metrics(struct text *t)
+{
+    const struct site_stats *s = site_stats();
+    metric(t, "site_served", "gauge", "1 if a site archive is being served.", NULL, s->served);
+    metric(t, "site_archive_bytes", "gauge", "Bytes of the site archive in memory (0: none).", NULL,
+           s->served ? s->archive_bytes : 0);
+    metric(t, "site_files", "gauge", "Files of the site.", NULL, s->files);
+    metric(t, "site_directories", "gauge", "Directories the site archive lists.", NULL, s->dirs);
+    metric(t, "site_file_bytes", "gauge", "Bytes of the site's files (inside the archive).", NULL, s->file_bytes);
+    metric(t, "site_table_bytes", "gauge", "Heap bytes of the site's file table.", NULL, s->table_bytes);
+    metric(t, "site_entries_skipped", "gauge", "Archive entries not served (other types, bad or repeated names).",
+           NULL, s->skipped);
+    metric(t, "site_archives_refused_total", "counter", "Site archives refused: malformed or too large.", NULL,
+           s->refused);
+    const struct http_static_stats *h = http_static_stats();
+    static const struct {
+        const char *code;
+        size_t offset;
+    } codes[] = {
+        { "200", offsetof(struct http_static_stats, ok) },
+        { "206", offsetof(struct http_static_stats, partial) },
+        { "301", offsetof(struct http_static_stats, redirects) },
+        { "304", offsetof(struct http_static_stats, not_modified) },
+        { "412", offsetof(struct http_static_stats, precondition_failed) },
+        { "416", offsetof(struct http_static_stats, range_not_satisfiable) },
+    };
+    for (unsigned i = 0; i < sizeof(codes) / sizeof(codes[0]); i++) {
+        char labels[16];
+        snprintf(labels, sizeof(labels), "code=\"%s\"", codes[i].code);
+        metric(t, "http_static_responses_total", "counter", "Answers from the site's files, by status.", labels,
+               *(const uint64_t *)((const char *)h + codes[i].offset));
+    }
+    metric(t, "http_static_gzip_total", "counter", "Answers sent from a precompressed .gz variant.", NULL, h->gzip);
+    metric(t, "http_bad_targets_total", "counter",
+           "Targets refused before any lookup: bad percent-encoding, a NUL, a .. segment.", NULL, h->bad_targets);
+}
+
 static void service_metrics(struct text *t)
 {
     const struct http_server_stats *h = http_server_stats();
@@ -264,6 +304,12 @@ static void service_metrics(struct text *t)
     }
     metric(t, "http_idle_timeouts_total", "counter", "HTTP connections closed for idleness.", NULL, h->timeouts);
     metric(t, "http_aborted_total", "counter", "HTTP connections aborted.", NULL, h->aborted);
+    metric(t, "http_body_bytes_referenced_total", "counter",
+           "Response body bytes handed to TCP by reference (static pages and the site: no copy).", NULL,
+           h->body_bytes_referenced);
+    metric(t, "http_body_bytes_copied_total", "counter", "Response body bytes handed to TCP as copies (/stats).",
+           NULL, h->body_bytes_copied);
+    site_metrics(t);
     const struct echo_server_stats *e = echo_server_stats();
     metric(t, "echo_tcp_connections_total", "counter", "TCP echo connections accepted.", NULL, e->tcp_connections);
     metric(t, "echo_tcp_refused_total", "counter", "TCP echo connections aborted for lack of memory.", NULL, e->tcp_refused);

@@ -261,6 +261,19 @@ TEST(cmdline_selftest_crash_gdb)
     CHECK_EQ(o.gdb_wait, false);
 }
 
+/* What OVMF appends for QEMU's -initrd (Linux's EFI stub convention): known, no problem. */
+TEST(cmdline_initrd)
+{
+    struct kernel_options o;
+    struct reports r;
+    CHECK_EQ(parse("ip=10.0.2.15/24 initrd=initrd", &o, &r), 0);
+    CHECK_STR_EQ(o.initrd, "initrd");
+    CHECK_EQ(parse("initrd=/EFI/BOOT/site.cpio", &o, &r), 0);
+    CHECK_STR_EQ(o.initrd, "/EFI/BOOT/site.cpio");
+    CHECK_EQ(parse("", &o, &r), 0);
+    CHECK_STR_EQ(o.initrd, "");
+}
+
 TEST(cmdline_every_key_at_once)
 {
     struct kernel_options o;
