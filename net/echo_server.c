@@ -8,6 +8,7 @@
 
 #include "lib/kheap.h"
 #include "lib/log.h"
+#include "lib/string.h"
 #include "lwip/tcp.h"
 #include "lwip/udp.h"
 #include "net/tcp_service.h"
@@ -18,10 +19,16 @@
  * segment, up to a window's worth (thousands), and starve the receive ring.
  * Past this many pieces the pending data is copied into one heap buffer. */
 #define MAX_PENDING_PBUFS 8
+/* A pbuf chain counts its bytes in 16 bits, and a scaled window lets more
+ * than that wait here: pending data is a queue of chains, each under 64 KiB.
+ * Enough of them for a full window even when every chain is half full. */
+#define CHAIN_MAX 0xFFFFu
+#define PENDING_CHAINS (TCP_WND / (CHAIN_MAX / 2) + 2)
 
 struct echo_conn {
     struct tcp_pcb *pcb;
-    struct pbuf *pending; /* received, not yet queued for sending */
+    struct pbuf *pending[PENDING_CHAINS]; /* received, not yet queued for sending; oldest first */
+    unsigned chains;
     bool peer_closed;
 };
 
@@ -48,12 +55,18 @@ static err_t retry_close(void *arg, struct tcp_pcb *pcb)
     return ERR_ABRT;
 }
 
+static void free_pending(struct echo_conn *c)
+{
+    for (unsigned i = 0; i < c->chains; i++)
+        pbuf_free(c->pending[i]);
+    c->chains = 0;
+}
+
 static void conn_close(struct echo_conn *c)
 {
     struct tcp_pcb *pcb = c->pcb;
     detach(pcb);
-    if (c->pending)
-        pbuf_free(c->pending);
+    free_pending(c);
     kfree(c);
     tcp_poll(pcb, tcp_close(pcb) == ERR_OK ? NULL : retry_close, POLL_INTERVAL);
 }
@@ -62,20 +75,24 @@ static void conn_close(struct echo_conn *c)
  * then acknowledges them to the sender. */
 static void pump(struct echo_conn *c)
 {
-    while (c->pending) {
-        struct pbuf *p = c->pending;
-        u16_t room = tcp_sndbuf(c->pcb);
+    while (c->chains) {
+        struct pbuf *p = c->pending[0];
+        tcpwnd_size_t room = tcp_sndbuf(c->pcb); /* over 64 KiB with window scaling */
         if (room == 0 || tcp_sndqueuelen(c->pcb) >= TCP_SND_QUEUELEN - 1)
             break;
-        u16_t n = p->len < room ? p->len : room;
+        u16_t n = p->len < room ? p->len : (u16_t)room;
         if (n && tcp_write(c->pcb, p->payload, n, TCP_WRITE_FLAG_COPY) != ERR_OK)
             break; /* no memory now: the sent callback tries again */
         stats.tcp_bytes += n;
         tcp_recved(c->pcb, n);
-        c->pending = pbuf_free_header(p, n);
+        c->pending[0] = pbuf_free_header(p, n);
+        if (!c->pending[0]) {
+            c->chains--;
+            memmove(c->pending, c->pending + 1, c->chains * sizeof(c->pending[0]));
+        }
     }
     tcp_output(c->pcb);
-    if (!c->pending && c->peer_closed)
+    if (!c->chains && c->peer_closed)
         conn_close(c);
 }
 
@@ -88,17 +105,22 @@ static err_t on_recv(void *arg, struct tcp_pcb *pcb, struct pbuf *p, err_t err)
             pbuf_free(p);
         return err;
     }
-    if (!p)
+    struct pbuf **last = c->chains ? &c->pending[c->chains - 1] : NULL;
+    if (!p) {
         c->peer_closed = true;
-    else if (c->pending)
-        pbuf_cat(c->pending, p);
-    else
-        c->pending = p;
-    if (c->pending && pbuf_clen(c->pending) > MAX_PENDING_PBUFS) {
-        struct pbuf *one = pbuf_coalesce(c->pending, PBUF_RAW); /* frees the chain when it copied */
-        if (one != c->pending)
+    } else if (last && (*last)->tot_len + p->tot_len <= CHAIN_MAX) {
+        pbuf_cat(*last, p);
+    } else if (c->chains < PENDING_CHAINS) {
+        last = &c->pending[c->chains++];
+        *last = p;
+    } else {
+        return ERR_MEM; /* not within one window: lwIP keeps p and offers it again */
+    }
+    if (last && pbuf_clen(*last) > MAX_PENDING_PBUFS) {
+        struct pbuf *one = pbuf_coalesce(*last, PBUF_RAW); /* frees the chain when it copied */
+        if (one != *last)
             stats.tcp_coalesced++;
-        c->pending = one;
+        *last = one;
     }
     pump(c);
     return ERR_OK;
@@ -118,8 +140,7 @@ static void on_err(void *arg, err_t err)
     struct echo_conn *c = arg;
     if (!c)
         return;
-    if (c->pending)
-        pbuf_free(c->pending);
+    free_pending(c);
     kfree(c);
 }
 

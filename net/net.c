@@ -16,6 +16,7 @@
 #include "net/http_server.h"
 #include "net/lwip_port.h"
 #include "net/nic_netif.h"
+#include "net/site.h"
 #include "net/stats_page.h"
 
 #define DHCP_TIMEOUT_NS (10 * 1000000000ULL)
@@ -163,6 +164,10 @@ int net_init(const struct net_config *cfg)
     lwip_init();
     log_pool_sizes();
     stats_page_init(&cfg->stats);
+    if (cfg->site_refused_bytes)
+        site_note_refused(cfg->site_refused_bytes);
+    if (cfg->site && site_load(cfg->site, cfg->site_size) < 0 && cfg->site_release)
+        cfg->site_release(cfg->site, cfg->site_size);
     /* Services listen before any address exists, so READY means they serve. */
     if (http_server_start(dynamic_pages, sizeof(dynamic_pages) / sizeof(dynamic_pages[0])) < 0 || echo_server_start() < 0)
         log_error("net: a service could not start; READY will not be printed");

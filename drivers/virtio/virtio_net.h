@@ -17,6 +17,7 @@
 
 #include "drivers/virtio/virtio.h"
 #include "drivers/virtio/virtio_config.h"
+#include "drivers/virtio/virtio_net_mtu.h"
 
 /* Feature bits (virtio 1.2, 5.1.3). */
 #define VIRTIO_NET_F_CSUM (1ULL << 0)
@@ -25,6 +26,9 @@
 #define VIRTIO_NET_F_MAC (1ULL << 5)
 #define VIRTIO_NET_F_MRG_RXBUF (1ULL << 15)
 #define VIRTIO_NET_F_STATUS (1ULL << 16)
+#define VIRTIO_NET_F_CTRL_VQ (1ULL << 17)
+#define VIRTIO_NET_F_CTRL_RX (1ULL << 18)
+#define VIRTIO_NET_F_GUEST_ANNOUNCE (1ULL << 21)
 #define VIRTIO_F_ANY_LAYOUT (1ULL << 27)
 
 /* struct virtio_net_hdr flags (5.1.6). */
@@ -34,7 +38,6 @@
 #define VIRTIO_NET_MAX_DEVICES 4
 #define VIRTIO_NET_MAX_RX_MERGE 16  /* buffers one received frame may span */
 #define VIRTIO_NET_MAX_TX_FRAGS 32  /* scatter-gather entries of one frame */
-#define VIRTIO_NET_RX_BUFFER_SIZE 2048
 
 struct virtio_net;
 
@@ -65,6 +68,10 @@ struct virtio_net_stack {
     void (*tx_done)(void *ctx, void *token);
     void (*link_changed)(void *ctx, bool up);
     void *ctx;
+    /* The device asks the stack to announce its addresses (GUEST_ANNOUNCE,
+     * after a migration): a gratuitous ARP and an unsolicited neighbour
+     * advertisement for each address. The driver acknowledges afterwards. */
+    void (*announce)(void *ctx);
 };
 
 struct virtio_net_stats {
@@ -85,6 +92,9 @@ struct virtio_net_stats {
     uint64_t tx_timeouts;            /* 2 s of frames in flight and no completion */
     uint64_t device_resets;          /* recoveries completed (for any of the three reasons) */
     uint64_t tx_dropped_by_reset;    /* frames in flight when the device was reset */
+    uint64_t ctrl_commands;          /* control queue commands the device acknowledged */
+    uint64_t ctrl_failures;          /* refused, or no answer in time */
+    uint64_t announces;              /* GUEST_ANNOUNCE requests handled */
 };
 
 /* What kmain asks of every virtio-net device (from the command line). */
@@ -93,6 +103,9 @@ struct virtio_net_config {
     int budget;                  /* frames per poll (budget=) */
     bool log_stats;              /* a statistics line every 5 s (log=debug) */
     bool faults;                 /* faults=on: virtio_net_inject_fault acts (tests only) */
+    const struct virtio_mmio_window *mmio; /* virtio-mmio windows to probe besides PCI (ACPI, command line) */
+    int mmio_count;
+    bool ctrl;                   /* ctrl=: offer CTRL_VQ, CTRL_RX and GUEST_ANNOUNCE */
 };
 
 /* Fault injection for the recovery tests (faults=on, else -EPERM): a device error
@@ -102,7 +115,8 @@ struct virtio_net_config {
 enum virtio_net_fault { VIRTIO_NET_FAULT_DEVICE_ERROR, VIRTIO_NET_FAULT_BAD_USED_ID };
 int virtio_net_inject_fault(struct virtio_net *nic, enum virtio_net_fault fault);
 
-/* Finds every virtio-net function and brings it to DRIVER_OK; returns how many. */
+/* Finds every virtio-net device (PCI functions, then the virtio-mmio windows
+ * whose device id is 1) and brings it to DRIVER_OK; returns how many. */
 int virtio_net_probe_all(const struct virtio_net_config *cfg);
 
 int virtio_net_count(void);
@@ -127,6 +141,13 @@ uint16_t virtio_net_rx_buffers_held(const struct virtio_net *nic);
  * -EIO when the queue is broken. */
 int virtio_net_xmit(struct virtio_net *nic, const struct vq_sg *frags, unsigned count, void *token,
                     const struct virtio_net_tx_csum *csum);
+
+/* The multicast MAC addresses the stack wants to receive (the groups it
+ * joined), for the device's receive filter (CTRL_RX's MAC table; without a
+ * control queue the device receives every multicast anyway). At most
+ * VIRTIO_NET_MCAST_MAX; more turn all-multicast on. Returns 0 or -errno. */
+#define VIRTIO_NET_MCAST_MAX 16
+int virtio_net_set_multicast(struct virtio_net *nic, const uint8_t (*macs)[6], unsigned count);
 
 /* The stack is done with a received buffer: it goes back to the ring. */
 void virtio_net_rx_release(struct virtio_net *nic, uint16_t id);

@@ -115,15 +115,16 @@ int virtio_find_vqs(struct virtio_device *vdev, unsigned nvqs, const char *const
 {
     (void)mode;
     static const struct virtqueue_env env = { queue_notify, malloc, free, queue_report, NULL };
-    bool event_idx = virtio_has_feature(vdev, VIRTIO_F_RING_EVENT_IDX);
+    /* The ring features the driver negotiated, indirect tables aside (the sim's chains are checked without them). */
+    uint64_t features = vdev->features & (VIRTIO_F_RING_EVENT_IDX | VIRTIO_F_RING_PACKED);
     for (unsigned i = 0; i < nvqs; i++) {
         struct virtqueue *vq = calloc(1, sizeof(*vq));
-        void *ring = dma_alloc(virtqueue_ring_bytes(VNENV_RING_SIZE));
-        if (!vq || !ring || virtqueue_init(vq, names[i], (uint16_t)i, VNENV_RING_SIZE, ring, event_idx, false, &env) < 0)
+        void *ring = dma_alloc(virtqueue_ring_bytes(VNENV_RING_SIZE, features));
+        if (!vq || !ring || virtqueue_init(vq, names[i], (uint16_t)i, VNENV_RING_SIZE, ring, features, &env) < 0)
             return -1;
         vq->callback = callbacks[i];
         vdev->vqs[i] = vq;
-        sim_init(i == 0 ? &current->rx : &current->tx, ring, VNENV_RING_SIZE, event_idx, false);
+        sim_init(i == 0 ? &current->rx : &current->tx, ring, VNENV_RING_SIZE, features);
     }
     vdev->nvqs = nvqs;
     vdev->irq_mode = VIRTIO_IRQ_MSIX_PER_QUEUE;
@@ -164,23 +165,25 @@ static void stack_tx_done(void *ctx, void *token) { (void)ctx; (void)token; }
 
 /* ---- the environment ---- */
 
-struct vnenv *vnenv_get(bool event_idx)
+struct vnenv *vnenv_get(bool event_idx, bool packed)
 {
     /* virtio_net keeps its devices for good: one per ring mode, probed on
      * first use and shared by the tests, which each leave it idle. */
-    static struct vnenv envs[2];
-    struct vnenv *e = &envs[event_idx];
+    static struct vnenv envs[2][2];
+    struct vnenv *e = &envs[packed][event_idx];
     current = e;
     if (!e->nic) {
         device_features = VIRTIO_F_VERSION_1 | VIRTIO_NET_F_MAC | VIRTIO_NET_F_STATUS | VIRTIO_NET_F_MRG_RXBUF |
-                          (event_idx ? VIRTIO_F_RING_EVENT_IDX : 0);
-        struct virtio_net_config cfg = { .virtio = { .irq_mode = IRQ_MODE_MSIX, .event_idx = event_idx },
-                                         .budget = VNENV_BUDGET };
+                          (event_idx ? VIRTIO_F_RING_EVENT_IDX : 0) | (packed ? VIRTIO_F_RING_PACKED : 0);
+        struct virtio_net_config cfg = {
+            .virtio = { .irq_mode = IRQ_MODE_MSIX, .event_idx = event_idx, .packed = packed },
+            .budget = VNENV_BUDGET,
+        };
         int before = virtio_net_count();
         if (virtio_net_probe_all(&cfg) != before + 1)
             return NULL;
         e->nic = virtio_net_get(before);
-        struct virtio_net_stack stack = { stack_receive, stack_tx_done, NULL, e };
+        struct virtio_net_stack stack = { stack_receive, stack_tx_done, NULL, e, NULL };
         virtio_net_attach_stack(e->nic, &stack);
     }
     e->frames_received = 0;
@@ -238,6 +241,7 @@ void vnenv_run_polls(struct vnenv *e)
 
 unsigned vnenv_rx_unseen(const struct vnenv *e)
 {
-    struct virtqueue *vq = virtio_net_device(e->nic)->vqs[0];
-    return (uint16_t)(e->rx.used_idx - vq->last_used_idx);
+    /* Both count from the probe on, whichever the ring format. */
+    const struct virtqueue *vq = virtio_net_device(e->nic)->vqs[0];
+    return (unsigned)(e->rx.completed - vq->stats.completed);
 }

@@ -28,9 +28,9 @@ struct vnenv {
 
 #define VNENV_BUDGET 8
 
-/* The device (VERSION_1, MRG_RXBUF, EVENT_IDX as asked; poll budget
- * VNENV_BUDGET), idle, with the counters above at zero. */
-struct vnenv *vnenv_get(bool event_idx);
+/* The device (VERSION_1, MRG_RXBUF, EVENT_IDX and packed rings as asked;
+ * poll budget VNENV_BUDGET), idle, with the counters above at zero. */
+struct vnenv *vnenv_get(bool event_idx, bool packed);
 
 /* The device completes `count` receive buffers with one-buffer frames of
  * `len` bytes, publishes them, and raises the interrupt if it decides to.
