@@ -117,9 +117,13 @@ $(BUILD)/kernel.elf: $(KERNEL_OBJS) $(BUILD)/ksyms.o linker.ld
 	@bad=$$(readelf -rW $@ | awk '/R_X86_64_/ && $$3 != "R_X86_64_RELATIVE" {print $$3}' | sort -u); \
 		[ -z "$$bad" ] || { echo "error: relocations crt0 cannot apply: $$bad" >&2; rm -f $@; exit 1; }
 
-$(BUILD)/kernel.efi: $(BUILD)/kernel.elf
+# objcopy makes the PE; scripts/efi-linux-header rewrites its headers the way
+# Linux's EFI stub images are laid out, with a Linux setup header, so that
+# QEMU's -kernel takes -initrd with it (docs/boot.md, "The site archive").
+$(BUILD)/kernel.efi: $(BUILD)/kernel.elf scripts/efi-linux-header
 	$(Q)$(OBJCOPY) -j .text -j .reloc -j .rodata -j .data -j .dynamic -j .dynsym -j .rela -j .dynstr -j .bss \
-		--strip-all --target efi-app-x86_64 --subsystem=10 $< $@
+		--strip-all --target efi-app-x86_64 --subsystem=10 $< $(BUILD)/kernel-objcopy.efi
+	$(Q)$(PYTHON) scripts/efi-linux-header $(BUILD)/kernel-objcopy.efi $@
 	@echo "built $@ ($$(( $$(stat -c %s $@) / 1024 )) KiB)"
 
 # The PVH image: the same two-pass link, at PVH_BASE; kernel-pvh-debug.elf
@@ -141,15 +145,27 @@ $(BUILD)/kernel-pvh.elf: $(BUILD)/kernel-pvh-debug.elf
 	$(Q)$(OBJCOPY) --strip-all $< $@
 	@echo "built $@ ($$(( $$(stat -c %s $@) / 1024 )) KiB)"
 
-image: $(BUILD)/disk.img ## Build build/disk.img: a GPT disk whose EFI system partition boots the kernel
+# SITE=dir: the directory packed into the site archive (docs/services.md), a
+# newc cpio that run hands over as the initrd and image puts on the disk.
+SITE ?=
+SITE_ARCHIVE := $(if $(SITE),$(BUILD)/site.cpio)
 
-$(BUILD)/disk.img: $(BUILD)/kernel.efi scripts/make-image
-	$(PYTHON) scripts/make-image $< $@
+.PHONY: site FORCE
+site: $(SITE_ARCHIVE) ## Pack SITE=dir into build/site.cpio (newc cpio: the site the kernel serves)
+	@[ -n "$(SITE)" ] || { echo "make site: give SITE=dir" >&2; exit 2; }
 
-run: all ## Boot in QEMU (BOOT=efi|pvh, MACHINE=q35|pc|microvm, ACCEL=tcg|kvm, CMDLINE="...")
-	@BOOT=$(BOOT) MACHINE=$(MACHINE) ACCEL=$(ACCEL) CMDLINE="$(CMDLINE)" bash scripts/run
+# Packed every time: make cannot see changes inside the directory.
+$(BUILD)/site.cpio: FORCE | $(BUILD)/.setup-done
+	@bash scripts/pack-site "$(SITE)" $@
 
-run-image: $(BUILD)/disk.img ## Boot build/disk.img from a drive, as any UEFI hypervisor would
+image: $(BUILD)/kernel.efi $(SITE_ARCHIVE) scripts/make-image ## Build build/disk.img: a GPT disk whose EFI system partition boots the kernel (SITE=dir, CMDLINE="...")
+	$(PYTHON) scripts/make-image $(BUILD)/kernel.efi $(BUILD)/disk.img $(if $(SITE),--site $(SITE_ARCHIVE)) \
+		$(if $(CMDLINE),--cmdline "$(CMDLINE)")
+
+run: all $(SITE_ARCHIVE) ## Boot in QEMU (BOOT=efi|pvh, MACHINE=q35|pc|microvm, ACCEL=tcg|kvm, CMDLINE="...", SITE=dir)
+	@BOOT=$(BOOT) MACHINE=$(MACHINE) ACCEL=$(ACCEL) CMDLINE="$(CMDLINE)" INITRD="$(SITE_ARCHIVE)" bash scripts/run
+
+run-image: image ## Boot build/disk.img from a drive, as any UEFI hypervisor would (SITE=, CMDLINE= as for image)
 	@MACHINE=$(MACHINE) ACCEL=$(ACCEL) DISK=$(BUILD)/disk.img bash scripts/run
 
 debug: $(BUILD)/kernel.efi ## Boot with gdb attached, kernel symbols loaded at the real image base
@@ -167,9 +183,12 @@ test-unit: | $(BUILD)/.setup-done ## Host-built unit tests of pure logic, then t
 test-system: all ## Boot the kernel in QEMU and check its serial console
 	@$(PYTHON) -m pytest -q -rs tests/system
 
-.PHONY: bench
-bench: $(BUILD)/kernel.efi ## Benchmarks beside a Linux guest (root; QUICK=1: our guest only, ~1 min); docs/BENCHMARKS.md
-	@$(PYTHON) scripts/bench $(if $(QUICK),--quick)
+.PHONY: bench bench-doc
+bench: $(BUILD)/kernel.efi $(BUILD)/kernel-pvh.elf ## Benchmarks beside a Linux guest running nginx (root; QUICK=1: our guest only, ~1 min; ONLY=pvh,...: some parts); docs/BENCHMARKS.md
+	@$(PYTHON) scripts/bench $(if $(QUICK),--quick) $(if $(ONLY),--only $(ONLY))
+
+bench-doc: ## Write build/bench/results.json's table into docs/BENCHMARKS.md
+	@$(PYTHON) scripts/bench_report.py $(BUILD)/bench/results.json --doc docs/BENCHMARKS.md
 
 soak: $(BUILD)/kernel.efi ## 10-minute mixed-load soak (SOAK_SECONDS=600): nothing may leak, fail or PANIC (root)
 	@SOAK_SECONDS=$(or $(SOAK_SECONDS),600) $(PYTHON) -m pytest -q -rs -s tests/system/test_soak.py
@@ -186,4 +205,5 @@ clean: ## Remove build/ (third_party/ stays)
 	@$(MAKE) --no-print-directory -C tests/unit clean
 	@$(MAKE) --no-print-directory -C tests/stack clean
 
--include $(KERNEL_OBJS:.o=.d)
+# Both images: the PVH entry objects depend on boot/ headers too.
+-include $(sort $(KERNEL_OBJS:.o=.d) $(PVH_OBJS:.o=.d))

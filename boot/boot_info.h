@@ -42,6 +42,7 @@ struct boot_info {
     unsigned memmap_count;
     struct boot_module modules[BOOT_MODULES_MAX];
     unsigned module_count;
+    uint64_t site_refused_bytes;    /* a site archive the entry could not keep (EFI: no pages for it) */
     uint64_t image_base;            /* where the kernel image lies */
     uint64_t image_size;
     unsigned exit_boot_services_attempts; /* EFI only */

@@ -22,6 +22,8 @@ void kernel_options_defaults(struct kernel_options *opts)
         .log = LOG_VERBOSITY_INFO,
         .virtio_indirect = true,
         .virtio_event_idx = true,
+        .virtio_packed = true,
+        .virtio_ctrl = true,
     };
 }
 
@@ -63,6 +65,96 @@ static int parse_decimal(const char *s, uint64_t max, uint64_t *out)
     }
     *out = v;
     return 0;
+}
+
+/* A number at the start of `s`, in `base`, or with base 0 as C writes it:
+ * 0x hex, a leading 0 octal, else decimal (Linux's simple_strtoull). Sets
+ * *end past it; -1 without a digit or on overflow. */
+static int parse_number_prefix(const char *s, unsigned base, const char **end, uint64_t *out)
+{
+    if (base == 0 && s[0] == '0' && (s[1] == 'x' || s[1] == 'X')) {
+        base = 16;
+        s += 2;
+    } else if (base == 0) {
+        base = s[0] == '0' ? 8 : 10;
+    }
+    uint64_t v = 0;
+    const char *start = s;
+    for (;; s++) {
+        unsigned digit;
+        if (*s >= '0' && *s <= '9')
+            digit = (unsigned)(*s - '0');
+        else if (*s >= 'a' && *s <= 'f')
+            digit = (unsigned)(*s - 'a' + 10);
+        else if (*s >= 'A' && *s <= 'F')
+            digit = (unsigned)(*s - 'A' + 10);
+        else
+            break;
+        if (digit >= base)
+            break;
+        if (v > (UINT64_MAX - digit) / base)
+            return -1;
+        v = v * base + digit;
+    }
+    if (s == start)
+        return -1;
+    *end = s;
+    *out = v;
+    return 0;
+}
+
+int parse_virtio_mmio_device(const char *s, struct virtio_mmio_window *window)
+{
+    uint64_t size, base, irq, id;
+    if (parse_number_prefix(s, 0, &s, &size) < 0)
+        return -1;
+    /* memparse's suffixes, as Linux reads SIZE. */
+    unsigned shift = 0;
+    if (*s == 'K' || *s == 'k')
+        shift = 10;
+    else if (*s == 'M' || *s == 'm')
+        shift = 20;
+    else if (*s == 'G' || *s == 'g')
+        shift = 30;
+    if (shift) {
+        if (size > (UINT64_MAX >> shift))
+            return -1;
+        size <<= shift;
+        s++;
+    }
+    if (*s++ != '@' || parse_number_prefix(s, 0, &s, &base) < 0 || *s++ != ':')
+        return -1;
+    /* IRQ and ID are decimal (Linux reads them with %u and %d); the ID names nothing here. */
+    if (parse_number_prefix(s, 10, &s, &irq) < 0 || irq > UINT32_MAX)
+        return -1;
+    if (*s == ':' && parse_number_prefix(s + 1, 10, &s, &id) < 0)
+        return -1;
+    if (*s || size == 0 || base == 0 || base + size < base)
+        return -1;
+    *window = (struct virtio_mmio_window){ .base = base, .size = size, .gsi = (uint32_t)irq,
+                                           .line = VIRTIO_MMIO_CMDLINE_LINE };
+    return 0;
+}
+
+static void add_virtio_mmio_device(struct parser *p, struct kernel_options *o, const char *v)
+{
+    struct virtio_mmio_window w;
+    if (parse_virtio_mmio_device(v, &w) < 0) {
+        problem(p, "virtio_mmio.device=%s is not SIZE@BASE:IRQ[:ID], ignored", v);
+        return;
+    }
+    for (int i = 0; i < o->mmio_count; i++) {
+        if (o->mmio[i].base == w.base) {
+            problem(p, "virtio_mmio.device=%s: the window at 0x%llx is already given, ignored", v,
+                    (unsigned long long)w.base);
+            return;
+        }
+    }
+    if (o->mmio_count == VIRTIO_MMIO_WINDOWS_MAX) {
+        problem(p, "virtio_mmio.device=%s: more than %d devices, ignored", v, VIRTIO_MMIO_WINDOWS_MAX);
+        return;
+    }
+    o->mmio[o->mmio_count++] = w;
 }
 
 int parse_ipv4(const char *s, uint32_t *addr)
@@ -186,6 +278,10 @@ static void apply(struct parser *p, struct kernel_options *o, const char *key, c
         on_off(p, key, v, &o->virtio_indirect, true);
     } else if (strcmp(key, "event_idx") == 0) {
         on_off(p, key, v, &o->virtio_event_idx, true);
+    } else if (strcmp(key, "packed") == 0) {
+        on_off(p, key, v, &o->virtio_packed, true);
+    } else if (strcmp(key, "ctrl") == 0) {
+        on_off(p, key, v, &o->virtio_ctrl, true);
     } else if (strcmp(key, "faults") == 0) {
         on_off(p, key, v, &o->fault_port, false);
     } else if (strcmp(key, "selftest") == 0) {
@@ -196,6 +292,10 @@ static void apply(struct parser *p, struct kernel_options *o, const char *key, c
         if (strcmp(v, "wait") != 0)
             problem(p, "gdb=%s unknown (only gdb=wait), using none", v);
         o->gdb_wait = strcmp(v, "wait") == 0;
+    } else if (strcmp(key, "virtio_mmio.device") == 0) {
+        add_virtio_mmio_device(p, o, v);
+    } else if (strcmp(key, "initrd") == 0) {
+        memcpy(o->initrd, v, strlen(v) + 1);
     } else if (first_report_of_unknown(p, key)) {
         problem(p, "unknown key '%s' ignored", key);
     }

@@ -11,10 +11,18 @@
  *   log=quiet|info|debug      console verbosity (default info)
  *   indirect=on|off           offer VIRTIO_F_RING_INDIRECT_DESC to devices (default on)
  *   event_idx=on|off          offer VIRTIO_F_RING_EVENT_IDX to devices (default on)
+ *   packed=on|off             offer VIRTIO_F_RING_PACKED (packed rings) to devices (default on)
+ *   ctrl=on|off               offer virtio-net's control queue, receive filter and announce (default on)
  *   faults=on|off             fault-injection commands on UDP port 9999 (tests only; default off)
  *   selftest=NAME[,NAME]|all  run in-guest self-tests and exit with the verdict
  *   crash=KIND                fault on purpose after init (tests the PANIC path)
  *   gdb=wait                  spin at EFI entry until a debugger releases it (make debug)
+ *   virtio_mmio.device=SIZE@BASE:IRQ[:ID]   a virtio-mmio device (Linux's syntax, what QEMU's
+ *                             microvm appends with acpi=off and Firecracker passes): SIZE with an
+ *                             optional K/M/G suffix, BASE and SIZE in C notation (0x hex, 0 octal),
+ *                             IRQ the GSI, ID ignored. Repeatable, up to VIRTIO_MMIO_WINDOWS_MAX.
+ *   initrd=PATH               EFI: the site archive, a file in the boot volume (Linux's EFI stub
+ *                             convention; OVMF appends initrd=initrd for QEMU's -initrd)
  */
 #ifndef BOOT_CMDLINE_H
 #define BOOT_CMDLINE_H
@@ -46,10 +54,15 @@ struct kernel_options {
     enum log_verbosity log;
     bool virtio_indirect;
     bool virtio_event_idx;
+    bool virtio_packed;
+    bool virtio_ctrl;
     bool fault_port;      /* faults=on: net/fault_port.c listens */
     char selftest[CMDLINE_VALUE_MAX]; /* empty: none */
     char crash[CMDLINE_VALUE_MAX];    /* empty: none */
     bool gdb_wait;
+    struct virtio_mmio_window mmio[VIRTIO_MMIO_WINDOWS_MAX]; /* virtio_mmio.device=, in order */
+    int mmio_count;
+    char initrd[CMDLINE_VALUE_MAX];   /* empty: none */
 };
 
 /* Receives one human-readable problem, e.g. "unknown key 'foo' ignored". */
@@ -62,5 +75,8 @@ int cmdline_parse(const char *line, struct kernel_options *opts, cmdline_report_
 
 /* Parses "A.B.C.D" (whole string); returns 0 and sets *addr, or -1. */
 int parse_ipv4(const char *s, uint32_t *addr);
+
+/* Parses "SIZE@BASE:IRQ[:ID]" (whole string) into a window; returns 0 or -1. */
+int parse_virtio_mmio_device(const char *s, struct virtio_mmio_window *window);
 
 #endif

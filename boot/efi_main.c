@@ -7,6 +7,8 @@
 
 #include "arch/x86_64/cpu.h"
 #include "boot/boot_info.h"
+#include "boot/efi_files.h"
+#include "boot/efi_initrd.h"
 #include "boot/efi_memmap.h"
 #include "boot/entry_common.h"
 #include "lib/log.h"
@@ -17,6 +19,7 @@
 extern char __bss_start[], __bss_end[] __attribute__((visibility("hidden")));
 
 #define EXIT_BOOT_SERVICES_TRIES 8
+#define EFI_CMDLINE_FILE "cmdline.txt"
 /* Room for the descriptors that our own pool allocation, and anything the
  * firmware does between GetMemoryMap and ExitBootServices, may add. */
 #define MEMMAP_SLACK_DESCRIPTORS 16
@@ -52,6 +55,22 @@ static void find_acpi_rsdp(EFI_SYSTEM_TABLE *st, struct boot_info *bi)
             bi->acpi_rsdp = (uint64_t)t->VendorTable;
         }
     }
+}
+
+/* A disk boot passes no LoadOptions: the command line may sit beside the
+ * image instead (make image CMDLINE="..."), as text; line ends are spaces. */
+static void read_command_line_file(EFI_SYSTEM_TABLE *st, EFI_LOADED_IMAGE *image, char *out, size_t out_size)
+{
+    uint64_t base, size;
+    if (efi_file_read(st, image, EFI_FILE_BESIDE_IMAGE, EFI_CMDLINE_FILE, out_size - 1, &base, &size) < 0)
+        return;
+    const char *in = (const char *)base;
+    size_t n = 0;
+    for (; n < size; n++)
+        out[n] = in[n] == '\t' || in[n] == '\n' || in[n] == '\r' ? ' ' : in[n] >= 0x20 && in[n] < 0x7F ? in[n] : '?';
+    out[n] = '\0';
+    st->BootServices->FreePages(base, EFI_SIZE_TO_PAGES(size ? size : 1));
+    log_info("cmdline: from " EFI_CMDLINE_FILE " beside the image (no LoadOptions)");
 }
 
 /* Takes the final memory map and leaves boot services. The map key changes
@@ -107,7 +126,10 @@ EFI_STATUS efi_main(EFI_HANDLE image, EFI_SYSTEM_TABLE *st)
     if (!have_image)
         panic("boot: no EFI_LOADED_IMAGE_PROTOCOL for our own image");
     read_command_line(loaded, bi->cmdline, sizeof(bi->cmdline));
+    if (!bi->cmdline[0])
+        read_command_line_file(st, loaded, bi->cmdline, sizeof(bi->cmdline));
     entry_parse_cmdline(bi);
+    efi_initrd_load(st, loaded, bi);
 
     find_acpi_rsdp(st, bi);
     exit_boot_services(image, st, bi);

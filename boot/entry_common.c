@@ -14,6 +14,9 @@ void entry_console_and_clock(uint64_t entry_tsc, const struct boot_info *bi)
     serial_init();
     log_set_output(serial_write);
     kprintf("\n");  /* end whatever the firmware left on the line */
+    /* Deferred from the first line (lib/log.c): a line written at once costs
+     * about 1 ms of UART polling under TCG; the main loop writes them out. */
+    log_set_deferred(true);
     const char *tsc_source = tsc_calibrate();
     log_set_clock(clock_since_entry_ns);
     log_info("boot: image base=0x%llx size=%llu KiB", (unsigned long long)bi->image_base,
@@ -35,12 +38,13 @@ void entry_parse_cmdline(struct boot_info *bi)
     log_info("cmdline: \"%s\"", bi->cmdline);
     kernel_options_defaults(&bi->options);
     cmdline_parse(bi->cmdline, &bi->options, report_cmdline_problem, NULL);
+    /* log=debug: someone debugging a hang during init wants every line at
+     * once; so does someone attaching a debugger. */
+    if (bi->options.log == LOG_VERBOSITY_DEBUG || bi->options.gdb_wait)
+        log_set_deferred(false);
     if (bi->options.gdb_wait) {
         log_info("gdb: waiting for a debugger (set gdb_release_wait=1 to go on)");
         while (!gdb_release_wait)
             cpu_relax();
     }
-    /* From here the console is deferred (lib/log.c), except with log=debug:
-     * someone debugging a hang during init wants every line at once. */
-    log_set_deferred(bi->options.log != LOG_VERBOSITY_DEBUG);
 }

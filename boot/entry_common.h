@@ -16,7 +16,8 @@
 void entry_console_and_clock(uint64_t entry_tsc, const struct boot_info *bi);
 
 /* Logs bi->cmdline and parses it into bi->options; waits for a debugger on
- * gdb=wait; from here the console is deferred (unless log=debug). */
+ * gdb=wait. The console is deferred from the first line, synchronous from
+ * here on with log=debug or gdb=wait. */
 void entry_parse_cmdline(struct boot_info *bi);
 
 #endif

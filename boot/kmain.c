@@ -3,6 +3,7 @@
  * steps above it.
  */
 #include "arch/x86_64/acpi.h"
+#include "arch/x86_64/apic_topology.h"
 #include "arch/x86_64/backtrace.h"
 #include "arch/x86_64/cpu.h"
 #include "arch/x86_64/gdt.h"
@@ -20,6 +21,7 @@
 #include "boot/boot_info.h"
 #include "boot/crash.h"
 #include "boot/memory.h"
+#include "boot/mmio_windows.h"
 #include "boot/selftest.h"
 #include "drivers/pci.h"
 #include "drivers/virtio/virtio_net.h"
@@ -28,9 +30,13 @@
 #include "lib/log.h"
 #include "lib/page_alloc.h"
 #include "lib/panic.h"
+#include "lib/phys_mem.h"
 
 #define KERNEL_STACK_PAGES 16 /* 64 KiB */
 #define IST_STACK_PAGES 4     /* 16 KiB each */
+/* What the network stack needs free beside a site archive: connections,
+ * lwIP's packet data and the site's file table come from the heap. */
+#define SITE_MIN_FREE_BYTES (4ull << 20)
 
 static enum log_level log_level_for(enum log_verbosity v)
 {
@@ -41,10 +47,12 @@ static enum log_level log_level_for(enum log_verbosity v)
 static struct virtio_net_config virtio_net_config_from(const struct kernel_options *o)
 {
     return (struct virtio_net_config){
-        .virtio = { .irq_mode = o->irq_mode, .indirect = o->virtio_indirect, .event_idx = o->virtio_event_idx },
+        .virtio = { .irq_mode = o->irq_mode, .indirect = o->virtio_indirect, .event_idx = o->virtio_event_idx,
+                    .packed = o->virtio_packed },
         .budget = (int)o->budget,
         .log_stats = o->log == LOG_VERBOSITY_DEBUG,
         .faults = o->fault_port,
+        .ctrl = o->virtio_ctrl,
     };
 }
 
@@ -60,6 +68,36 @@ static struct net_config net_config_from(const struct kernel_options *o)
         .random_seed = random_seed(),
         .stats = { .interrupt_counts = irq_for_each_count },
     };
+}
+
+static void site_release(const void *archive, size_t size)
+{
+    uint64_t pages = phys_mem_add((uint64_t)archive, size);
+    log_info("site: the archive's %llu KiB given back to the page allocator", (unsigned long long)(pages * PAGE_SIZE / 1024));
+}
+
+/* The site archive is the loader's first module (an initrd: docs/boot.md),
+ * unless keeping it would leave the kernel too little memory. */
+static void site_archive_into(const struct boot_info *bi, struct net_config *cfg)
+{
+    cfg->site_refused_bytes = bi->site_refused_bytes; /* refused by the entry already */
+    if (!bi->module_count)
+        return;
+    const struct boot_module *m = &bi->modules[0];
+    if (bi->module_count > 1)
+        log_warn("site: %u modules; only the first is the site archive", bi->module_count);
+    uint64_t free_bytes = memory_get_stats().free_bytes;
+    cfg->site_release = site_release;
+    if (free_bytes < SITE_MIN_FREE_BYTES) {
+        log_error("site: the %llu KiB archive does not fit: with it %llu KiB stay free, the kernel needs %llu KiB; "
+                  "refused, serving the built-in pages", (unsigned long long)(m->size / 1024),
+                  (unsigned long long)(free_bytes / 1024), SITE_MIN_FREE_BYTES / 1024);
+        cfg->site_refused_bytes = m->size;
+        site_release((const void *)m->base, m->size);
+        return;
+    }
+    cfg->site = (const void *)m->base;
+    cfg->site_size = m->size;
 }
 
 static void run_net_timeouts(void *arg)
@@ -91,12 +129,12 @@ static void cpu_tables_init(void)
     log_info("cpu: own GDT, TSS with IST stacks for #DF, NMI and #MC");
 }
 
-/* ACPI, then the interrupt controllers it describes, then the timer on top. */
+/* ACPI, then the interrupt controllers it (or an MP table, or the
+ * architectural defaults) describes, then the timer on top. */
 static void interrupts_and_time_init(const struct boot_info *bi)
 {
-    if (acpi_init(bi->acpi_rsdp) < 0 || !acpi_platform()->have_madt)
-        panic("init: no usable ACPI MADT: cannot find the interrupt controllers");
-    const struct madt_info *madt = &acpi_platform()->madt;
+    acpi_init(bi->acpi_rsdp); /* what is missing was said; apic_topology_probe looks elsewhere */
+    const struct madt_info *madt = apic_topology_probe();
     if (lapic_init(madt->lapic_address, madt) < 0)
         panic("init: cannot map the LAPIC at 0x%llx", (unsigned long long)madt->lapic_address);
     if (ioapic_init(madt, lapic_id()) < 0)
@@ -115,9 +153,13 @@ static void kmain_on_kernel_stack(void *arg)
     log_info("pic: 8259s remapped to vectors 0x%x-0x%x and masked", PIC_VECTOR_BASE, PIC_VECTOR_BASE + 15);
     interrupts_and_time_init(bi);
     pci_init();
+    struct virtio_mmio_window mmio[VIRTIO_MMIO_WINDOWS_MAX];
     struct virtio_net_config nic_cfg = virtio_net_config_from(&bi->options);
+    nic_cfg.mmio = mmio;
+    nic_cfg.mmio_count = mmio_windows_collect(&bi->options, mmio, VIRTIO_MMIO_WINDOWS_MAX);
     virtio_net_probe_all(&nic_cfg);
     struct net_config net_cfg = net_config_from(&bi->options);
+    site_archive_into(bi, &net_cfg);
     net_init(&net_cfg);
     main_loop_add_hook(&net_timeouts_hook);
 

@@ -13,6 +13,10 @@ void memory_init(const struct boot_info *bi)
     for_each_range(bi, r)
         if (r->type != BOOT_MEM_IN_USE && r->base + r->size > top)
             top = r->base + r->size;
+    /* Modules may be given back later (a refused site archive): cover them too. */
+    for (unsigned i = 0; i < bi->module_count; i++)
+        if (bi->modules[i].base + bi->modules[i].size > top)
+            top = bi->modules[i].base + bi->modules[i].size;
 
     /* The bitmap goes at the start of the first free region that holds it. */
     size_t bitmap_bytes = page_alloc_bitmap_bytes(top);

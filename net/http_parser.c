@@ -15,8 +15,7 @@ static char lower(char c)
     return c >= 'A' && c <= 'Z' ? (char)(c - 'A' + 'a') : c;
 }
 
-/* Case-insensitive comparison of n bytes against a lower-case literal. */
-static bool equals_ci(const char *s, size_t n, const char *lit)
+bool http_equals_ci(const char *s, size_t n, const char *lit)
 {
     size_t i = 0;
     for (; i < n && lit[i]; i++)
@@ -38,10 +37,31 @@ static bool list_contains(const char *s, size_t n, const char *token)
         size_t end = i;
         while (end > start && (s[end - 1] == ' ' || s[end - 1] == '\t'))
             end--;
-        if (end > start && equals_ci(s + start, end - start, token))
+        if (end > start && http_equals_ci(s + start, end - start, token))
             return true;
     }
     return false;
+}
+
+/* The field of req that keeps the value of the header named name[0..n), or NULL. */
+static struct http_field *kept_field(struct http_request *req, const char *name, size_t n)
+{
+    static const struct {
+        const char *name;
+        size_t offset;
+    } kept[] = {
+        { "accept-encoding", offsetof(struct http_request, accept_encoding) },
+        { "if-match", offsetof(struct http_request, if_match) },
+        { "if-none-match", offsetof(struct http_request, if_none_match) },
+        { "if-modified-since", offsetof(struct http_request, if_modified_since) },
+        { "if-unmodified-since", offsetof(struct http_request, if_unmodified_since) },
+        { "range", offsetof(struct http_request, range) },
+        { "if-range", offsetof(struct http_request, if_range) },
+    };
+    for (size_t i = 0; i < sizeof(kept) / sizeof(kept[0]); i++)
+        if (http_equals_ci(name, n, kept[i].name))
+            return (struct http_field *)((char *)req + kept[i].offset);
+    return NULL;
 }
 
 /* The first "\r\n" in s[0..n): a pointer to its '\r', or NULL. */
@@ -62,6 +82,21 @@ static size_t header_block_length(const char *buf, size_t len)
     return 0;
 }
 
+/* A request line over the limits: 414 when it is the target that is too long
+ * (RFC 9112, 3: a server MUST answer 414 then), else 400. */
+static enum http_parse_status overlong_line_status(const char *line, size_t n)
+{
+    size_t i = 0;
+    while (i < n && is_token_char(line[i]))
+        i++;
+    if (i == 0 || i >= n || line[i] != ' ')
+        return HTTP_PARSE_BAD_REQUEST;
+    size_t t = ++i;
+    while (i < n && line[i] != ' ' && line[i] != '\r')
+        i++;
+    return i - t >= HTTP_MAX_TARGET ? HTTP_PARSE_URI_TOO_LONG : HTTP_PARSE_BAD_REQUEST;
+}
+
 static enum http_parse_status parse_request_line(const char *line, size_t n, struct http_request *req)
 {
     size_t i = 0;
@@ -80,7 +115,9 @@ static enum http_parse_status parse_request_line(const char *line, size_t n, str
         i++;
     }
     size_t tlen = i - t;
-    if (tlen == 0 || tlen >= HTTP_MAX_TARGET || i >= n)
+    if (tlen >= HTTP_MAX_TARGET)
+        return HTTP_PARSE_URI_TOO_LONG;
+    if (tlen == 0 || i >= n)
         return HTTP_PARSE_BAD_REQUEST;
     memcpy(req->target, line + t, tlen);
     req->target[tlen] = '\0';
@@ -102,15 +139,19 @@ enum http_parse_status http_parse_request(const char *buf, size_t len, struct ht
     if (block == 0) {
         /* Still incomplete: fail as soon as a limit is certainly exceeded. */
         const char *eol = find_crlf(buf, len);
-        if ((!eol && len > HTTP_MAX_REQUEST_LINE) || (eol && (size_t)(eol - buf) > HTTP_MAX_REQUEST_LINE) ||
-            len >= HTTP_MAX_HEADER_BYTES)
+        size_t line = eol ? (size_t)(eol - buf) : len;
+        if (line > HTTP_MAX_REQUEST_LINE)
+            return overlong_line_status(buf, line);
+        if (len >= HTTP_MAX_HEADER_BYTES)
             return HTTP_PARSE_BAD_REQUEST;
         return HTTP_PARSE_INCOMPLETE;
     }
     const char *line_end = find_crlf(buf, block);
     size_t line_len = (size_t)(line_end - buf);
-    if (line_len == 0 || line_len > HTTP_MAX_REQUEST_LINE)
+    if (line_len == 0)
         return HTTP_PARSE_BAD_REQUEST;
+    if (line_len > HTTP_MAX_REQUEST_LINE)
+        return overlong_line_status(buf, line_len);
     enum http_parse_status s = parse_request_line(buf, line_len, req);
     if (s != HTTP_PARSE_OK)
         return s;
@@ -139,10 +180,19 @@ enum http_parse_status http_parse_request(const char *buf, size_t len, struct ht
                 return HTTP_PARSE_BAD_REQUEST;
         const char *value = line + v;
         size_t vlen = n - v;
-        if (equals_ci(line, colon, "connection")) {
+        while (vlen && (value[vlen - 1] == ' ' || value[vlen - 1] == '\t'))
+            vlen--;
+        struct http_field *field = kept_field(req, line, colon);
+        if (field) {
+            field->repeated = field->present;
+            field->present = true;
+            field->value = value;
+            field->len = vlen;
+        }
+        if (http_equals_ci(line, colon, "connection")) {
             conn_close |= list_contains(value, vlen, "close");
             conn_keep_alive |= list_contains(value, vlen, "keep-alive");
-        } else if (equals_ci(line, colon, "content-length")) {
+        } else if (http_equals_ci(line, colon, "content-length")) {
             for (size_t k = 0; k < vlen; k++) {
                 if (value[k] == ' ' || value[k] == '\t')
                     break;
@@ -151,7 +201,7 @@ enum http_parse_status http_parse_request(const char *buf, size_t len, struct ht
                 if (value[k] != '0')
                     req->has_body = true;
             }
-        } else if (equals_ci(line, colon, "transfer-encoding")) {
+        } else if (http_equals_ci(line, colon, "transfer-encoding")) {
             req->has_body = true;
         }
         pos += n + 2;

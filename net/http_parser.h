@@ -9,13 +9,22 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#define HTTP_MAX_REQUEST_LINE 1024
+#define HTTP_MAX_TARGET 1024       /* a longer request-target is answered 414 (RFC 9112, 3) */
+#define HTTP_MAX_METHOD 16
+#define HTTP_MAX_REQUEST_LINE (HTTP_MAX_METHOD + HTTP_MAX_TARGET + 16) /* method SP target SP HTTP/1.1 */
 #define HTTP_MAX_HEADER_BYTES 8192 /* request line and all header lines together */
 #define HTTP_MAX_HEADERS 64
-#define HTTP_MAX_TARGET 256
-#define HTTP_MAX_METHOD 16
 
 enum http_method { HTTP_GET, HTTP_HEAD, HTTP_OTHER };
+
+/* A header field's value (RFC 9110, 5.5), without surrounding whitespace, as
+ * it stands in the parsed buffer: valid while those bytes are. */
+struct http_field {
+    const char *value;
+    size_t len;
+    bool present;
+    bool repeated;           /* sent more than once: callers that need one value ignore it */
+};
 
 struct http_request {
     enum http_method method;
@@ -24,6 +33,9 @@ struct http_request {
     int version_minor;       /* 0 or 1 (HTTP/1.x only) */
     bool keep_alive;         /* after the Connection header and the version's default */
     bool has_body;           /* Content-Length > 0 or chunked: this server reads no bodies */
+    /* What static files need (RFC 9110, 12.5.3 and 13.1; 14.2 and 13.1.5). */
+    struct http_field accept_encoding, if_match, if_none_match, if_modified_since, if_unmodified_since, range,
+        if_range;
 };
 
 /* What http_parse_request found. */
@@ -32,9 +44,14 @@ enum http_parse_status {
     HTTP_PARSE_INCOMPLETE,   /* need more bytes (within the limits) */
     HTTP_PARSE_BAD_REQUEST,  /* malformed, or over a limit: answer 400 and close */
     HTTP_PARSE_BAD_VERSION,  /* a well-formed line with another HTTP version: 505 and close */
+    HTTP_PARSE_URI_TOO_LONG, /* a request-target of HTTP_MAX_TARGET bytes or more: 414 and close */
 };
 
 /* Parses one request from the start of buf. */
 enum http_parse_status http_parse_request(const char *buf, size_t len, struct http_request *req, size_t *consumed);
+
+/* True when s[0..n) equals the lower-case `token`, ignoring ASCII case (field
+ * names, codings and units are case-insensitive: RFC 9110, 5.1, 8.4.1, 14.1). */
+bool http_equals_ci(const char *s, size_t n, const char *token);
 
 #endif

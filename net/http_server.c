@@ -7,12 +7,13 @@
 #include "lib/string.h"
 #include "lwip/tcp.h"
 #include "net/http_parser.h"
+#include "net/http_static.h"
 #include "net/tcp_service.h"
 
 #define REQUEST_BUFFER HTTP_MAX_HEADER_BYTES
 #define POLL_INTERVAL 2                 /* lwIP poll ticks of 500 ms: once a second */
 #define IDLE_TIMEOUT_NS (15ULL * 1000000000ULL)
-#define HEADER_BUFFER 256
+#define HEADER_BUFFER (HTTP_STATIC_HEADERS_MAX + 512) /* status line, our fields, the site's (Location, ETag, ...) */
 
 static const char index_page[] =
     "<!doctype html>\n<html><head><title>unikernel-net</title></head><body>\n"
@@ -52,9 +53,15 @@ static const char *reason_phrase(int status)
 {
     switch (status) {
     case 200: return "OK";
+    case 206: return "Partial Content";
+    case 301: return "Moved Permanently";
+    case 304: return "Not Modified";
     case 400: return "Bad Request";
     case 404: return "Not Found";
     case 405: return "Method Not Allowed";
+    case 412: return "Precondition Failed";
+    case 414: return "URI Too Long";
+    case 416: return "Range Not Satisfiable";
     case 500: return "Internal Server Error";
     case 505: return "HTTP Version Not Supported";
     default: return "Unknown";
@@ -101,27 +108,40 @@ static void conn_close(struct http_conn *c)
         tcp_poll(pcb, NULL, 0);
 }
 
-static void start_response(struct http_conn *c, int status, const char *content_type, const char *body,
-                           size_t body_len, bool send_body)
+/* content_type NULL: a response without content (304), so neither Content-Type
+ * nor Content-Length. `fields`: more header lines, each ending in CRLF. */
+static void start_response_with(struct http_conn *c, int status, const char *content_type, const char *fields,
+                                size_t fields_len, const char *body, size_t body_len, bool send_body)
 {
-    c->header_len = (size_t)snprintf(c->header, sizeof(c->header),
-                                     "HTTP/1.1 %d %s\r\nServer: unikernel-net\r\nContent-Type: %s\r\n"
-                                     "Content-Length: %zu\r\n%sConnection: %s\r\n\r\n",
-                                     status, reason_phrase(status), content_type, body_len,
-                                     status == 405 ? "Allow: GET, HEAD\r\n" : "",
-                                     c->close_after ? "close" : "keep-alive");
+    /* HEADER_BUFFER holds the longest of these (the site's fields are at most HTTP_STATIC_HEADERS_MAX). */
+    char length[48] = "";
+    if (content_type)
+        snprintf(length, sizeof(length), "Content-Length: %zu\r\n", body_len);
+    int n = snprintf(c->header, sizeof(c->header),
+                     "HTTP/1.1 %d %s\r\nServer: unikernel-net\r\n%s%s%s%s%.*s%sConnection: %s\r\n\r\n", status,
+                     reason_phrase(status), content_type ? "Content-Type: " : "", content_type ? content_type : "",
+                     content_type ? "\r\n" : "", length, (int)fields_len, fields,
+                     status == 405 ? "Allow: GET, HEAD\r\n" : "", c->close_after ? "close" : "keep-alive");
+    c->header_len = n > 0 && (size_t)n < sizeof(c->header) ? (size_t)n : sizeof(c->header) - 1;
     c->header_sent = 0;
-    c->body = send_body ? body : NULL;
-    c->body_len = send_body ? body_len : 0;
+    c->body = send_body && content_type ? body : NULL;
+    c->body_len = send_body && content_type ? body_len : 0;
     c->body_sent = 0;
     stats.requests++;
     stats.responses_by_class[status / 100 < 6 ? status / 100 : 0]++;
+}
+
+static void start_response(struct http_conn *c, int status, const char *content_type, const char *body,
+                           size_t body_len, bool send_body)
+{
+    start_response_with(c, status, content_type, "", 0, body, body_len, send_body);
 }
 
 static void respond_error(struct http_conn *c, int status)
 {
     const char *text = status == 400   ? "400 Bad Request\n"
                        : status == 405 ? "405 Method Not Allowed\n"
+                       : status == 414 ? "414 URI Too Long\n"
                        : status == 505 ? "505 HTTP Version Not Supported\n"
                                        : "500 Internal Server Error\n";
     c->close_after = true;
@@ -136,17 +156,18 @@ static const struct http_dynamic_page *dynamic_page(const char *target)
     return NULL;
 }
 
+/* Built-in pages by their exact target, then the site's files, then the
+ * built-in index (which the site's own index.html replaces), else 404. */
 static void route(struct http_conn *c, const struct http_request *req)
 {
     const struct http_dynamic_page *page;
+    struct http_static_reply reply;
     bool send_body = req->method == HTTP_GET;
     if (req->method == HTTP_OTHER) {
         respond_error(c, 405);
         return;
     }
-    if (strcmp(req->target, "/") == 0 || strcmp(req->target, "/index.html") == 0) {
-        start_response(c, 200, "text/html; charset=utf-8", index_page, sizeof(index_page) - 1, send_body);
-    } else if (strcmp(req->target, "/hello") == 0) {
+    if (strcmp(req->target, "/hello") == 0) {
         start_response(c, 200, "text/plain", hello_body, sizeof(hello_body) - 1, send_body);
     } else if ((page = dynamic_page(req->target)) != NULL) {
         size_t len;
@@ -157,6 +178,11 @@ static void route(struct http_conn *c, const struct http_request *req)
         }
         c->owned_body = text;
         start_response(c, 200, page->content_type, text, len, send_body);
+    } else if (http_static_answer(req, &reply)) {
+        start_response_with(c, reply.status, reply.content_type, reply.headers, reply.headers_len,
+                            (const char *)reply.body, reply.body_len, send_body);
+    } else if (strcmp(req->target, "/") == 0 || strcmp(req->target, "/index.html") == 0) {
+        start_response(c, 200, "text/html; charset=utf-8", index_page, sizeof(index_page) - 1, send_body);
     } else {
         static const char not_found[] = "404 Not Found\n";
         start_response(c, 404, "text/plain", not_found, sizeof(not_found) - 1, send_body);
@@ -184,6 +210,10 @@ static bool write_response(struct http_conn *c)
             c->header_sent += n;
         else
             c->body_sent += n;
+        if (!header && (flags & TCP_WRITE_FLAG_COPY))
+            stats.body_bytes_copied += n;
+        else if (!header)
+            stats.body_bytes_referenced += n;
     }
     return true;
 }
@@ -228,6 +258,9 @@ static void process(struct http_conn *c)
             consumed = c->request_len;
         } else if (s == HTTP_PARSE_BAD_VERSION) {
             respond_error(c, 505);
+            consumed = c->request_len;
+        } else if (s == HTTP_PARSE_URI_TOO_LONG) {
+            respond_error(c, 414);
             consumed = c->request_len;
         } else {
             c->close_after = !req.keep_alive || req.has_body;

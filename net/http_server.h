@@ -20,6 +20,8 @@ struct http_server_stats {
     uint64_t responses_by_class[6]; /* index = status / 100 */
     uint64_t timeouts;          /* idle connections closed */
     uint64_t aborted;           /* closed by error or memory shortage */
+    uint64_t body_bytes_referenced; /* queued to lwIP by reference (built-in and site bodies: no copy) */
+    uint64_t body_bytes_copied;     /* queued as copies (bodies made per request: /stats) */
 };
 
 /* A page made per request (e.g. /stats): render returns a kmalloc'ed body

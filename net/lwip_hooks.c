@@ -1,30 +1,107 @@
 #include "net/lwip_hooks.h"
 
+#include "lib/string.h"
 #include "lwip/pbuf.h"
 #include "lwip/priv/tcp_priv.h"
 #include "lwip/stats.h"
 #include "lwip/tcp.h"
+#include "net/tcp_listen_cookies.h"
+#include "net/tcp_options.h"
+#include "net/tcp_reinject.h"
 #include "net/tcp_seq_guard.h"
+#include "net/tcp_timewait_reuse.h"
 
-static uint64_t guard_drops;
+/* What the hook tells tcp_input: go on, or the segment is dropped (or was
+ * handed back to tcp_input: net/tcp_reinject.h). */
+#define HOOK_CONTINUE ERR_OK
+#define HOOK_CONSUMED ERR_VAL
 
-uint64_t net_tcp_guard_drops(void) { return guard_drops; }
+static struct net_tcp_hook_stats hook_stats;
+
+const struct net_tcp_hook_stats *net_tcp_hook_stats(void) { return &hook_stats; }
+
+/* The options lwIP may have split between two pbufs, read as one list. */
+static void read_options(const struct tcp_hdr *hdr, u16_t optlen, u16_t opt1len, const u8_t *opt2,
+                         struct tcp_syn_options *out)
+{
+    u8_t opt[TCP_OPTIONS_MAX];
+    if (optlen > sizeof(opt) || opt1len > optlen) {
+        tcp_options_parse(NULL, 0, out);
+        return;
+    }
+    memcpy(opt, (const u8_t *)hdr + TCP_HLEN, opt1len);
+    if (opt2)
+        memcpy(opt + opt1len, opt2, optlen - opt1len);
+    tcp_options_parse(opt, opt2 ? optlen : opt1len, out);
+}
+
+/* A SYN for a 4-tuple in TIME_WAIT (net/tcp_timewait_reuse.h): when it may
+ * open a new connection, end the old one and give the SYN back to tcp_input,
+ * which now finds only the listener. Otherwise lwIP's tcp_timewait_input
+ * answers as before (an RST in the old window, an ACK outside it). */
+static err_t timewait_input(struct tcp_pcb *pcb, struct tcp_hdr *hdr, u16_t optlen, u16_t opt1len, u8_t *opt2,
+                            struct pbuf *p)
+{
+    if ((TCPH_FLAGS(hdr) & (TCP_SYN | TCP_ACK | TCP_RST | TCP_FIN)) != TCP_SYN)
+        return HOOK_CONTINUE;
+    struct tcp_timewait_old old = { .rcv_nxt = pcb->rcv_nxt };
+    struct tcp_timewait_syn syn = { .seqno = hdr->seqno };
+#if LWIP_TCP_TIMESTAMPS
+    struct tcp_syn_options o;
+    read_options(hdr, optlen, opt1len, opt2, &o);
+    old.timestamps = (pcb->flags & TF_TIMESTAMP) != 0;
+    old.ts_recent = pcb->ts_recent;
+    syn.timestamps = o.has_ts;
+    syn.tsval = o.tsval;
+#else
+    (void)opt1len;
+#endif
+    if (!tcp_timewait_reuse_allowed(&old, &syn) || !tcp_reinject_possible(hdr, optlen, opt2, p))
+        return HOOK_CONTINUE;
+    tcp_abort(pcb); /* in TIME_WAIT: unlinked and freed, nothing sent */
+    hook_stats.timewait_reused++;
+    tcp_reinject(hdr, optlen, p);
+    return HOOK_CONSUMED;
+}
+
+static err_t listen_input(struct tcp_pcb_listen *lpcb, struct tcp_hdr *hdr, u16_t optlen, u16_t opt1len, u8_t *opt2,
+                          struct pbuf *p)
+{
+    struct tcp_syn_options o;
+    read_options(hdr, optlen, opt1len, opt2, &o);
+    switch (tcp_listen_cookies_input(lpcb, hdr, optlen, opt2, p, &o)) {
+    case TCP_COOKIE_PASS:
+        return HOOK_CONTINUE;
+    case TCP_COOKIE_SENT:
+        hook_stats.syn_cookies_sent++;
+        return HOOK_CONSUMED;
+    case TCP_COOKIE_CONNECTED:
+        hook_stats.syn_cookies_accepted++;
+        return HOOK_CONSUMED;
+    case TCP_COOKIE_BAD:
+        hook_stats.syn_cookies_bad++;
+        return HOOK_CONTINUE;
+    case TCP_COOKIE_NO_PCB:
+        return HOOK_CONSUMED;
+    }
+    return HOOK_CONTINUE;
+}
 
 err_t net_tcp_inpacket_hook(struct tcp_pcb *pcb, struct tcp_hdr *hdr, u16_t optlen, u16_t opt1len, u8_t *opt2,
                             struct pbuf *p)
 {
-    (void)optlen;
-    (void)opt1len;
-    (void)opt2;
-    /* Only the states whose segments reach tcp_receive's data path; a LISTEN
-     * pcb is a smaller struct, and only its state is common with ours. */
+    if (pcb->state == LISTEN) /* a struct tcp_pcb_listen: only the common fields are pcb's */
+        return listen_input((struct tcp_pcb_listen *)pcb, hdr, optlen, opt1len, opt2, p);
+    if (pcb->state == TIME_WAIT)
+        return timewait_input(pcb, hdr, optlen, opt1len, opt2, p);
+    /* Only the states whose segments reach tcp_receive's data path. */
     if (pcb->state < SYN_RCVD || pcb->state >= CLOSE_WAIT)
-        return ERR_OK;
+        return HOOK_CONTINUE;
     uint32_t tcplen = p->tot_len + ((TCPH_FLAGS(hdr) & (TCP_SYN | TCP_FIN)) ? 1u : 0u);
     if (tcp_seq_guard_insane_trim(pcb->rcv_nxt, hdr->seqno, tcplen)) {
-        guard_drops++;
+        hook_stats.guard_drops++;
         TCP_STATS_INC(tcp.drop);
-        return ERR_VAL;
+        return HOOK_CONSUMED;
     }
-    return ERR_OK;
+    return HOOK_CONTINUE;
 }

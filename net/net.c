@@ -6,6 +6,8 @@
 #include "lib/printf.h"
 #include "lwip/dhcp.h"
 #include "lwip/init.h"
+#include "lwip/memp.h"
+#include "lwip/priv/memp_priv.h"
 #include "lwip/ip_addr.h"
 #include "lwip/netif.h"
 #include "lwip/timeouts.h"
@@ -14,6 +16,7 @@
 #include "net/http_server.h"
 #include "net/lwip_port.h"
 #include "net/nic_netif.h"
+#include "net/site.h"
 #include "net/stats_page.h"
 
 #define DHCP_TIMEOUT_NS (10 * 1000000000ULL)
@@ -143,6 +146,16 @@ static void configure_addresses(struct netif *netif, const struct net_config *cf
     netif_set_up(netif);
 }
 
+/* lwIP's pools are static (.bss, lwipopts.h); packet data comes from the kernel heap. */
+static void log_pool_sizes(void)
+{
+    size_t bytes = 0;
+    for (int i = 0; i < MEMP_MAX; i++)
+        bytes += (size_t)memp_pools[i]->size * memp_pools[i]->num;
+    log_info("net: lwIP pools %zu KiB in the image (%u TCP pcbs, %u segments, %u pbufs), data from the kernel heap",
+             bytes / 1024, MEMP_NUM_TCP_PCB, MEMP_NUM_TCP_SEG, MEMP_NUM_PBUF);
+}
+
 static const struct http_dynamic_page dynamic_pages[] = {
     { "/stats", "text/plain; version=0.0.4", stats_page_render },
 };
@@ -151,7 +164,12 @@ int net_init(const struct net_config *cfg)
 {
     net_random_seed(cfg->random_seed);
     lwip_init();
+    log_pool_sizes();
     stats_page_init(&cfg->stats);
+    if (cfg->site_refused_bytes)
+        site_note_refused(cfg->site_refused_bytes);
+    if (cfg->site && site_load(cfg->site, cfg->site_size) < 0 && cfg->site_release)
+        cfg->site_release(cfg->site, cfg->site_size);
     /* Services listen before any address exists, so READY means they serve. */
     if (http_server_start(dynamic_pages, sizeof(dynamic_pages) / sizeof(dynamic_pages[0])) < 0 || echo_server_start() < 0)
         log_error("net: a service could not start; READY will not be printed");

@@ -22,6 +22,14 @@ struct net_config {
     bool fault_port;      /* faults=on: net/fault_port.c listens */
     uint64_t random_seed; /* for ports, ISNs and DHCP ids */
     struct stats_sources stats; /* what /stats reads from outside net/ */
+    /* The site archive (newc cpio, net/site.h) where the loader put it, or
+     * NULL: the built-in pages. It must stay there while served; a refused
+     * one goes back through site_release. site_refused_bytes: an archive
+     * the caller refused already (too large), for /stats. */
+    const void *site;
+    size_t site_size;
+    void (*site_release)(const void *archive, size_t size);
+    uint64_t site_refused_bytes;
 };
 
 /* Brings up lwIP over every virtio-net NIC and starts the services;

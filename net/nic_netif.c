@@ -10,6 +10,7 @@
 #include "lwip/pbuf.h"
 #include "lwip/snmp.h"
 #include "lwip/stats.h"
+#include "net/announce.h"
 #include "net/nic_tx.h"
 #include "netif/ethernet.h"
 
@@ -28,8 +29,19 @@ struct nic_netif;
 static struct nic_netif *registry[VIRTIO_NET_MAX_DEVICES];
 static int registry_count;
 
+/* An IPv6 multicast group's MAC address: 33:33 and the group's last 32 bits (RFC 2464, 7). */
+#define MCAST6_MAC_PREFIX0 0x33
+#define MCAST6_MAC_PREFIX1 0x33
+
+struct mcast_entry {
+    uint8_t mac[6];
+    unsigned users;  /* groups that map to this address */
+};
+
 struct nic_netif {
     struct netif netif;
+    struct mcast_entry mcast[VIRTIO_NET_MCAST_MAX + 1]; /* one more: too many turns all-multicast on */
+    unsigned mcast_count;
     struct virtio_net *nic;
     struct rx_pbuf *rx_pbufs; /* one per driver receive buffer id */
     uint16_t rx_pbuf_count;
@@ -152,6 +164,62 @@ static void tx_wake(void *ctx)
     nic_tx_wake(&n->tx);
 }
 
+static void announce(void *ctx)
+{
+    struct nic_netif *n = ctx;
+    unsigned sent = net_announce(&n->netif);
+    log_info("net: %c%c%u: announced: %u frame(s) (gratuitous ARP, unsolicited neighbour advertisements)",
+             n->netif.name[0], n->netif.name[1], n->netif.num, sent);
+}
+
+/* The device's multicast filter follows the groups lwIP joins (MLD). */
+static void mcast_push(struct nic_netif *n)
+{
+    uint8_t macs[VIRTIO_NET_MCAST_MAX + 1][6];
+    for (unsigned i = 0; i < n->mcast_count; i++)
+        memcpy(macs[i], n->mcast[i].mac, 6);
+    virtio_net_set_multicast(n->nic, (const uint8_t (*)[6])macs, n->mcast_count);
+}
+
+static void mcast6_mac(const ip6_addr_t *group, uint8_t mac[6])
+{
+    uint32_t low = lwip_ntohl(group->addr[3]);
+    mac[0] = MCAST6_MAC_PREFIX0;
+    mac[1] = MCAST6_MAC_PREFIX1;
+    for (int k = 0; k < 4; k++)
+        mac[2 + k] = (uint8_t)(low >> (24 - 8 * k));
+}
+
+static void mcast_change(struct nic_netif *n, const uint8_t mac[6], bool add)
+{
+    unsigned i = 0;
+    while (i < n->mcast_count && memcmp(n->mcast[i].mac, mac, 6) != 0)
+        i++;
+    if (add) {
+        if (i < n->mcast_count) {
+            n->mcast[i].users++;
+            return;
+        }
+        if (n->mcast_count == VIRTIO_NET_MCAST_MAX + 1)
+            return; /* already past the table: all-multicast is on */
+        memcpy(n->mcast[n->mcast_count].mac, mac, 6);
+        n->mcast[n->mcast_count++].users = 1;
+    } else {
+        if (i == n->mcast_count || --n->mcast[i].users)
+            return;
+        n->mcast[i] = n->mcast[--n->mcast_count];
+    }
+    mcast_push(n);
+}
+
+static err_t mld_mac_filter(struct netif *netif, const ip6_addr_t *group, enum netif_mac_filter_action action)
+{
+    uint8_t mac[6];
+    mcast6_mac(group, mac);
+    mcast_change(netif->state, mac, action == NETIF_ADD_MAC_FILTER);
+    return ERR_OK;
+}
+
 static void link_changed(void *ctx, bool up)
 {
     struct nic_netif *n = ctx;
@@ -191,6 +259,13 @@ static err_t netif_setup(struct netif *netif)
     if (virtio_net_tx_csum_offload(n->nic))
         n->checksum_flags &= (u16_t)~NETIF_CHECKSUM_GEN_TCP;
     NETIF_SET_CHECKSUM_CTRL(netif, n->checksum_flags);
+    /* All-nodes (ff02::1) is never joined through MLD, but always received. */
+    ip6_addr_t all_nodes;
+    ip6_addr_set_allnodes_linklocal(&all_nodes);
+    uint8_t mac[6];
+    mcast6_mac(&all_nodes, mac);
+    mcast_change(n, mac, true);
+    netif_set_mld_mac_filter(netif, mld_mac_filter);
     return ERR_OK;
 }
 
@@ -219,7 +294,8 @@ struct nic_netif *nic_netif_add(struct virtio_net *nic)
         log_error("net: %s: lwIP refused the interface", virtio_net_name(nic));
         return NULL;
     }
-    struct virtio_net_stack stack = { receive, tx_done, link_changed, tx_wake, n };
+    struct virtio_net_stack stack = { .receive = receive, .tx_done = tx_done, .link_changed = link_changed,
+                                      .tx_wake = tx_wake, .ctx = n, .announce = announce };
     virtio_net_attach_stack(nic, &stack);
     registry[registry_count++] = n;
     return n;

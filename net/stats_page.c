@@ -11,9 +11,11 @@
 #include "lwip/stats.h"
 #include "net/echo_server.h"
 #include "net/http_server.h"
+#include "net/http_static.h"
 #include "net/lwip_hooks.h"
 #include "net/nic_netif.h"
 #include "net/nic_tx.h"
+#include "net/site.h"
 
 #define PAGE_CAPACITY (32 * 1024)
 
@@ -114,6 +116,9 @@ static void nic_metrics(struct text *t)
     NIC_COUNTER(tx_timeouts, "virtio_net_tx_timeouts_total", "Times transmit saw no completion for 2 s.")
     NIC_COUNTER(device_resets, "virtio_net_device_resets_total", "Device resets that brought the NIC back.")
     NIC_COUNTER(tx_dropped_by_reset, "virtio_net_tx_dropped_by_reset_total", "Frames in flight dropped by resets.")
+    NIC_COUNTER(ctrl_commands, "virtio_net_ctrl_commands_total", "Control queue commands the device acknowledged.")
+    NIC_COUNTER(ctrl_failures, "virtio_net_ctrl_failures_total", "Control queue commands refused or not answered.")
+    NIC_COUNTER(announces, "virtio_net_announces_total", "Announcements the device asked for (GUEST_ANNOUNCE).")
 #undef NIC_COUNTER
     for (int i = 0; i < virtio_net_count(); i++) {
         char labels[48];
@@ -194,9 +199,21 @@ static void lwip_metrics(struct text *t)
     }
     metric(t, "lwip_heap_used_bytes", "gauge", "lwIP: heap bytes in use.", NULL, lwip_stats.mem.used);
     metric(t, "lwip_heap_errors_total", "counter", "lwIP: heap allocations refused.", NULL, lwip_stats.mem.err);
+    const struct net_tcp_hook_stats *tcp = net_tcp_hook_stats();
     metric(t, "tcp_guard_drops_total", "counter",
            "TCP segments at rcv_nxt + 2^31 dropped before lwIP's tcp_receive (net/tcp_seq_guard.h).", NULL,
-           net_tcp_guard_drops());
+           tcp->guard_drops);
+    metric(t, "tcp_timewait_reused_total", "counter",
+           "TIME_WAIT connections ended for a new SYN on the same 4-tuple (net/tcp_timewait_reuse.h).", NULL,
+           tcp->timewait_reused);
+    metric(t, "tcp_syn_cookies_sent_total", "counter",
+           "SYNs past a listener's half-open limit answered with a SYN cookie (net/tcp_listen_cookies.h).", NULL,
+           tcp->syn_cookies_sent);
+    metric(t, "tcp_syn_cookies_accepted_total", "counter", "Connections made from the ACK of a good SYN cookie.",
+           NULL, tcp->syn_cookies_accepted);
+    metric(t, "tcp_syn_cookies_bad_total", "counter",
+           "ACKs at a listener while cookies were out that acknowledged none (answered with a reset).", NULL,
+           tcp->syn_cookies_bad);
 }
 
 /* Drops our glue makes before lwIP sees a frame, and its transmit fallbacks. */
@@ -277,6 +294,44 @@ static void kernel_metrics(struct text *t)
     metric(t, "kernel_timers_fired_total", "counter", "Kernel timers that fired.", NULL, timers_fired());
 }
 
+/* The site archive and the static-file answers (net/site.h, net/http_static.h). */
+static void site_metrics(struct text *t)
+{
+    const struct site_stats *s = site_stats();
+    metric(t, "site_served", "gauge", "1 if a site archive is being served.", NULL, s->served);
+    metric(t, "site_archive_bytes", "gauge", "Bytes of the site archive in memory (0: none).", NULL,
+           s->served ? s->archive_bytes : 0);
+    metric(t, "site_files", "gauge", "Files of the site.", NULL, s->files);
+    metric(t, "site_directories", "gauge", "Directories the site archive lists.", NULL, s->dirs);
+    metric(t, "site_file_bytes", "gauge", "Bytes of the site's files (inside the archive).", NULL, s->file_bytes);
+    metric(t, "site_table_bytes", "gauge", "Heap bytes of the site's file table.", NULL, s->table_bytes);
+    metric(t, "site_entries_skipped", "gauge", "Archive entries not served (other types, bad or repeated names).",
+           NULL, s->skipped);
+    metric(t, "site_archives_refused_total", "counter", "Site archives refused: malformed or too large.", NULL,
+           s->refused);
+    const struct http_static_stats *h = http_static_stats();
+    static const struct {
+        const char *code;
+        size_t offset;
+    } codes[] = {
+        { "200", offsetof(struct http_static_stats, ok) },
+        { "206", offsetof(struct http_static_stats, partial) },
+        { "301", offsetof(struct http_static_stats, redirects) },
+        { "304", offsetof(struct http_static_stats, not_modified) },
+        { "412", offsetof(struct http_static_stats, precondition_failed) },
+        { "416", offsetof(struct http_static_stats, range_not_satisfiable) },
+    };
+    for (unsigned i = 0; i < sizeof(codes) / sizeof(codes[0]); i++) {
+        char labels[16];
+        snprintf(labels, sizeof(labels), "code=\"%s\"", codes[i].code);
+        metric(t, "http_static_responses_total", "counter", "Answers from the site's files, by status.", labels,
+               *(const uint64_t *)((const char *)h + codes[i].offset));
+    }
+    metric(t, "http_static_gzip_total", "counter", "Answers sent from a precompressed .gz variant.", NULL, h->gzip);
+    metric(t, "http_bad_targets_total", "counter",
+           "Targets refused before any lookup: bad percent-encoding, a NUL, a .. segment.", NULL, h->bad_targets);
+}
+
 static void service_metrics(struct text *t)
 {
     const struct http_server_stats *h = http_server_stats();
@@ -290,6 +345,12 @@ static void service_metrics(struct text *t)
     }
     metric(t, "http_idle_timeouts_total", "counter", "HTTP connections closed for idleness.", NULL, h->timeouts);
     metric(t, "http_aborted_total", "counter", "HTTP connections aborted.", NULL, h->aborted);
+    metric(t, "http_body_bytes_referenced_total", "counter",
+           "Response body bytes handed to TCP by reference (static pages and the site: no copy).", NULL,
+           h->body_bytes_referenced);
+    metric(t, "http_body_bytes_copied_total", "counter", "Response body bytes handed to TCP as copies (/stats).",
+           NULL, h->body_bytes_copied);
+    site_metrics(t);
     const struct echo_server_stats *e = echo_server_stats();
     metric(t, "echo_tcp_connections_total", "counter", "TCP echo connections accepted.", NULL, e->tcp_connections);
     metric(t, "echo_tcp_refused_total", "counter", "TCP echo connections aborted for lack of memory.", NULL, e->tcp_refused);

@@ -1,23 +1,22 @@
-"""The three guests scripts/bench boots, and how it boots them.
+"""The guests scripts/bench boots, and how it boots them.
 
-- ours: build/kernel.efi.
-- linux: Debian's kernel (linux-image-*-amd64, fetched with `apt-get download`
-  and unpacked, never installed) with an initramfs written here: busybox-static,
-  the virtio-net modules, an init that configures eth0, starts busybox httpd
-  on port 80 and `nc -ll -e cat` on TCP port 7, and prints LINUX-READY.
-- empty: an EFI application that prints one line and exits (the firmware floor).
+- ours: build/kernel.efi under OVMF, or build/kernel-pvh.elf on microvm (or
+  q35 through SeaBIOS).
+- linux: Debian's kernel with nginx and inetd (scripts/bench_linux.py).
+- empty: the firmware floor: an EFI application (scripts/bench_empty_efi.c)
+  or a PVH kernel (scripts/bench_empty_pvh.S) that prints one line and exits.
 
-All three get the same QEMU arguments (firmware, machine, CPUs, memory, NIC);
-only -kernel/-initrd/-append differ. QEMU's serial console is read through a
-pipe by a thread that stamps every line with its arrival time, so a boot time
-is measured to the line, not to a polling interval.
+All of them get the same QEMU arguments for a machine and boot path
+(scripts/qemu_args.py: firmware, machine, CPUs, memory; and the NIC model
+for the machine); only -kernel/-initrd/-append differ.
+QEMU's serial console is read through a pipe by a thread that stamps every
+line with its arrival time, so a boot time is measured to the line, not to a
+polling interval.
 """
 
 import ctypes
-import gzip
 import os
 import re
-import shutil
 import signal
 import stat
 import subprocess
@@ -25,9 +24,10 @@ import threading
 import time
 from pathlib import Path
 
+from qemu_args import QEMU, base_args, nic_device
+
 REPO = Path(__file__).resolve().parents[1]
 BUILD = REPO / "build" / "bench"
-OVMF = "/usr/share/ovmf/OVMF.fd"
 BUSYBOX = Path("/bin/busybox")
 EFI_INC = "/usr/include/efi"
 EFI_LIB = "/usr/lib"
@@ -37,13 +37,9 @@ HOST_ADDR = "10.0.2.2"
 TAP = "tap0"
 
 OURS_READY = re.compile(r"^READY ip=\S+ .* t=(\d+\.\d+)ms")
-LINUX_READY = re.compile(r"^LINUX-READY ip=(\S+)")
-EMPTY_READY = re.compile(r"^EMPTY-EFI READY")
-
-# Load order of the modules virtio-net needs (their modinfo `depends=` are
-# checked at build time, so a new kernel with other dependencies fails loudly).
-LINUX_MODULES = ["failover", "net_failover", "virtio_ring", "virtio", "virtio_pci_modern_dev",
-                 "virtio_pci_legacy_dev", "virtio_pci", "virtio_net"]
+EMPTY_READY = {"efi": re.compile(r"^EMPTY-EFI READY"), "pvh": re.compile(r"^EMPTY-PVH READY")}
+# OVMF's report of a CPU exception (e.g. with too little memory); it then spins forever.
+FIRMWARE_FAULT = re.compile(r"^!!!! X64 Exception")
 
 _libc = ctypes.CDLL(None, use_errno=True)
 _CLONE_NEWNET = 0x40000000
@@ -105,6 +101,18 @@ def run_in_netns(netns, cmd, timeout):
                           preexec_fn=child_setup(netns))
 
 
+def fast_arp(netns):
+    """The namespace asks for the guest's MAC every 20 ms instead of every second
+    while it has no answer. A guest that comes up without announcing itself
+    (Linux with a static address sends no gratuitous ARP; ours does) would
+    otherwise wait up to 1 s for the next ARP request before its first HTTP 200,
+    which would set the resolution of that row. Bounded: only while resolving,
+    only on the namespace's tap."""
+    p = run_in_netns(netns, ["sysctl", "-q", "-w", f"net.ipv4.neigh.{TAP}.retrans_time_ms=20"], timeout=10)
+    if p.returncode != 0:
+        raise BenchError(f"sysctl in {netns} failed: {p.stderr.strip()}")
+
+
 class DhcpServer:
     """busybox udhcpd on the namespace's tap, leasing exactly 10.0.2.15. Its ARP
     probe of an address before offering it (2 s by default) is cut to 50 ms:
@@ -141,15 +149,6 @@ class DhcpServer:
 
 # -- QEMU -----------------------------------------------------------------------------
 
-def qemu_base_args(memory, accel="tcg", monitor="none"):
-    """The arguments every guest shares (scripts/qemu-common.sh, tests/system/qemu.py)."""
-    return ["qemu-system-x86_64", "-machine", "q35", "-accel", accel, "-smp", "1,maxcpus=2",
-            "-m", str(memory), "-bios", OVMF, "-display", "none", "-no-reboot", "-monitor", monitor,
-            "-serial", "stdio", "-device", "isa-debug-exit,iobase=0xf4,iosize=0x04",
-            "-netdev", f"tap,id=n0,ifname={TAP},script=no,downscript=no",
-            "-device", "virtio-net-pci,netdev=n0"]
-
-
 _ESCAPES = re.compile(r"\x1b\[[0-9;=?]*[A-Za-z]|\r")
 
 
@@ -162,9 +161,13 @@ def _plain(raw):
 class Qemu:
     """One QEMU run whose serial lines are stamped on arrival (seconds since launch)."""
 
-    def __init__(self, name, guest_args, workdir, netns, memory=256, accel="tcg", monitor="none"):
+    def __init__(self, name, kind, net, workdir, netns, memory=256, monitor="none"):
+        """kind: a GuestKind; net: its address mode ("static" or "dhcp")."""
         self.name = name
-        self.args = qemu_base_args(memory, accel, monitor) + list(guest_args)
+        self.args = [QEMU, *base_args(kind.machine, "tcg", memory, kind.boot), "-display", "none",
+                     "-monitor", monitor, "-serial", "stdio",
+                     "-netdev", f"tap,id=n0,ifname={TAP},script=no,downscript=no",
+                     "-device", f"{nic_device(kind.machine)},netdev=n0", *kind.args_for(net)]
         self.workdir = Path(workdir)
         self.netns = netns
         self.lines = []  # (seconds since launch, text)
@@ -210,7 +213,8 @@ class Qemu:
             self.cond.notify_all()
 
     def wait_line(self, regex, timeout):
-        """Wait for a serial line matching regex; return (seconds since launch, match)."""
+        """Wait for a serial line matching regex; return (seconds since launch, match).
+        A firmware exception fails at once."""
         deadline = time.monotonic() + timeout
         seen = 0
         with self.cond:
@@ -219,6 +223,8 @@ class Qemu:
                     m = regex.search(text)
                     if m:
                         return when, m
+                    if FIRMWARE_FAULT.search(text):
+                        raise BenchError(f"{self.name}: the firmware faulted; {self.report()}")
                 seen = len(self.lines)
                 if self.eof:
                     raise BenchError(f"{self.name}: QEMU ended before /{regex.pattern}/ "
@@ -290,127 +296,51 @@ def build_empty_efi():
     return out
 
 
-def fetch_linux_kernel():
-    """Download (not install) the kernel package linux-image-amd64 points at,
-    unpack it under build/bench, and return (vmlinuz, modules dir, version)."""
-    debs = BUILD / "debs"
-    debs.mkdir(parents=True, exist_ok=True)
-    depends = run(["apt-cache", "depends", "linux-image-amd64"])
-    m = re.search(r"Depends: (linux-image-[0-9][^\s]*-amd64)\b", depends)
-    if not m:
-        raise BenchError(f"apt-cache depends linux-image-amd64 names no kernel package:\n{depends}")
-    package = m.group(1)
-    deb = next(iter(sorted(debs.glob(f"{package}_*.deb"))), None)
-    if deb is None:
-        log(f"downloading {package} (apt-get download; not installed)")
-        run(["apt-get", "download", package], cwd=debs, timeout=600)
-        deb = next(iter(sorted(debs.glob(f"{package}_*.deb"))), None)
-        if deb is None:
-            raise BenchError(f"apt-get download {package} produced no .deb in {debs}")
-    root = BUILD / "linux-root"
-    stamp = root / ".unpacked"
-    if not stamp.exists() or stamp.read_text() != deb.name:
-        shutil.rmtree(root, ignore_errors=True)
-        root.mkdir(parents=True)
-        run(["dpkg-deb", "-x", str(deb), str(root)])
-        stamp.write_text(deb.name)
-    vmlinuz = next(iter(sorted((root / "boot").glob("vmlinuz-*"))), None)
-    if vmlinuz is None:
-        raise BenchError(f"{deb.name} holds no boot/vmlinuz-*")
-    version = vmlinuz.name[len("vmlinuz-"):]
-    return vmlinuz, root / "lib" / "modules" / version, version
-
-
-def module_depends(path):
-    """The `depends=` field of a module's .modinfo section."""
-    data = path.read_bytes()
-    m = re.search(rb"\x00depends=([^\x00]*)\x00", data)
-    return [d for d in (m.group(1).decode().split(",") if m else []) if d]
-
-
-def find_modules(moddir):
-    found = {}
-    for name in LINUX_MODULES:
-        hits = [p for p in moddir.rglob(f"{name}.ko*") if p.name in (f"{name}.ko", f"{name}.ko.xz")]
-        if len(hits) != 1:
-            raise BenchError(f"module {name}: found {hits} under {moddir}")
-        if hits[0].suffix == ".xz":
-            raise BenchError(f"module {name} is xz-compressed; the initramfs loader expects plain .ko")
-        found[name] = hits[0]
-    for i, name in enumerate(LINUX_MODULES):
-        for dep in module_depends(found[name]):
-            if dep not in LINUX_MODULES[:i]:
-                raise BenchError(f"module {name} depends on {dep}, which is not loaded before it")
-    return found
-
-
-LINUX_INIT = r"""#!/bin/busybox sh
-# Init of the bench's Linux peer (written by scripts/bench_guests.py).
-/bin/busybox --install -s /bin
-export PATH=/bin
-mount -t proc proc /proc
-mount -t sysfs sys /sys
-mount -t devtmpfs dev /dev
-net=static; page=1024
-for word in $(cat /proc/cmdline); do
-    case "$word" in benchnet=*) net=${word#benchnet=} ;; benchpage=*) page=${word#benchpage=} ;; esac
-done
-for m in @MODULES@; do insmod /lib/modules/$m.ko || echo "init: insmod $m failed"; done
-i=0
-while [ ! -e /sys/class/net/eth0 ] && [ $i -lt 1000 ]; do usleep 10000; i=$((i+1)); done
-ip link set lo up
-ip link set eth0 up
-mkdir -p /www/cgi-bin
-head -c "$page" /dev/zero | tr '\0' 'x' > /www/index.html
-if [ "$net" = dhcp ]; then
-    udhcpc -i eth0 -s /udhcpc.script -q -f -n -t 30 -T 1 >/dev/null 2>&1 || echo "init: udhcpc failed"
-else
-    ip addr add @GUEST@/24 dev eth0
-    ip route add default via @HOST@
-fi
-httpd -p 80 -h /www
-nc -ll -p 7 -e cat &
-addr=$(ip -4 -o addr show dev eth0 | awk '{print $4}')
-echo "LINUX-READY ip=$addr net=$net page=$page http=80 echo=7"
-while true; do sleep 3600; done
-"""
-
-UDHCPC_SCRIPT = r"""#!/bin/sh
-case "$1" in
-bound|renew)
-    ip addr flush dev "$interface"
-    ip addr add "$ip/${mask:-24}" dev "$interface"
-    for r in $router; do ip route add default via "$r"; break; done ;;
-esac
-"""
-
-# /cgi-bin/stats: the guest's interrupt and packet counters, for interrupts per packet.
-STATS_CGI = r"""#!/bin/sh
-printf 'Content-Type: text/plain\r\n\r\n'
-cat /proc/interrupts /proc/net/dev
-"""
+def build_empty_pvh():
+    """scripts/bench_empty_pvh.S as its header says: 32-bit code linked at 1 MiB."""
+    src = REPO / "scripts" / "bench_empty_pvh.S"
+    out = BUILD / "empty-pvh.elf"
+    if out.exists() and out.stat().st_mtime > src.stat().st_mtime:
+        return out
+    BUILD.mkdir(parents=True, exist_ok=True)
+    obj = BUILD / "empty-pvh.o"
+    run(["gcc", "-c", "-m32", str(src), "-o", str(obj)])
+    run(["ld", "-m", "elf_i386", "-Ttext=0x100000", "-e", "start", str(obj), "-o", str(out)])
+    return out
 
 
 class Cpio:
-    """A newc ("070701") archive, enough for an initramfs (no root needed for /dev/console)."""
+    """A newc ("070701") archive, enough for an initramfs (no root needed for
+    /dev/console). Parent directories are added before the first entry in them
+    (the kernel's unpacker creates none)."""
 
     def __init__(self):
         self.parts = []
         self.ino = 1
+        self.dirs = set()
 
-    def add(self, name, mode, data=b"", rdev=(0, 0)):
+    def add(self, name, mode, data=b"", rdev=(0, 0), mtime=0):
+        parent = os.path.dirname(name)
+        if parent and parent not in self.dirs:
+            self.dir(parent)
+        if stat.S_ISDIR(mode):
+            self.dirs.add(name)
         name_b = name.encode() + b"\0"
-        fields = [self.ino, mode, 0, 0, 1, 0, len(data), 0, 0, rdev[0], rdev[1], len(name_b), 0]
+        fields = [self.ino, mode, 0, 0, 1, int(mtime), len(data), 0, 0, rdev[0], rdev[1], len(name_b), 0]
         self.ino += 1
         header = b"070701" + b"".join(b"%08x" % f for f in fields)
         self.parts.append(header + name_b + b"\0" * (-(110 + len(name_b)) % 4))
         self.parts.append(data + b"\0" * (-len(data) % 4))
 
     def dir(self, name):
-        self.add(name, stat.S_IFDIR | 0o755)
+        if name not in self.dirs:
+            self.add(name, stat.S_IFDIR | 0o755)
 
-    def file(self, name, data, mode=0o644):
-        self.add(name, stat.S_IFREG | mode, data)
+    def file(self, name, data, mode=0o644, mtime=0):
+        self.add(name, stat.S_IFREG | mode, data, mtime=mtime)
+
+    def symlink(self, name, target):
+        self.add(name, stat.S_IFLNK | 0o777, target.encode())
 
     def bytes(self):
         trailer = Cpio()
@@ -419,55 +349,45 @@ class Cpio:
         return b"".join(self.parts + trailer.parts)
 
 
-def build_linux(page_hint=None):
-    """Return (vmlinuz, initramfs, kernel version) for the Linux peer."""
-    vmlinuz, moddir, version = fetch_linux_kernel()
-    if not BUSYBOX.exists():
-        raise BenchError(f"{BUSYBOX} is missing: install busybox-static (scripts/setup does)")
-    modules = find_modules(moddir)
-    initrd = BUILD / "linux-initramfs.cpio.gz"
-    inputs = [Path(__file__), BUSYBOX, *modules.values()]
-    if initrd.exists() and all(initrd.stat().st_mtime > p.stat().st_mtime for p in inputs):
-        return vmlinuz, initrd, version
-    archive = Cpio()
-    for d in ("bin", "dev", "proc", "sys", "tmp", "www", "www/cgi-bin", "lib", "lib/modules"):
-        archive.dir(d)
-    archive.add("dev/console", stat.S_IFCHR | 0o600, rdev=(5, 1))
-    archive.file("bin/busybox", BUSYBOX.read_bytes(), 0o755)
-    init = (LINUX_INIT.replace("@MODULES@", " ".join(LINUX_MODULES))
-            .replace("@GUEST@", GUEST_ADDR).replace("@HOST@", HOST_ADDR))
-    archive.file("init", init.encode(), 0o755)
-    archive.file("udhcpc.script", UDHCPC_SCRIPT.encode(), 0o755)
-    archive.file("www/cgi-bin/stats", STATS_CGI.encode(), 0o755)
-    for name, path in modules.items():
-        archive.file(f"lib/modules/{name}.ko", path.read_bytes())
-    initrd.write_bytes(gzip.compress(archive.bytes(), compresslevel=9, mtime=0))
-    return vmlinuz, initrd, version
-
-
 # -- the guests as the bench sees them ----------------------------------------------------
 
 class GuestKind:
-    def __init__(self, key, label, ready, args_for):
+    """How to boot one guest: args_for(net) gives its -kernel/-initrd/-append for
+    an address mode ("static" or "dhcp"); machine and boot path go to
+    scripts/qemu_args.py (another boot path or machine is another GuestKind).
+    The boot path names the firmware: "efi" is OVMF, "pvh" QEMU's own (qboot on
+    microvm, SeaBIOS on q35/pc), which starts a PVH kernel and a Linux bzImage alike."""
+
+    def __init__(self, key, label, ready, args_for, machine="q35", boot="efi"):
         self.key = key  # "ours" / "linux" / "empty"
         self.label = label
         self.ready = ready
-        self.args_for = args_for  # (net: "static"|"dhcp", page size) -> extra QEMU args
+        self.args_for = args_for
+        self.machine = machine
+        self.boot = boot
+
+    @property
+    def tag(self):
+        """A file-name-safe name: the key, then machine and boot path unless OVMF on q35."""
+        name = self.machine.split(",")[0]
+        return self.key if (name, self.boot) == ("q35", "efi") else f"{self.key}-{name}-{self.boot}"
 
 
-def ours_kind(kernel):
-    def args(net, page=None):
+def where(machine, boot):
+    """What a label adds to say where a guest boots: nothing for OVMF on q35."""
+    name = machine.split(",")[0]
+    if boot == "efi":
+        return "" if name == "q35" else f" on {name}"
+    return f" on {name}" + ("" if name == "microvm" else " (SeaBIOS)")
+
+
+def ours_kind(kernel, machine="q35", boot="efi"):
+    def args(net):
         cmdline = f"ip={GUEST_ADDR}/24 gw={HOST_ADDR}" if net == "static" else "ip=dhcp"
         return ["-kernel", str(kernel), "-append", cmdline]
-    return GuestKind("ours", "unikernel", OURS_READY, args)
+    return GuestKind("ours", "unikernel" + where(machine, boot), OURS_READY, args, machine, boot)
 
 
-def linux_kind(vmlinuz, initrd):
-    def args(net, page=1024):
-        append = f"console=ttyS0 quiet panic=-1 benchnet={net} benchpage={page}"
-        return ["-kernel", str(vmlinuz), "-initrd", str(initrd), "-append", append]
-    return GuestKind("linux", "Linux", LINUX_READY, args)
-
-
-def empty_kind(efi):
-    return GuestKind("empty", "empty EFI app", EMPTY_READY, lambda net, page=None: ["-kernel", str(efi)])
+def empty_kind(image, machine="q35", boot="efi"):
+    label = {"efi": "empty EFI app", "pvh": "empty PVH kernel"}[boot] + where(machine, boot)
+    return GuestKind("empty", label, EMPTY_READY[boot], lambda net: ["-kernel", str(image)], machine, boot)

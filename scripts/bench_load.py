@@ -3,6 +3,7 @@ count and in time, and every one runs inside the bench's namespace (programs
 through a setns preexec, Python sockets in a thread that entered it)."""
 
 import re
+import selectors
 import socket
 import statistics
 import threading
@@ -12,23 +13,29 @@ from bench_guests import GUEST_ADDR, BenchError, in_netns, run_in_netns
 
 HTTP_PORT = 80
 ECHO_PORT = 7
+LINUX_STATS_PORT = 8080  # the Linux peer's counters (scripts/bench_linux.py)
 
 
 # -- HTTP ------------------------------------------------------------------------------------
 
-def http_get(path="/", timeout=2.0):
+def http_get(path="/", timeout=2.0, port=HTTP_PORT):
     """One HTTP/1.0 GET (call inside the namespace); returns (status, body) or None."""
     try:
-        with socket.create_connection((GUEST_ADDR, HTTP_PORT), timeout=timeout) as s:
-            s.sendall(f"GET {path} HTTP/1.0\r\nHost: {GUEST_ADDR}\r\n\r\n".encode())
-            data = b""
-            while True:
-                chunk = s.recv(65536)
-                if not chunk:
-                    break
-                data += chunk
+        with socket.create_connection((GUEST_ADDR, port), timeout=timeout) as s:
+            return _exchange(s, path)
     except OSError:
         return None
+
+
+def _exchange(s, path):
+    """GET path on a connected socket: (status, body) or None."""
+    s.sendall(f"GET {path} HTTP/1.0\r\nHost: {GUEST_ADDR}\r\n\r\n".encode())
+    data = b""
+    while True:
+        chunk = s.recv(65536)
+        if not chunk:
+            break
+        data += chunk
     # The end of the head: a blank line, CRLF or (from some CGI scripts) bare LF.
     m = re.search(rb"\r?\n\r?\n", data)
     head, body = (data[:m.start()], data[m.end():]) if m else (data, b"")
@@ -36,15 +43,52 @@ def http_get(path="/", timeout=2.0):
     return (int(m.group(1)), body) if m else None
 
 
-def first_http_ok(stop, t0, timeout):
-    """Poll GET / every 20 ms from launch (t0) until a 200; seconds since t0, or None."""
+def first_http_ok(stop, t0, timeout, interval=0.02, patience=1.0):
+    """Seconds from launch (t0) to the first 200 for GET /, or None. A new
+    connection is opened every `interval`, each given `patience` to connect
+    while the next ones start: a SYN sent before the guest could answer waits
+    for TCP's retransmission (1 s), which would otherwise set the resolution.
+    The first connection that connects sends GET /. Call inside the namespace;
+    at most patience / interval connections are pending at once."""
     deadline = time.monotonic() + timeout
-    while not stop.is_set() and time.monotonic() < deadline:
-        r = http_get("/", timeout=0.5)
-        if r and r[0] == 200:
-            return time.monotonic() - t0
-        time.sleep(0.02)
-    return None
+    pending = {}  # socket -> when to give up on it
+    sel = selectors.DefaultSelector()
+    next_try = time.monotonic()
+    try:
+        while not stop.is_set() and time.monotonic() < deadline:
+            now = time.monotonic()
+            if now >= next_try:
+                s = socket.socket()
+                s.setblocking(False)
+                s.connect_ex((GUEST_ADDR, HTTP_PORT))
+                sel.register(s, selectors.EVENT_WRITE)
+                pending[s] = now + patience
+                next_try = now + interval
+            for key, _ in sel.select(max(0.0, next_try - time.monotonic())):
+                s = key.fileobj
+                sel.unregister(s)
+                del pending[s]
+                with s:
+                    if s.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR) != 0:
+                        continue
+                    s.setblocking(True)
+                    s.settimeout(2.0)
+                    try:
+                        r = _exchange(s, "/")
+                    except OSError:
+                        continue
+                    if r and r[0] == 200:
+                        return time.monotonic() - t0
+            now = time.monotonic()
+            for s in [s for s, until in pending.items() if until < now]:
+                sel.unregister(s)
+                del pending[s]
+                s.close()
+        return None
+    finally:
+        for s in pending:
+            s.close()
+        sel.close()
 
 
 class HttpProbe:
@@ -66,8 +110,8 @@ class HttpProbe:
         return self.result
 
 
-def page(netns, path="/"):
-    r = in_netns(netns, http_get, path, 5.0)
+def page(netns, path="/", port=HTTP_PORT):
+    r = in_netns(netns, http_get, path, 5.0, port)
     if not r or r[0] != 200:
         raise BenchError(f"GET {path} failed: {r and r[0]}")
     return r[1]
@@ -214,20 +258,6 @@ def udp_echo(netns, seconds, window=16, size=64):
     return r
 
 
-def udp_echo_works(netns):
-    def probe():
-        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        s.settimeout(1.0)
-        try:
-            s.sendto(b"probe", (GUEST_ADDR, ECHO_PORT))
-            return s.recv(100) == b"probe"
-        except OSError:
-            return False
-        finally:
-            s.close()
-    return in_netns(netns, probe)
-
-
 # -- interrupt counters ---------------------------------------------------------------------------
 
 def ours_counters(netns):
@@ -248,7 +278,7 @@ def ours_counters(netns):
 def linux_counters(netns):
     """virtio-net interrupts (/proc/interrupts) and eth0 frames (/proc/net/dev)
     from the Linux peer's /cgi-bin/stats."""
-    text = page(netns, "/cgi-bin/stats").decode()
+    text = page(netns, "/cgi-bin/stats", LINUX_STATS_PORT).decode()
     irqs = re.findall(r"^\s*\d+:\s+(\d+)\s.*virtio\d+-(?:input|output)", text, re.M)
     dev = re.search(r"^\s*eth0:\s*(.*)$", text, re.M)
     if not irqs or not dev:
@@ -273,3 +303,10 @@ def per_packet(before, after):
 
 def median(values):
     return statistics.median(values) if values else None
+
+
+def spread(values):
+    """(max - min) / median of repeated measurements; None for fewer than two."""
+    if len(values) < 2 or not statistics.median(values):
+        return None
+    return (max(values) - min(values)) / abs(statistics.median(values))

@@ -1,5 +1,6 @@
 #include "arch/x86_64/acpi.h"
 
+#include "arch/x86_64/acpi_aml.h"
 #include "arch/x86_64/cpu.h"
 #include "arch/x86_64/paging.h"
 #include "lib/log.h"
@@ -9,34 +10,30 @@
 #define ROOT_MAX_ENTRIES 64
 #define TABLE_MAX_LENGTH (1u << 20) /* no sane ACPI table we read is larger */
 #define RSDP_MAX_LENGTH 36
+#define SSDT_MAX 8
 
 static struct acpi_platform platform;
+
+/* Where acpi_find_devices looks: the DSDT, then the SSDTs (0: none). */
+static uint64_t acpi_dsdt;
+static uint64_t acpi_ssdts[SSDT_MAX];
+static int acpi_ssdt_count;
 
 const struct acpi_platform *acpi_platform(void)
 {
     return &platform;
 }
 
-/* ACPI tables normally sit in RAM we mapped already; anywhere else they are
- * mapped read-only on demand. */
-static const void *map_physical(uint64_t addr, uint64_t length)
-{
-    for (uint64_t a = addr & ~0xFFFULL; a < addr + length; a += 0x1000)
-        if (!paging_is_mapped(a))
-            return paging_map(addr, length, 0) == 0 ? (const void *)addr : NULL;
-    return (const void *)addr;
-}
-
 /* Maps a table by its header's length and validates it; NULL (reported) when it is unusable. */
 static const struct acpi_sdt_header *map_table(uint64_t addr, const char *expected)
 {
-    const struct acpi_sdt_header *h = map_physical(addr, sizeof(*h));
+    const struct acpi_sdt_header *h = paging_map_firmware(addr, sizeof(*h));
     if (!h) {
         log_error("acpi: cannot map table at 0x%llx", (unsigned long long)addr);
         return NULL;
     }
     uint32_t length = h->length;
-    if (length > TABLE_MAX_LENGTH || !map_physical(addr, length)) {
+    if (length > TABLE_MAX_LENGTH || !paging_map_firmware(addr, length)) {
         log_error("acpi: table %.4s at 0x%llx claims %u bytes, skipped", h->signature, (unsigned long long)addr, length);
         return NULL;
     }
@@ -48,9 +45,15 @@ static const struct acpi_sdt_header *map_table(uint64_t addr, const char *expect
     return h;
 }
 
-static void parse_known_table(const struct acpi_sdt_header *h)
+static void parse_known_table(const struct acpi_sdt_header *h, uint64_t addr)
 {
     int rc = 0;
+    if (memcmp(h->signature, "SSDT", 4) == 0) {
+        if (acpi_ssdt_count < SSDT_MAX)
+            acpi_ssdts[acpi_ssdt_count++] = addr;
+        else
+            log_warn("acpi: more than %d SSDTs: the one at 0x%llx is not searched", SSDT_MAX, (unsigned long long)addr);
+    }
     if (memcmp(h->signature, "APIC", 4) == 0) {
         rc = acpi_parse_madt(h, &platform.madt);
         platform.have_madt = rc == 0;
@@ -92,10 +95,10 @@ static void log_summary(bool xsdt, const char *names)
 int acpi_init(uint64_t rsdp_addr)
 {
     if (!rsdp_addr) {
-        log_error("acpi: the firmware gave no RSDP");
-        return -1;
+        log_info("acpi: no RSDP: the platform has no ACPI tables");
+        return ACPI_ERR_ABSENT;
     }
-    const void *rsdp = map_physical(rsdp_addr, RSDP_MAX_LENGTH);
+    const void *rsdp = paging_map_firmware(rsdp_addr, RSDP_MAX_LENGTH);
     uint64_t root_addr;
     bool xsdt;
     int rc = rsdp ? acpi_parse_rsdp(rsdp, RSDP_MAX_LENGTH, &root_addr, &xsdt) : ACPI_ERR_TRUNCATED;
@@ -119,10 +122,42 @@ int acpi_init(uint64_t rsdp_addr)
         if (!h)
             continue;
         used += (size_t)snprintf(names + used, sizeof(names) - used, "%s%.4s", used ? " " : "", h->signature);
-        parse_known_table(h);
+        parse_known_table(h, entries[i]);
     }
     log_summary(xsdt, names);
+    /* The DSDT is named by the FADT, not by the root table. */
+    if (platform.have_fadt && platform.fadt.dsdt_address) {
+        const struct acpi_sdt_header *dsdt = map_table(platform.fadt.dsdt_address, "DSDT");
+        if (dsdt) {
+            acpi_dsdt = platform.fadt.dsdt_address;
+            log_info("acpi: DSDT at 0x%llx, %u bytes of AML, %d SSDT%s", (unsigned long long)acpi_dsdt,
+                     dsdt->length - (unsigned)sizeof(*dsdt), acpi_ssdt_count, acpi_ssdt_count == 1 ? "" : "s");
+        }
+    }
     return 0;
+}
+
+int acpi_find_devices(const char *hid, struct acpi_aml_device *out, int max)
+{
+    int found = 0;
+    for (int i = -1; i < acpi_ssdt_count; i++) {
+        uint64_t addr = i < 0 ? acpi_dsdt : acpi_ssdts[i];
+        const struct acpi_sdt_header *h = addr ? map_table(addr, NULL) : NULL;
+        if (!h)
+            continue;
+        struct acpi_aml_scan scan;
+        int stored = found < max ? found : max;
+        acpi_aml_find_devices((const uint8_t *)h + sizeof(*h), h->length - sizeof(*h), hid, out + stored,
+                              max - stored, &scan);
+        found += scan.found;
+        if (scan.malformed)
+            log_warn("acpi: %.4s at 0x%llx: %d malformed AML object%s skipped while looking for %s", h->signature,
+                     (unsigned long long)addr, scan.malformed, scan.malformed == 1 ? "" : "s", hid);
+        if (scan.unparsed)
+            log_debug("acpi: %.4s: %d term list%s left at an opcode the scanner does not size", h->signature,
+                      scan.unparsed, scan.unparsed == 1 ? "" : "s");
+    }
+    return found;
 }
 
 bool acpi_pm_timer_available(void)

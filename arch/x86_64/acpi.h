@@ -1,11 +1,13 @@
 /*
  * The platform as ACPI describes it: interrupt controllers (MADT), PCI
- * configuration space (MCFG), the PM timer and reset register (FADT).
+ * configuration space (MCFG), the PM timer and reset register (FADT), and
+ * devices declared in the DSDT and SSDTs (found by _HID, acpi_aml.h).
  * Tables with a bad checksum or length are reported and skipped.
  */
 #ifndef ARCH_X86_64_ACPI_H
 #define ARCH_X86_64_ACPI_H
 
+#include "arch/x86_64/acpi_aml.h"
 #include "arch/x86_64/acpi_tables.h"
 
 struct acpi_platform {
@@ -17,8 +19,14 @@ struct acpi_platform {
     struct fadt_info fadt;
 };
 
-/* Reads the tables the RSDP leads to; returns 0 or a negative error. */
+/* Reads the tables the RSDP leads to; returns 0 or a negative error:
+ * ACPI_ERR_ABSENT (said on the console) when there is no RSDP at all. */
 int acpi_init(uint64_t rsdp_addr);
+
+/* Devices whose _HID is `hid` in the DSDT and SSDTs, with their _CRS
+ * window and interrupt: fills out[0..max) and returns how many there are
+ * (more than max when some did not fit). 0 without ACPI. */
+int acpi_find_devices(const char *hid, struct acpi_aml_device *out, int max);
 
 const struct acpi_platform *acpi_platform(void);
 

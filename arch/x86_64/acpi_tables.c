@@ -25,12 +25,14 @@
 #define MCFG_OFF_ENTRIES 44
 #define MCFG_ENTRY_SIZE 16
 
+#define FADT_OFF_DSDT 40
 #define FADT_OFF_SCI_INT 46
 #define FADT_OFF_PM_TMR_BLK 76
 #define FADT_OFF_IAPC_BOOT_ARCH 109
 #define FADT_OFF_FLAGS 112
 #define FADT_OFF_RESET_REG 116
 #define FADT_OFF_RESET_VALUE 128
+#define FADT_OFF_X_DSDT 140
 #define FADT_OFF_X_PM_TMR_BLK 208
 #define FADT_FLAG_TMR_VAL_EXT (1u << 8)
 #define FADT_FLAG_RESET_REG_SUP (1u << 10)
@@ -47,6 +49,7 @@ const char *acpi_strerror(int err)
     case ACPI_ERR_CHECKSUM: return "bad checksum";
     case ACPI_ERR_TRUNCATED: return "truncated";
     case ACPI_ERR_TOO_MANY: return "more entries than this kernel holds";
+    case ACPI_ERR_ABSENT: return "absent";
     default: return "unknown error";
     }
 }
@@ -203,6 +206,7 @@ int acpi_parse_fadt(const void *table, struct fadt_info *out)
     memset(out, 0, sizeof(*out));
     if (h->length < FADT_OFF_PM_TMR_BLK + 4)
         return ACPI_ERR_TRUNCATED;
+    out->dsdt_address = rd32(t + FADT_OFF_DSDT);
     out->sci_interrupt = rd16(t + FADT_OFF_SCI_INT);
     out->pm_timer_port = rd32(t + FADT_OFF_PM_TMR_BLK);
     if (h->length >= FADT_OFF_FLAGS + 4) {
@@ -215,6 +219,9 @@ int acpi_parse_fadt(const void *table, struct fadt_info *out)
             out->reset_supported = true;
         }
     }
+    /* ACPI 2.0+: the 64-bit X_DSDT wins when present and set. */
+    if (h->length >= FADT_OFF_X_DSDT + 8 && rd64(t + FADT_OFF_X_DSDT))
+        out->dsdt_address = rd64(t + FADT_OFF_X_DSDT);
     /* ACPI 2.0+: the 64-bit X_PM_TMR_BLK wins when present and in I/O space. */
     if (h->length >= FADT_OFF_X_PM_TMR_BLK + sizeof(struct acpi_gas)) {
         struct acpi_gas x;

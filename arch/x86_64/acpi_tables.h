@@ -30,6 +30,7 @@ struct acpi_sdt_header {
 #define ACPI_ERR_CHECKSUM (-2)
 #define ACPI_ERR_TRUNCATED (-3)
 #define ACPI_ERR_TOO_MANY (-4)
+#define ACPI_ERR_ABSENT (-5)
 
 const char *acpi_strerror(int err);
 
@@ -115,6 +116,7 @@ struct acpi_gas {
 #define ACPI_GAS_IO 1
 
 struct fadt_info {
+    uint64_t dsdt_address;       /* X_DSDT when set, else DSDT; 0: none */
     uint32_t pm_timer_port;      /* 0: none */
     bool pm_timer_32bit;         /* else 24 bits */
     bool reset_supported;

@@ -170,6 +170,15 @@ bool paging_is_mapped(uint64_t addr)
     return e & PTE_PRESENT;
 }
 
+const void *paging_map_firmware(uint64_t addr, uint64_t size)
+{
+    /* Page by page: a page already mapped (RAM beside the table) keeps its mapping. */
+    for (uint64_t a = addr & ~(SIZE_4K - 1); a < addr + size; a += SIZE_4K)
+        if (!paging_is_mapped(a) && paging_map(a, SIZE_4K, 0) < 0)
+            return NULL;
+    return (const void *)(uintptr_t)addr;
+}
+
 volatile void *mmio_map(uint64_t phys, uint64_t size)
 {
     if (phys == 0 || paging_map(phys, size, PAGE_WRITE | PAGE_UNCACHED) < 0)

@@ -36,6 +36,11 @@ void paging_activate(void);
 bool paging_is_mapped(uint64_t addr);
 bool paging_nx_supported(void);
 
+/* Firmware tables (ACPI, MP) usually lie in RAM that is mapped already;
+ * the pages of [addr, addr+size) that are not get mapped read-only. Returns
+ * a pointer to addr, or NULL when a page could not be mapped. */
+const void *paging_map_firmware(uint64_t addr, uint64_t size);
+
 /* Maps a device's registers uncached and returns a pointer to them; NULL on failure. */
 volatile void *mmio_map(uint64_t phys, uint64_t size);
 

@@ -3,6 +3,7 @@
 #include "drivers/virtio/virtio_net.h"
 #include "lib/string.h"
 
+#define ETH_HEADER 14
 #define ETHERTYPE_IPV4 0x0800
 #define ETHERTYPE_IPV6 0x86DD
 #define IP_PROTO_TCP 6
@@ -31,7 +32,7 @@ uint32_t virtio_net_rx_max_frame(uint64_t features, uint16_t mtu)
 {
     if (features & (VIRTIO_NET_F_GUEST_TSO4 | VIRTIO_NET_F_GUEST_TSO6))
         return VIRTIO_NET_MAX_GSO_FRAME;
-    return (uint32_t)mtu + VIRTIO_NET_ETH_HEADER + VIRTIO_NET_VLAN_TAG;
+    return (uint32_t)mtu + VIRTIO_NET_ETH_OVERHEAD;
 }
 
 unsigned virtio_net_rx_buffers_for(uint32_t frame_bytes, unsigned hdr_len, unsigned buffer_size)
@@ -58,10 +59,10 @@ enum virtio_net_gso_verdict virtio_net_rx_gso_check(const struct virtio_net_rx_h
         return VIRTIO_NET_GSO_BAD_SIZE;
 
     /* The frame must be the TCP segment the type names, and its IP length the frame's own. */
-    if (first_len > frame_len || first_len < VIRTIO_NET_ETH_HEADER + IPV4_MIN_HEADER)
+    if (first_len > frame_len || first_len < ETH_HEADER + IPV4_MIN_HEADER)
         return VIRTIO_NET_GSO_BAD_SIZE;
-    const uint8_t *ip = frame + VIRTIO_NET_ETH_HEADER;
-    uint32_t ip_bytes = frame_len - VIRTIO_NET_ETH_HEADER;
+    const uint8_t *ip = frame + ETH_HEADER;
+    uint32_t ip_bytes = frame_len - ETH_HEADER;
     uint32_t l4;
     if (!v6) {
         if (be16(frame + 12) != ETHERTYPE_IPV4 || (ip[0] >> 4) != 4 || ip[9] != IP_PROTO_TCP ||
@@ -70,14 +71,14 @@ enum virtio_net_gso_verdict virtio_net_rx_gso_check(const struct virtio_net_rx_h
         uint32_t ihl = (uint32_t)(ip[0] & 0x0F) * 4;
         if (ihl < IPV4_MIN_HEADER || be16(ip + 2) != ip_bytes)
             return VIRTIO_NET_GSO_BAD_SIZE;
-        l4 = VIRTIO_NET_ETH_HEADER + ihl;
+        l4 = ETH_HEADER + ihl;
     } else {
-        if (be16(frame + 12) != ETHERTYPE_IPV6 || first_len < VIRTIO_NET_ETH_HEADER + IPV6_HEADER ||
+        if (be16(frame + 12) != ETHERTYPE_IPV6 || first_len < ETH_HEADER + IPV6_HEADER ||
             (ip[0] >> 4) != 6 || ip[6] != IP_PROTO_TCP)
             return VIRTIO_NET_GSO_BAD_TYPE;
         if ((uint32_t)be16(ip + 4) + IPV6_HEADER != ip_bytes)
             return VIRTIO_NET_GSO_BAD_SIZE;
-        l4 = VIRTIO_NET_ETH_HEADER + IPV6_HEADER;
+        l4 = ETH_HEADER + IPV6_HEADER;
     }
     if (l4 + TCP_MIN_HEADER > first_len)
         return VIRTIO_NET_GSO_BAD_SIZE;
@@ -87,18 +88,6 @@ enum virtio_net_gso_verdict virtio_net_rx_gso_check(const struct virtio_net_rx_h
     if ((hdr->flags & VIRTIO_NET_HDR_F_NEEDS_CSUM) && (hdr->csum_start != l4 || hdr->csum_offset != TCP_CSUM_FIELD))
         return VIRTIO_NET_GSO_BAD_TYPE; /* a partial checksum that is not the TCP one */
     return VIRTIO_NET_GSO_OK;
-}
-
-int virtio_net_choose_mtu(bool has_mtu, uint16_t device_mtu, uint16_t limit, uint16_t *mtu)
-{
-    *mtu = limit;
-    if (!has_mtu)
-        return 0;
-    if (device_mtu < VIRTIO_NET_MIN_MTU)
-        return -1;
-    if (device_mtu < limit)
-        *mtu = device_mtu;
-    return 0;
 }
 
 bool virtio_net_choose_mac(bool has_mac, const uint8_t device_mac[6], uint64_t random, uint8_t mac[6])

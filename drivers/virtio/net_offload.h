@@ -6,7 +6,7 @@
  *    buffers that takes;
  *  - whether a received frame's gso_type and gso_size tell the truth about
  *    the frame (5.1.6.4: a device may only send what was negotiated);
- *  - the device's MTU and MAC as the driver may use them (5.1.4.1).
+ *  - the device's MAC as the driver may use it.
  * Pure logic over bytes: no device access.
  */
 #ifndef DRIVERS_VIRTIO_NET_OFFLOAD_H
@@ -52,15 +52,6 @@ enum virtio_net_gso_verdict {
  * whole length, `features` what was negotiated. */
 enum virtio_net_gso_verdict virtio_net_rx_gso_check(const struct virtio_net_rx_hdr *hdr, const uint8_t *frame,
                                                     uint32_t first_len, uint32_t frame_len, uint64_t features);
-
-/* Smallest MTU IPv4 allows (RFC 791): a device MTU (F_MTU) below it is a device
- * bug (virtio 1.2, 5.1.4.1: "between 68 and 65535"). */
-#define VIRTIO_NET_MIN_MTU 68
-
-/* The MTU to use: the device's (with F_MTU) when it is valid and below
- * `limit` (what the receive buffers are sized for), else `limit`. Returns
- * -1 for a device MTU below VIRTIO_NET_MIN_MTU, which the driver refuses. */
-int virtio_net_choose_mtu(bool has_mtu, uint16_t device_mtu, uint16_t limit, uint16_t *mtu);
 
 /* The MAC to use: the device's (with F_MAC), else a random locally
  * administered unicast address made from `random` (IEEE 802: bit 1 of the

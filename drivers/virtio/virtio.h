@@ -1,9 +1,11 @@
 /*
- * A virtio device over PCI: one interface for the drivers above it, with two
- * transports behind it (modern virtio-pci 1.x through the vendor
- * capabilities, and the legacy I/O-port interface), the status handshake,
- * feature negotiation, virtqueue setup and the interrupt vector chain of
- * Linux's vp_find_vqs (per-queue MSI-X, then shared MSI-X, then INTx).
+ * A virtio device: one interface for the drivers above it, with the
+ * transports behind it (virtio-pci modern 1.x through the vendor
+ * capabilities and legacy through the I/O BAR; virtio-mmio version 2 and
+ * legacy version 1), the status handshake, feature negotiation, virtqueue
+ * setup and the device's interrupts: on PCI the vector chain of Linux's
+ * vp_find_vqs (per-queue MSI-X, then shared MSI-X, then INTx), on MMIO the
+ * one line the platform declares.
  */
 #ifndef DRIVERS_VIRTIO_VIRTIO_H
 #define DRIVERS_VIRTIO_VIRTIO_H
@@ -11,6 +13,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "arch/x86_64/apic_encoding.h"
 #include "drivers/pci.h"
 #include "drivers/virtio/virtio_config.h"
 #include "drivers/virtio/virtqueue.h"
@@ -23,9 +26,7 @@
 #define VIRTIO_STATUS_NEEDS_RESET 64
 #define VIRTIO_STATUS_FAILED 128
 
-/* Device-independent feature bits (virtio 1.2, 6). */
-#define VIRTIO_F_RING_INDIRECT_DESC (1ULL << 28)
-#define VIRTIO_F_RING_EVENT_IDX (1ULL << 29)
+/* Device-independent feature bits (virtio 1.2, 6); the ring ones are in virtio_ring.h. */
 #define VIRTIO_F_VERSION_1 (1ULL << 32)
 
 /* "No vector" for config_msix_vector / queue_msix_vector (virtio 1.2, 4.1.4.3 and 4.1.5.1.2). */
@@ -37,13 +38,20 @@
 
 #define VIRTIO_MAX_QUEUES 8
 
-enum virtio_irq_mode { VIRTIO_IRQ_NONE, VIRTIO_IRQ_MSIX_PER_QUEUE, VIRTIO_IRQ_MSIX_SHARED, VIRTIO_IRQ_INTX };
+/* VIRTIO_IRQ_LINE: a transport's single interrupt line through the IOAPIC (virtio-mmio). */
+enum virtio_irq_mode {
+    VIRTIO_IRQ_NONE, VIRTIO_IRQ_MSIX_PER_QUEUE, VIRTIO_IRQ_MSIX_SHARED, VIRTIO_IRQ_INTX, VIRTIO_IRQ_LINE
+};
 
 struct virtio_device;
 
 /* What a transport provides; the rest of the virtio code never asks which it is. */
 struct virtio_transport_ops {
     const char *name;
+    /* The virtio 1.x interface: 64 feature bits, VERSION_1 required, FEATURES_OK read back. */
+    bool modern;
+    /* The device takes only the queue size it offers (legacy virtio-pci has no size register). */
+    bool fixed_queue_size;
     int (*reset)(struct virtio_device *vdev); /* returns once the device reads back 0 */
     uint8_t (*get_status)(struct virtio_device *vdev);
     void (*set_status)(struct virtio_device *vdev, uint8_t status);
@@ -54,23 +62,45 @@ struct virtio_transport_ops {
     uint16_t (*queue_max_size)(struct virtio_device *vdev, uint16_t index); /* 0: no such queue */
     /* Tells the device where the rings of `vq` are and how many entries it has. */
     int (*queue_setup)(struct virtio_device *vdev, struct virtqueue *vq);
-    void (*queue_enable)(struct virtio_device *vdev, uint16_t index);
+    /* Makes the queue live; an error when the device does not take it (it stays refused). */
+    int (*queue_enable)(struct virtio_device *vdev, uint16_t index);
     void (*queue_notify)(struct virtio_device *vdev, uint16_t index);
-    /* Write an MSI-X table index and return what the device reads back. */
+    /* Returns the interrupt causes (VIRTIO_ISR_*) and acknowledges them, which deasserts a level line. */
+    uint8_t (*read_isr)(struct virtio_device *vdev);
+    /* Interrupts for the queues and configuration changes as `mode` asks
+     * (irq=); poll takes none. 0, or a negative error with nothing held. */
+    int (*setup_interrupts)(struct virtio_device *vdev, enum irq_mode mode);
+    /* After a reset: points the device at the interrupts chosen at setup again. */
+    int (*restore_interrupts)(struct virtio_device *vdev);
+    /* Appends what setup chose, e.g. " (vectors 0x30 0x31)", for the queue line. */
+    void (*describe_interrupts)(struct virtio_device *vdev, char *buf, unsigned size);
+    /* PCI only (MSI-X): write an MSI-X table index and return what the device reads back. */
     uint16_t (*set_config_vector)(struct virtio_device *vdev, uint16_t entry);
     uint16_t (*set_queue_vector)(struct virtio_device *vdev, uint16_t index, uint16_t entry);
-    uint8_t (*read_isr)(struct virtio_device *vdev); /* reading acknowledges (and deasserts INTx) */
 };
 
 struct virtio_device_stats {
     uint64_t interrupts;
-    uint64_t not_mine;        /* INTx with ISR = 0: another device on the line */
+    uint64_t not_mine;        /* a line interrupt with ISR = 0: another device on the line */
     uint64_t config_changes;
 };
 
+/* virtio-mmio: the register window and its interrupt line. */
+struct virtio_mmio_transport {
+    volatile uint8_t *regs;
+    uint64_t size;
+    uint32_t version;                   /* 2, or 1 for the legacy interface */
+    uint32_t gsi;
+    struct irq_line_mode line;
+    int vector;                         /* the line's vector once routed, else -1 */
+};
+
+#define VIRTIO_DEVICE_NAME_MAX 16
+
 struct virtio_device {
-    char name[8];                       /* PCI address, "00:02.0" */
-    struct pci_device *pci;
+    char name[VIRTIO_DEVICE_NAME_MAX];  /* PCI address "00:02.0", or "mmio@feb00e00" */
+    struct pci_device *pci;             /* NULL on virtio-mmio */
+    struct virtio_mmio_transport mmio;
     const struct virtio_transport_ops *ops;
     /* Modern transport: the regions the vendor capabilities point at. */
     volatile uint8_t *common_cfg;
@@ -86,6 +116,10 @@ struct virtio_device {
     unsigned nvqs;
     struct virtqueue *vqs[VIRTIO_MAX_QUEUES];
     void (*config_changed)(struct virtio_device *vdev);
+    /* Called by virtio_negotiate between reading the offered features and
+     * writing the driver's: may read device config to decide (virtio 1.2,
+     * 3.1.1), returns the features still wanted. NULL: all of `wanted`. */
+    uint64_t (*vet_features)(struct virtio_device *vdev, uint64_t offered, uint64_t wanted);
     void *priv;
     struct virtio_device_stats stats;
 };
@@ -102,8 +136,9 @@ int virtio_negotiate(struct virtio_device *vdev, uint64_t wanted);
 bool virtio_has_feature(const struct virtio_device *vdev, uint64_t bit);
 
 /* Creates queue 0..nvqs-1 (size = device maximum, capped at VIRTQUEUE_MAX_SIZE),
- * then interrupt vectors per `mode` (auto tries per-queue MSI-X, shared
- * MSI-X, INTx; poll takes none), then enables the queues. */
+ * then the transport's interrupts per `mode` (PCI: auto tries per-queue
+ * MSI-X, shared MSI-X, INTx; MMIO: its line; poll takes none), then enables
+ * the queues. */
 int virtio_find_vqs(struct virtio_device *vdev, unsigned nvqs, const char *const names[],
                     void (*const callbacks[])(struct virtqueue *vq), enum irq_mode mode);
 
@@ -128,10 +163,19 @@ const char *virtio_irq_mode_name(enum virtio_irq_mode mode);
 /* Prints the device's feature bits by name into buf. */
 void virtio_describe_features(uint64_t features, char *buf, unsigned size);
 
+/* Used by the transports. */
 extern const struct virtio_transport_ops virtio_pci_modern_ops;
 extern const struct virtio_transport_ops virtio_pci_legacy_ops;
-
-/* Used by the transports. */
 int virtio_pci_modern_attach(struct virtio_device *vdev);
+int virtio_pci_setup_interrupts(struct virtio_device *vdev, enum irq_mode mode);
+int virtio_pci_restore_interrupts(struct virtio_device *vdev);
+void virtio_pci_describe_interrupts(struct virtio_device *vdev, char *buf, unsigned size);
+/* The handler of a device's one interrupt line (PCI INTx, MMIO): reads the
+ * ISR through the transport (acknowledging it), says "not mine" when it is
+ * 0, else counts it and runs the configuration and queue work. ctx: the device. */
+bool virtio_line_interrupt(void *ctx);
+/* Interrupt work shared by every transport's handlers. */
+void virtio_config_interrupt_work(struct virtio_device *vdev);
+void virtio_queues_interrupt_work(struct virtio_device *vdev);
 
 #endif

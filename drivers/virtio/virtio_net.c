@@ -8,6 +8,7 @@
 #include "arch/x86_64/cpu.h"
 #include "arch/x86_64/random.h"
 #include "drivers/virtio/net_offload.h"
+#include "drivers/virtio/virtio_mmio.h"
 #include "lib/errno.h"
 #include "lib/kheap.h"
 #include "lib/log.h"
@@ -24,7 +25,6 @@
 #define VIRTIO_NET_CONFIG_MTU 10
 #define VIRTIO_NET_S_LINK_UP 1
 
-#define ETH_FRAME_MTU 1500
 #define WATCHDOG_PERIOD_NS 100000000ULL /* 100 ms */
 #define TX_TIMEOUT_TICKS 20               /* 2 s without a completion, kicks included: reset */
 /* How long received frames must wait, no poll scheduled and no interrupt
@@ -93,7 +93,7 @@ static void watchdog_confirm(struct timer *t, void *arg)
     struct virtio_net *nic = arg;
     (void)t;
     if (nic->failed || nic->napi.scheduled || nic->stats.rx_interrupts != nic->watchdog_rx_interrupts ||
-        rxq(nic)->last_used_idx != nic->watchdog_rx_used || !virtqueue_has_used(rxq(nic)))
+        rxq(nic)->stats.completed != nic->watchdog_rx_taken || !virtqueue_has_used(rxq(nic)))
         return; /* a poll ran or is coming: the interrupt was on its way */
     nic->poll_by_watchdog = true;
     watchdog_schedule_poll(nic);
@@ -126,7 +126,7 @@ static void watchdog_tick(struct timer *t, void *arg)
     }
     if (!nic->napi.scheduled && virtqueue_has_used(rxq(nic)) && !nic->watchdog_confirm.armed) {
         nic->watchdog_rx_interrupts = nic->stats.rx_interrupts;
-        nic->watchdog_rx_used = rxq(nic)->last_used_idx;
+        nic->watchdog_rx_taken = rxq(nic)->stats.completed;
         timer_after(&nic->watchdog_confirm, WATCHDOG_CONFIRM_NS, watchdog_confirm, nic);
     }
     vn_watchdog_arm(nic);
@@ -157,6 +157,10 @@ static void reclaim_buffers(struct virtio_net *nic)
     }
     while ((token = virtqueue_detach_unused(rxq(nic))) != NULL)
         rx_pool_untake(&nic->rx_pool, rx_token_id(token));
+    /* A control command that got no answer: its buffers are the device's no more. */
+    if (nic->vdev.nvqs > CTRL_QUEUE)
+        while (virtqueue_detach_unused(ctrlq(nic)) != NULL)
+            ;
 }
 
 static void recover(struct virtio_net *nic, const char *why)
@@ -193,6 +197,7 @@ static void recover(struct virtio_net *nic, const char *why)
     vn_rx_refill(nic);
     virtio_driver_ok(v);
     irq_enable();
+    vn_ctrl_start(nic); /* the device forgot the receive filter */
     nic->stats.device_resets++;
     vn_tx_wake_if_room(nic); /* every frame in flight came back: a stopped stack may go on */
     update_link(nic);
@@ -225,6 +230,7 @@ void vn_handle_config_change(struct virtio_net *nic)
         return;
     }
     update_link(nic);
+    vn_ctrl_announce(nic);
 }
 
 /* ---- configuration ---- */
@@ -264,9 +270,9 @@ void virtio_net_attach_stack(struct virtio_net *nic, const struct virtio_net_sta
 
 static int setup_buffers(struct virtio_net *nic)
 {
-    uint16_t rx_count = rx_pool_size_for(rxq(nic)->vring.num, memory_get_stats().free_bytes, VIRTIO_NET_RX_BUFFER_SIZE);
-    uint16_t tx_count = txq(nic)->vring.num;
-    nic->rx_memory = dma_alloc((size_t)rx_count * VIRTIO_NET_RX_BUFFER_SIZE);
+    uint16_t rx_count = rx_pool_size_for(virtqueue_size(rxq(nic)), memory_get_stats().free_bytes, nic->rx_buffer_size);
+    uint16_t tx_count = virtqueue_size(txq(nic));
+    nic->rx_memory = dma_alloc((size_t)rx_count * nic->rx_buffer_size);
     uint8_t *rx_state = kzalloc(rx_count);
     uint16_t *rx_free = kzalloc(sizeof(uint16_t) * rx_count);
     nic->tx_slot_mem = kzalloc(sizeof(struct tx_slot) * tx_count);
@@ -292,15 +298,39 @@ static void read_mac(struct virtio_net *nic)
                  nic->mac[0], nic->mac[1], nic->mac[2], nic->mac[3], nic->mac[4], nic->mac[5]);
 }
 
-static int probe_one(struct pci_device *pci, const struct virtio_net_config *cfg)
+/* Between reading the offered features and accepting some (virtio 1.2,
+ * 3.1.1): the device's MTU, which decides whether VIRTIO_NET_F_MTU can be
+ * accepted at all, and the offloads, each only with what it requires. */
+static uint64_t vet_features(struct virtio_device *vdev, uint64_t offered, uint64_t wanted)
 {
-    struct virtio_net *nic = kzalloc(sizeof(*nic));
-    if (!nic)
-        return -ENOMEM;
-    if (virtio_pci_attach(pci, &nic->vdev) < 0)
-        goto fail;
+    struct virtio_net *nic = vdev->priv;
+    uint16_t device_mtu = 0;
+    bool has_mtu = offered & wanted & VIRTIO_NET_F_MTU;
+    if (has_mtu)
+        virtio_config_read(vdev, VIRTIO_NET_CONFIG_MTU, &device_mtu, sizeof(device_mtu));
+    switch (virtio_net_mtu_choose(has_mtu, device_mtu, &nic->mtu)) {
+    case VIRTIO_NET_MTU_REJECTED:
+        log_warn("virtio-net: %s: device MTU %u is below the minimum %u: VIRTIO_NET_F_MTU not accepted, mtu %u",
+                 vdev->name, device_mtu, VIRTIO_NET_MTU_MIN, nic->mtu);
+        wanted &= ~VIRTIO_NET_F_MTU;
+        break;
+    case VIRTIO_NET_MTU_CAPPED:
+        log_info("virtio-net: %s: device MTU %u is above the %u this driver takes: mtu %u", vdev->name, device_mtu,
+                 VIRTIO_NET_MTU_MAX, nic->mtu);
+        break;
+    default:
+        break;
+    }
+    return virtio_net_features_consistent(offered & wanted) | (wanted & ~offered);
+}
+
+/* Brings a device its transport has bound (nic->vdev) to DRIVER_OK. */
+static int probe_one(struct virtio_net *nic, const struct virtio_net_config *cfg)
+{
     nic->vdev.priv = nic;
     nic->vdev.config_changed = config_changed;
+    nic->vdev.vet_features = vet_features;
+    nic->mtu = VIRTIO_NET_MTU_DEFAULT;
     /* Segmentation offloads both ways (5.1.6.2, 5.1.6.4): 64 KiB TCP segments
      * instead of MTU-sized frames. HOST_ECN is not asked for: lwIP sends no ECN. */
     uint64_t wanted = VIRTIO_NET_F_MAC | VIRTIO_NET_F_STATUS | VIRTIO_NET_F_MRG_RXBUF | VIRTIO_NET_F_CSUM |
@@ -311,13 +341,13 @@ static int probe_one(struct pci_device *pci, const struct virtio_net_config *cfg
         wanted |= VIRTIO_F_RING_INDIRECT_DESC;
     if (cfg->virtio.event_idx)
         wanted |= VIRTIO_F_RING_EVENT_IDX;
+    if (cfg->virtio.packed)
+        wanted |= VIRTIO_F_RING_PACKED;
+    if (cfg->ctrl)
+        wanted |= VIRTIO_NET_F_CTRL_VQ | VIRTIO_NET_F_CTRL_RX | VIRTIO_NET_F_GUEST_ANNOUNCE;
     if (virtio_negotiate(&nic->vdev, wanted) < 0)
         goto fail;
     struct virtio_device *v = &nic->vdev;
-    /* An offload whose requirement the device did not offer: start over without it. */
-    uint64_t consistent = virtio_net_features_consistent(v->features);
-    if (consistent != v->features && virtio_negotiate(v, consistent) < 0)
-        goto fail;
     bool version_1 = virtio_has_feature(v, VIRTIO_F_VERSION_1);
     nic->mergeable = virtio_has_feature(v, VIRTIO_NET_F_MRG_RXBUF);
     nic->hdr_len = virtio_net_header_len(version_1, nic->mergeable);
@@ -325,25 +355,16 @@ static int probe_one(struct pci_device *pci, const struct virtio_net_config *cfg
     nic->busy_poll = cfg->virtio.irq_mode == IRQ_MODE_POLL;
     nic->faults_enabled = cfg->faults;
     read_mac(nic);
-    uint16_t device_mtu = 0;
-    bool has_mtu = virtio_has_feature(v, VIRTIO_NET_F_MTU);
-    if (has_mtu)
-        virtio_config_read(v, VIRTIO_NET_CONFIG_MTU, &device_mtu, sizeof(device_mtu));
-    /* Larger MTUs would need bigger receive buffers without GSO: 1500 at most. */
-    if (virtio_net_choose_mtu(has_mtu, device_mtu, ETH_FRAME_MTU, &nic->mtu) < 0) {
-        char why[80];
-        snprintf(why, sizeof(why), "virtio-net: MTU %u is below %u (virtio 1.2, 5.1.4.1)", device_mtu,
-                 VIRTIO_NET_MIN_MTU);
-        virtio_fail(v, why);
-        goto fail;
-    }
+    nic->rx_buffer_size = virtio_net_rx_buffer_bytes(nic->mergeable, nic->hdr_len, nic->mtu);
     nic->rx_max_buffers = nic->mergeable ? virtio_net_rx_buffers_for(virtio_net_rx_max_frame(v->features, nic->mtu),
-                                                                     nic->hdr_len, VIRTIO_NET_RX_BUFFER_SIZE)
+                                                                     nic->hdr_len, nic->rx_buffer_size)
                                          : 1;
-    static const char *const names[] = { "rx", "tx" };
-    static void (*const callbacks[])(struct virtqueue *) = { vn_rx_interrupt, vn_tx_interrupt };
+    /* The control queue is polled for its answers: no callback, no interrupt vector. */
+    static const char *const names[] = { "rx", "tx", "ctrl" };
+    static void (*const callbacks[])(struct virtqueue *) = { vn_rx_interrupt, vn_tx_interrupt, NULL };
     nic->vdev.priv = nic;
-    if (virtio_find_vqs(v, 2, names, callbacks, cfg->virtio.irq_mode) < 0)
+    unsigned nvqs = virtio_has_feature(v, VIRTIO_NET_F_CTRL_VQ) ? 3 : 2;
+    if (virtio_find_vqs(v, nvqs, names, callbacks, cfg->virtio.irq_mode) < 0)
         goto fail;
     rxq(nic)->priv = nic;
     txq(nic)->priv = nic;
@@ -361,11 +382,12 @@ static int probe_one(struct pci_device *pci, const struct virtio_net_config *cfg
     vn_rx_refill(nic);
     read_link(nic);
     virtio_driver_ok(v);
+    vn_ctrl_start(nic);
     log_info("virtio-net: %s: mac %02x:%02x:%02x:%02x:%02x:%02x, mtu %u, header %u bytes%s, %u receive buffers (%u KiB), "
              "link %s, budget %u%s%s%s",
              v->name, nic->mac[0], nic->mac[1], nic->mac[2], nic->mac[3], nic->mac[4], nic->mac[5], nic->mtu,
              nic->hdr_len, nic->mergeable ? " (mergeable)" : "", nic->rx_pool.count,
-             nic->rx_pool.count * VIRTIO_NET_RX_BUFFER_SIZE / 1024, nic->link_up ? "up" : "down",
+             (unsigned)((uint64_t)nic->rx_pool.count * nic->rx_buffer_size / 1024), nic->link_up ? "up" : "down",
              cfg->budget, nic->busy_poll ? ", busy polling" : "",
              virtio_has_feature(v, VIRTIO_NET_F_GUEST_TSO4 | VIRTIO_NET_F_GUEST_TSO6) ? ", large segments in" : "",
              virtio_has_feature(v, VIRTIO_NET_F_HOST_TSO4 | VIRTIO_NET_F_HOST_TSO6) ? ", large segments out" : "");
@@ -378,10 +400,24 @@ fail:
     return -ENODEV;
 }
 
+/* After the transport's attach: a bound device is probed; a refused one was asked nothing yet. */
+static void probe_if_bound(struct virtio_net *nic, int attached, const struct virtio_net_config *cfg)
+{
+    if (attached < 0)
+        kfree(nic);
+    else
+        probe_one(nic, cfg);
+}
+
 int virtio_net_probe_all(const struct virtio_net_config *cfg)
 {
+    struct virtio_net *nic;
     for (struct pci_device *d = pci_next_device(NULL); d && nic_count < VIRTIO_NET_MAX_DEVICES; d = pci_next_device(d))
-        if (d->vendor_id == VIRTIO_VENDOR && (d->device_id == VIRTIO_NET_TRANSITIONAL || d->device_id == VIRTIO_NET_MODERN))
-            probe_one(d, cfg);
+        if (d->vendor_id == VIRTIO_VENDOR && (d->device_id == VIRTIO_NET_TRANSITIONAL || d->device_id == VIRTIO_NET_MODERN) &&
+            (nic = kzalloc(sizeof(*nic))) != NULL)
+            probe_if_bound(nic, virtio_pci_attach(d, &nic->vdev), cfg);
+    for (int i = 0; i < cfg->mmio_count && nic_count < VIRTIO_NET_MAX_DEVICES; i++)
+        if ((nic = kzalloc(sizeof(*nic))) != NULL)
+            probe_if_bound(nic, virtio_mmio_attach(&cfg->mmio[i], VIRTIO_ID_NET, &nic->vdev), cfg);
     return nic_count;
 }

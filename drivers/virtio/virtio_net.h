@@ -25,6 +25,7 @@
 
 #include "drivers/virtio/virtio.h"
 #include "drivers/virtio/virtio_config.h"
+#include "drivers/virtio/virtio_net_mtu.h"
 
 /* Feature bits (virtio 1.2, 5.1.3). */
 #define VIRTIO_NET_F_CSUM (1ULL << 0)
@@ -38,6 +39,9 @@
 #define VIRTIO_NET_F_HOST_TSO6 (1ULL << 12)  /* requires CSUM */
 #define VIRTIO_NET_F_MRG_RXBUF (1ULL << 15)
 #define VIRTIO_NET_F_STATUS (1ULL << 16)
+#define VIRTIO_NET_F_CTRL_VQ (1ULL << 17)
+#define VIRTIO_NET_F_CTRL_RX (1ULL << 18)
+#define VIRTIO_NET_F_GUEST_ANNOUNCE (1ULL << 21)
 #define VIRTIO_F_ANY_LAYOUT (1ULL << 27)
 
 /* struct virtio_net_hdr flags and gso_type values (5.1.6). */
@@ -49,18 +53,16 @@
 #define VIRTIO_NET_HDR_GSO_TCPV6 4
 #define VIRTIO_NET_HDR_GSO_ECN 0x80  /* with a TCP type: the segments carry ECN (GUEST_ECN/HOST_ECN) */
 
-#define VIRTIO_NET_MAX_DEVICES 4
-#define VIRTIO_NET_RX_BUFFER_SIZE 2048
+#define VIRTIO_NET_MAX_DEVICES 8
 #define VIRTIO_NET_HDR_MAX 12        /* struct virtio_net_hdr with num_buffers */
 /* The largest frame any negotiated features allow: a TCP segment with GSO,
  * Ethernet and a VLAN tag, IPv6's fixed header and the largest payload
  * length its 16-bit field can say (IPv4's total length is smaller still). */
-#define VIRTIO_NET_ETH_HEADER 14
-#define VIRTIO_NET_VLAN_TAG 4
-#define VIRTIO_NET_MAX_GSO_FRAME (VIRTIO_NET_ETH_HEADER + VIRTIO_NET_VLAN_TAG + 40 + 65535)
-/* Buffers one received frame may span: the largest frame and its header in
- * full buffers (a device fills every buffer but the last, 5.1.6.4). The
- * driver's limit for a device is smaller unless it negotiated GSO. */
+#define VIRTIO_NET_MAX_GSO_FRAME (VIRTIO_NET_ETH_OVERHEAD + 40 + 65535)
+/* Buffers one received frame may span with MRG_RXBUF: the largest frame and
+ * its header in full buffers (a device fills every buffer but the last,
+ * 5.1.6.4). The driver's limit for a device is smaller unless it negotiated
+ * GSO (a 9000-byte MTU takes 5). */
 #define VIRTIO_NET_MAX_RX_MERGE \
     ((VIRTIO_NET_HDR_MAX + VIRTIO_NET_MAX_GSO_FRAME + VIRTIO_NET_RX_BUFFER_SIZE - 1) / VIRTIO_NET_RX_BUFFER_SIZE)
 /* Scatter-gather entries of one frame: a 64 KiB segment built from some 45
@@ -110,6 +112,10 @@ struct virtio_net_stack {
      * back. Called from the driver's polls, never from inside virtio_net_xmit. */
     void (*tx_wake)(void *ctx);
     void *ctx;
+    /* The device asks the stack to announce its addresses (GUEST_ANNOUNCE,
+     * after a migration): a gratuitous ARP and an unsolicited neighbour
+     * advertisement for each address. The driver acknowledges afterwards. */
+    void (*announce)(void *ctx);
 };
 
 struct virtio_net_stats {
@@ -140,6 +146,9 @@ struct virtio_net_stats {
     uint64_t tx_timeouts;            /* 2 s of frames in flight and no completion */
     uint64_t device_resets;          /* recoveries completed (for any of the three reasons) */
     uint64_t tx_dropped_by_reset;    /* frames in flight when the device was reset */
+    uint64_t ctrl_commands;          /* control queue commands the device acknowledged */
+    uint64_t ctrl_failures;          /* refused, or no answer in time */
+    uint64_t announces;              /* GUEST_ANNOUNCE requests handled */
 };
 
 /* What kmain asks of every virtio-net device (from the command line). */
@@ -148,6 +157,9 @@ struct virtio_net_config {
     int budget;                  /* frames per poll (budget=) */
     bool log_stats;              /* a statistics line every 5 s (log=debug) */
     bool faults;                 /* faults=on: virtio_net_inject_fault acts (tests only) */
+    const struct virtio_mmio_window *mmio; /* virtio-mmio windows to probe besides PCI (ACPI, command line) */
+    int mmio_count;
+    bool ctrl;                   /* ctrl=: offer CTRL_VQ, CTRL_RX and GUEST_ANNOUNCE */
 };
 
 /* Fault injection for the recovery tests (faults=on, else -EPERM): a device error
@@ -157,7 +169,8 @@ struct virtio_net_config {
 enum virtio_net_fault { VIRTIO_NET_FAULT_DEVICE_ERROR, VIRTIO_NET_FAULT_BAD_USED_ID };
 int virtio_net_inject_fault(struct virtio_net *nic, enum virtio_net_fault fault);
 
-/* Finds every virtio-net function and brings it to DRIVER_OK; returns how many. */
+/* Finds every virtio-net device (PCI functions, then the virtio-mmio windows
+ * whose device id is 1) and brings it to DRIVER_OK; returns how many. */
 int virtio_net_probe_all(const struct virtio_net_config *cfg);
 
 int virtio_net_count(void);
@@ -188,6 +201,13 @@ int virtio_net_xmit(struct virtio_net *nic, const struct vq_sg *frags, unsigned 
                     const struct virtio_net_tx_offload *offload);
 /* Tells the device about the frames queued since the last kick, if it wants to hear. */
 void virtio_net_tx_kick(struct virtio_net *nic);
+
+/* The multicast MAC addresses the stack wants to receive (the groups it
+ * joined), for the device's receive filter (CTRL_RX's MAC table; without a
+ * control queue the device receives every multicast anyway). At most
+ * VIRTIO_NET_MCAST_MAX; more turn all-multicast on. Returns 0 or -errno. */
+#define VIRTIO_NET_MCAST_MAX 16
+int virtio_net_set_multicast(struct virtio_net *nic, const uint8_t (*macs)[6], unsigned count);
 
 /* The stack is done with a received buffer: it goes back to the ring. */
 void virtio_net_rx_release(struct virtio_net *nic, uint16_t id);

@@ -18,11 +18,11 @@
 static int rx_post(struct virtio_net *nic, uint16_t id)
 {
     uint8_t *buf = rx_buffer(nic, id);
-    struct vq_sg sg[2] = { { (uint64_t)(uintptr_t)buf, VIRTIO_NET_RX_BUFFER_SIZE } };
+    struct vq_sg sg[2] = { { (uint64_t)(uintptr_t)buf, nic->rx_buffer_size } };
     unsigned n = 1;
     if (nic->header_apart) {
         sg[0].len = nic->hdr_len;
-        sg[1] = (struct vq_sg){ (uint64_t)(uintptr_t)(buf + nic->hdr_len), VIRTIO_NET_RX_BUFFER_SIZE - nic->hdr_len };
+        sg[1] = (struct vq_sg){ (uint64_t)(uintptr_t)(buf + nic->hdr_len), nic->rx_buffer_size - nic->hdr_len };
         n = 2;
     }
     return virtqueue_add(rxq(nic), sg, 0, n, rx_token(id));
@@ -55,7 +55,7 @@ void virtio_net_rx_release(struct virtio_net *nic, uint16_t id)
         log_error("virtio-net: %s: release of receive buffer %u that the stack does not hold", nic->vdev.name, id);
         return;
     }
-    if (rx_should_refill(virtqueue_free_count(rxq(nic)), rxq(nic)->vring.num))
+    if (rx_should_refill(virtqueue_free_count(rxq(nic)), virtqueue_size(rxq(nic))))
         napi_schedule(&nic->napi);
 }
 
@@ -128,7 +128,7 @@ static bool rx_reject(struct virtio_net *nic, const struct virtio_net_rx_frame *
 static bool rx_buffers_full(const struct virtio_net *nic, const struct virtio_net_rx_frame *f)
 {
     for (unsigned i = 0; i + 1 < f->count; i++)
-        if (f->bufs[i].len + (i == 0 ? nic->hdr_len : 0) != VIRTIO_NET_RX_BUFFER_SIZE)
+        if (f->bufs[i].len + (i == 0 ? nic->hdr_len : 0) != nic->rx_buffer_size)
             return false;
     return true;
 }
@@ -249,7 +249,7 @@ int virtio_net_poll(struct napi *napi, int budget)
         vn_faults_poll(nic);
     if (vn_recover_if_needed(nic))
         return done; /* stays scheduled: the next run receives on the fresh rings */
-    if (rx_should_refill(virtqueue_free_count(rxq(nic)), rxq(nic)->vring.num))
+    if (rx_should_refill(virtqueue_free_count(rxq(nic)), virtqueue_size(rxq(nic))))
         vn_rx_refill(nic);
     vn_tx_wake_if_room(nic);
     if (nic->busy_poll)

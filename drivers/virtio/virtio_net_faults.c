@@ -39,8 +39,8 @@ static int inject_device_error(struct virtio_net *nic)
     return 0;
 }
 
-/* What a buggy device would write: a used entry naming a descriptor that does
- * not exist. Planted only while nothing else is in flight on the transmit
+/* What a buggy device would write: a used entry naming an id that does not
+ * exist. Planted only while nothing else is in flight on the transmit
  * queue, behind a chain the device is never told about, so the device has no
  * reason to touch this ring meanwhile; the next tx_clean finds the entry. */
 void vn_faults_poll(struct virtio_net *nic)
@@ -52,11 +52,7 @@ void vn_faults_poll(struct virtio_net *nic)
         log_error("virtio-net: %s: fault injection: no room for the chain", nic->vdev.name);
         return;
     }
-    struct virtqueue *vq = txq(nic);
-    uint16_t idx = vq->vring.used->idx;
-    vq->vring.used->ring[idx & (vq->vring.num - 1)] = (struct vring_used_elem){ .id = vq->vring.num + 7u, .len = 0 };
-    dma_wmb();
-    vq->vring.used->idx = (uint16_t)(idx + 1);
+    virtqueue_plant_used(txq(nic), virtqueue_size(txq(nic)) + 7u, 0);
     vn_tx_clean(nic);
 }
 

@@ -17,6 +17,7 @@
 
 #define RX_QUEUE 0
 #define TX_QUEUE 1
+#define CTRL_QUEUE 2  /* with one queue pair (no VIRTIO_NET_F_MQ, 5.1.2) */
 
 /* struct virtio_net_hdr (5.1.6); num_buffers exists with MRG_RXBUF or VERSION_1. */
 struct virtio_net_hdr {
@@ -29,6 +30,21 @@ struct virtio_net_hdr {
     uint16_t num_buffers;
 } __attribute__((packed));
 
+/* One control command's device-visible memory (5.1.6.5): the class and
+ * command, the data, and the device's ack. */
+struct vn_ctrl_mac_table {
+    uint32_t entries;
+    uint8_t macs[VIRTIO_NET_MCAST_MAX][6];
+} __attribute__((packed));
+
+struct vn_ctrl {
+    uint8_t hdr[2];
+    uint8_t on_off;
+    uint8_t ack;
+    struct vn_ctrl_mac_table unicast;   /* only our MAC: entries 1 */
+    struct vn_ctrl_mac_table multicast;
+};
+
 struct tx_slot {
     struct virtio_net_hdr hdr;
     void *token;
@@ -39,6 +55,7 @@ struct virtio_net {
     uint8_t mac[6];
     bool link_up;
     uint16_t mtu;
+    uint32_t rx_buffer_size;  /* virtio_net_rx_buffer_bytes: whole frames without MRG_RXBUF */
     unsigned hdr_len;
     bool mergeable;
     bool header_apart;  /* no ANY_LAYOUT (legacy): the header needs its own descriptor */
@@ -65,7 +82,7 @@ struct virtio_net {
      * interrupt still on its way is not taken for a lost one. */
     struct timer watchdog_confirm;
     uint64_t watchdog_rx_interrupts; /* rx_interrupts when the candidate was seen */
-    uint16_t watchdog_rx_used;       /* and the receive queue's last_used_idx then */
+    uint64_t watchdog_rx_taken;      /* and the receive completions the driver had taken then */
     bool poll_by_watchdog;           /* the next poll run is the watchdog's rescue */
     uint64_t watchdog_completed; /* tx completions seen at the last watchdog tick */
     unsigned tx_stalled_ticks;   /* watchdog ticks in a row that saw no completion */
@@ -74,12 +91,18 @@ struct virtio_net {
     bool failed;                 /* recovery failed: the device is FAILED and the NIC stays down */
     bool faults_enabled;         /* faults=on: virtio_net_inject_fault may act */
     bool fault_bad_used_pending; /* plant a bad used entry once transmit is idle */
+    struct vn_ctrl *ctrl;        /* NULL: no control queue, or it failed and is not used again (until a reset) */
+    struct vn_ctrl *ctrl_mem;
+    uint8_t mcast[VIRTIO_NET_MCAST_MAX][6];
+    unsigned mcast_count;
+    bool allmulti;               /* more groups than the table holds */
     struct virtio_net_stats stats;
 };
 
 static inline struct virtqueue *rxq(struct virtio_net *nic) { return nic->vdev.vqs[RX_QUEUE]; }
 static inline struct virtqueue *txq(struct virtio_net *nic) { return nic->vdev.vqs[TX_QUEUE]; }
-static inline uint8_t *rx_buffer(struct virtio_net *nic, uint16_t id) { return nic->rx_memory + (size_t)id * VIRTIO_NET_RX_BUFFER_SIZE; }
+static inline struct virtqueue *ctrlq(struct virtio_net *nic) { return nic->vdev.vqs[CTRL_QUEUE]; }
+static inline uint8_t *rx_buffer(struct virtio_net *nic, uint16_t id) { return nic->rx_memory + (size_t)id * nic->rx_buffer_size; }
 
 /* Buffer ids travel through the ring as tokens; +1 keeps them non-NULL. */
 static inline void *rx_token(uint16_t id) { return (void *)(uintptr_t)(id + 1u); }
@@ -111,6 +134,11 @@ void vn_handle_config_change(struct virtio_net *nic);
 
 /* virtio_net_faults.c: plants a pending bad used entry once transmit is idle. */
 void vn_faults_poll(struct virtio_net *nic);
+
+/* virtio_net_ctrl.c: the control queue after DRIVER_OK (again after a
+ * reset): the receive filter; and a GUEST_ANNOUNCE request in the status. */
+void vn_ctrl_start(struct virtio_net *nic);
+void vn_ctrl_announce(struct virtio_net *nic);
 
 /* virtio_net_stats.c */
 void vn_stats_start(struct virtio_net *nic);

@@ -53,19 +53,20 @@ static uint16_t legacy_queue_max_size(struct virtio_device *v, uint16_t index)
 static int legacy_queue_setup(struct virtio_device *v, struct virtqueue *vq)
 {
     /* Legacy devices cannot resize a queue: the driver must use the size offered. */
-    if (legacy_queue_max_size(v, vq->index) != vq->vring.num)
+    if (legacy_queue_max_size(v, vq->index) != virtqueue_size(vq))
         return -EINVAL;
-    uint64_t pfn = (uint64_t)(uintptr_t)vq->vring.desc >> LEGACY_QUEUE_PFN_SHIFT;
+    uint64_t pfn = virtqueue_desc_addr(vq) >> LEGACY_QUEUE_PFN_SHIFT;
     if (pfn > 0xFFFFFFFFu)
         return -EINVAL; /* the PFN register has 32 bits: rings must sit below 16 TiB */
     outl(port(v, LEGACY_QUEUE_PFN), (uint32_t)pfn);
     return 0;
 }
 
-static void legacy_queue_enable(struct virtio_device *v, uint16_t index)
+static int legacy_queue_enable(struct virtio_device *v, uint16_t index)
 {
     (void)v;
     (void)index; /* writing the PFN already enabled it */
+    return 0;
 }
 
 static void legacy_queue_notify(struct virtio_device *v, uint16_t index) { outw(port(v, LEGACY_QUEUE_NOTIFY), index); }
@@ -87,6 +88,7 @@ static uint8_t legacy_read_isr(struct virtio_device *v) { return inb(port(v, LEG
 
 const struct virtio_transport_ops virtio_pci_legacy_ops = {
     .name = "legacy",
+    .fixed_queue_size = true,
     .reset = legacy_reset,
     .get_status = legacy_get_status,
     .set_status = legacy_set_status,
@@ -101,4 +103,7 @@ const struct virtio_transport_ops virtio_pci_legacy_ops = {
     .set_config_vector = legacy_set_config_vector,
     .set_queue_vector = legacy_set_queue_vector,
     .read_isr = legacy_read_isr,
+    .setup_interrupts = virtio_pci_setup_interrupts,
+    .restore_interrupts = virtio_pci_restore_interrupts,
+    .describe_interrupts = virtio_pci_describe_interrupts,
 };

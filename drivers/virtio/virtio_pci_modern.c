@@ -89,7 +89,8 @@ static uint8_t modern_config_generation(struct virtio_device *v)
 
 static uint8_t modern_config_read8(struct virtio_device *v, unsigned offset)
 {
-    return mmio_read8(v->device_cfg + offset);
+    /* The device-specific capability is optional: without it the fields read as 0. */
+    return v->device_cfg ? mmio_read8(v->device_cfg + offset) : 0;
 }
 
 static uint16_t modern_queue_max_size(struct virtio_device *v, uint16_t index)
@@ -102,18 +103,23 @@ static uint16_t modern_queue_max_size(struct virtio_device *v, uint16_t index)
 
 static int modern_queue_setup(struct virtio_device *v, struct virtqueue *vq)
 {
+    /* The three areas of either ring format (4.1.4.3): split descriptor
+     * table, available ring, used ring; packed descriptor ring, driver and
+     * device event suppression. With VIRTIO_F_RING_PACKED negotiated the
+     * device reads them as the packed layout. */
     mmio_write16(common(v, COMMON_QUEUE_SELECT), vq->index);
-    mmio_write16(common(v, COMMON_QUEUE_SIZE), vq->vring.num);
-    write64(v, COMMON_QUEUE_DESC, (uint64_t)(uintptr_t)vq->vring.desc);
-    write64(v, COMMON_QUEUE_DRIVER, (uint64_t)(uintptr_t)vq->vring.avail);
-    write64(v, COMMON_QUEUE_DEVICE, (uint64_t)(uintptr_t)vq->vring.used);
+    mmio_write16(common(v, COMMON_QUEUE_SIZE), virtqueue_size(vq));
+    write64(v, COMMON_QUEUE_DESC, virtqueue_desc_addr(vq));
+    write64(v, COMMON_QUEUE_DRIVER, virtqueue_driver_addr(vq));
+    write64(v, COMMON_QUEUE_DEVICE, virtqueue_device_addr(vq));
     return 0;
 }
 
-static void modern_queue_enable(struct virtio_device *v, uint16_t index)
+static int modern_queue_enable(struct virtio_device *v, uint16_t index)
 {
     mmio_write16(common(v, COMMON_QUEUE_SELECT), index);
     mmio_write16(common(v, COMMON_QUEUE_ENABLE), 1);
+    return 0;
 }
 
 static void modern_queue_notify(struct virtio_device *v, uint16_t index)
@@ -144,6 +150,7 @@ static uint8_t modern_read_isr(struct virtio_device *v)
 
 const struct virtio_transport_ops virtio_pci_modern_ops = {
     .name = "modern",
+    .modern = true,
     .reset = modern_reset,
     .get_status = modern_get_status,
     .set_status = modern_set_status,
@@ -158,6 +165,9 @@ const struct virtio_transport_ops virtio_pci_modern_ops = {
     .set_config_vector = modern_set_config_vector,
     .set_queue_vector = modern_set_queue_vector,
     .read_isr = modern_read_isr,
+    .setup_interrupts = virtio_pci_setup_interrupts,
+    .restore_interrupts = virtio_pci_restore_interrupts,
+    .describe_interrupts = virtio_pci_describe_interrupts,
 };
 
 /* Maps the region a vendor capability describes, after checking it lies inside its BAR. */

@@ -1,11 +1,18 @@
 /*
- * The split virtqueue's memory layout (virtio 1.2, 2.7) and its notification
- * arithmetic. Shared by the driver's virtqueue and the tests' simulated device.
+ * The feature bits that choose a ring's shape, and the split virtqueue's
+ * memory layout (virtio 1.2, 2.7) with its notification arithmetic (the
+ * packed ring's is in virtio_ring_packed.h). Shared by the driver's
+ * virtqueue and the tests' simulated device.
  */
 #ifndef DRIVERS_VIRTIO_VIRTIO_RING_H
 #define DRIVERS_VIRTIO_VIRTIO_RING_H
 
 #include <stdint.h>
+
+/* Device-independent feature bits that shape the rings (virtio 1.2, 6). */
+#define VIRTIO_F_RING_INDIRECT_DESC (1ULL << 28)
+#define VIRTIO_F_RING_EVENT_IDX (1ULL << 29)
+#define VIRTIO_F_RING_PACKED (1ULL << 34)
 
 #define VRING_DESC_F_NEXT 1     /* the chain continues in `next` */
 #define VRING_DESC_F_WRITE 2    /* device-writable (else device-readable) */

@@ -41,6 +41,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     CHECK(memchr(opts.selftest, '\0', sizeof(opts.selftest)) != NULL);
     CHECK(memchr(opts.crash, '\0', sizeof(opts.crash)) != NULL);
     CHECK(strcmp(irq_mode_name(opts.irq_mode), "?") != 0);
+    CHECK(opts.mmio_count >= 0 && opts.mmio_count <= VIRTIO_MMIO_WINDOWS_MAX);
+    for (int i = 0; i < opts.mmio_count; i++) {
+        const struct virtio_mmio_window *w = &opts.mmio[i];
+        CHECK(w->base != 0 && w->size != 0 && w->base + w->size > w->base);
+        for (int j = 0; j < i; j++)
+            CHECK(opts.mmio[j].base != w->base);
+    }
 
     /* Without a report callback: the same count, the same options. */
     struct kernel_options again;
@@ -49,8 +56,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     CHECK(again.ip_mode == opts.ip_mode && again.ip_addr == opts.ip_addr && again.ip_prefix == opts.ip_prefix);
     CHECK(again.gw_set == opts.gw_set && again.gw_addr == opts.gw_addr && again.irq_mode == opts.irq_mode);
     CHECK(again.budget == opts.budget && again.log == opts.log && again.gdb_wait == opts.gdb_wait);
-    CHECK(again.virtio_indirect == opts.virtio_indirect && again.virtio_event_idx == opts.virtio_event_idx);
+    CHECK(again.virtio_indirect == opts.virtio_indirect && again.virtio_event_idx == opts.virtio_event_idx &&
+          again.virtio_packed == opts.virtio_packed);
     CHECK(strcmp(again.selftest, opts.selftest) == 0 && strcmp(again.crash, opts.crash) == 0);
+    CHECK(again.mmio_count == opts.mmio_count);
+    for (int i = 0; i < opts.mmio_count; i++) /* field by field: padding is not compared */
+        CHECK(again.mmio[i].base == opts.mmio[i].base && again.mmio[i].size == opts.mmio[i].size &&
+              again.mmio[i].gsi == opts.mmio[i].gsi &&
+              again.mmio[i].line.level_triggered == opts.mmio[i].line.level_triggered &&
+              again.mmio[i].line.active_low == opts.mmio[i].line.active_low);
 
     free(line);
     return 0;

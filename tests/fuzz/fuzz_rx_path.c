@@ -196,8 +196,8 @@ struct seg {
 
 static unsigned chain_segments(struct virtqueue *vq, uint16_t head, struct seg *segs)
 {
-    const struct vring_desc *table = vq->vring.desc;
-    unsigned limit = vq->vring.num, count = 0;
+    const struct vring_desc *table = vq->split.vring.desc;
+    unsigned limit = vq->split.vring.num, count = 0;
     uint16_t i = head;
     if (table[head].flags & VRING_DESC_F_INDIRECT) {
         CHECK(table[head].len % sizeof(struct vring_desc) == 0);
@@ -218,7 +218,7 @@ static unsigned chain_segments(struct virtqueue *vq, uint16_t head, struct seg *
 /* Publishes `added` used entries, then interrupts if the driver wants it. */
 static void publish_used(struct virtqueue *vq, uint16_t added, uint16_t last_avail)
 {
-    struct vring *vr = &vq->vring;
+    struct vring *vr = &vq->split.vring;
     uint16_t old = vr->used->idx, now = (uint16_t)(old + added);
     __atomic_store_n(&vr->used->idx, now, __ATOMIC_RELEASE);
     *vring_avail_event(vr) = last_avail; /* event index: kick me for anything new */
@@ -305,7 +305,7 @@ static void check_sent(uint8_t *f, size_t n, const uint8_t *hdr)
 static void device_transmit(struct virtqueue *vq)
 {
     static uint8_t frame[HDR_LEN + 65536];
-    struct vring *vr = &vq->vring;
+    struct vring *vr = &vq->split.vring;
     uint16_t done = 0;
     while (tx_last_avail != __atomic_load_n(&vr->avail->idx, __ATOMIC_ACQUIRE)) {
         uint16_t head = vr->avail->ring[tx_last_avail % vr->num];
@@ -331,7 +331,7 @@ static void queue_notified(struct virtqueue *vq)
     if (vq == env_queue(1))
         device_transmit(vq);
     else
-        *vring_avail_event(&vq->vring) = rx_last_avail; /* new receive buffers: nothing to do now */
+        *vring_avail_event(&vq->split.vring) = rx_last_avail; /* new receive buffers: nothing to do now */
 }
 
 /* ---- the device: receive ---- */
@@ -339,7 +339,7 @@ static void queue_notified(struct virtqueue *vq)
 static void device_receive(const uint8_t *data, size_t len, bool one_short)
 {
     struct virtqueue *vq = env_queue(0);
-    struct vring *vr = &vq->vring;
+    struct vring *vr = &vq->split.vring;
     unsigned claimed = len >= HDR_LEN ? (unsigned)(data[10] | data[11] << 8) : 1;
     unsigned pieces = claimed >= 1 && claimed <= MAX_MERGE ? claimed : 1;
     if (len > (size_t)pieces * BUFFER_SIZE)

@@ -1,10 +1,11 @@
 /*
- * libFuzzer harness: drivers/virtio/virtqueue.c's used-ring consumer, with
- * the fuzz input playing a hostile device. A queue of 8 or 16 entries gets
- * chains with distinct tokens; then the input, as a little script, writes
- * used-ring entries (id, len) and the used index, adds more chains, and
- * drains with virtqueue_get_buf; at the end detach_unused takes back the
- * rest. Checked: every token returned was in flight and is returned once,
+ * libFuzzer harness: the split virtqueue's used-ring consumer
+ * (drivers/virtio/virtqueue.c and vq_split.c; fuzz_virtqueue_packed.c does
+ * the packed ring), with the fuzz input playing a hostile device. A queue
+ * of 8 or 16 entries gets chains with distinct tokens; then the input, as a
+ * little script, writes used-ring entries (id, len) and the used index, adds
+ * more chains, and drains with virtqueue_get_buf; at the end detach_unused
+ * takes back the rest. Checked: every token returned was in flight and is returned once,
  * with no more bytes than were writable; once the queue is broken nothing
  * comes back from get_buf and add refuses; at most one report; and in the
  * end every chain added came back exactly once. Everything is freed, so
@@ -149,7 +150,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     uint8_t config = in_u8(&in);
     uint16_t num = (config & 1) ? 16 : 8;
-    size_t ring_bytes = (size_t)virtqueue_ring_bytes(num);
+    uint64_t features = (config & 2 ? VIRTIO_F_RING_EVENT_IDX : 0) | (config & 4 ? VIRTIO_F_RING_INDIRECT_DESC : 0);
+    size_t ring_bytes = (size_t)virtqueue_ring_bytes(num, features);
     void *ring = aligned_alloc(4096, ring_bytes);
     CHECK(ring);
     memset(ring, 0, ring_bytes);
@@ -159,8 +161,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     };
     struct virtqueue vq;
     memset(&vq, 0, sizeof(vq));
-    CHECK(virtqueue_init(&vq, "fuzz", 0, num, ring, config & 2, config & 4, &env) == 0);
-    struct vring_used *used = vq.vring.used;
+    CHECK(virtqueue_init(&vq, "fuzz", 0, num, ring, features, &env) == 0);
+    struct vring_used *used = vq.split.vring.used;
 
     /* Some chains in flight before the device speaks: a mix of shapes. */
     unsigned first = 1 + ((config >> 3) & 7);

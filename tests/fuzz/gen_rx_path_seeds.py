@@ -136,13 +136,13 @@ def router_advertisement():
     return rec(frame)
 
 
-def tcp_conversation(port, requests, v6=False):
+def tcp_conversation(port, requests, v6=False, sport=None, isn=PEER_SEQ):
     """SYN, ACK, each request as one segment, FIN, and the last ACK."""
-    sport = 40000 + port
+    sport = 40000 + port if sport is None else sport
     frame = (lambda seg: v6_frame(6, seg)) if v6 else (lambda seg: v4_frame(6, seg))
     mss = bytes([2, 4, 0x05, 0xB4])
-    out = [rec(frame(tcp(sport, port, PEER_SEQ, 0, 0x02, v6=v6, options=mss)))]
-    seq = PEER_SEQ + 1
+    out = [rec(frame(tcp(sport, port, isn, 0, 0x02, v6=v6, options=mss)))]
+    seq = isn + 1
     out.append(rec(frame(tcp(sport, port, seq, 0, 0x10, v6=v6)), control=FIX_IP | FIX_L4 | FIX_ACK))
     for data in requests:
         out.append(rec(frame(tcp(sport, port, seq, 0, 0x18, data, v6=v6)), control=FIX_IP | FIX_L4 | FIX_ACK))
@@ -208,6 +208,23 @@ def echo6():
     return rec(v6_frame(58, icmp6(msg)))
 
 
+CLOSE = b"GET /hello HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+
+
+def timewait_reuse():
+    """The guest closes first and holds the 4-tuple in TIME_WAIT; a new SYN
+    on it beyond the old sequence space reopens it (net/tcp_timewait_reuse.h)."""
+    return tcp_conversation(80, [CLOSE]) + tcp_conversation(80, [CLOSE], isn=PEER_SEQ + 100000)
+
+
+def syn_cookie():
+    """16 half-open connections fill the listener's share; the next client is
+    answered with a SYN cookie and its ACK makes the connection
+    (net/tcp_listen_cookies.h)."""
+    half_open = [rec(v4_frame(6, tcp(41000 + i, 80, PEER_SEQ, 0, 0x02))) for i in range(16)]
+    return half_open + tcp_conversation(80, [CLOSE], sport=41100)
+
+
 SEEDS = {
     "arp-request": [arp_request()],
     "icmp-echo": [arp_request(), rec(v4_frame(1, icmp_echo(0x4141, 1, b"ping")))],
@@ -217,6 +234,8 @@ SEEDS = {
     "http-get": [arp_request()] + tcp_conversation(80, [b"GET / HTTP/1.1\r\nHost: 10.0.2.15\r\n\r\n"]),
     "http-keepalive-stats": [arp_request()] + tcp_conversation(80, [
         b"GET /hello HTTP/1.1\r\nHost: x\r\n\r\n", b"GET /stats HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"]),
+    "http-timewait-reuse": [arp_request()] + timewait_reuse(),
+    "http-syn-cookie": [arp_request()] + syn_cookie(),
     "echo-tcp": [arp_request()] + tcp_conversation(7, [b"hello, echo\n"]),
     "echo-udp": [arp_request(), rec(v4_frame(17, udp(40007, 7, b"hello, udp echo")))],
     "echo-tcp-gso": [arp_request()] + echo_tcp_gso(),

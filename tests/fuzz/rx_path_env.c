@@ -14,6 +14,7 @@
 #include "arch/x86_64/timer.h"
 #include "drivers/pci.h"
 #include "drivers/virtio/virtio.h"
+#include "drivers/virtio/virtio_mmio.h"
 #include "drivers/virtio/virtio_net.h"
 #include "lib/irq_flags.h"
 #include "lib/kheap.h"
@@ -192,6 +193,15 @@ int virtio_pci_attach(struct pci_device *pci, struct virtio_device *vdev)
     return 0;
 }
 
+/* The harness passes no virtio-mmio windows; the driver links the call. */
+int virtio_mmio_attach(const struct virtio_mmio_window *window, uint32_t device_id, struct virtio_device *vdev)
+{
+    (void)window;
+    (void)device_id;
+    (void)vdev;
+    return -1;
+}
+
 int virtio_negotiate(struct virtio_device *vdev, uint64_t wanted)
 {
     vdev->features = device_features & (wanted | VIRTIO_F_VERSION_1);
@@ -233,11 +243,10 @@ int virtio_find_vqs(struct virtio_device *vdev, unsigned nvqs, const char *const
     static const struct virtqueue_env env = { queue_notify, queue_alloc, free, queue_report, NULL };
     for (unsigned i = 0; i < nvqs; i++) {
         struct virtqueue *vq = calloc(1, sizeof(*vq));
-        void *ring = dma_alloc(virtqueue_ring_bytes(ENV_RING_SIZE));
+        void *ring = dma_alloc(virtqueue_ring_bytes(ENV_RING_SIZE, vdev->features));
         if (!vq || !ring)
             return -1;
-        if (virtqueue_init(vq, names[i], (uint16_t)i, ENV_RING_SIZE, ring, virtio_has_feature(vdev, VIRTIO_F_RING_EVENT_IDX),
-                           virtio_has_feature(vdev, VIRTIO_F_RING_INDIRECT_DESC), &env) < 0)
+        if (virtqueue_init(vq, names[i], (uint16_t)i, ENV_RING_SIZE, ring, vdev->features, &env) < 0)
             return -1;
         vq->callback = callbacks[i];
         vdev->vqs[i] = vq;

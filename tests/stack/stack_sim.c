@@ -151,8 +151,8 @@ struct piece {
 
 static unsigned chain_pieces(struct virtqueue *vq, uint16_t head, struct piece *out)
 {
-    const struct vring_desc *table = vq->vring.desc;
-    unsigned limit = vq->vring.num, count = 0;
+    const struct vring_desc *table = vq->split.vring.desc;
+    unsigned limit = vq->split.vring.num, count = 0;
     uint16_t i = head;
     if (table[head].flags & VRING_DESC_F_INDIRECT) {
         limit = table[head].len / sizeof(struct vring_desc);
@@ -212,7 +212,7 @@ static void device_transmit(struct virtqueue *vq)
 {
     static uint8_t bytes[HDR_LEN + 70000];
     static uint16_t last_avail;
-    struct vring *vr = &vq->vring;
+    struct vring *vr = &vq->split.vring;
     uint16_t done = 0;
     while (last_avail != __atomic_load_n(&vr->avail->idx, __ATOMIC_ACQUIRE)) {
         uint16_t head = vr->avail->ring[last_avail % vr->num];
@@ -270,7 +270,7 @@ static unsigned long rx_dropped; /* frames the device had no room for */
 static void device_receive(const uint8_t *hdr, const uint8_t *frame, uint32_t len)
 {
     struct virtqueue *vq = env_queue(0);
-    struct vring *vr = &vq->vring;
+    struct vring *vr = &vq->split.vring;
     static uint8_t bytes[HDR_LEN + 70000];
     memcpy(bytes, hdr, HDR_LEN);
     memcpy(bytes + HDR_LEN, frame, len);
@@ -321,7 +321,7 @@ static void queue_notified(struct virtqueue *vq)
             device_transmit(vq);
     }
     else
-        *vring_avail_event(&vq->vring) = rx_last_avail;
+        *vring_avail_event(&vq->split.vring) = rx_last_avail;
 }
 
 /* ---- setup ---- */

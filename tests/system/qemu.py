@@ -73,12 +73,14 @@ class Guest:
     """
 
     def __init__(self, workdir, machine="q35", cmdline=None, extra_args=(),
-                 nic=DEFAULT_NIC, kernel=None, memory=256, prefix=(), disk=None, boot="efi"):
+                 nic=DEFAULT_NIC, kernel=None, memory=256, prefix=(), disk=None, boot="efi", initrd=None):
         """prefix: a command QEMU runs under, e.g. ("ip", "netns", "exec", NS).
         disk: boot this disk image (make image) instead of the kernel file.
-        boot: "efi" (OVMF, kernel.efi) or "pvh" (kernel-pvh.elf, no OVMF)."""
+        boot: "efi" (OVMF, kernel.efi) or "pvh" (kernel-pvh.elf, no OVMF).
+        initrd: a site archive handed over with -initrd (docs/boot.md)."""
         self.boot = boot
         self.disk = disk
+        self.initrd = initrd
         self.workdir = Path(workdir)
         self.prefix = tuple(prefix)
         self.machine = machine
@@ -94,6 +96,8 @@ class Guest:
         self.proc = None
 
     def command(self):
+        """QEMU's base arguments (scripts/qemu_args.py, shared with make run and
+        the bench), then this guest's image, console, monitor and NIC."""
         args = [*self.prefix, QEMU, *base_args(self.machine, self.accel, self.memory, self.boot)]
         if self.disk:
             args += ["-drive", f"file={self.disk},format=raw"]
@@ -101,6 +105,8 @@ class Guest:
             args += ["-kernel", str(self.kernel)]
         if self.cmdline is not None:
             args += ["-append", self.cmdline]
+        if self.initrd is not None:
+            args += ["-initrd", str(self.initrd)]
         args += [
             "-display", "none",
             "-serial", f"file:{self.log_path}",

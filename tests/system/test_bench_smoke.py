@@ -1,7 +1,8 @@
 """Keeps scripts/bench working: its quick mode (our guest only, a few seconds
 per metric) must finish, exit 0, and give every metric of our guest a number,
-in the printed table and in the results file. No threshold on any value:
-the numbers are the benchmark's business, not the test's."""
+in the printed table and in the results file (and its Markdown twin). No
+threshold on any value: the numbers are the benchmark's business, not the
+test's."""
 
 import json
 import re
@@ -28,21 +29,29 @@ def test_bench_quick(tmp_path):
 
     results = json.loads(out.read_text())
     assert results["failures"] == [], report
-    for field in ("qemu", "accelerator", "cpu", "date"):
+    for field in ("qemu", "accelerator", "cpu", "date", "noise"):
         assert results["info"].get(field), f"results lack {field}\n{report}"
+    # The host's load was noted before every measurement step.
+    assert len(results["noise"]) == results["info"]["noise"]["pairs"] > 0, report
     metrics = results["metrics"]
     keys = {m["key"] for m in metrics}
-    # Every metric of the full run but the memory search, which quick mode skips.
+    # Every metric of the full run but those quick mode skips (scripts/bench, QUICK_SKIPS).
     expected = {"floor_s", "boot_static_ready_s", "boot_static_over_floor_ms", "boot_static_http_s",
                 "floor_console_ms", "boot_static_console_ms", "boot_static_console_over_floor_ms",
                 "boot_dhcp_ready_s", "boot_dhcp_http_s", "kernel_ready_static_ms", "kernel_ready_dhcp_ms",
                 "ping_min_ms", "ping_avg_ms", "ping_max_ms", "http_stalls", "tcp_echo_MBps", "udp_echo_pps",
-                "irq_per_packet", "image_bytes"}
+                "irq_per_packet", "image_bytes",
+                # the PVH kernel on microvm, one round (the -m 8 load and PVH on q35 are full-run only)
+                "microvm_floor_s", "microvm_boot_static_ready_s", "microvm_boot_static_over_floor_ms",
+                "microvm_boot_static_http_s", "microvm_kernel_ready_static_ms", "pvh_image_bytes"}
     for config in ("ka_c1", "ka_c4", "ka_c8", "close_c1", "close_c4"):
         expected |= {f"http_{config}_rps", f"http_{config}_p50_ms", f"http_{config}_p99_ms"}
     assert expected <= keys, f"missing metrics {sorted(expected - keys)}\n{report}"
     for m in metrics:
         assert isinstance(m["ours"], (int, float)), f"{m['key']} has no number: {m['ours']!r}\n{report}"
+        assert "ours_spread" in m, f"{m['key']} has no spread\n{report}"
+
+    assert out.with_suffix(".md").read_text().count("\n| ") == len(metrics) + 1, report
 
     # The printed table has one row per metric, each with a number for ours.
     lines = p.stdout.splitlines()

@@ -8,6 +8,8 @@ The faults come from the guest itself, on request (faults=on opens UDP port
 9999, net/fault_port.c): a transmit chain QEMU's device must reject (QEMU then
 calls virtio_error()), or a used entry planted in the transmit ring. The
 recovery under test is the driver's: drivers/virtio/virtio_net.c, "recovery".
+The broken queue and NEEDS_RESET run with packed rings too: the same
+defences and the same recovery, whichever ring the queue has.
 """
 
 import re
@@ -23,6 +25,7 @@ from test_services import HttpClient, connect, inside, ping, start_guest, stats,
 pytestmark = pytest.mark.skipif(not have_root(), reason="needs root for network namespaces and tap devices")
 
 FAULT_PORT = 9999
+PACKED = ",disable-legacy=on,packed=on"
 ECHO_BYTES = 8 << 20
 NIC = "00:02.0"
 
@@ -68,9 +71,9 @@ def inject(net, fault):
         s.close()
 
 
-def nic_stats(g, net):
+def nic_stats(g, net, nic=NIC):
     samples = stats(g, net)
-    label = f'{{nic="{NIC}"}}'
+    label = f'{{nic="{nic}"}}'
     value = {name: v for (name, labels), v in samples.items() if labels == label}
     value["broken"] = sum(v for (name, _), v in samples.items() if name == "virtqueue_broken")
     return value
@@ -91,27 +94,30 @@ def still_serves(g, net):
 def boot(tmp_path, net, props="", cmdline=GUEST_STATIC_CMDLINE + " faults=on"):
     g = start_guest(tmp_path, net, cmdline=cmdline, props=props, snaplen=128)
     wait_ready(g)
+    if "packed=on" in props:
+        assert re.search(r"virtio: 00:02\.0: modern transport, .* RING_PACKED$", g.serial(), re.MULTILINE), \
+            g.report("packed rings not negotiated")
     return g
 
 
-def check_recovery(g, net, transfer, reason_line, counters):
+def check_recovery(g, net, transfer, reason_line, counters, nic=NIC):
     g.wait_for(reason_line, timeout=30)
-    g.wait_for(r"virtio-net: 00:02\.0: reset done in \d+ us, \d+ receive buffers posted, \d+ frames in flight "
-               r"dropped", timeout=30)
+    g.wait_for(rf"virtio-net: {re.escape(nic)}: reset done in \d+ us, \d+ receive buffers posted, \d+ frames in "
+               r"flight dropped", timeout=30)
     transfer.finish()
     still_serves(g, net)
-    stats = nic_stats(g, net)
+    stats = nic_stats(g, net, nic)
     for name, want in {**counters, "virtio_net_device_resets_total": 1, "broken": 0}.items():
         assert stats.get(name) == want, g.report(f"/stats {name} = {stats.get(name)}, expected {want}")
     assert len(re.findall(r"resetting the device", g.serial())) == 1, g.report("more than one reset")
 
 
-@pytest.mark.parametrize("irq", ["msix", "shared", "intx"])
-def test_needs_reset_mid_transfer(tmp_path, irq):
+@pytest.mark.parametrize("irq,ring", [("msix", "split"), ("shared", "split"), ("intx", "split"), ("msix", "packed")])
+def test_needs_reset_mid_transfer(tmp_path, irq, ring):
     """A modern device that hit an error sets NEEDS_RESET and raises a
     configuration interrupt (MSI-X entry 0, or the ISR's config bit on INTx);
     the driver resets it, puts the MSI-X entries back and goes on."""
-    props = ",vectors=0" if irq == "intx" else ""
+    props = (",vectors=0" if irq == "intx" else "") + (PACKED if ring == "packed" else "")
     with PrivateNetwork() as net:
         g = boot(tmp_path, net, props=props, cmdline=f"{GUEST_STATIC_CMDLINE} faults=on irq={irq}")
         try:
@@ -143,11 +149,13 @@ def test_legacy_device_that_stops_is_reset_by_the_transmit_timeout(tmp_path):
             g.kill()
 
 
-def test_broken_queue_is_reported_and_recovered(tmp_path):
-    """A used entry with an out-of-range id: the virtqueue's defensive check
-    marks the queue broken and says so on serial; the driver resets."""
+@pytest.mark.parametrize("ring", ["split", "packed"])
+def test_broken_queue_is_reported_and_recovered(tmp_path, ring):
+    """A used entry (packed: a used descriptor) with an out-of-range id: the
+    virtqueue's defensive check marks the queue broken and says so on
+    serial; the driver resets."""
     with PrivateNetwork() as net:
-        g = boot(tmp_path, net)
+        g = boot(tmp_path, net, props=PACKED if ring == "packed" else "")
         try:
             transfer = Transfer(g, net, seed=3)
             time.sleep(1.0)

@@ -99,7 +99,8 @@ class TestExhaustion:
         finally:
             for s in held:
                 s.close()
-        # Load gone: the pool returns to its baseline (TIME_WAIT is 2 s) and a new client is served.
+        # Load gone: the pool returns to its baseline (the clients closed first, so the guest holds no
+        # TIME_WAIT) and a new client is served.
         value, after = wait_stat(g, net, pool("TCP_PCB"), lambda v: v <= base, 60, "after closing them all")
         print(f"TCP_PCB pool back to {value} (baseline {base}) {after:.0f} s after the close")
         still_serves(g, net, "after the connection overload")

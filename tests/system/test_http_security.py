@@ -1,12 +1,15 @@
 """HTTP security basics (issue 9, item 5): the server serves only its three
 built-in pages, whatever the encoding of the target; malformed or oversized
-requests get the documented 400 (docs/services.md); nothing from the request
-is used as a format or reflected into the response."""
+requests get the documented 400 or 414 (docs/services.md); nothing from the
+request is used as a format or reflected into the response. With a site
+archive (issue 19): no target, however encoded, reaches past the site's root
+or into a name the archive does not hold; a NUL or a bad escape is refused."""
 
 import pytest
 
-from netns import have_root
-from test_services import HELLO, attributed, check_framing, request, shared_guest
+import site_gen
+from netns import PrivateNetwork, have_root
+from test_services import HELLO, attributed, check_framing, request, shared_guest, start_guest, wait_ready
 
 needs_root = pytest.mark.skipif(not have_root(), reason="needs root for network namespaces and tap devices")
 NOT_FOUND = b"404 Not Found\n"
@@ -19,7 +22,16 @@ NOT_OWNED = [
     "/stats?", "/stats/../hello", "/%c0%ae%c0%ae/hello", "/%c0%afhello", "/%68%65%6c%6c%6f", "/\\hello",
     "/..\\..\\hello", "\\hello", "http://x/hello", "http://10.0.2.15/stats", "*", "hello", "/index.html/",
     "/%n%n%s%s", "/%s%s%s%s%s%s%s%s", "/%x%x%x%x", "/%99999999d", "/" + "a" * 254, "/" + "%2e" * 80,
+    "/" + "a" * 1022,
 ]
+
+# Over-long targets: 414 and close (RFC 9112, 3).
+TOO_LONG = {
+    "target-1024-bytes": b"GET /" + b"a" * 1023 + b" HTTP/1.1\r\n\r\n",
+    "path-of-4-KiB": b"GET /" + b"../" * 1400 + b" HTTP/1.1\r\n\r\n",
+    "encoded-path-of-3-KiB": b"GET /" + b"%2e%2e/" * 450 + b" HTTP/1.1\r\n\r\n",
+}
+TOO_LONG_BODY = b"414 URI Too Long\n"
 
 # Malformed in the request line: 400 and close.
 MALFORMED = {
@@ -31,8 +43,6 @@ MALFORMED = {
     "raw-utf8-in-target": "GET /h\u00e9llo HTTP/1.1\r\nHost: x\r\n\r\n".encode(),
     "raw-overlong-utf8": b"GET /\xc0\xae\xc0\xae/hello HTTP/1.1\r\nHost: x\r\n\r\n",
     "del-in-target": b"GET /hello\x7f HTTP/1.1\r\nHost: x\r\n\r\n",
-    "target-256-bytes": b"GET /" + b"a" * 255 + b" HTTP/1.1\r\n\r\n",
-    "path-of-4-KiB": b"GET /" + b"../" * 1400 + b" HTTP/1.1\r\n\r\n",
     "cr-in-header-value": b"GET /hello HTTP/1.1\r\nX-A: a\rb\r\n\r\n",
     "nul-in-header-value": b"GET /hello HTTP/1.1\r\nX-A: a\x00b\r\n\r\n",
     "bad-content-length": b"GET /hello HTTP/1.1\r\nContent-Length: %n\r\n\r\n",
@@ -84,6 +94,15 @@ class TestHttpSecurity:
         assert c.closed_by_server(), f"{name}: the connection stayed open after 400"
         c.close()
 
+    @pytest.mark.parametrize("name", TOO_LONG)
+    def test_over_long_targets(self, gn, name):
+        g, net = gn
+        r, c = request(g, net, TOO_LONG[name])
+        check_framing(g, r, 414, "close")
+        assert r.body == TOO_LONG_BODY and not reflected(r, "../"), f"{name}: {r}"
+        assert c.closed_by_server(), f"{name}: the connection stayed open after 414"
+        c.close()
+
     def test_format_strings_in_headers(self, gn):
         """Header values that would crash or leak through a printf are ignored."""
         g, net = gn
@@ -103,3 +122,96 @@ class TestHttpSecurity:
             c.close()
             check_framing(g, r, 200, "keep-alive")
             assert marker in r.body, f"{path}: {r}"
+
+
+# ---- with a site archive ---------------------------------------------------------
+
+# The site's files, and the secret a traversal would have to reach: a file of
+# the site beside ("docs/") the directory the targets start in ("docs/api/").
+SITE_FILES = {
+    "index.html": b"<p>site root</p>\n",
+    "docs/secret.txt": b"not through ..\n",
+    "docs/api/index.html": b"<p>api</p>\n",
+    "docs/api/v1.json": b"{}\n",
+    "a b/\u00e9.txt": b"utf8\n",
+}
+
+# Targets that would reach docs/secret.txt or leave the root if dot segments,
+# encoded or not, were resolved: all refused (404), whatever the site holds.
+ESCAPES = [
+    "/docs/api/../secret.txt", "/docs/api/%2e%2e/secret.txt", "/docs/api/%2E%2E/secret.txt",
+    "/docs/api/.%2e/secret.txt", "/docs/api/%2e./secret.txt", "/docs/api/..%2fsecret.txt",
+    "/docs/api/%2e%2e%2fsecret.txt", "/docs/api/..%5csecret.txt", "/docs/api/..\\secret.txt",
+    "/../index.html", "/%2e%2e/index.html", "/%2e%2e%2f%2e%2e%2findex.html", "/..", "/%2e%2e",
+    "/docs/api/%252e%252e/secret.txt", "/docs/api/%c0%ae%c0%ae/secret.txt", "/docs/api/..;/secret.txt",
+    "/docs/api/v1.json/../../secret.txt",
+    # a NUL, decoded or not, and bad escapes
+    "/index.html%00", "/index.html%00.txt", "/%00index.html", "/docs%00/secret.txt",
+    "/index.html%", "/index.html%2", "/index.html%zz", "/%g0",
+]
+
+
+@pytest.fixture(scope="module")
+def _site_guest(tmp_path_factory):
+    if not have_root():
+        pytest.skip("needs root for network namespaces and tap devices")
+    base = tmp_path_factory.mktemp("httpsec-site")
+    for rel, data in SITE_FILES.items():
+        (base / "src" / rel).parent.mkdir(parents=True, exist_ok=True)
+        (base / "src" / rel).write_bytes(data)
+    archive = site_gen.pack(base / "src", base / "site.cpio")
+    with PrivateNetwork() as net:
+        g = start_guest(base, net, boot="pvh", props=",romfile=", memory=64, initrd=archive)
+        try:
+            wait_ready(g)
+            yield g, net
+        finally:
+            g.kill()
+
+
+@pytest.fixture
+def sn(request, _site_guest):
+    with attributed(request, _site_guest):
+        yield _site_guest
+
+
+@needs_root
+class TestHttpSecurityWithSite:
+    def test_site_is_served(self, sn):
+        g, net = sn
+        for rel, data in SITE_FILES.items():
+            r, c = request(g, net, f"GET {site_gen.url_path(rel)} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+            c.close()
+            check_framing(g, r, 200, "keep-alive")
+            assert r.body == data, f"{rel}: {r}"
+
+    def test_no_target_escapes_the_root(self, sn):
+        g, net = sn
+        for target in ESCAPES:
+            for method in ("GET", "HEAD"):
+                r, c = request(g, net, f"{method} {target} HTTP/1.1\r\nHost: x\r\n\r\n".encode(),
+                               head_request=method == "HEAD")
+                c.close()
+                assert r.status == 404, f"{method} {target!r}: {r}"
+                check_framing(g, r, 404, "keep-alive")
+                assert r.body == (NOT_FOUND if method == "GET" else b""), f"{method} {target!r}: {r}"
+                assert not reflected(r, "secret"), f"{target!r} reflected: {r}"
+        print(f"{len(ESCAPES)} escaping, NUL or badly encoded targets x GET/HEAD: all 404")
+
+    @pytest.mark.parametrize("name", TOO_LONG)
+    def test_over_long_targets(self, sn, name):
+        g, net = sn
+        r, c = request(g, net, TOO_LONG[name])
+        check_framing(g, r, 414, "close")
+        assert c.closed_by_server(), f"{name}: the connection stayed open after 414"
+        c.close()
+
+    def test_refusals_are_counted(self, sn):
+        g, net = sn
+        r, c = request(g, net, b"GET /%2e%2e/index.html HTTP/1.1\r\nHost: x\r\n\r\n")
+        c.close()
+        assert r.status == 404, f"{r}"
+        r, c = request(g, net, b"GET /stats HTTP/1.1\r\nHost: x\r\n\r\n")
+        c.close()
+        line = next(ln for ln in r.body.decode().splitlines() if ln.startswith("http_bad_targets_total "))
+        assert int(line.split()[1]) > 0, f"/stats: {line}"

@@ -243,6 +243,7 @@ static int parse_mcfg(const struct table *t, struct mcfg_info *out)
 
 /* ---- FADT (ACPI 6.5, 5.2.9, table 5.9): field offsets written out here ---- */
 
+#define FADT_DSDT 40
 #define FADT_SCI_INT 46
 #define FADT_PM_TMR_BLK 76
 #define FADT_PM_TMR_LEN 91
@@ -250,6 +251,7 @@ static int parse_mcfg(const struct table *t, struct mcfg_info *out)
 #define FADT_FLAGS 112
 #define FADT_RESET_REG 116
 #define FADT_RESET_VALUE 128
+#define FADT_X_DSDT 140
 #define FADT_X_PM_TMR_BLK 208
 #define FADT_LENGTH_V1 116
 #define FADT_LENGTH_V3 244
@@ -359,10 +361,10 @@ TEST(acpi_checksum_ok_sums_bytes)
 
 TEST(acpi_strerror_names_each_error)
 {
-    const int errs[] = { ACPI_ERR_SIGNATURE, ACPI_ERR_CHECKSUM, ACPI_ERR_TRUNCATED, ACPI_ERR_TOO_MANY };
+    const int errs[] = { ACPI_ERR_SIGNATURE, ACPI_ERR_CHECKSUM, ACPI_ERR_TRUNCATED, ACPI_ERR_TOO_MANY, ACPI_ERR_ABSENT };
     const char *unknown = acpi_strerror(-99);
     CHECK(unknown != NULL);
-    for (int i = 0; i < 4; i++) {
+    for (int i = 0; i < 5; i++) {
         CHECK(acpi_strerror(errs[i]) != NULL && strcmp(acpi_strerror(errs[i]), unknown) != 0);
         for (int j = 0; j < i; j++)
             CHECK(strcmp(acpi_strerror(errs[i]), acpi_strerror(errs[j])) != 0);
@@ -909,6 +911,32 @@ TEST(acpi_fadt_pc)
     CHECK_EQ(f.reset_register.address, 0u);
     CHECK_EQ(f.reset_value, 0);
     CHECK_EQ(f.sci_interrupt, 9);
+}
+
+TEST(acpi_fadt_dsdt_address)
+{
+    /* pc's revision-1 FADT has only the 32-bit DSDT. */
+    struct table t;
+    struct fadt_info f;
+    build_pc_fadt(&t);
+    CHECK_EQ(parse_fadt(&t, &f), 0);
+    CHECK_EQ(f.dsdt_address, 0u);
+    put_u32(t.bytes + FADT_DSDT, 0x07FE0040);
+    tb_fix_checksum(&t, t.len);
+    CHECK_EQ(parse_fadt(&t, &f), 0);
+    CHECK_EQ(f.dsdt_address, 0x07FE0040u);
+
+    /* Revision 3 with both set, as QEMU's microvm writes them: X_DSDT wins; zero falls back. */
+    build_q35_fadt(&t);
+    put_u32(t.bytes + FADT_DSDT, 0x000EFC80);
+    put_u64(t.bytes + FADT_X_DSDT, 0x1000EFC80ull);
+    tb_fix_checksum(&t, t.len);
+    CHECK_EQ(parse_fadt(&t, &f), 0);
+    CHECK_EQ(f.dsdt_address, 0x1000EFC80ull);
+    put_u64(t.bytes + FADT_X_DSDT, 0);
+    tb_fix_checksum(&t, t.len);
+    CHECK_EQ(parse_fadt(&t, &f), 0);
+    CHECK_EQ(f.dsdt_address, 0x000EFC80u);
 }
 
 TEST(acpi_fadt_reset_flag_without_reset_field)

@@ -46,7 +46,7 @@ static void check_defaults(const char *file, int line, const struct kernel_optio
     bool same = o->ip_mode == d.ip_mode && o->ip_addr == d.ip_addr && o->ip_prefix == d.ip_prefix &&
                 o->gw_set == d.gw_set && o->gw_addr == d.gw_addr && o->irq_mode == d.irq_mode &&
                 o->budget == d.budget && o->log == d.log && strcmp(o->selftest, d.selftest) == 0 &&
-                strcmp(o->crash, d.crash) == 0 && o->gdb_wait == d.gdb_wait;
+                strcmp(o->crash, d.crash) == 0 && o->gdb_wait == d.gdb_wait && o->mmio_count == d.mmio_count;
     if (same)
         unit_pass();
     else
@@ -259,6 +259,19 @@ TEST(cmdline_selftest_crash_gdb)
     CHECK_ONE_PROBLEM("gdb=", "gdb= unknown (only gdb=wait), using none");
     CHECK_EQ(parse("gdb=wait gdb=no", &o, &r), 1);
     CHECK_EQ(o.gdb_wait, false);
+}
+
+/* What OVMF appends for QEMU's -initrd (Linux's EFI stub convention): known, no problem. */
+TEST(cmdline_initrd)
+{
+    struct kernel_options o;
+    struct reports r;
+    CHECK_EQ(parse("ip=10.0.2.15/24 initrd=initrd", &o, &r), 0);
+    CHECK_STR_EQ(o.initrd, "initrd");
+    CHECK_EQ(parse("initrd=/EFI/BOOT/site.cpio", &o, &r), 0);
+    CHECK_STR_EQ(o.initrd, "/EFI/BOOT/site.cpio");
+    CHECK_EQ(parse("", &o, &r), 0);
+    CHECK_STR_EQ(o.initrd, "");
 }
 
 TEST(cmdline_every_key_at_once)
@@ -540,14 +553,111 @@ TEST(cmdline_on_off_flags)
     struct kernel_options o;
     struct reports r;
     CHECK_EQ(parse("", &o, &r), 0);
-    CHECK(o.virtio_indirect && o.virtio_event_idx && !o.fault_port);
-    CHECK_EQ(parse("indirect=off event_idx=off faults=on", &o, &r), 0);
-    CHECK(!o.virtio_indirect && !o.virtio_event_idx && o.fault_port);
-    CHECK_EQ(parse("faults=on faults=off indirect=off indirect=on", &o, &r), 0);
-    CHECK(o.virtio_indirect && !o.fault_port);
+    CHECK(o.virtio_indirect && o.virtio_event_idx && o.virtio_packed && !o.fault_port);
+    CHECK_EQ(parse("indirect=off event_idx=off packed=off faults=on", &o, &r), 0);
+    CHECK(!o.virtio_indirect && !o.virtio_event_idx && !o.virtio_packed && o.fault_port);
+    CHECK_EQ(parse("faults=on faults=off indirect=off indirect=on packed=off packed=on", &o, &r), 0);
+    CHECK(o.virtio_indirect && o.virtio_packed && !o.fault_port);
+    CHECK_EQ(parse("packed=off", &o, &r), 0);
+    CHECK(!o.virtio_packed && o.virtio_indirect && o.virtio_event_idx);
     /* A bad value takes the key's default, whatever came before it. */
     CHECK_EQ(parse("faults=on faults=yes event_idx=off event_idx=1", &o, &r), 2);
     CHECK(!o.fault_port && o.virtio_event_idx);
     CHECK_STR_EQ(r.text[0], "faults=yes is not on or off, using off");
     CHECK_STR_EQ(r.text[1], "event_idx=1 is not on or off, using on");
+    CHECK(o.virtio_ctrl);
+    CHECK_EQ(parse("ctrl=off", &o, &r), 0);
+    CHECK(!o.virtio_ctrl && o.virtio_packed);
+    CHECK_EQ(parse("packed=off packed=no", &o, &r), 1);
+    CHECK(o.virtio_packed);
+    CHECK_STR_EQ(r.text[0], "packed=no is not on or off, using on");
+}
+
+/* ---- virtio_mmio.device=SIZE@BASE:IRQ[:ID] ---- */
+
+TEST(cmdline_virtio_mmio_device_as_qemu_appends_it)
+{
+    struct kernel_options o;
+    struct reports r;
+    CHECK_EQ(parse("ip=10.0.2.15/24 virtio_mmio.device=512@0xfeb00e00:12", &o, &r), 0);
+    CHECK_EQ(r.count, 0); /* not an unknown key */
+    CHECK_EQ(o.ip_mode, IP_MODE_STATIC);
+    CHECK_EQ(o.mmio_count, 1);
+    CHECK_EQ(o.mmio[0].base, 0xFEB00E00u);
+    CHECK_EQ(o.mmio[0].size, 512u);
+    CHECK_EQ(o.mmio[0].gsi, 12u);
+    CHECK(o.mmio[0].line.level_triggered); /* docs/virtio.md: QEMU drives a level */
+    CHECK(!o.mmio[0].line.active_low);
+
+    /* Two devices, in the order given. */
+    CHECK_EQ(parse("virtio_mmio.device=512@0xfeb00e00:12 virtio_mmio.device=512@0xfeb00c00:11", &o, &r), 0);
+    CHECK_EQ(o.mmio_count, 2);
+    CHECK_EQ(o.mmio[0].base, 0xFEB00E00u);
+    CHECK_EQ(o.mmio[1].base, 0xFEB00C00u);
+    CHECK_EQ(o.mmio[1].gsi, 11u);
+}
+
+TEST(cmdline_virtio_mmio_device_number_forms)
+{
+    static const struct {
+        const char *value;
+        uint64_t size, base;
+        uint32_t irq;
+    } cases[] = {
+        { "4K@0xd0000000:5", 4096, 0xD0000000u, 5 },
+        { "4k@0xD0000000:5", 4096, 0xD0000000u, 5 },
+        { "1M@0x100000000:40", 1u << 20, 0x100000000ull, 40 },
+        { "1G@0x80000000:0", 1u << 30, 0x80000000u, 0 },
+        { "0x200@4272950784:12", 512, 0xFEB00E00u, 12 },   /* decimal base, hex size */
+        { "01000@0xfeb00000:5", 512, 0xFEB00000u, 5 },     /* a leading 0 is octal, as in C */
+        { "512@0xfeb00e00:12:3", 512, 0xFEB00E00u, 12 },   /* Linux's optional platform device id */
+        { "512@0xfeb00e00:4294967295", 512, 0xFEB00E00u, 4294967295u },
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct virtio_mmio_window w;
+        memset(&w, 0xA5, sizeof(w));
+        CHECK_EQ(parse_virtio_mmio_device(cases[i].value, &w), 0);
+        CHECK_EQ(w.size, cases[i].size);
+        CHECK_EQ(w.base, cases[i].base);
+        CHECK_EQ(w.gsi, cases[i].irq);
+    }
+}
+
+TEST(cmdline_virtio_mmio_device_malformed)
+{
+    static const char *const bad[] = {
+        "", "512", "512@", "@0x1000:5", "512@0xfeb00e00", "512@0xfeb00e00:", "512@0xfeb00e00:x",
+        "512@0xfeb00e00:12:", "512@0xfeb00e00:12x", "512@0xfeb00e00:12:3:4", "512@0xfeb00e00:0x12",
+        "0@0xfeb00e00:12", "512@0:12", "512@0x:12", "512x@0x1000:5", "512KB@0x1000:5",
+        "512@0xffffffffffffffff:1", "99999999999999999999@0x1000:1", "17179869184G@0x1000:1",
+        "512@0x1000:4294967296", "-512@0x1000:5", "512 @0x1000:5",
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        struct virtio_mmio_window w;
+        CHECK_EQ(parse_virtio_mmio_device(bad[i], &w), -1);
+    }
+    CHECK_ONE_PROBLEM("virtio_mmio.device=512@0xfeb00e00", "virtio_mmio.device=512@0xfeb00e00 is not SIZE@BASE:IRQ[:ID], ignored");
+    CHECK_ONE_PROBLEM("virtio_mmio.device=", "virtio_mmio.device= is not SIZE@BASE:IRQ[:ID], ignored");
+}
+
+TEST(cmdline_virtio_mmio_device_limit_and_duplicates)
+{
+    char line[CMDLINE_MAX] = "";
+    for (int i = 0; i <= VIRTIO_MMIO_WINDOWS_MAX; i++) {
+        char word[64];
+        snprintf(word, sizeof(word), "%svirtio_mmio.device=512@0x%x:%d", i ? " " : "", 0xFEB00000u + 0x200u * (unsigned)i, 5 + i);
+        strcat(line, word);
+    }
+    struct kernel_options o;
+    struct reports r;
+    CHECK_EQ(parse(line, &o, &r), 1);
+    CHECK_STR_EQ(r.text[0], "virtio_mmio.device=512@0xfeb01000:13: more than 8 devices, ignored");
+    CHECK_EQ(o.mmio_count, VIRTIO_MMIO_WINDOWS_MAX);
+    CHECK_EQ(o.mmio[7].base, 0xFEB00E00u);
+    CHECK_EQ(o.mmio[7].gsi, 12u);
+
+    CHECK_EQ(parse("virtio_mmio.device=512@0xfeb00e00:12 virtio_mmio.device=1K@0xfeb00e00:7", &o, &r), 1);
+    CHECK_STR_EQ(r.text[0], "virtio_mmio.device=1K@0xfeb00e00:7: the window at 0xfeb00e00 is already given, ignored");
+    CHECK_EQ(o.mmio_count, 1);
+    CHECK_EQ(o.mmio[0].gsi, 12u);
 }

@@ -142,7 +142,7 @@ TEST(http_limits)
     struct http_request r;
     size_t n;
     char *buf = malloc(HTTP_MAX_HEADER_BYTES * 2);
-    /* A target of 255 characters is fine, 256 is not. */
+    /* A target of HTTP_MAX_TARGET - 1 characters is fine; one more is 414 (RFC 9112, 3). */
     int len = sprintf(buf, "GET /");
     memset(buf + len, 'a', HTTP_MAX_TARGET - 2);
     len += HTTP_MAX_TARGET - 2;
@@ -150,11 +150,20 @@ TEST(http_limits)
     CHECK_EQ(parse(buf, &r, &n), HTTP_PARSE_OK);
     CHECK_EQ(strlen(r.target), HTTP_MAX_TARGET - 1);
     memmove(buf + 5, buf + 4, strlen(buf + 4) + 1);
-    CHECK_EQ(parse(buf, &r, &n), HTTP_PARSE_BAD_REQUEST);
+    CHECK_EQ(parse(buf, &r, &n), HTTP_PARSE_URI_TOO_LONG);
+    /* ... and known as such before the line ends, once it is over the line limit. */
+    len = sprintf(buf, "GET /");
+    memset(buf + len, 'a', HTTP_MAX_REQUEST_LINE);
+    buf[len + HTTP_MAX_REQUEST_LINE] = '\0';
+    CHECK_EQ(parse(buf, &r, &n), HTTP_PARSE_URI_TOO_LONG);
 
-    /* A request line over 1024 bytes fails even before its end arrives. */
+    /* A request line over the limit that is not a long target fails even before its end arrives. */
     memset(buf, 'A', HTTP_MAX_REQUEST_LINE + 10);
     buf[HTTP_MAX_REQUEST_LINE + 10] = '\0';
+    CHECK_EQ(parse(buf, &r, &n), HTTP_PARSE_BAD_REQUEST);
+    len = sprintf(buf, "GET / HTTP/1.1");
+    memset(buf + len, ' ', HTTP_MAX_REQUEST_LINE);
+    buf[len + HTTP_MAX_REQUEST_LINE] = '\0';
     CHECK_EQ(parse(buf, &r, &n), HTTP_PARSE_BAD_REQUEST);
 
     /* 64 header lines pass, 65 fail. */
@@ -172,6 +181,38 @@ TEST(http_limits)
     buf[len + HTTP_MAX_HEADER_BYTES] = '\0';
     CHECK_EQ(parse(buf, &r, &n), HTTP_PARSE_BAD_REQUEST);
     free(buf);
+}
+
+static bool field_is(const struct http_field *f, const char *value)
+{
+    return f->present && f->len == strlen(value) && memcmp(f->value, value, f->len) == 0;
+}
+
+/* The fields static files need, trimmed, pointing into the buffer. */
+TEST(http_kept_fields)
+{
+    struct http_request r;
+    size_t n;
+    const char *text = "GET /a HTTP/1.1\r\nAccept-Encoding:  gzip, br  \r\nif-none-match: \"x\", W/\"y\"\r\n"
+                       "If-Modified-Since: Sun, 06 Nov 1994 08:49:37 GMT\r\nRANGE: bytes=0-9\r\nIf-Range: \"x\"\r\n"
+                       "If-Match: *\r\nIf-Unmodified-Since: x\r\n\r\n";
+    CHECK_EQ(parse(text, &r, &n), HTTP_PARSE_OK);
+    CHECK(field_is(&r.accept_encoding, "gzip, br"));
+    CHECK(field_is(&r.if_none_match, "\"x\", W/\"y\""));
+    CHECK(field_is(&r.if_modified_since, "Sun, 06 Nov 1994 08:49:37 GMT"));
+    CHECK(field_is(&r.range, "bytes=0-9"));
+    CHECK(field_is(&r.if_range, "\"x\""));
+    CHECK(field_is(&r.if_match, "*"));
+    CHECK(field_is(&r.if_unmodified_since, "x"));
+    CHECK(r.range.value > text && r.range.value < text + strlen(text));
+    CHECK(!r.range.repeated);
+
+    CHECK_EQ(parse("GET / HTTP/1.1\r\nRange: bytes=0-1\r\nRange: bytes=2-3\r\nAccept-Encoding:\r\n\r\n", &r, &n),
+             HTTP_PARSE_OK);
+    CHECK(r.range.repeated);
+    CHECK(field_is(&r.range, "bytes=2-3"));
+    CHECK(r.accept_encoding.present && r.accept_encoding.len == 0);
+    CHECK(!r.if_none_match.present);
 }
 
 /* Random bytes and mutations of a valid request: the parser never reads past

@@ -2,7 +2,7 @@
  * drivers/virtio/net_offload.c: which offered features go together, the
  * largest frame and the merged buffers it takes, received GSO headers checked
  * against their frames (each lie refused with its reason), and the device's
- * MTU and MAC as the driver uses them.
+ * MAC as the driver uses it.
  */
 #include <string.h>
 
@@ -149,21 +149,6 @@ TEST(net_offload_rx_gso_refuses_sizes_that_lie)
     h.gso_type = VIRTIO_NET_HDR_GSO_TCPV6;
     CHECK_EQ(check(&h, f, 120, total, GSO_RX), VIRTIO_NET_GSO_OK);
     CHECK_EQ(check(&h, f, 120, total + 2, GSO_RX), VIRTIO_NET_GSO_BAD_SIZE);
-}
-
-TEST(net_offload_mtu_below_68_is_refused)
-{
-    uint16_t mtu = 0;
-    CHECK_EQ(virtio_net_choose_mtu(false, 0, 1500, &mtu), 0);
-    CHECK_EQ(mtu, 1500);
-    CHECK_EQ(virtio_net_choose_mtu(true, 9000, 1500, &mtu), 0);
-    CHECK_EQ(mtu, 1500);
-    CHECK_EQ(virtio_net_choose_mtu(true, 1280, 1500, &mtu), 0);
-    CHECK_EQ(mtu, 1280);
-    CHECK_EQ(virtio_net_choose_mtu(true, 68, 1500, &mtu), 0);
-    CHECK_EQ(mtu, 68);
-    CHECK_EQ(virtio_net_choose_mtu(true, 67, 1500, &mtu), -1);
-    CHECK_EQ(virtio_net_choose_mtu(true, 0, 1500, &mtu), -1);
 }
 
 TEST(net_offload_mac_without_the_feature_is_random_and_local)

@@ -41,16 +41,16 @@ struct vnenv {
 
 #define VNENV_BUDGET 8
 
-/* The device (VERSION_1, MRG_RXBUF, EVENT_IDX as asked, the checksum and
- * segmentation offloads both ways; poll budget VNENV_BUDGET), idle, with the
- * counters above at zero. */
-struct vnenv *vnenv_get(bool event_idx);
+/* The device (VERSION_1, MRG_RXBUF, EVENT_IDX and packed rings as asked, the
+ * checksum and segmentation offloads both ways; poll budget VNENV_BUDGET),
+ * idle, with the counters above at zero. */
+struct vnenv *vnenv_get(bool event_idx, bool packed);
 
 /* Device config space as the env serves it (virtio 1.2, 5.1.4): mac, status, pairs, mtu. */
 #define VNENV_CONFIG_SIZE 12
 /* Probes one more device offering `features` (VERSION_1 always) with that
  * config; NULL if the driver refused it. The driver keeps at most
- * VIRTIO_NET_MAX_DEVICES, two of them vnenv_get's. */
+ * VIRTIO_NET_MAX_DEVICES, four of them vnenv_get's. */
 struct vnenv *vnenv_probe(uint64_t features, const uint8_t config[VNENV_CONFIG_SIZE]);
 
 /* The device writes `bytes` (virtio header and frame) into as many receive

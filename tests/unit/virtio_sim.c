@@ -1,6 +1,8 @@
 /*
- * The simulated virtio device (see virtio_sim.h). It plays by the rules of
- * virtio 1.2, 2.7 from the device's side and checks that the driver does too.
+ * The simulated virtio device (see virtio_sim.h): what both ring formats
+ * share, the entry points, and the split ring (virtio 1.2, 2.7), played by
+ * the rules from the device's side while checking that the driver plays by
+ * them too. The packed ring is in virtio_sim_packed.c.
  */
 #include "tests/unit/virtio_sim.h"
 
@@ -9,20 +11,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* The largest queue the sim handles (the driver's VIRTQUEUE_MAX_SIZE). */
-#define SIM_MAX_QUEUE 1024
+#include "tests/unit/virtio_sim_ring.h"
 
-/* Accesses to memory the driver shares with us: never cached, never merged. */
-#define READ16(p) (*(const volatile uint16_t *)(p))
-#define WRITE16(p, v) (*(volatile uint16_t *)(p) = (uint16_t)(v))
-/* The device runs "elsewhere": order its accesses as the spec asks a device to. */
-#define SIM_MB() __atomic_thread_fence(__ATOMIC_SEQ_CST)
-#define SIM_WMB() __atomic_thread_fence(__ATOMIC_RELEASE)
-#define SIM_RMB() __atomic_thread_fence(__ATOMIC_ACQUIRE)
-
-/* Records a protocol violation by the driver (the first one word for word).
- * Formatted by libc, so the sim does not lean on the kernel's printf. */
-__attribute__((format(printf, 2, 3))) static void sim_fail(struct sim *s, const char *fmt, ...)
+/* Formatted by libc, so the sim does not lean on the kernel's printf. */
+void sim_fail(struct sim *s, const char *fmt, ...)
 {
     s->errors++;
     if (s->errors > 1)
@@ -37,20 +29,28 @@ __attribute__((format(printf, 2, 3))) static void sim_fail(struct sim *s, const 
     fclose(f);
 }
 
-void sim_init(struct sim *s, void *ring, uint16_t num, bool event_idx, bool indirect)
+void sim_init(struct sim *s, void *ring, uint16_t num, uint64_t features)
 {
     memset(s, 0, sizeof(*s));
-    vring_init(&s->vr, num, ring);
-    s->event_idx = event_idx;
-    s->indirect = indirect;
+    if (num > SIM_MAX_QUEUE)
+        abort();
+    s->num = num;
+    s->packed = features & VIRTIO_F_RING_PACKED;
+    s->event_idx = features & VIRTIO_F_RING_EVENT_IDX;
+    s->indirect = features & VIRTIO_F_RING_INDIRECT_DESC;
     s->auto_avail_event = true;
     s->chains = calloc(num, sizeof(*s->chains));
     s->owner = malloc(sizeof(*s->owner) * num);
     s->order = malloc(sizeof(*s->order) * num);
-    if (!s->chains || !s->owner || !s->order)
+    s->pending = malloc(sizeof(*s->pending) * num);
+    if (!s->chains || !s->owner || !s->order || !s->pending)
         abort();
     for (unsigned i = 0; i < num; i++)
         s->owner[i] = SIM_DESC_FREE;
+    if (s->packed)
+        sim_packed_init(s, ring);
+    else
+        vring_init(&s->vr, num, ring);
 }
 
 void sim_destroy(struct sim *s)
@@ -58,22 +58,37 @@ void sim_destroy(struct sim *s)
     free(s->chains);
     free(s->owner);
     free(s->order);
+    free(s->pending);
     s->chains = NULL;
     s->owner = NULL;
     s->order = NULL;
+    s->pending = NULL;
 }
 
-/* One buffer of the chain being taken: readable ones must all come first
- * (2.7.4.2), and the device reads them, as it would to transmit them. */
-static bool sim_add_buf(struct sim *s, struct sim_chain *c, uint16_t head, uint64_t addr, uint32_t len, bool writable)
+/* Resets the header only: bufs[] is large and overwritten as needed. */
+void sim_chain_begin(struct sim_chain *c)
+{
+    c->indirect = false;
+    c->table_addr = 0;
+    c->table_len = 0;
+    c->ring_descs = 0;
+    c->nbufs = 0;
+    c->readable_bytes = 0;
+    c->writable_bytes = 0;
+    c->read_sum = 0;
+}
+
+/* Readable buffers must all come first (2.7.4.2, 2.8.18), and the device
+ * reads them, as it would to transmit them. */
+bool sim_add_buf(struct sim *s, struct sim_chain *c, uint16_t key, uint64_t addr, uint32_t len, bool writable)
 {
     if (c->nbufs == SIM_MAX_CHAIN) {
-        sim_fail(s, "chain %u: more than %u buffers", head, SIM_MAX_CHAIN);
+        sim_fail(s, "chain %u: more than %u buffers", key, SIM_MAX_CHAIN);
         return false;
     }
     /* Readable after writable is refused, so a writable one anywhere makes the last one writable. */
     if (!writable && c->nbufs && c->bufs[c->nbufs - 1].writable) {
-        sim_fail(s, "chain %u: readable buffer %u after a writable one", head, c->nbufs);
+        sim_fail(s, "chain %u: readable buffer %u after a writable one", key, c->nbufs);
         return false;
     }
     c->bufs[c->nbufs++] = (struct sim_buf){ addr, len, writable };
@@ -88,9 +103,41 @@ static bool sim_add_buf(struct sim *s, struct sim_chain *c, uint16_t head, uint6
     return true;
 }
 
+void sim_chain_taken(struct sim *s, uint16_t key)
+{
+    s->chains[key].in_flight = true;
+    s->order[s->in_flight++] = key;
+    s->taken++;
+}
+
+void sim_write_data(struct sim_chain *c, uint16_t key, uint32_t len)
+{
+    for (unsigned k = 0; k < c->nbufs && len; k++) {
+        if (!c->bufs[k].writable)
+            continue;
+        uint32_t n = c->bufs[k].len < len ? c->bufs[k].len : len;
+        memset((void *)(uintptr_t)c->bufs[k].addr, 0xA5 ^ (key & 0xFF), n);
+        len -= n;
+    }
+}
+
+void sim_chain_done(struct sim *s, uint16_t key)
+{
+    for (unsigned k = 0; k < s->in_flight; k++)
+        if (s->order[k] == key) {
+            memmove(&s->order[k], &s->order[k + 1], sizeof(s->order[0]) * (s->in_flight - k - 1));
+            break;
+        }
+    s->in_flight--;
+    s->chains[key].in_flight = false;
+    s->completed++;
+}
+
+/* ---- the split ring ---- */
+
 /* Walks an indirect table: entries reached through NEXT from entry 0, each
  * inside the table, no nested tables, no loops (2.7.5.3). */
-static bool sim_walk_table(struct sim *s, struct sim_chain *c, uint16_t head, const struct vring_desc *d)
+static bool sim_split_walk_table(struct sim *s, struct sim_chain *c, uint16_t head, const struct vring_desc *d)
 {
     if (d->len == 0 || d->len % sizeof(struct vring_desc)) {
         sim_fail(s, "chain %u: indirect table length %u is not a positive multiple of 16", head, d->len);
@@ -126,9 +173,9 @@ static bool sim_walk_table(struct sim *s, struct sim_chain *c, uint16_t head, co
 
 /* Walks a chain from its head through the ring's descriptor table. The ring
  * descriptors it holds are listed in ids[] (at most num: more means a loop). */
-static bool sim_walk_chain(struct sim *s, struct sim_chain *c, uint16_t head, uint16_t *ids)
+static bool sim_split_walk_chain(struct sim *s, struct sim_chain *c, uint16_t head, uint16_t *ids)
 {
-    uint16_t num = s->vr.num;
+    uint16_t num = s->num;
     uint16_t i = head;
     for (;;) {
         if (i >= num) {
@@ -159,7 +206,7 @@ static bool sim_walk_chain(struct sim *s, struct sim_chain *c, uint16_t head, ui
                 sim_fail(s, "chain %u: INDIRECT together with NEXT", head);
                 return false;
             }
-            return sim_walk_table(s, c, head, &d);
+            return sim_split_walk_table(s, c, head, &d);
         }
         if (!sim_add_buf(s, c, head, d.addr, d.len, d.flags & VRING_DESC_F_WRITE))
             return false;
@@ -170,9 +217,9 @@ static bool sim_walk_chain(struct sim *s, struct sim_chain *c, uint16_t head, ui
 }
 
 /* Takes the next available chain, if any: index first, then the entry (2.7.13). */
-static bool sim_take_one(struct sim *s)
+static bool sim_split_take_one(struct sim *s)
 {
-    uint16_t num = s->vr.num;
+    uint16_t num = s->num;
     uint16_t avail_idx = READ16(&s->vr.avail->idx);
     if (avail_idx == s->last_avail_idx)
         return false;
@@ -193,36 +240,60 @@ static bool sim_take_one(struct sim *s)
         sim_fail(s, "head %u made available again while in flight", head);
         return true;
     }
-    /* Reset the header only: bufs[] is large and overwritten as needed. */
-    c->indirect = false;
-    c->table_addr = 0;
-    c->table_len = 0;
-    c->ring_descs = 0;
-    c->nbufs = 0;
-    c->readable_bytes = 0;
-    c->writable_bytes = 0;
-    c->read_sum = 0;
+    sim_chain_begin(c);
     uint16_t ids[SIM_MAX_QUEUE];
-    if (num > SIM_MAX_QUEUE)
-        abort();
-    if (!sim_walk_chain(s, c, head, ids))
+    if (!sim_split_walk_chain(s, c, head, ids))
         return true;
     for (unsigned k = 0; k < c->ring_descs; k++)
         s->owner[ids[k]] = head;
-    c->in_flight = true;
-    s->order[s->in_flight++] = head;
-    s->taken++;
+    sim_chain_taken(s, head);
     return true;
 }
+
+static void sim_split_put_used(struct sim *s, uint16_t head, uint32_t len)
+{
+    SIM_WMB();
+    struct vring_used_elem *e = &s->vr.used->ring[s->used_idx & (s->num - 1)];
+    *(volatile uint32_t *)&e->id = head;
+    *(volatile uint32_t *)&e->len = len;
+    s->used_idx++;
+    for (unsigned i = 0; i < s->num; i++)
+        if (s->owner[i] == head)
+            s->owner[i] = SIM_DESC_FREE;
+}
+
+/* Interrupt suppression from the device's side (2.7.7.2, 2.7.10.1). */
+static bool sim_split_flush(struct sim *s)
+{
+    SIM_WMB();
+    WRITE16(&s->vr.used->idx, s->used_idx);
+    SIM_MB(); /* the index out before reading what the driver asked for */
+    if (s->event_idx) {
+        uint16_t old = s->signalled_used;
+        s->signalled_used = s->used_idx;
+        return vring_need_event(READ16(vring_used_event(&s->vr)), s->used_idx, old);
+    }
+    return !(READ16(&s->vr.avail->flags) & VRING_AVAIL_F_NO_INTERRUPT);
+}
+
+/* ---- the entry points ---- */
 
 unsigned sim_take_all(struct sim *s)
 {
     unsigned before = s->taken;
-    while (sim_take_one(s))
-        ;
+    if (s->packed) {
+        while (sim_packed_take_one(s))
+            ;
+    } else {
+        while (sim_split_take_one(s))
+            ;
+    }
     if (s->event_idx && s->auto_avail_event) {
         /* Kick me as soon as you publish anything past what I took. */
-        WRITE16(vring_avail_event(&s->vr), s->last_avail_idx);
+        if (s->packed)
+            sim_packed_ask_kick(s);
+        else
+            WRITE16(vring_avail_event(&s->vr), s->last_avail_idx);
         SIM_MB();
     }
     return (unsigned)(s->taken - before);
@@ -234,11 +305,11 @@ void sim_kick(struct sim *s)
     sim_take_all(s);
 }
 
-const struct sim_chain *sim_chain(const struct sim *s, uint16_t head)
+const struct sim_chain *sim_chain(const struct sim *s, uint16_t key)
 {
-    if (head >= s->vr.num || !s->chains[head].in_flight)
+    if (key >= s->num || !s->chains[key].in_flight)
         return NULL;
-    return &s->chains[head];
+    return &s->chains[key];
 }
 
 uint16_t sim_in_flight_head(const struct sim *s, unsigned i)
@@ -246,79 +317,46 @@ uint16_t sim_in_flight_head(const struct sim *s, unsigned i)
     return i < s->in_flight ? s->order[i] : SIM_DESC_FREE;
 }
 
-/* Fills the chain's writable buffers, in order, with len bytes of a pattern. */
-static void sim_write_data(struct sim_chain *c, uint16_t head, uint32_t len)
+void sim_put_used(struct sim *s, uint16_t key, uint32_t len)
 {
-    for (unsigned k = 0; k < c->nbufs && len; k++) {
-        if (!c->bufs[k].writable)
-            continue;
-        uint32_t n = c->bufs[k].len < len ? c->bufs[k].len : len;
-        memset((void *)(uintptr_t)c->bufs[k].addr, 0xA5 ^ (head & 0xFF), n);
-        len -= n;
-    }
-}
-
-void sim_put_used(struct sim *s, uint16_t head, uint32_t len)
-{
-    uint16_t num = s->vr.num;
-    struct sim_chain *c = head < num ? &s->chains[head] : NULL;
+    struct sim_chain *c = key < s->num ? &s->chains[key] : NULL;
     if (!c || !c->in_flight) {
-        sim_fail(s, "asked to complete chain %u, which the device does not hold", head);
+        sim_fail(s, "asked to complete chain %u, which the device does not hold", key);
         return;
     }
     if (len > c->writable_bytes) {
-        sim_fail(s, "asked to report %u bytes for chain %u, which has %llu writable", len, head,
+        sim_fail(s, "asked to report %u bytes for chain %u, which has %llu writable", len, key,
                  (unsigned long long)c->writable_bytes);
         return;
     }
-    sim_write_data(c, head, len);
-    SIM_WMB();
-    struct vring_used_elem *e = &s->vr.used->ring[s->used_idx & (num - 1)];
-    *(volatile uint32_t *)&e->id = head;
-    *(volatile uint32_t *)&e->len = len;
-    s->used_idx++;
-
-    for (unsigned i = 0; i < num; i++)
-        if (s->owner[i] == head)
-            s->owner[i] = SIM_DESC_FREE;
-    for (unsigned k = 0; k < s->in_flight; k++)
-        if (s->order[k] == head) {
-            memmove(&s->order[k], &s->order[k + 1], sizeof(s->order[0]) * (s->in_flight - k - 1));
-            break;
-        }
-    s->in_flight--;
-    c->in_flight = false;
-    s->completed++;
+    sim_write_data(c, key, len);
+    if (s->packed)
+        sim_packed_put_used(s, key, len);
+    else
+        sim_split_put_used(s, key, len);
+    sim_chain_done(s, key);
 }
 
-/* Interrupt suppression from the device's side (2.7.7.2, 2.7.10.1). */
 bool sim_flush(struct sim *s)
 {
-    SIM_WMB();
-    WRITE16(&s->vr.used->idx, s->used_idx);
-    SIM_MB(); /* the index out before reading what the driver asked for */
-    bool fire;
-    if (s->event_idx) {
-        uint16_t old = s->signalled_used;
-        s->signalled_used = s->used_idx;
-        fire = vring_need_event(READ16(vring_used_event(&s->vr)), s->used_idx, old);
-    } else {
-        fire = !(READ16(&s->vr.avail->flags) & VRING_AVAIL_F_NO_INTERRUPT);
-    }
+    bool fire = s->packed ? sim_packed_flush(s) : sim_split_flush(s);
     if (fire)
         s->interrupts++;
     return fire;
 }
 
-bool sim_complete(struct sim *s, uint16_t head, uint32_t len)
+bool sim_complete(struct sim *s, uint16_t key, uint32_t len)
 {
-    sim_put_used(s, head, len);
+    sim_put_used(s, key, len);
     return sim_flush(s);
 }
 
 void sim_set_no_notify(struct sim *s, bool no_notify)
 {
-    WRITE16(&s->vr.used->flags, no_notify ? VRING_USED_F_NO_NOTIFY : 0);
+    if (s->packed)
+        sim_packed_set_no_notify(s, no_notify);
+    else
+        WRITE16(&s->vr.used->flags, no_notify ? VRING_USED_F_NO_NOTIFY : 0);
     SIM_MB();
 }
 
@@ -340,7 +378,7 @@ uint16_t sim_used_event(const struct sim *s)
 
 void sim_evil_write_used(struct sim *s, uint16_t slot, uint32_t id, uint32_t len)
 {
-    struct vring_used_elem *e = &s->vr.used->ring[slot & (s->vr.num - 1)];
+    struct vring_used_elem *e = &s->vr.used->ring[slot & (s->num - 1)];
     *(volatile uint32_t *)&e->id = id;
     *(volatile uint32_t *)&e->len = len;
     SIM_WMB();
@@ -348,6 +386,10 @@ void sim_evil_write_used(struct sim *s, uint16_t slot, uint32_t id, uint32_t len
 
 void sim_evil_push_used(struct sim *s, uint32_t id, uint32_t len)
 {
+    if (s->packed) {
+        sim_packed_evil_push_used(s, id, len);
+        return;
+    }
     sim_evil_write_used(s, s->used_idx, id, len);
     s->used_idx++;
     WRITE16(&s->vr.used->idx, s->used_idx);

@@ -1,0 +1,61 @@
+/*
+ * A small, bounded scanner of ACPI Machine Language (ACPI 6.5, chapter 20)
+ * that finds Device objects by _HID and reads the memory window and the
+ * interrupt of their _CRS resource template (6.4), without an AML
+ * interpreter. It walks the term lists it can follow (Scope, Device, Name,
+ * and what it can skip by its package length or fixed shape) and leaves a
+ * term list at the first opcode whose length it cannot know. So only
+ * constant data is understood: a _HID or _CRS computed by a method, or a
+ * Device declared inside an If, is not found (QEMU's microvm and
+ * Firecracker declare theirs as plain Names).
+ *
+ * Pure logic over bytes in memory: every read is checked against the end
+ * of its enclosing package, nesting is bounded, malformed AML is counted
+ * and never read past. Unit-tested and fuzzed on the host.
+ */
+#ifndef ARCH_X86_64_ACPI_AML_H
+#define ARCH_X86_64_ACPI_AML_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "arch/x86_64/apic_encoding.h"
+
+#define ACPI_AML_NESTING_MAX 16 /* Scopes and Devices inside each other */
+#define ACPI_AML_HID_MAX 16     /* "LNRO0005", "PNP0501", "ACPI0013" fit */
+
+struct acpi_aml_device {
+    char name[5];          /* the Device's own NameSeg, e.g. "VR23" */
+    bool crs_ok;           /* a Name(_CRS, Buffer) whose template ends with an end tag */
+    /* The first Memory32Fixed or Memory32 descriptor. */
+    bool has_memory;
+    uint64_t memory_base;
+    uint64_t memory_length;
+    /* The first Extended Interrupt or IRQ descriptor; IRQ's number is read as a GSI. */
+    bool has_interrupt;
+    uint32_t gsi;
+    struct irq_line_mode line;
+};
+
+struct acpi_aml_scan {
+    int found;      /* Devices whose _HID matched; only the first `max` are stored */
+    int unparsed;   /* term lists left at an opcode the scanner cannot size */
+    int malformed;  /* lengths or names running past their container, nesting too deep */
+};
+
+/* Finds every Device whose _HID (a string, or an EISA id as a DWord) equals
+ * `hid` in `len` bytes of AML: the body of a DSDT or SSDT, after its
+ * 36-byte header. Results go to out[0..max), counts to *scan. */
+void acpi_aml_find_devices(const uint8_t *aml, size_t len, const char *hid, struct acpi_aml_device *out, int max,
+                           struct acpi_aml_scan *scan);
+
+/* Reads a resource template (6.4: small and large descriptors up to the end
+ * tag) into the memory and interrupt fields of *dev; sets and returns
+ * dev->crs_ok. A template that runs past `len` keeps nothing. */
+bool acpi_aml_parse_resources(const uint8_t *buf, size_t len, struct acpi_aml_device *dev);
+
+/* A compressed EISA id (as the DWord reads little-endian) as its 7-character string, e.g. "PNP0501". */
+void acpi_aml_eisa_id(uint32_t value, char out[8]);
+
+#endif

@@ -1,0 +1,23 @@
+/*
+ * HTTP-date (RFC 9110, 5.6.7): Last-Modified is written as IMF-fixdate
+ * ("Sun, 06 Nov 1994 08:49:37 GMT"); If-Modified-Since and friends are read
+ * in all three formats a recipient must accept (IMF-fixdate, RFC 850,
+ * asctime). Seconds since 1970-01-01 UTC, no leap seconds. Pure logic,
+ * unit-tested on the host.
+ */
+#ifndef NET_HTTP_DATE_H
+#define NET_HTTP_DATE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define HTTP_DATE_LEN 29 /* IMF-fixdate, without a NUL */
+
+/* Writes the IMF-fixdate of t and a NUL into out[HTTP_DATE_LEN + 1]. */
+void http_date_format(uint64_t t, char *out);
+
+/* Parses s[0..n) (surrounding spaces allowed); false if it is no valid HTTP-date. */
+bool http_date_parse(const char *s, size_t n, uint64_t *t);
+
+#endif

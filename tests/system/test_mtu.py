@@ -1,0 +1,118 @@
+"""Jumbo frames (VIRTIO_NET_F_MTU, issue 18): a device with host_mtu=9000 on a
+tap whose MTU is 9000. The guest runs at MTU 9000: 8972-byte pings with DF
+set come back whole over IPv4 (and 8952-byte ones over IPv6), and a TCP echo
+runs in 8960-byte segments both ways, as a packet socket on the tap inside
+the namespace sees them, with 8960 as the MSS the guest advertises. With and
+without MRG_RXBUF (without it each receive buffer holds a whole frame), and
+with packed rings. Needs root."""
+
+import re
+import socket
+import struct
+import subprocess
+import threading
+
+import pytest
+
+from netns import GUEST_ADDR, GUEST_STATIC_CMDLINE, TAP, PrivateNetwork, have_root
+from test_services import (GUEST_LL, check_healthy, connect, expect, inside, name_pcap, ping, start_guest, tcp_echo,
+                           wait_ipv6, wait_ready)
+
+pytestmark = pytest.mark.skipif(not have_root(), reason="needs root for network namespaces and tap devices")
+
+JUMBO = 9000
+MSS = JUMBO - 40
+CELLS = {
+    # name: device properties
+    "mergeable": "",
+    "mrg_rxbuf-off": ",mrg_rxbuf=off",
+    "packed": ",disable-legacy=on,packed=on",
+}
+ETH_P_ALL = 0x0003
+
+
+class TcpSniffer:
+    """A packet socket on the tap, inside the namespace: the payload size of
+    every IPv4 TCP segment to or from port 7, and the MSS option of each SYN."""
+
+    def __init__(self, net):
+        with inside(net):
+            self.sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(ETH_P_ALL))
+        self.sock.bind((TAP, 0))
+        self.sock.settimeout(0.2)
+        self.to_guest, self.from_guest, self.syn_mss = [], [], {}
+        self.stop = False
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _run(self):
+        while not self.stop:
+            try:
+                frame = self.sock.recv(65536)
+            except socket.timeout:
+                continue
+            except OSError:
+                return
+            if len(frame) < 34 or frame[12:14] != b"\x08\x00" or frame[23] != 6:
+                continue
+            ihl = (frame[14] & 0x0F) * 4
+            total = struct.unpack("!H", frame[16:18])[0]
+            tcp = frame[14 + ihl:14 + total]
+            if len(tcp) < 20:
+                continue
+            sport, dport = struct.unpack("!HH", tcp[:4])
+            if 7 not in (sport, dport):
+                continue
+            doff = (tcp[12] >> 4) * 4
+            payload = len(tcp) - doff
+            (self.from_guest if sport == 7 else self.to_guest).append(payload)
+            if tcp[13] & 0x02:  # SYN: find the MSS option
+                opts, i = tcp[20:doff], 0
+                while i < len(opts) and opts[i] != 0:
+                    if opts[i] == 1:
+                        i += 1
+                        continue
+                    if opts[i] == 2 and i + 4 <= len(opts):
+                        self.syn_mss["guest" if sport == 7 else "host"] = struct.unpack("!H", opts[i + 2:i + 4])[0]
+                    i += max(opts[i + 1] if i + 1 < len(opts) else 1, 2)
+
+    def close(self):
+        self.stop = True
+        self.thread.join(timeout=5)
+        self.sock.close()
+
+
+@pytest.mark.parametrize("cell", CELLS)
+def test_jumbo_frames(request, tmp_path, cell):
+    with PrivateNetwork() as net:
+        subprocess.run([*net.prefix, "ip", "link", "set", TAP, "mtu", str(JUMBO)], check=True, timeout=30)
+        g = start_guest(tmp_path, net, cmdline=GUEST_STATIC_CMDLINE, props=f",host_mtu={JUMBO}{CELLS[cell]}",
+                        snaplen=160)
+        request.addfinalizer(g.kill)
+        name_pcap(request, g)
+        wait_ready(g)
+        log = g.serial()
+        features = re.search(r"virtio: \S+: \w+ transport, features \S+ of \S+ offered: (.*)$", log, re.MULTILINE)
+        expect(g, features and "MTU" in features.group(1).split(), "VIRTIO_NET_F_MTU not negotiated")
+        expect(g, re.search(rf"virtio-net: \S+: mac \S+, mtu {JUMBO}, ", log), f"the driver does not run at mtu {JUMBO}")
+        expect(g, re.search(rf"net: en0 on \S+, mac \S+, mtu {JUMBO}", log), f"the netif's MTU is not {JUMBO}")
+        if "mrg_rxbuf=off" in cell:
+            expect(g, "(mergeable)" not in log, "MRG_RXBUF negotiated with mrg_rxbuf=off")
+        # The largest ICMP payloads that fit, with fragmentation forbidden.
+        ping(g, net, "-M", "do", "-s", str(JUMBO - 28), GUEST_ADDR, count=5)
+        wait_ipv6(g, net)
+        ping(g, net, "-6", "-M", "do", "-s", str(JUMBO - 48), f"{GUEST_LL}%{TAP}", count=5)
+        sniffer = TcpSniffer(net)
+        try:
+            with connect(net, (GUEST_ADDR, 7), g=g) as s:
+                tcp_echo(g, s, 2 << 20, seed=9000)
+        finally:
+            sniffer.close()
+        expect(g, sniffer.syn_mss.get("guest") == MSS, f"the guest's SYN-ACK advertises MSS {sniffer.syn_mss}")
+        for side, sizes in (("to the guest", sniffer.to_guest), ("from the guest", sniffer.from_guest)):
+            expect(g, sizes and max(sizes) == MSS, f"largest TCP segment {side}: {max(sizes, default=None)}, not {MSS}")
+            full = sum(1 for n in sizes if n == MSS)
+            expect(g, full >= 20, f"only {full} segments of {MSS} bytes {side}")
+        print(f"{cell}: {len(sniffer.to_guest)} segments to the guest, {len(sniffer.from_guest)} from it, "
+              f"{sum(1 for n in sniffer.from_guest if n == MSS)} of {MSS} bytes from it")
+        check_healthy(g, "at the end")

@@ -1,0 +1,375 @@
+"""The user's own site (issue 19): a newc cpio archive handed over as the
+initrd -- PVH's first start_info module (q35 through SeaBIOS, fast), OVMF's
+-initrd (LoadFile2), a disk's site.cpio (test_image.py) -- served as static
+files over HTTP/1.1.
+
+A generated site (tests/system/site_gen.py: nested directories, 200+ files,
+binary files, a 16 MiB file, index.html everywhere, a .gz variant, names
+with spaces and UTF-8) is mirrored with `wget -m` and compared byte for
+byte, mtimes included; curl checks each header rule; malformed and
+oversized archives are refused on the console and the built-in pages
+served instead. Network tests run in a private namespace (root)."""
+
+import concurrent.futures
+import hashlib
+import re
+import struct
+import subprocess
+import urllib.parse
+from pathlib import Path
+
+import pytest
+
+import site_gen
+from netns import GUEST_ADDR, PrivateNetwork, have_root
+from qemu import PVH_KERNEL, Guest
+from test_services import (CURL, HttpClient, attributed, check_healthy, connect, curl_i, expect, fetch_stats, get,
+                           name_pcap, run, start_guest, wait_ready)
+
+needs_root = pytest.mark.skipif(not have_root(), reason="needs root for network namespaces and tap devices")
+needs_pvh = pytest.mark.skipif(not PVH_KERNEL.is_file(), reason=f"{PVH_KERNEL} is not built; run 'make'")
+
+URL = f"http://{GUEST_ADDR}"
+SITE_LINE = r"site: (\d+) files \((\d+) KiB\) in (\d+) listed directories, from a (\d+) KiB archive"
+IMF_FIXDATE = re.compile(r"^(Mon|Tue|Wed|Thu|Fri|Sat|Sun), \d\d (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) "
+                         r"\d{4} \d\d:\d\d:\d\d GMT$")
+GUEST_MEMORY = 128  # MiB: the 17 MiB archive, the kernel and room to spare
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory):
+    """(source directory, {path: bytes}, archive path)."""
+    base = tmp_path_factory.mktemp("site")
+    files = site_gen.generate(base / "src")
+    return base / "src", files, site_gen.pack(base / "src", base / "site.cpio")
+
+
+def boot_with_site(workdir, net, archive, boot="pvh", machine="q35"):
+    props = ",romfile=" if boot == "pvh" else ""  # SeaBIOS need not run the NIC's iPXE ROM
+    g = start_guest(workdir, net, machine=machine, boot=boot, props=props, snaplen=160, memory=GUEST_MEMORY,
+                    initrd=archive)
+    wait_ready(g)
+    return g
+
+
+@pytest.fixture(scope="module")
+def _pvh_site_guest(tmp_path_factory, site):
+    if not have_root():
+        pytest.skip("needs root for network namespaces and tap devices")
+    with PrivateNetwork() as net:
+        g = boot_with_site(tmp_path_factory.mktemp("pvh-site"), net, site[2])
+        try:
+            yield g, net
+        finally:
+            g.kill()
+
+
+def mirror_and_compare(g, net, files, workdir):
+    """wget -m the whole site; every file byte-exact, with the archive's mtime."""
+    out = Path(workdir) / "mirror"
+    r = run(net, "wget", "-m", "-nH", "-np", "-q", "-e", "robots=off", "--restrict-file-names=nocontrol",
+            "--tries=1", "--timeout=30", "-P", str(out), f"{URL}/", timeout=240)
+    expect(g, r.returncode == 0, f"wget -m exited {r.returncode}: {r.stderr.decode(errors='replace')[-2000:]}")
+    got = {str(p.relative_to(out)) for p in out.rglob("*") if p.is_file()}
+    missing = sorted(set(files) - got)
+    extra = sorted(got - set(files))
+    expect(g, not missing and not extra, f"mirror: {len(missing)} files missing {missing[:10]}, "
+                                         f"{len(extra)} unexpected {extra[:10]}")
+    wrong = [rel for rel, data in files.items() if (out / rel).read_bytes() != data]
+    expect(g, not wrong, f"{len(wrong)} files differ from the source: {wrong[:10]}")
+    # wget sets each file's mtime from Last-Modified: the archive's mtimes come through.
+    times = {rel: int((out / rel).stat().st_mtime) for rel in files}
+    offset = {times[rel] - site_gen.BASE_MTIME - i for i, rel in enumerate(sorted(files))}
+    expect(g, offset == {0}, f"Last-Modified differs from the archive's mtimes by {sorted(offset)[:5]} s")
+    return len(files), sum(len(d) for d in files.values())
+
+
+def header_rules(g, net, files):
+    """Every header rule of the issue, checked with curl."""
+    small = "docs/page-000.txt"
+    r = curl_i(g, net, URL + site_gen.url_path(small))
+    expect(g, r.status == 200 and r.body == files[small], f"GET {small}: {r}")
+    expect(g, r.header("content-type") == "text/plain; charset=utf-8", f"Content-Type: {r}")
+    expect(g, r.header("content-length") == str(len(files[small])), f"Content-Length: {r}")
+    expect(g, r.header("accept-ranges") == "bytes", f"Accept-Ranges: {r}")
+    last_modified, etag = r.header("last-modified"), r.header("etag")
+    expect(g, last_modified and IMF_FIXDATE.match(last_modified), f"Last-Modified not an IMF-fixdate: {r}")
+    expect(g, etag and re.fullmatch(r'"[0-9a-f]{16}"', etag), f"no strong ETag: {r}")
+
+    def first(suffix):
+        return next(p for p in sorted(files) if p.endswith(suffix))
+
+    for path, ctype in (("café.html", "text/html; charset=utf-8"), ("img/pixel.png", "image/png"),
+                        (first(".json"), "application/json"), (first(".css"), "text/css; charset=utf-8"),
+                        ("hello world.txt", "text/plain; charset=utf-8"),
+                        (first(".bin"), "application/octet-stream")):
+        r = curl_i(g, net, URL + site_gen.url_path(path), "-I")
+        expect(g, r.status == 200 and r.header("content-type") == ctype, f"HEAD {path}: Content-Type {r}")
+        expect(g, r.header("content-length") == str(len(files[path])), f"HEAD {path}: Content-Length {r}")
+
+    url = URL + site_gen.url_path(small)
+    for extra, status in ((("-H", f"If-None-Match: {etag}"), 304), (("-H", 'If-None-Match: "nope"'), 200),
+                          (("-H", "If-None-Match: *"), 304), (("-H", f"If-Modified-Since: {last_modified}"), 304),
+                          (("-H", "If-Modified-Since: Thu, 01 Jan 1970 00:00:00 GMT"), 200),
+                          (("-H", f"If-Match: {etag}"), 200), (("-H", 'If-Match: "nope"'), 412)):
+        r = curl_i(g, net, url, *extra)
+        expect(g, r.status == status, f"{extra[1]}: status {r.status}, expected {status}: {r}")
+        if status == 304:
+            expect(g, r.body == b"" and r.header("etag") == etag, f"{extra[1]}: 304 with a body or no ETag: {r}")
+
+    data = files[small]
+    size = len(data)
+    for spec, first, last in (("2-9", 2, 9), ("5-", 5, size - 1), ("-7", size - 7, size - 1),
+                              (f"3-{size + 100}", 3, size - 1)):
+        r = curl_i(g, net, url, "-H", f"Range: bytes={spec}")
+        expect(g, r.status == 206 and r.body == data[first:last + 1], f"Range {spec}: {r}")
+        expect(g, r.header("content-range") == f"bytes {first}-{last}/{size}", f"Range {spec}: Content-Range {r}")
+    r = curl_i(g, net, url, "-H", f"Range: bytes={size}-")
+    expect(g, r.status == 416 and r.header("content-range") == f"bytes */{size}", f"unsatisfiable Range: {r}")
+    r = curl_i(g, net, url, "-H", "Range: bytes=0-1,4-5")
+    expect(g, r.status == 200 and r.body == data, f"multi-range: expected the whole file: {r}")
+    r = curl_i(g, net, url, "-H", "Range: bytes=0-1", "-H", f"If-Range: {etag}")
+    expect(g, r.status == 206 and r.body == data[:2], f"If-Range with the current ETag: {r}")
+    r = curl_i(g, net, url, "-H", "Range: bytes=0-1", "-H", 'If-Range: "old"')
+    expect(g, r.status == 200 and r.body == data, f"If-Range with an old ETag: {r}")
+
+    js = site_gen.url_path(site_gen.GZIP_NAME)
+    r = curl_i(g, net, URL + js, "-H", "Accept-Encoding: gzip")
+    expect(g, r.status == 200 and r.header("content-encoding") == "gzip", f"gzip variant not chosen: {r}")
+    expect(g, r.body == files[site_gen.GZIP_NAME + ".gz"] and r.header("vary") == "Accept-Encoding", f"gzip: {r}")
+    expect(g, r.header("content-type") == "text/javascript; charset=utf-8", f"gzip variant's Content-Type: {r}")
+    r = curl_i(g, net, URL + js, "--compressed")
+    expect(g, r.body == files[site_gen.GZIP_NAME], f"curl --compressed did not get app.js back: {r}")
+    r = curl_i(g, net, URL + js)
+    expect(g, r.header("content-encoding") is None and r.body == files[site_gen.GZIP_NAME], f"identity: {r}")
+    expect(g, r.header("vary") == "Accept-Encoding", f"identity answer without Vary: {r}")
+
+    r = curl_i(g, net, URL + "/docs")
+    expect(g, r.status == 301 and r.header("location") == "/docs/", f"/docs: {r}")
+    r = curl_i(g, net, URL + "/docs/")
+    expect(g, r.status == 200 and r.body == files["docs/index.html"], f"/docs/: {r}")
+    r = curl_i(g, net, URL + "/%C3%BCn%C3%AFc%C3%B6d%C3%A9/%E6%97%A5%E6%9C%AC")
+    expect(g, r.status == 301 and r.header("location") == "/%C3%BCn%C3%AFc%C3%B6d%C3%A9/%E6%97%A5%E6%9C%AC/",
+           f"UTF-8 directory redirect: {r}")
+    r = curl_i(g, net, URL + "/")
+    expect(g, r.status == 200 and r.body == files["index.html"], f"the archive's index.html overrides /: {r}")
+    for path, status in (("/missing.txt", 404), ("/docs/nothing/", 404), ("/hello", 200), ("/stats", 200),
+                         ("/docs/../index.html", 404), ("/%2e%2e/index.html", 404), ("/index.html%00", 404)):
+        r = curl_i(g, net, URL + path, "--path-as-is")
+        expect(g, r.status == status, f"{path}: {r.status}, expected {status}: {r}")
+    r = curl_i(g, net, URL + "/index.html", "-X", "POST")
+    expect(g, r.status == 405 and r.header("allow") == "GET, HEAD", f"POST: {r}")
+
+
+def stream_large(g, net, files, parallel=4):
+    """The 16 MiB file by several clients at once, byte-exact; afterwards the
+    server holds no extra heap: bodies went out by reference."""
+    want = hashlib.sha256(files[site_gen.LARGE_NAME]).hexdigest()
+    url = URL + site_gen.url_path(site_gen.LARGE_NAME)
+    before = stats(g, net)
+
+    def fetch(_):
+        r = run(net, "sh", "-c", f"curl -sS --noproxy '*' --max-time 120 '{url}' | sha256sum", timeout=150)
+        return r.stdout.decode().split(" ")[0], r.stderr.decode(errors="replace")
+
+    with concurrent.futures.ThreadPoolExecutor(parallel) as pool:
+        results = list(pool.map(fetch, range(parallel)))
+    for digest, err in results:
+        expect(g, digest == want, f"16 MiB download differs (sha256 {digest}, want {want}): {err}")
+    after = stats(g, net)
+    expect(g, after[("http_static_responses_total", '{code="200"}')] >= before[("http_static_responses_total",
+                                                                              '{code="200"}')] + parallel,
+           "the downloads are not counted as static answers")
+    key = ("http_body_bytes_referenced_total", "")
+    referenced = after[key] - before[key]
+    expect(g, referenced >= parallel * site_gen.LARGE_SIZE, f"only {referenced} body bytes went out by reference")
+    copied = after[("http_body_bytes_copied_total", "")] - before[("http_body_bytes_copied_total", "")]
+    expect(g, copied < 1 << 20, f"{copied} body bytes were copied (only /stats pages should be)")
+    expect(g, after[("http_aborted_total", "")] == before[("http_aborted_total", "")], "connections aborted")
+
+
+def stats(g, net):
+    c = HttpClient(connect(net, g=g), g)
+    try:
+        return fetch_stats(g, c)
+    finally:
+        c.close()
+
+
+def check_site_line(g, files, archive):
+    m = re.search(SITE_LINE, g.serial())
+    expect(g, m, "no 'site: N files' console line")
+    expect(g, int(m.group(1)) == len(files), f"console says {m.group(1)} files, the site has {len(files)}")
+    expect(g, int(m.group(4)) == archive.stat().st_size // 1024, f"console archive size {m.group(4)} KiB")
+
+
+@needs_root
+@needs_pvh
+class TestSitePvh:
+    """PVH on q35 (SeaBIOS): -initrd arrives as start_info's first module."""
+
+    @pytest.fixture
+    def gn(self, request, _pvh_site_guest):
+        with attributed(request, _pvh_site_guest):
+            yield _pvh_site_guest
+
+    def test_console_and_stats_account_for_the_site(self, gn, site):
+        g, net = gn
+        _, files, archive = site
+        expect(g, re.search(r"boot: module 0: \d+ KiB at 0x", g.serial()), "no PVH module line")
+        check_site_line(g, files, archive)
+        s = stats(g, net)
+        expect(g, s[("site_served", "")] == 1, "site_served is not 1")
+        expect(g, s[("site_files", "")] == len(files), f"site_files {s[('site_files', '')]}, want {len(files)}")
+        expect(g, s[("site_archive_bytes", "")] == archive.stat().st_size, "site_archive_bytes is not the archive")
+        expect(g, s[("site_file_bytes", "")] == sum(len(d) for d in files.values()), "site_file_bytes")
+        expect(g, 0 < s[("site_table_bytes", "")] < 64 << 10, f"site_table_bytes {s[('site_table_bytes', '')]}")
+
+    def test_wget_mirror_is_byte_exact(self, gn, site, tmp_path):
+        g, net = gn
+        count, size = mirror_and_compare(g, net, site[1], tmp_path)
+        print(f"wget -m: {count} files, {size >> 20} MiB, byte-exact with their mtimes")
+
+    def test_header_rules(self, gn, site):
+        g, net = gn
+        header_rules(g, net, site[1])
+
+    def test_large_file_streams_by_reference(self, gn, site):
+        g, net = gn
+        stream_large(g, net, site[1])
+
+    def test_keep_alive_and_pipelining_over_static_files(self, gn, site):
+        g, net = gn
+        files = site[1]
+        paths = ["docs/page-000.txt", "hello world.txt", "missing", "img/pixel.png"]
+        c = HttpClient(connect(net, g=g), g)
+        c.send(b"".join(get(site_gen.url_path(p)) for p in paths) +
+               get(site_gen.url_path(paths[0])).replace(b"GET", b"HEAD", 1) + get("/hello"))
+        rs = [c.response() for _ in paths]
+        head = c.response(head_request=True)
+        last = c.response()
+        c.close()
+        for p, r in zip(paths, rs):
+            want = files.get(p)
+            expect(g, r.status == (200 if want is not None else 404), f"pipelined {p}: {r}")
+            expect(g, want is None or r.body == want, f"pipelined {p}: body differs")
+            expect(g, r.header("connection") == "keep-alive", f"pipelined {p}: {r}")
+        expect(g, head.status == 200 and head.header("content-length") == str(len(files[paths[0]])), f"HEAD: {head}")
+        expect(g, last.status == 200 and last.body == b"hello\n", f"after the pipeline: {last}")
+
+
+@needs_root
+def test_site_under_efi_initrd(request, tmp_path, site):
+    """OVMF with -kernel kernel.efi -initrd site.cpio (kernel.efi's Linux setup
+    header lets QEMU take it); the kernel takes it by LoadFile2 on the Linux
+    initrd media path before ExitBootServices."""
+    _, files, archive = site
+    with PrivateNetwork() as net:
+        g = boot_with_site(tmp_path, net, archive, boot="efi")
+        request.addfinalizer(g.kill)
+        name_pcap(request, g)
+        log = g.serial()
+        expect(g, 'initrd=initrd"' in log, "OVMF did not append initrd=initrd to the command line")
+        expect(g, re.search(r"boot: site archive from LoadFile2 on the Linux initrd media path: "
+                            rf"{archive.stat().st_size} bytes", log), "the archive did not come by LoadFile2")
+        expect(g, "unknown key 'initrd'" not in log, "initrd= reported as unknown")
+        check_site_line(g, files, archive)
+        for rel in ("index.html", "café.html", "docs/api/v1/index.html", next(p for p in sorted(files) if ".bin" in p)):
+            r = curl_i(g, net, URL + site_gen.url_path(rel))
+            expect(g, r.status == 200 and r.body == files[rel], f"EFI: GET {rel}: {r}")
+        stream_large(g, net, files, parallel=2)
+        check_healthy(g, "at the end")
+
+
+# ---- archives refused ----------------------------------------------------------
+
+def newc_entry(name, data=b"", mode=0o100644, namesize=None, filesize=None, magic=b"070701"):
+    name_bytes = name.encode() + b"\0"
+    header = magic + b"".join(b"%08X" % v for v in (1, mode, 0, 0, 1, 1_600_000_000,
+                                                     len(data) if filesize is None else filesize, 0, 0, 0, 0,
+                                                     len(name_bytes) if namesize is None else namesize, 0))
+    entry = header + name_bytes
+    entry += b"\0" * (-len(entry) % 4) + data
+    return entry + b"\0" * (-len(entry) % 4)
+
+
+def good_archive():
+    return newc_entry("index.html", b"<p>mine</p>\n") + newc_entry("a.txt", b"a\n") + newc_entry("TRAILER!!!")
+
+
+FIRST = len(newc_entry("index.html", b"<p>mine</p>\n"))  # offset of the second entry's header
+MALFORMED = {
+    # name: (archive bytes, console text, offset named)
+    "bad-magic": (newc_entry("index.html", b"x", magic=b"070707") + newc_entry("TRAILER!!!"),
+                  "bad magic", 0),
+    "truncated-entry": (good_archive()[:FIRST + 60], "truncated header", FIRST),
+    "name-without-nul": (newc_entry("index.html", b"<p>mine</p>\n") +
+                         newc_entry("a.txt", b"a\n", namesize=5) + newc_entry("TRAILER!!!"),
+                         "name without NUL", FIRST + 110 + 4),
+    "size-past-the-end": (newc_entry("index.html", b"<p>mine</p>\n") +
+                          newc_entry("a.txt", b"a\n", filesize=1 << 20) + newc_entry("TRAILER!!!"),
+                          "size past the end", FIRST),
+}
+
+
+@needs_pvh
+@pytest.mark.parametrize("name", MALFORMED)
+def test_malformed_archive_is_reported_and_refused(tmp_path, name):
+    """microvm, no NIC: the console names the problem and its offset; the kernel finishes init."""
+    data, text, offset = MALFORMED[name]
+    archive = tmp_path / f"{name}.cpio"
+    archive.write_bytes(data)
+    with Guest(tmp_path, machine="microvm", boot="pvh", cmdline="ip=10.0.2.15/24", nic=(), memory=32,
+               initrd=archive) as g:
+        g.wait_for(r"init: done in", timeout=60)
+        m = re.search(r"site: archive malformed at offset (\d+) \(0x[0-9a-f]+\): ([^;]+); serving the built-in pages",
+                      g.serial())
+        assert m, g.report("no 'site: archive malformed at offset' line")
+        assert text in m.group(2) and int(m.group(1)) == offset, g.report(f"expected '{text}' at offset {offset}")
+        assert "given back to the page allocator" in g.serial(), g.report("the archive's memory was not given back")
+        assert "PANIC" not in g.serial(), g.report("PANIC")
+
+
+@needs_pvh
+def test_archive_too_large_for_memory_is_refused(tmp_path):
+    """A 44 MiB archive in a 48 MiB microvm: refused with a clear line, memory given back, init completes."""
+    archive = tmp_path / "huge.cpio"
+    size = 44 << 20
+    header = newc_entry("huge.bin", b"", filesize=size)  # header and name; the data: zeros, sparse
+    with open(archive, "wb") as f:
+        f.write(header)
+        f.seek(len(header) + size)
+        f.write(newc_entry("TRAILER!!!"))
+    with Guest(tmp_path, machine="microvm", boot="pvh", cmdline="ip=10.0.2.15/24", nic=(), memory=48,
+               initrd=archive) as g:
+        g.wait_for(r"init: done in", timeout=60)
+        log = g.serial()
+        assert re.search(r"site: the 45056 KiB archive does not fit: with it \d+ KiB stay free, the kernel needs "
+                         r"4096 KiB; refused, serving the built-in pages", log), g.report("no refusal line")
+        assert "given back to the page allocator" in log, g.report("the archive's memory was not given back")
+        assert "PANIC" not in log, g.report("PANIC")
+
+
+@needs_pvh
+def test_refused_archive_serves_built_in_pages(tmp_path):
+    """With the archive refused the built-in pages answer, and /stats counts the refusal (user network: no root)."""
+    archive = tmp_path / "bad.cpio"
+    archive.write_bytes(b"PK\3\4 this is a zip, not a cpio archive" * 10)
+    port = free_port()
+    nic = ("-netdev", f"user,id=n0,hostfwd=tcp:127.0.0.1:{port}-:80", "-device", "virtio-net-pci,netdev=n0,romfile=")
+    with Guest(tmp_path, machine="q35", boot="pvh", cmdline="ip=10.0.2.15/24 gw=10.0.2.2", nic=nic, memory=64,
+               initrd=archive) as g:
+        g.wait_for(r"^READY ", timeout=60)
+        assert "site: archive malformed at offset 0 (0x0): bad magic" in g.serial(), g.report("no refusal line")
+        r = curl_i(g, None, f"http://127.0.0.1:{port}/")
+        assert r.status == 200 and b"unikernel-net" in r.body, g.report(f"built-in / not served: {r}")
+        r = curl_i(g, None, f"http://127.0.0.1:{port}/stats")
+        assert re.search(rb"^site_archives_refused_total 1$", r.body, re.M), g.report("refusal not in /stats")
+        assert re.search(rb"^site_served 0$", r.body, re.M), g.report("site_served is not 0")
+
+
+def free_port():
+    import socket
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]

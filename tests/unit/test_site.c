@@ -1,0 +1,176 @@
+/*
+ * net/site.c: the file table over an archive -- paths without "./", listed
+ * and implied directories, .gz variants, hard links, names that must not be
+ * served, the later of two entries, and malformed archives refused with a
+ * console line.
+ */
+#include <string.h>
+
+#include "lib/cpio.h"
+#include "net/site.h"
+#include "tests/unit/check.h"
+#include "tests/unit/cpio_build.h"
+
+extern unsigned long vnenv_error_lines; /* the console's error lines (tests/unit/virtio_net_env.c) */
+
+static struct cpio_build archive;
+
+static const struct site_file *find(const char *path)
+{
+    return site_find(path, strlen(path));
+}
+
+static bool is_dir(const char *path)
+{
+    return site_is_dir(path, strlen(path));
+}
+
+static bool file_is(const char *path, const char *text)
+{
+    const struct site_file *f = find(path);
+    return f && !f->is_dir && f->size == strlen(text) && memcmp(f->data, text, f->size) == 0;
+}
+
+static int load(void)
+{
+    return site_load(archive.bytes, archive.len);
+}
+
+TEST(site_paths_and_directories)
+{
+    archive.len = 0;
+    cpio_build_dir(&archive, ".");
+    cpio_build_file(&archive, "./index.html", "<h1>home</h1>", 1000);
+    cpio_build_dir(&archive, "./docs");
+    cpio_build_file(&archive, "./docs/a b.txt", "spaced", 2000);
+    cpio_build_file(&archive, "/abs/x.css", "body{}", 3000);
+    cpio_build_file(&archive, "deep/er/\xc3\xa9t\xc3\xa9.txt", "utf8", 4000);
+    cpio_build_file(&archive, "docs-x", "sorts between docs and docs/", 1);
+    cpio_build_trailer(&archive);
+    CHECK_EQ(load(), 0);
+
+    const struct site_stats *s = site_stats();
+    CHECK(s->given && s->served);
+    CHECK_EQ(s->files, 5);
+    CHECK_EQ(s->dirs, 1);
+    CHECK_EQ(s->archive_bytes, archive.len);
+    CHECK_EQ(s->skipped, 0);
+
+    CHECK(file_is("index.html", "<h1>home</h1>"));
+    CHECK_EQ(find("index.html")->mtime, 1000);
+    CHECK_STR_EQ(find("index.html")->content_type, "text/html; charset=utf-8");
+    CHECK(file_is("docs/a b.txt", "spaced"));
+    CHECK(file_is("abs/x.css", "body{}"));
+    CHECK(file_is("deep/er/\xc3\xa9t\xc3\xa9.txt", "utf8"));
+    CHECK(find("./index.html") == NULL);
+    CHECK(find("docs/a") == NULL);
+    CHECK(find("") == NULL);
+
+    /* The data is the archive's own bytes: served by reference. */
+    const struct site_file *f = find("abs/x.css");
+    CHECK(f->data >= archive.bytes && f->data < archive.bytes + archive.len);
+
+    CHECK(is_dir(""));
+    CHECK(is_dir("docs"));      /* listed */
+    CHECK(is_dir("abs"));       /* implied by abs/x.css */
+    CHECK(is_dir("deep"));
+    CHECK(is_dir("deep/er"));
+    CHECK(!is_dir("deep/e"));
+    CHECK(!is_dir("docs-x"));
+    CHECK(!is_dir("index.html"));
+    CHECK(!is_dir("nothing"));
+    CHECK(!is_dir("abs/x.css/more"));
+}
+
+TEST(site_gzip_variants_and_etags)
+{
+    archive.len = 0;
+    cpio_build_file(&archive, "app.js", "console.log(1)", 5);
+    cpio_build_file(&archive, "app.js.gz", "\x1f\x8b-fake", 6);
+    cpio_build_file(&archive, "lonely.gz", "\x1f\x8b", 7);
+    cpio_build_file(&archive, "same.txt", "console.log(1)", 99);
+    cpio_build_trailer(&archive);
+    CHECK_EQ(load(), 0);
+    const struct site_file *js = find("app.js");
+    CHECK(js && js->gzip == find("app.js.gz"));
+    CHECK(find("app.js.gz")->gzip == NULL);
+    CHECK(find("lonely.gz") && find("lonely.gz")->gzip == NULL);
+    CHECK_STR_EQ(find("lonely.gz")->content_type, "application/gzip");
+
+    uint64_t e = site_file_etag(js);
+    CHECK(e != 0);
+    CHECK_EQ(site_file_etag(js), e);                       /* kept */
+    CHECK_EQ(site_file_etag(find("same.txt")), e);         /* the same bytes: the same tag */
+    CHECK(site_file_etag(find("app.js.gz")) != e);
+}
+
+TEST(site_later_entries_win_and_bad_names_skip)
+{
+    archive.len = 0;
+    cpio_build_file(&archive, "./page.html", "old", 1);
+    cpio_build_file(&archive, "../escape.txt", "no", 1);
+    cpio_build_file(&archive, "a/./b.txt", "no", 1);
+    cpio_build_file(&archive, "a//b.txt", "no", 1);
+    cpio_build_file(&archive, "a/../b.txt", "no", 1);
+    cpio_build_add(&archive, &(struct cpio_build_entry){ .name = "link", .mode = 0120000 | 0777, .data = "page.html",
+                                                         .size = 9 });
+    cpio_build_trailer(&archive);
+    cpio_build_file(&archive, "page.html", "new", 2); /* a second archive, concatenated */
+    cpio_build_trailer(&archive);
+    CHECK_EQ(load(), 0);
+    CHECK(file_is("page.html", "new"));
+    CHECK_EQ(find("page.html")->mtime, 2);
+    CHECK(find("link") == NULL);
+    CHECK(find("escape.txt") == NULL && find("../escape.txt") == NULL);
+    CHECK(find("a/b.txt") == NULL);
+    CHECK_EQ(site_stats()->files, 1);
+    CHECK_EQ(site_stats()->skipped, 6);
+}
+
+TEST(site_hard_links_share_data)
+{
+    archive.len = 0;
+    /* cpio -H newc: the data only with the last link. */
+    cpio_build_add(&archive, &(struct cpio_build_entry){ .name = "one", .mode = CPIO_MODE_FILE | 0644, .nlink = 2,
+                                                         .ino = 77 });
+    cpio_build_add(&archive, &(struct cpio_build_entry){ .name = "two", .mode = CPIO_MODE_FILE | 0644, .nlink = 2,
+                                                         .ino = 77, .data = "shared", .size = 6 });
+    cpio_build_add(&archive, &(struct cpio_build_entry){ .name = "empty", .mode = CPIO_MODE_FILE | 0644 });
+    cpio_build_trailer(&archive);
+    CHECK_EQ(load(), 0);
+    CHECK(file_is("one", "shared"));
+    CHECK(file_is("two", "shared"));
+    CHECK(file_is("empty", ""));
+}
+
+TEST(site_malformed_archive_is_refused_and_reported)
+{
+    archive.len = 0;
+    cpio_build_file(&archive, "ok.txt", "fine", 1);
+    size_t bad = cpio_build_file(&archive, "bad.txt", "x", 1);
+    cpio_build_trailer(&archive);
+    archive.bytes[bad] = 'X';
+    unsigned long errors = vnenv_error_lines;
+    uint64_t refused = site_stats()->refused;
+    CHECK_EQ(load(), -1);
+    CHECK_EQ(vnenv_error_lines, errors + 1); /* one console line, with the offset */
+    vnenv_error_lines = errors;
+    CHECK(!site_stats()->served);
+    CHECK_EQ(site_stats()->refused, refused + 1);
+    CHECK(find("ok.txt") == NULL); /* nothing of a refused archive is served */
+    CHECK(!is_dir(""));
+
+    site_note_refused(1 << 30); /* refused for its size before loading */
+    CHECK(site_stats()->given && !site_stats()->served);
+    CHECK_EQ(site_stats()->refused, refused + 2);
+}
+
+TEST(site_empty_archive)
+{
+    archive.len = 0;
+    cpio_build_trailer(&archive);
+    CHECK_EQ(load(), 0);
+    CHECK_EQ(site_stats()->files, 0);
+    CHECK(is_dir(""));
+    CHECK(find("index.html") == NULL);
+}
