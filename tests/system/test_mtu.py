@@ -31,13 +31,21 @@ CELLS = {
 ETH_P_ALL = 0x0003
 
 
+SOL_PACKET = 263
+PACKET_VNET_HDR = 15  # each frame read comes behind a struct virtio_net_hdr (10 bytes)
+
+
 class TcpSniffer:
     """A packet socket on the tap, inside the namespace: the payload size of
-    every IPv4 TCP segment to or from port 7, and the MSS option of each SYN."""
+    every IPv4 TCP segment to or from port 7, and the MSS option of each SYN.
+    With segmentation offloads (issue 16) the tap carries large segments
+    whole; the socket's virtio header gives their gso_size, and each counts
+    as the segments the wire carries: gso_size bytes each, the rest last."""
 
     def __init__(self, net):
         with inside(net):
             self.sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(ETH_P_ALL))
+        self.sock.setsockopt(SOL_PACKET, PACKET_VNET_HDR, 1)
         self.sock.bind((TAP, 0))
         self.sock.settimeout(0.2)
         self.to_guest, self.from_guest, self.syn_mss = [], [], {}
@@ -48,11 +56,13 @@ class TcpSniffer:
     def _run(self):
         while not self.stop:
             try:
-                frame = self.sock.recv(65536)
+                data = self.sock.recv(1 << 17)
             except socket.timeout:
                 continue
             except OSError:
                 return
+            gso_type, gso_size = data[1], struct.unpack("<H", data[4:6])[0]
+            frame = data[10:]
             if len(frame) < 34 or frame[12:14] != b"\x08\x00" or frame[23] != 6:
                 continue
             ihl = (frame[14] & 0x0F) * 4
@@ -65,7 +75,11 @@ class TcpSniffer:
                 continue
             doff = (tcp[12] >> 4) * 4
             payload = len(tcp) - doff
-            (self.from_guest if sport == 7 else self.to_guest).append(payload)
+            sizes = self.from_guest if sport == 7 else self.to_guest
+            if gso_type and gso_size:
+                sizes += [gso_size] * (payload // gso_size) + ([payload % gso_size] if payload % gso_size else [])
+            else:
+                sizes.append(payload)
             if tcp[13] & 0x02:  # SYN: find the MSS option
                 opts, i = tcp[20:doff], 0
                 while i < len(opts) and opts[i] != 0:
