@@ -13,7 +13,6 @@
 #include "lib/kheap.h"
 #include "lib/log.h"
 #include "lib/phys_mem.h"
-#include "lib/printf.h"
 
 #define VIRTIO_VENDOR 0x1af4
 #define VIRTIO_NET_TRANSITIONAL 0x1000

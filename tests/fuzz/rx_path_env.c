@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "arch/x86_64/random.h"
 #include "arch/x86_64/timer.h"
 #include "drivers/pci.h"
 #include "drivers/virtio/virtio.h"
@@ -20,7 +21,6 @@
 #include "lib/kheap.h"
 #include "lib/log.h"
 #include "lib/napi.h"
-#include "arch/x86_64/random.h"
 #include "lib/phys_mem.h"
 #include "lib/printf.h"
 #include "lib/timer_list.h"
@@ -115,7 +115,6 @@ void klog(enum log_level level, const char *fmt, ...)
         fprintf(stderr, "kernel error log: %s\n", line);
         abort();
     }
-    if (getenv("ENV_LOG")) vfprintf(stderr, fmt, ap), fputc('\n', stderr); else
     discard_formatted(fmt, ap);
     va_end(ap);
 }

@@ -4,7 +4,8 @@
  * it is given (segments a large TCP segment, completes offloaded checksums,
  * fills receive buffers) and checks every frame it puts on the wire, and a
  * TCP peer at 10.0.2.2 that answers ARP and talks to the guest's echo
- * service, optionally losing frames either way.
+ * service, optionally losing frames either way. PEER_TRACE=1 in the
+ * environment prints one line per TCP frame each way.
  */
 #ifndef TESTS_STACK_STACK_SIM_H
 #define TESTS_STACK_STACK_SIM_H
