@@ -9,14 +9,13 @@ The tap tests need root."""
 
 import re
 import shutil
-import socket
 import subprocess
 import time
 
 import pytest
 
 from netns import GUEST_ADDR, PrivateNetwork, have_root
-from test_services import (check_healthy, connect, name_pcap, start_guest, stats, tcp_echo, wait_ready)
+from test_services import (check_healthy, connect, free_port, name_pcap, start_guest, stats, tcp_echo, wait_ready)
 
 needs_root = pytest.mark.skipif(not have_root(), reason="needs root for network namespaces and tap devices")
 NIC = 'nic="00:02.0"'
@@ -148,12 +147,6 @@ def test_echo_with_one_percent_loss(request, tmp_path, net, both_ways):
           f"beyond the {data_segments} of data: retransmissions and pure ACKs), large segments in "
           f"{nic_counter(d, 'virtio_net_rx_gso_total')}, out {nic_counter(d, 'virtio_net_tx_gso_total')}")
     check_healthy(g, "after the echo under loss")
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def test_user_network_offers_no_offloads(request, tmp_path):
