@@ -167,7 +167,7 @@ class Qemu:
         self.args = [QEMU, *base_args(kind.machine, "tcg", memory, kind.boot), "-display", "none",
                      "-monitor", monitor, "-serial", "stdio",
                      "-netdev", f"tap,id=n0,ifname={TAP},script=no,downscript=no",
-                     "-device", f"{nic_device(kind.machine)},netdev=n0", *kind.args_for(net)]
+                     "-device", f"{nic_device(kind.machine)}{kind.nic_options},netdev=n0", *kind.args_for(net)]
         self.workdir = Path(workdir)
         self.netns = netns
         self.lines = []  # (seconds since launch, text)
@@ -358,13 +358,14 @@ class GuestKind:
     The boot path names the firmware: "efi" is OVMF, "pvh" QEMU's own (qboot on
     microvm, SeaBIOS on q35/pc), which starts a PVH kernel and a Linux bzImage alike."""
 
-    def __init__(self, key, label, ready, args_for, machine="q35", boot="efi"):
+    def __init__(self, key, label, ready, args_for, machine="q35", boot="efi", nic_options=""):
         self.key = key  # "ours" / "linux" / "empty"
         self.label = label
         self.ready = ready
         self.args_for = args_for
         self.machine = machine
         self.boot = boot
+        self.nic_options = nic_options  # appended to the NIC's -device (",packed=on")
 
     @property
     def tag(self):
@@ -381,11 +382,13 @@ def where(machine, boot):
     return f" on {name}" + ("" if name == "microvm" else " (SeaBIOS)")
 
 
-def ours_kind(kernel, machine="q35", boot="efi"):
+def ours_kind(kernel, machine="q35", boot="efi", initrd=None, nic_options="", what=""):
+    """initrd: a site archive (newc cpio) to serve; nic_options: for the NIC's
+    -device; what: said in the label (", packed ring")."""
     def args(net):
         cmdline = f"ip={GUEST_ADDR}/24 gw={HOST_ADDR}" if net == "static" else "ip=dhcp"
-        return ["-kernel", str(kernel), "-append", cmdline]
-    return GuestKind("ours", "unikernel" + where(machine, boot), OURS_READY, args, machine, boot)
+        return ["-kernel", str(kernel), *(["-initrd", str(initrd)] if initrd else []), "-append", cmdline]
+    return GuestKind("ours", "unikernel" + what + where(machine, boot), OURS_READY, args, machine, boot, nic_options)
 
 
 def empty_kind(image, machine="q35", boot="efi"):

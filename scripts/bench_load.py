@@ -8,6 +8,7 @@ import socket
 import statistics
 import threading
 import time
+from pathlib import Path
 
 from bench_guests import GUEST_ADDR, BenchError, in_netns, run_in_netns
 
@@ -168,6 +169,26 @@ def wrk(netns, connections, seconds, close=False, path="/"):
     if int(total.group(1)) == 0:
         raise BenchError(f"wrk completed no request: {' '.join(cmd)}\n{out}")
     return result
+
+
+# -- one large file -------------------------------------------------------------------------------
+
+def download(netns, path, expected, out, timeout=120):
+    """GET path over one new connection with curl into `out`; the body must be
+    `expected`, byte for byte. MB/s (10^6) from connect to the last byte."""
+    cmd = ["curl", "-sS", "--max-time", str(timeout), "-o", str(out),
+           "-w", "%{http_code} %{size_download} %{time_total}", f"http://{GUEST_ADDR}{path}"]
+    p = run_in_netns(netns, cmd, timeout=timeout + 10)
+    fields = p.stdout.split()
+    if p.returncode != 0 or len(fields) != 3:
+        raise BenchError(f"curl {path} failed (status {p.returncode}): {p.stdout}{p.stderr}")
+    code, size, seconds = int(fields[0]), int(fields[1]), float(fields[2])
+    body = Path(out).read_bytes()
+    Path(out).unlink()
+    if code != 200 or body != expected:
+        raise BenchError(f"GET {path}: status {code}, {len(body)} bytes, "
+                         f"{'the same' if body == expected else 'not the'} bytes as the file ({len(expected)})")
+    return {"bytes": size, "seconds": seconds, "MBps": size / seconds / 1e6}
 
 
 # -- echo ----------------------------------------------------------------------------------------

@@ -43,7 +43,13 @@ def test_bench_quick(tmp_path):
                 "irq_per_packet", "image_bytes",
                 # the PVH kernel on microvm, one round (the -m 8 load and PVH on q35 are full-run only)
                 "microvm_floor_s", "microvm_boot_static_ready_s", "microvm_boot_static_over_floor_ms",
-                "microvm_boot_static_http_s", "microvm_kernel_ready_static_ms", "pvh_image_bytes"}
+                "microvm_boot_static_http_s", "microvm_kernel_ready_static_ms", "pvh_image_bytes",
+                # the site archive (issue 19) and the two rings (issue 18)
+                "site_small_ka_c4_rps", "site_large_MBps", "site_errors"}
+    for ring in ("split", "packed"):
+        expected |= {f"rings_{ring}_ka_c4_rps", f"rings_{ring}_echo_MBps"}
+        for load in ("ka_c4", "echo"):
+            expected |= {f"rings_{ring}_{load}_kicks_per_frame", f"rings_{ring}_{load}_irq_per_frame"}
     for config in ("ka_c1", "ka_c4", "ka_c8", "close_c1", "close_c4"):
         expected |= {f"http_{config}_rps", f"http_{config}_p50_ms", f"http_{config}_p99_ms"}
     assert expected <= keys, f"missing metrics {sorted(expected - keys)}\n{report}"
