@@ -32,14 +32,17 @@ void pages_free(uint64_t phys, size_t count)
         log_error("memory: bad free of %zu pages at 0x%llx (not allocated)", count, (unsigned long long)phys);
 }
 
+void *dma_alloc_uninit(size_t bytes)
+{
+    return (void *)pages_alloc((bytes + PAGE_SIZE - 1) / PAGE_SIZE);
+}
+
 void *dma_alloc(size_t bytes)
 {
-    size_t count = (bytes + PAGE_SIZE - 1) / PAGE_SIZE;
-    uint64_t phys = pages_alloc(count);
-    if (!phys)
-        return NULL;
-    memset((void *)phys, 0, count * PAGE_SIZE);
-    return (void *)phys;
+    void *p = dma_alloc_uninit(bytes);
+    if (p)
+        memset(p, 0, (bytes + PAGE_SIZE - 1) / PAGE_SIZE * PAGE_SIZE);
+    return p;
 }
 
 void dma_free(void *ptr, size_t bytes)

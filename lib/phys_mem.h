@@ -25,6 +25,10 @@ void pages_free(uint64_t phys, size_t count);
 /* Device-visible memory: page-aligned, physically contiguous, zeroed.
  * Returns the pointer (== physical address) or NULL. */
 void *dma_alloc(size_t bytes);
+/* The same pages, not cleared: for buffers only the device fills and the
+ * driver reads no further than the device wrote (receive buffers: clearing
+ * their 1 MiB at boot touched every page for nothing). */
+void *dma_alloc_uninit(size_t bytes);
 void dma_free(void *ptr, size_t bytes);
 
 struct memory_stats {

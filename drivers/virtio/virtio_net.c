@@ -271,7 +271,7 @@ static int setup_buffers(struct virtio_net *nic)
 {
     uint16_t rx_count = rx_pool_size_for(virtqueue_size(rxq(nic)), memory_get_stats().free_bytes, nic->rx_buffer_size);
     uint16_t tx_count = virtqueue_size(txq(nic));
-    nic->rx_memory = dma_alloc((size_t)rx_count * nic->rx_buffer_size);
+    nic->rx_memory = dma_alloc_uninit((size_t)rx_count * nic->rx_buffer_size);
     uint8_t *rx_state = kzalloc(rx_count);
     uint16_t *rx_free = kzalloc(sizeof(uint16_t) * rx_count);
     nic->tx_slot_mem = kzalloc(sizeof(struct tx_slot) * tx_count);
