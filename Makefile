@@ -84,7 +84,8 @@ $(BUILD)/.setup-done: scripts/setup
 	@bash scripts/setup
 	@mkdir -p $(BUILD) && touch $@
 
-$(BUILD)/obj/%.c.o: %.c | $(BUILD)/.setup-done
+# Objects depend on the Makefile too: a change of flags rebuilds them.
+$(BUILD)/obj/%.c.o: %.c Makefile | $(BUILD)/.setup-done
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  CC      $<")
 	$(Q)$(CC) $(KERNEL_CFLAGS) $(call opt_for,$<) $(LWIP_INCLUDES) -c $< -o $@
@@ -94,12 +95,12 @@ $(BUILD)/obj/%.c.o: %.c | $(BUILD)/.setup-done
 $(LWIP_SRCS): | $(BUILD)/.setup-done ;
 
 # Third-party code: the same flags, but its warnings are not ours to fail on.
-$(BUILD)/obj/$(LWIP_DIR)/%.c.o: $(LWIP_DIR)/%.c | $(BUILD)/.setup-done
+$(BUILD)/obj/$(LWIP_DIR)/%.c.o: $(LWIP_DIR)/%.c Makefile | $(BUILD)/.setup-done
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  CC      $<")
 	$(Q)$(CC) $(KERNEL_CFLAGS) $(call opt_for,$<) -Wno-error $(LWIP_INCLUDES) -c $< -o $@
 
-$(BUILD)/obj/%.S.o: %.S | $(BUILD)/.setup-done
+$(BUILD)/obj/%.S.o: %.S Makefile | $(BUILD)/.setup-done
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  AS      $<")
 	$(Q)$(CC) $(KERNEL_ASFLAGS) -c $< -o $@

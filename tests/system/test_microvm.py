@@ -30,28 +30,32 @@ MODERN = ("-global", "virtio-mmio.force-legacy=off")
 LEGACY = ("-global", "virtio-mmio.force-legacy=on")
 HEX = r"0x[0-9a-f]+"
 
-# case -> (machine, extra QEMU arguments, command line extra, where the window comes from, version, interrupts)
+# case -> (machine, extra QEMU arguments, command line extra, where the window comes from, version, interrupts,
+#          NIC properties)
 CASES = {
-    "acpi-v2": ("microvm", MODERN, "", "ACPI", 2, "line"),
-    "acpi-v1-legacy": ("microvm", LEGACY, "", "ACPI", 1, "line"),
-    "cmdline-v2": ("microvm,acpi=off", MODERN, "", "cmdline", 2, "line"),
-    "cmdline-v1-legacy": ("microvm,acpi=off", LEGACY, "", "cmdline", 1, "line"),
-    "acpi-v2-poll": ("microvm", MODERN, " irq=poll", "ACPI", 2, "poll"),
+    "acpi-v2": ("microvm", MODERN, "", "ACPI", 2, "line", ""),
+    "acpi-v1-legacy": ("microvm", LEGACY, "", "ACPI", 1, "line", ""),
+    "cmdline-v2": ("microvm,acpi=off", MODERN, "", "cmdline", 2, "line", ""),
+    "cmdline-v1-legacy": ("microvm,acpi=off", LEGACY, "", "cmdline", 1, "line", ""),
+    "acpi-v2-poll": ("microvm", MODERN, " irq=poll", "ACPI", 2, "poll", ""),
+    # The packed ring (issue 18) on the transport microVMs use: version 2 only.
+    "acpi-v2-packed": ("microvm", MODERN, "", "ACPI", 2, "line", ",packed=on"),
+    "cmdline-v2-packed-poll": ("microvm,acpi=off", MODERN, " irq=poll", "cmdline", 2, "poll", ",packed=on"),
 }
 
 
-def start_microvm(tmp_path, net, machine, extra_args, cmdline):
+def start_microvm(tmp_path, net, machine, extra_args, cmdline, props=""):
     g = CapturedGuest(tmp_path, machine=machine, boot="pvh", memory=64, cmdline=cmdline, extra_args=extra_args,
-                      nic=net.nic(device="virtio-net-device"), prefix=net.prefix, snaplen=160)
+                      nic=net.nic(device="virtio-net-device", props=props), prefix=net.prefix, snaplen=160)
     return g.start()
 
 
 @needs_root
 @pytest.mark.parametrize("case", CASES)
 def test_microvm_virtio_mmio_serves(request, tmp_path, case):
-    machine, extra, more_cmdline, source, version, irq = CASES[case]
+    machine, extra, more_cmdline, source, version, irq, props = CASES[case]
     with PrivateNetwork() as net:
-        g = start_microvm(tmp_path, net, machine, extra, GUEST_STATIC_CMDLINE + more_cmdline)
+        g = start_microvm(tmp_path, net, machine, extra, GUEST_STATIC_CMDLINE + more_cmdline, props)
         request.addfinalizer(g.kill)
         name_pcap(request, g)
         wait_ready(g, timeout=60)
@@ -62,6 +66,10 @@ def test_microvm_virtio_mmio_serves(request, tmp_path, case):
         name = f"mmio@{base:x}"
         expect(g, re.search(rf"virtio: {name}: virtio-mmio version {version}, device id 1, ", log),
                f"{name} is not a version {version} network device")
+        features = re.search(rf"virtio: {name}: mmio version {version} .*transport, features .* offered: (.*)", log)
+        expect(g, features, "no feature line")
+        expect(g, ("RING_PACKED" in features.group(1).split()) == ("packed=on" in props),
+               f"the ring negotiated does not follow the device ({props or 'split only'})")
         if source == "cmdline":
             expect(g, "acpi: no RSDP" in log, "acpi=off, yet ACPI was found")
             expect(g, re.search(r"mptable: MP 1\.4 table at 0x9fc10: LAPIC at 0xfee00000, 1 CPU, 1 IOAPIC", log),
