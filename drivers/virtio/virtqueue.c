@@ -279,7 +279,7 @@ bool virtqueue_enable_cb_delayed(struct virtqueue *vq)
     if (!vq->event_idx || !vq->ops->enable_cb_delayed)
         return virtqueue_enable_cb(vq); /* the flag can only say "every completion" */
     vq->callbacks_disabled = false;
-    bool passed = vq->ops->enable_cb_delayed(vq, (uint16_t)(vq->chains_in_flight * 3 / 4));
+    bool passed = vq->ops->enable_cb_delayed(vq);
     return !vq->broken && !passed;
 }
 

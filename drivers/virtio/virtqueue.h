@@ -168,10 +168,10 @@ bool virtqueue_poll(struct virtqueue *vq, uint16_t last_used);
 bool virtqueue_enable_cb(struct virtqueue *vq);
 
 /* Re-enables interrupts, but with EVENT_IDX asks for one only once about
- * three quarters of the chains now in flight are done (Linux's
- * virtqueue_enable_cb_delayed: one interrupt reaps many; a packed ring asks
- * for every completion). False if that many are already done (then nothing
- * will interrupt: the caller reaps now). */
+ * three quarters of what is now in flight is done (Linux's
+ * virtqueue_enable_cb_delayed: one interrupt reaps many). False if that
+ * many may already be done (then nothing may interrupt: the caller reaps
+ * now; a packed ring says so whenever a completion waits). */
 bool virtqueue_enable_cb_delayed(struct virtqueue *vq);
 
 /* True if get_buf has something to say: a completion, or a lie it will break on. */

@@ -52,11 +52,12 @@ struct vq_ops {
     void (*disable_cb)(struct virtqueue *vq);
     uint16_t (*enable_cb_prepare)(struct virtqueue *vq);
     bool (*poll)(const struct virtqueue *vq, uint16_t mark);
-    /* With EVENT_IDX: asks for an interrupt only after `bufs` more
-     * completions, then (after a full barrier) looks: true if the device is
-     * already past that point, so that no interrupt will come. NULL: the
-     * format asks for every completion instead. */
-    bool (*enable_cb_delayed)(struct virtqueue *vq, uint16_t bufs);
+    /* With EVENT_IDX: asks for an interrupt only once about 3/4 of what is
+     * in flight has completed, then (after a full barrier) looks: true if an
+     * interrupt may not come (the device is past that point; the packed
+     * ring, which cannot tell how far, says so whenever anything is used),
+     * so the caller reaps instead. NULL: every completion interrupts. */
+    bool (*enable_cb_delayed)(struct virtqueue *vq);
     /* Returns a finished chain's descriptors (split) or id (packed) to the free list. */
     void (*free_chain)(struct virtqueue *vq, uint16_t key);
     void (*plant_used)(struct virtqueue *vq, uint32_t id, uint32_t len);

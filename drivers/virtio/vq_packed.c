@@ -209,6 +209,24 @@ static uint16_t vq_packed_enable_cb_prepare(struct virtqueue *vq)
     return mark;
 }
 
+/* The event is a ring position: the device moves its used position on by
+ * each chain's descriptors, so 3/4 of the descriptors in flight (Linux's
+ * virtqueue_enable_cb_delayed_packed). Whether the device has already
+ * passed it cannot be read off one descriptor: anything used at our
+ * position counts as passed, and the caller reaps it. */
+static bool vq_packed_enable_cb_delayed(struct virtqueue *vq)
+{
+    struct vq_packed *p = &vq->packed;
+    uint16_t pos = p->last_used;
+    bool wrap = p->used_wrap;
+    vq_packed_advance(vq, &pos, &wrap, (uint16_t)((vq->num - vq->num_free) * 3 / 4));
+    WRITE_ONCE16(&p->vring.driver->off_wrap, vring_packed_off_wrap(pos, wrap));
+    dma_wmb();
+    WRITE_ONCE16(&p->vring.driver->flags, VRING_PACKED_EVENT_FLAG_DESC);
+    dma_mb();
+    return vq_packed_has_used(vq);
+}
+
 static bool vq_packed_poll(const struct virtqueue *vq, uint16_t mark)
 {
     uint16_t pos = mark & VRING_PACKED_EVENT_OFF_MASK;
@@ -259,6 +277,7 @@ const struct vq_ops vq_packed_ops = {
     .disable_cb = vq_packed_disable_cb,
     .enable_cb_prepare = vq_packed_enable_cb_prepare,
     .poll = vq_packed_poll,
+    .enable_cb_delayed = vq_packed_enable_cb_delayed,
     .free_chain = vq_packed_free_chain,
     .plant_used = vq_packed_plant_used,
     .dump = vq_packed_dump,

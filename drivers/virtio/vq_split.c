@@ -135,9 +135,11 @@ static uint16_t vq_split_enable_cb_prepare(struct virtqueue *vq)
 }
 
 /* The device interrupts once its used index passes last_used + bufs
- * (vring_need_event); if it is already past, it never will. */
-static bool vq_split_enable_cb_delayed(struct virtqueue *vq, uint16_t bufs)
+ * (vring_need_event); if it is already past, it never will. A used entry
+ * is a chain. */
+static bool vq_split_enable_cb_delayed(struct virtqueue *vq)
 {
+    uint16_t bufs = (uint16_t)(vq->chains_in_flight * 3 / 4);
     uint16_t last = vq->split.last_used_idx;
     WRITE_ONCE16(vring_used_event(&vq->split.vring), (uint16_t)(last + bufs));
     /* As in virtqueue_poll: the event index out before looking at the used index. */

@@ -52,6 +52,17 @@ void *dma_alloc(size_t bytes)
     return p;
 }
 
+/* Not cleared, as the kernel's: filled with a pattern instead, so that a
+ * driver reading past what the device wrote sees garbage, not zeros. */
+void *dma_alloc_uninit(size_t bytes)
+{
+    size_t rounded = (bytes + 4095) & ~(size_t)4095;
+    void *p = aligned_alloc(4096, rounded);
+    if (p)
+        memset(p, 0xa5, rounded);
+    return p;
+}
+
 /* A roomy machine: the driver sizes its receive pool from this. */
 struct memory_stats memory_get_stats(void) { return (struct memory_stats){ .free_bytes = 256ull << 20 }; }
 
