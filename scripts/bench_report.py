@@ -86,6 +86,7 @@ METRICS = [
     ("microvm_boot_static_http_s", "microvm: launch to first HTTP 200, static", "s", "lower", None),
     ("microvm_kernel_ready_static_ms", "microvm: kernel PVH entry to READY, static", "ms", "lower",
      ("< 5 ms", lambda v, r: v < 5)),
+    ("microvm_kernel_ready_icount_ms", "  ... counted in instructions (-icount)", "ms", "lower", None),
     ("microvm_m8_rps", "microvm -m 8: wrk -c4 10 s req/s", "req/s", "higher", None),
     ("microvm_m8_errors", "  errors: timeouts, socket, non-2xx", "count", "lower",
      ("0", lambda v, r: v == 0)),

@@ -579,3 +579,63 @@ TEST(page_alloc_randomized_against_shadow)
     free(shadow);
     fixture_fini(&f);
 }
+
+/* add_range and reserve_range work a bitmap word at a time: checked against
+ * the rules page by page (add: whole pages from 1 MiB, not yet managed;
+ * reserve: every page touched that is managed and free), over random
+ * unaligned ranges, some crossing many words, some inside one. */
+TEST(page_alloc_ranges_word_by_word_match_page_by_page)
+{
+    enum { N = 1500 }; /* pages: 6 MiB, words of 64 pages and a partial last word */
+    uint64_t top = (uint64_t)N * PAGE_SIZE - 0x800;
+    uint64_t count = (top + PAGE_SIZE - 1) / PAGE_SIZE;
+    uint64_t *bitmap = calloc(1, page_alloc_bitmap_bytes(top));
+    struct page_alloc pa;
+    page_alloc_init(&pa, bitmap, top);
+    bool managed[N] = { false }, free_[N] = { false };
+    uint64_t model_free = 0, model_managed = 0, most_free = 0;
+    unsigned long mismatches = 0, counter_mismatches = 0;
+    rng_state = 0x2545f4914f6cdd1dULL;
+    for (int step = 0; step < 3000; step++) {
+        uint64_t base = rng_next() % (top + 0x10000);
+        uint64_t size = rng_next() % 8 == 0 ? rng_next() % top : rng_next() % (40 * PAGE_SIZE);
+        if (rng_next() % 2) {
+            uint64_t added = page_alloc_add_range(&pa, base, size), want = 0;
+            uint64_t lo = base < PAGE_ALLOC_MIN_ADDR ? PAGE_ALLOC_MIN_ADDR : base;
+            uint64_t first = (lo + PAGE_SIZE - 1) / PAGE_SIZE, last = (base + size) / PAGE_SIZE;
+            for (uint64_t p = first; size && p < last && p < count; p++)
+                if (!managed[p]) {
+                    managed[p] = free_[p] = true;
+                    want++;
+                }
+            model_free += want;
+            model_managed += want;
+            mismatches += added != want;
+        } else {
+            page_alloc_reserve_range(&pa, base, size);
+            uint64_t first = base / PAGE_SIZE, last = (base + size + PAGE_SIZE - 1) / PAGE_SIZE;
+            for (uint64_t p = first; size && p < last && p < count; p++)
+                if (managed[p] && free_[p]) {
+                    managed[p] = free_[p] = false;
+                    model_free--;
+                    model_managed--;
+                }
+        }
+        if (rng_next() % 4 == 0) { /* some pages in use, so reserve meets allocated ones */
+            uint64_t a = page_alloc_alloc(&pa, 1 + rng_next() % 3, 0);
+            for (uint64_t p = a / PAGE_SIZE; a && p < a / PAGE_SIZE + 3 && p < count; p++)
+                if (free_[p] && !page_alloc_is_free(&pa, p * PAGE_SIZE)) {
+                    free_[p] = false;
+                    model_free--;
+                }
+        }
+        for (uint64_t p = 0; p < count; p++)
+            mismatches += page_alloc_is_free(&pa, p * PAGE_SIZE) != free_[p];
+        counter_mismatches += pa.free_pages != model_free || pa.managed_pages != model_managed;
+        most_free = model_free > most_free ? model_free : most_free;
+    }
+    CHECK_EQ(mismatches, 0);
+    CHECK_EQ(counter_mismatches, 0);
+    CHECK(most_free > 500); /* the run did fill the map, not only empty it */
+    free(bitmap);
+}
