@@ -32,7 +32,6 @@ KERNEL_CFLAGS := -std=gnu11 -g -Wall -Wextra -Werror \
 	-fno-asynchronous-unwind-tables -fno-unwind-tables \
 	-mno-red-zone -mgeneral-regs-only -DGNU_EFI_USE_MS_ABI -MMD -MP -ffunction-sections -fdata-sections
 KERNEL_ASFLAGS := -g -I. -MMD -MP
-
 KERNEL_LDFLAGS := --gc-sections -nostdlib -znocombreloc -shared -Bsymbolic --no-undefined -T linker.ld
 
 # Everything but the entry points, which differ per image (docs/architecture.md).
