@@ -70,8 +70,11 @@ int ioapic_init(const struct madt_info *madt, uint32_t dest_apic_id)
         io->id = madt->ioapics[i].id;
         uint32_t version = ioapic_read(io, IOAPIC_REG_VERSION);
         io->inputs = ((version >> 16) & 0xFF) + 1;
+        /* The mask bit is in the low word: one register per pin, not
+         * write_entry's three (each an exit under emulation; 48 pins on
+         * microvm). write_entry sets the whole entry when a pin is routed. */
         for (uint32_t pin = 0; pin < io->inputs; pin++)
-            write_entry(io, pin, IOREDTBL_MASKED);
+            ioapic_write(io, IOAPIC_REG_REDTBL + 2 * pin, IOREDTBL_MASKED);
         ioapic_count++;
         log_info("ioapic: id %u at 0x%x, version 0x%x, GSI %u-%u, all masked", io->id, madt->ioapics[i].address,
                  version & 0xFF, io->gsi_base, io->gsi_base + io->inputs - 1);
