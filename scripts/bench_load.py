@@ -171,6 +171,12 @@ def wrk(netns, connections, seconds, close=False, path="/"):
     return result
 
 
+def wrk_failures(r):
+    """Requests that did not end well in a wrk result: timeouts, socket errors
+    and answers other than 2xx/3xx."""
+    return r["timeouts"] + r["connect_errors"] + r["read_errors"] + r["write_errors"] + r["non_2xx"]
+
+
 # -- one large file -------------------------------------------------------------------------------
 
 def download(netns, path, expected, out, timeout=120):
