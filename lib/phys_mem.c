@@ -32,22 +32,28 @@ void pages_free(uint64_t phys, size_t count)
         log_error("memory: bad free of %zu pages at 0x%llx (not allocated)", count, (unsigned long long)phys);
 }
 
+/* The whole pages a DMA buffer of `bytes` takes. */
+static size_t dma_pages(size_t bytes)
+{
+    return (bytes + PAGE_SIZE - 1) / PAGE_SIZE;
+}
+
 void *dma_alloc_uninit(size_t bytes)
 {
-    return (void *)pages_alloc((bytes + PAGE_SIZE - 1) / PAGE_SIZE);
+    return (void *)pages_alloc(dma_pages(bytes));
 }
 
 void *dma_alloc(size_t bytes)
 {
     void *p = dma_alloc_uninit(bytes);
     if (p)
-        memset(p, 0, (bytes + PAGE_SIZE - 1) / PAGE_SIZE * PAGE_SIZE);
+        memset(p, 0, dma_pages(bytes) * PAGE_SIZE);
     return p;
 }
 
 void dma_free(void *ptr, size_t bytes)
 {
-    pages_free((uint64_t)ptr, (bytes + PAGE_SIZE - 1) / PAGE_SIZE);
+    pages_free((uint64_t)ptr, dma_pages(bytes));
 }
 
 struct memory_stats memory_get_stats(void)

@@ -42,24 +42,24 @@ const struct heap *kheap_stats(void)
     return &none;
 }
 
-/* Device-visible memory: page aligned and zeroed, as the kernel's is. */
-void *dma_alloc(size_t bytes)
-{
-    size_t rounded = (bytes + 4095) & ~(size_t)4095;
-    void *p = aligned_alloc(4096, rounded);
-    if (p)
-        memset(p, 0, rounded);
-    return p;
-}
-
-/* Not cleared, as the kernel's: filled with a pattern instead, so that a
- * driver reading past what the device wrote sees garbage, not zeros. */
+/* Device-visible memory, page aligned. Not cleared, as the kernel's: filled
+ * with a pattern instead, so that a driver reading past what the device wrote
+ * sees garbage, not zeros. */
 void *dma_alloc_uninit(size_t bytes)
 {
     size_t rounded = (bytes + 4095) & ~(size_t)4095;
     void *p = aligned_alloc(4096, rounded);
     if (p)
         memset(p, 0xa5, rounded);
+    return p;
+}
+
+/* Zeroed, as the kernel's dma_alloc is: the same pages, cleared. */
+void *dma_alloc(size_t bytes)
+{
+    void *p = dma_alloc_uninit(bytes);
+    if (p)
+        memset(p, 0, (bytes + 4095) & ~(size_t)4095);
     return p;
 }
 

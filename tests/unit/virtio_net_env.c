@@ -20,15 +20,6 @@ void *kmalloc(size_t size) { return size ? malloc(size) : NULL; }
 void *kzalloc(size_t size) { return size ? calloc(1, size) : NULL; }
 void kfree(void *ptr) { free(ptr); }
 
-void *dma_alloc(size_t bytes)
-{
-    size_t rounded = (bytes + 4095) & ~(size_t)4095;
-    void *p = aligned_alloc(4096, rounded);
-    if (p)
-        memset(p, 0, rounded);
-    return p;
-}
-
 void dma_free(void *ptr, size_t bytes)
 {
     (void)bytes;
@@ -43,6 +34,15 @@ void *dma_alloc_uninit(size_t bytes)
     void *p = aligned_alloc(4096, rounded);
     if (p)
         memset(p, 0xa5, rounded);
+    return p;
+}
+
+/* Zeroed, as the kernel's dma_alloc is: the same pages, cleared. */
+void *dma_alloc(size_t bytes)
+{
+    void *p = dma_alloc_uninit(bytes);
+    if (p)
+        memset(p, 0, (bytes + 4095) & ~(size_t)4095);
     return p;
 }
 
