@@ -6,6 +6,7 @@
 
 #include "lwip/arch.h"
 #include "lwip/err.h"
+#include "net/tcp_large_send.h"
 
 struct tcp_pcb;
 struct tcp_hdr;

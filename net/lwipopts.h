@@ -102,6 +102,10 @@
  * reuse, and segments tcp_receive would assert on (net/tcp_seq_guard.h). */
 #define LWIP_HOOK_FILENAME "net/lwip_hooks.h"
 #define LWIP_HOOK_TCP_INPACKET_PCB net_tcp_inpacket_hook
+/* Large segments for devices that cut them (net/tcp_large_send.h; the hooks
+ * come from scripts/lwip-large-segments.patch). */
+#define LWIP_HOOK_TCP_SEGMENT_MAX(pcb) tcp_large_send_segment_max(pcb)
+#define LWIP_HOOK_IP_CUT_BY_NETIF(p, netif) tcp_large_send_cut_by_netif(p, netif)
 
 /* lwIP's TCP sanity checks (init.c) include one that does not apply here:
  * TCP_WND against PBUF_POOL, whereas received frames are the driver's

@@ -235,6 +235,20 @@ static err_t linkoutput(struct netif *netif, struct pbuf *p)
     return nic_tx_output(&n->tx, p);
 }
 
+bool nic_netif_cuts_tcp(const struct netif *netif, bool v6)
+{
+    const struct nic_netif *n = netif->linkoutput == linkoutput ? netif->state : NULL;
+    return n && n->tx.runs && n->tx.tso[v6];
+}
+
+bool nic_netif_all_cut_tcp(bool v6)
+{
+    for (int i = 0; i < registry_count; i++)
+        if (!nic_netif_cuts_tcp(&registry[i]->netif, v6))
+            return false;
+    return registry_count > 0;
+}
+
 void nic_netif_flush_all(void)
 {
     for (int i = 0; i < registry_count; i++)

@@ -8,6 +8,7 @@
 #ifndef NET_NIC_NETIF_H
 #define NET_NIC_NETIF_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "drivers/virtio/virtio_net.h"
@@ -34,6 +35,11 @@ struct virtio_net *nic_netif_nic(struct nic_netif *n);
 const struct nic_netif_stats *nic_netif_stats(const struct nic_netif *n);
 struct nic_tx_stats;
 const struct nic_tx_stats *nic_netif_tx_stats(const struct nic_netif *n);
+
+/* Whether `netif` is one of these whose device cuts TCP segments larger than
+ * the MTU itself (HOST_TSO4/6 for IPv4/IPv6); and whether every one's does. */
+bool nic_netif_cuts_tcp(const struct netif *netif, bool v6);
+bool nic_netif_all_cut_tcp(bool v6);
 
 /* The end of a main-loop pass: what every netif queued goes out (net/nic_tx.h). */
 void nic_netif_flush_all(void);

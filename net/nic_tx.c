@@ -6,6 +6,7 @@
 #include "lwip/stats.h"
 #include "net/tcp_csum_offload.h"
 #include "net/tcp_gso.h"
+#include "net/tcp_large_send.h"
 
 /* Segments in one run: 64 KiB of 1460-byte segments is 45. */
 #define RUN_MAX_SEGS 48
@@ -169,7 +170,7 @@ static void run_close(struct nic_tx *tx)
         send_token(tx, p);
         return;
     }
-    tcp_gso_finish(run->header, &run->first, &run->last, run->payload, &run->offload);
+    tcp_gso_finish(run->header, &run->first, &run->last, run->payload, run->first.payload, &run->offload);
     tx->stats.gso_frames++;
     tx->stats.gso_segments += run->count;
     send_token(tx, run);
@@ -204,6 +205,38 @@ static bool run_add(struct nic_tx *tx, struct pbuf *p, const struct tcp_gso_seg 
     if (!tcp_gso_run_open(&run->first, &run->last, run->payload) || run->count == RUN_MAX_SEGS)
         run_close(tx);
     return true;
+}
+
+/* Sends one segment larger than its connection's MSS (lwIP's own large
+ * segments, net/tcp_large_send.h) for the device to cut at `mss`; takes p.
+ * Without a free run or memory it cannot go out as it is: TCP sends it again. */
+static err_t send_large(struct nic_tx *tx, struct pbuf *p, const struct tcp_gso_seg *seg, uint16_t mss)
+{
+    run_close(tx);
+    struct tx_run *run = tx->free_runs;
+    if (run && !chain_pieces(p, seg->hdr_len, NULL, VIRTIO_NET_MAX_TX_FRAGS - 1)) {
+        struct pbuf *flat = pbuf_clone(PBUF_RAW, PBUF_RAM, p); /* its header apart: one piece more */
+        pbuf_free(p);
+        p = flat;
+        tx->stats.linearized++;
+    }
+    if (!run || !p) {
+        tx->stats.dropped++;
+        LINK_STATS_INC(link.drop);
+        if (p)
+            pbuf_free(p);
+        return ERR_MEM;
+    }
+    tx->free_runs = run->next_free;
+    run->first = run->last = *seg;
+    run->segs[0] = p;
+    run->count = 1;
+    run->payload = seg->payload;
+    memcpy(run->header, p->payload, seg->hdr_len);
+    tcp_gso_finish(run->header, seg, seg, seg->payload, mss, &run->offload);
+    tx->stats.gso_frames++;
+    tx->stats.gso_segments += (seg->payload + mss - 1u) / mss;
+    return send_token(tx, run);
 }
 
 /* ---- linkoutput ---- */
@@ -245,8 +278,13 @@ err_t nic_tx_output(struct nic_tx *tx, struct pbuf *p)
     LINK_STATS_INC(link.xmit);
     struct tcp_gso_seg seg;
     if (tx->runs && send->len >= TCP_FRAME_ETH_HEADER &&
-        tcp_gso_segment(send->payload, send->len, send->tot_len, &seg) && tx->tso[seg.l.v6] && run_add(tx, send, &seg))
-        return ERR_OK;
+        tcp_gso_segment(send->payload, send->len, send->tot_len, &seg) && tx->tso[seg.l.v6]) {
+        uint16_t mss = seg.payload > TCP_LARGE_SEND_MIN_MSS ? tcp_large_send_mss(send->payload, &seg.l) : 0;
+        if (mss && seg.payload > mss)
+            return send_large(tx, send, &seg, mss);
+        if (run_add(tx, send, &seg))
+            return ERR_OK;
+    }
     run_close(tx);
     return send_token(tx, send);
 }

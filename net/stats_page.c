@@ -71,55 +71,91 @@ static const struct {
       queue_kicks_skipped },
 };
 
+/* Every one a counter, per NIC. */
+static const struct {
+    const char *name, *help;
+    size_t offset;
+} nic_counters[] = {
+    { "virtio_net_rx_packets_total", "Frames received.", offsetof(struct virtio_net_stats, rx_packets) },
+    { "virtio_net_rx_bytes_total", "Bytes received (without the virtio header).",
+      offsetof(struct virtio_net_stats, rx_bytes) },
+    { "virtio_net_rx_interrupts_total", "Receive queue interrupts.", offsetof(struct virtio_net_stats, rx_interrupts) },
+    { "virtio_net_rx_drop_bad_header_total", "Frames dropped: malformed virtio header.",
+      offsetof(struct virtio_net_stats, rx_drop_bad_header) },
+    { "virtio_net_rx_drop_gso_type_total", "Frames dropped: a GSO type not negotiated or not the frame's protocol.",
+      offsetof(struct virtio_net_stats, rx_drop_gso_type) },
+    { "virtio_net_rx_drop_gso_size_total", "Frames dropped: GSO size 0 or header lengths that are not the frame's.",
+      offsetof(struct virtio_net_stats, rx_drop_gso_size) },
+    { "virtio_net_rx_gso_total", "Large TCP segments received (GUEST_TSO4/6).",
+      offsetof(struct virtio_net_stats, rx_gso) },
+    { "virtio_net_rx_drop_incomplete_total", "Frames dropped: merged buffers missing.",
+      offsetof(struct virtio_net_stats, rx_drop_incomplete) },
+    { "virtio_net_rx_drop_no_stack_total", "Frames dropped: no network stack yet.",
+      offsetof(struct virtio_net_stats, rx_drop_no_stack) },
+    { "virtio_net_rx_csum_completed_total", "Partial checksums completed by the driver.",
+      offsetof(struct virtio_net_stats, rx_csum_completed) },
+    { "virtio_net_rx_refill_empty_total", "Refills that found no free receive buffer.",
+      offsetof(struct virtio_net_stats, rx_refill_empty) },
+    { "virtio_net_tx_packets_total", "Frames sent.", offsetof(struct virtio_net_stats, tx_packets) },
+    { "virtio_net_tx_bytes_total", "Bytes sent (without the virtio header).",
+      offsetof(struct virtio_net_stats, tx_bytes) },
+    { "virtio_net_tx_interrupts_total", "Transmit queue interrupts.",
+      offsetof(struct virtio_net_stats, tx_interrupts) },
+    { "virtio_net_tx_gso_total", "Large TCP segments sent for the device to cut (HOST_TSO4/6).",
+      offsetof(struct virtio_net_stats, tx_gso) },
+    { "virtio_net_tx_ring_full_total", "Frames refused: transmit ring full.",
+      offsetof(struct virtio_net_stats, tx_ring_full) },
+    { "virtio_net_tx_stops_total", "Times a full ring stopped the stack's transmit queue.",
+      offsetof(struct virtio_net_stats, tx_stops) },
+    { "virtio_net_tx_wakes_total", "Times room came back and the stack went on.",
+      offsetof(struct virtio_net_stats, tx_wakes) },
+    { "virtio_net_tx_polls_total", "Transmit poll runs (after a transmit interrupt).",
+      offsetof(struct virtio_net_stats, tx_polls) },
+    { "virtio_net_tx_forced_kicks_total", "Notifications sent because the ring was full.",
+      offsetof(struct virtio_net_stats, tx_forced_kicks) },
+    { "virtio_net_tx_watchdog_kicks_total", "Notifications sent by the transmit watchdog.",
+      offsetof(struct virtio_net_stats, tx_watchdog_kicks) },
+    { "virtio_net_tx_completed_total", "Transmitted frames the device gave back.",
+      offsetof(struct virtio_net_stats, tx_completed) },
+    { "virtio_net_watchdog_tx_reaped_total", "Transmit completions the watchdog collected (no poll was coming).",
+      offsetof(struct virtio_net_stats, watchdog_tx_reaped) },
+    { "virtio_net_watchdog_polls_total", "Polls the transmit watchdog started.",
+      offsetof(struct virtio_net_stats, watchdog_polls) },
+    { "virtio_net_watchdog_rx_polls_total", "Polls the watchdog started that found received frames no interrupt announced (lost wake-ups).",
+      offsetof(struct virtio_net_stats, watchdog_rx_polls) },
+    { "virtio_net_watchdog_rx_frames_total", "Frames those polls received.",
+      offsetof(struct virtio_net_stats, watchdog_rx_frames) },
+    { "virtio_net_polls_total", "Poll runs (NAPI).", offsetof(struct virtio_net_stats, polls) },
+    { "virtio_net_poll_budget_exhausted_total", "Polls that used their whole budget.",
+      offsetof(struct virtio_net_stats, budget_exhausted) },
+    { "virtio_net_needs_reset_total", "Times the device set NEEDS_RESET.",
+      offsetof(struct virtio_net_stats, needs_reset) },
+    { "virtio_net_queues_broken_total", "Times a queue failed the defensive checks.",
+      offsetof(struct virtio_net_stats, queues_broken) },
+    { "virtio_net_tx_timeouts_total", "Times transmit saw no completion for 2 s.",
+      offsetof(struct virtio_net_stats, tx_timeouts) },
+    { "virtio_net_device_resets_total", "Device resets that brought the NIC back.",
+      offsetof(struct virtio_net_stats, device_resets) },
+    { "virtio_net_tx_dropped_by_reset_total", "Frames in flight dropped by resets.",
+      offsetof(struct virtio_net_stats, tx_dropped_by_reset) },
+    { "virtio_net_ctrl_commands_total", "Control queue commands the device acknowledged.",
+      offsetof(struct virtio_net_stats, ctrl_commands) },
+    { "virtio_net_ctrl_failures_total", "Control queue commands refused or not answered.",
+      offsetof(struct virtio_net_stats, ctrl_failures) },
+    { "virtio_net_announces_total", "Announcements the device asked for (GUEST_ANNOUNCE).",
+      offsetof(struct virtio_net_stats, announces) },
+};
+
 static void nic_metrics(struct text *t)
 {
-#define NIC_COUNTER(field, name, help)                                                                  \
-    for (int i = 0; i < virtio_net_count(); i++) {                                                      \
-        char labels[48];                                                                               \
-        snprintf(labels, sizeof(labels), "nic=\"%s\"", virtio_net_name(virtio_net_get(i)));           \
-        metric(t, name, "counter", help, labels, virtio_net_stats(virtio_net_get(i))->field);          \
+    for (unsigned f = 0; f < sizeof(nic_counters) / sizeof(nic_counters[0]); f++) {
+        for (int i = 0; i < virtio_net_count(); i++) {
+            char labels[48];
+            snprintf(labels, sizeof(labels), "nic=\"%s\"", virtio_net_name(virtio_net_get(i)));
+            const uint64_t *v = (const uint64_t *)((const char *)virtio_net_stats(virtio_net_get(i)) + nic_counters[f].offset);
+            metric(t, nic_counters[f].name, "counter", nic_counters[f].help, labels, *v);
+        }
     }
-    NIC_COUNTER(rx_packets, "virtio_net_rx_packets_total", "Frames received.")
-    NIC_COUNTER(rx_bytes, "virtio_net_rx_bytes_total", "Bytes received (without the virtio header).")
-    NIC_COUNTER(rx_interrupts, "virtio_net_rx_interrupts_total", "Receive queue interrupts.")
-    NIC_COUNTER(rx_drop_bad_header, "virtio_net_rx_drop_bad_header_total", "Frames dropped: malformed virtio header.")
-    NIC_COUNTER(rx_drop_gso_type, "virtio_net_rx_drop_gso_type_total",
-                "Frames dropped: a GSO type not negotiated or not the frame's protocol.")
-    NIC_COUNTER(rx_drop_gso_size, "virtio_net_rx_drop_gso_size_total",
-                "Frames dropped: GSO size 0 or header lengths that are not the frame's.")
-    NIC_COUNTER(rx_gso, "virtio_net_rx_gso_total", "Large TCP segments received (GUEST_TSO4/6).")
-    NIC_COUNTER(rx_drop_incomplete, "virtio_net_rx_drop_incomplete_total", "Frames dropped: merged buffers missing.")
-    NIC_COUNTER(rx_drop_no_stack, "virtio_net_rx_drop_no_stack_total", "Frames dropped: no network stack yet.")
-    NIC_COUNTER(rx_csum_completed, "virtio_net_rx_csum_completed_total", "Partial checksums completed by the driver.")
-    NIC_COUNTER(rx_refill_empty, "virtio_net_rx_refill_empty_total", "Refills that found no free receive buffer.")
-    NIC_COUNTER(tx_packets, "virtio_net_tx_packets_total", "Frames sent.")
-    NIC_COUNTER(tx_bytes, "virtio_net_tx_bytes_total", "Bytes sent (without the virtio header).")
-    NIC_COUNTER(tx_interrupts, "virtio_net_tx_interrupts_total", "Transmit queue interrupts.")
-    NIC_COUNTER(tx_gso, "virtio_net_tx_gso_total", "Large TCP segments sent for the device to cut (HOST_TSO4/6).")
-    NIC_COUNTER(tx_ring_full, "virtio_net_tx_ring_full_total", "Frames refused: transmit ring full.")
-    NIC_COUNTER(tx_stops, "virtio_net_tx_stops_total", "Times a full ring stopped the stack's transmit queue.")
-    NIC_COUNTER(tx_wakes, "virtio_net_tx_wakes_total", "Times room came back and the stack went on.")
-    NIC_COUNTER(tx_polls, "virtio_net_tx_polls_total", "Transmit poll runs (after a transmit interrupt).")
-    NIC_COUNTER(tx_forced_kicks, "virtio_net_tx_forced_kicks_total", "Notifications sent because the ring was full.")
-    NIC_COUNTER(tx_watchdog_kicks, "virtio_net_tx_watchdog_kicks_total", "Notifications sent by the transmit watchdog.")
-    NIC_COUNTER(tx_completed, "virtio_net_tx_completed_total", "Transmitted frames the device gave back.")
-    NIC_COUNTER(watchdog_tx_reaped, "virtio_net_watchdog_tx_reaped_total",
-                "Transmit completions the watchdog collected (no poll was coming).")
-    NIC_COUNTER(watchdog_polls, "virtio_net_watchdog_polls_total", "Polls the transmit watchdog started.")
-    NIC_COUNTER(watchdog_rx_polls, "virtio_net_watchdog_rx_polls_total",
-                "Polls the watchdog started that found received frames no interrupt announced (lost wake-ups).")
-    NIC_COUNTER(watchdog_rx_frames, "virtio_net_watchdog_rx_frames_total", "Frames those polls received.")
-    NIC_COUNTER(polls, "virtio_net_polls_total", "Poll runs (NAPI).")
-    NIC_COUNTER(budget_exhausted, "virtio_net_poll_budget_exhausted_total", "Polls that used their whole budget.")
-    NIC_COUNTER(needs_reset, "virtio_net_needs_reset_total", "Times the device set NEEDS_RESET.")
-    NIC_COUNTER(queues_broken, "virtio_net_queues_broken_total", "Times a queue failed the defensive checks.")
-    NIC_COUNTER(tx_timeouts, "virtio_net_tx_timeouts_total", "Times transmit saw no completion for 2 s.")
-    NIC_COUNTER(device_resets, "virtio_net_device_resets_total", "Device resets that brought the NIC back.")
-    NIC_COUNTER(tx_dropped_by_reset, "virtio_net_tx_dropped_by_reset_total", "Frames in flight dropped by resets.")
-    NIC_COUNTER(ctrl_commands, "virtio_net_ctrl_commands_total", "Control queue commands the device acknowledged.")
-    NIC_COUNTER(ctrl_failures, "virtio_net_ctrl_failures_total", "Control queue commands refused or not answered.")
-    NIC_COUNTER(announces, "virtio_net_announces_total", "Announcements the device asked for (GUEST_ANNOUNCE).")
-#undef NIC_COUNTER
     for (int i = 0; i < virtio_net_count(); i++) {
         char labels[48];
         snprintf(labels, sizeof(labels), "nic=\"%s\"", virtio_net_name(virtio_net_get(i)));
@@ -251,9 +287,9 @@ static void netif_metrics(struct text *t)
           offsetof(struct nic_tx_stats, csum_offloaded) },
         { "netif_tx_csum_unparsed_total", "TCP frames dropped: their checksum could not be offloaded.",
           offsetof(struct nic_tx_stats, csum_unparsed) },
-        { "netif_tx_gso_frames_total", "Runs of lwIP segments sent as one large segment for the device to cut.",
+        { "netif_tx_gso_frames_total", "Large segments sent for the device to cut: lwIP's own, or runs of its segments joined.",
           offsetof(struct nic_tx_stats, gso_frames) },
-        { "netif_tx_gso_segments_total", "lwIP segments sent inside large segments.", offsetof(struct nic_tx_stats, gso_segments) },
+        { "netif_tx_gso_segments_total", "Segments the device cut them into.", offsetof(struct nic_tx_stats, gso_segments) },
         { "netif_tx_backlogged_total", "Frames that waited in the backlog for room in the ring.",
           offsetof(struct nic_tx_stats, backlogged) },
         { "netif_tx_ring_full_total", "Frames not sent: ring and backlog full (ERR_MEM to lwIP).",

@@ -13,7 +13,10 @@
 #define TCP_MIN_HEADER 20
 #define TCP_SEQ 4
 #define TCP_FLAGS 13
+#define TCP_FIN 0x01
 #define TCP_PSH 0x08
+/* What only the last of the segments a large one is cut into carries. */
+#define TCP_LAST_ONLY (TCP_FIN | TCP_PSH)
 #define TCP_ACK 0x10
 
 static uint16_t be16(const uint8_t *p) { return (uint16_t)((p[0] << 8) | p[1]); }
@@ -37,9 +40,9 @@ bool tcp_gso_segment(const uint8_t *frame, size_t header_len, size_t frame_len, 
     seg->seq = be32(tcp + TCP_SEQ);
     seg->flags = tcp[TCP_FLAGS];
     seg->ip_id = seg->l.v6 ? 0 : be16(frame + TCP_FRAME_ETH_HEADER + IPV4_ID);
-    /* Data under ACK only: SYN, FIN, RST, URG and ECN flags are not repeated
-     * or moved faithfully by segmentation. */
-    return seg->payload > 0 && (seg->flags & (uint8_t)~TCP_PSH) == TCP_ACK;
+    /* Data under ACK, PSH and FIN only: SYN, RST, URG and ECN flags are not
+     * repeated or moved faithfully by segmentation. */
+    return seg->payload > 0 && (seg->flags & (uint8_t)~TCP_LAST_ONLY) == TCP_ACK;
 }
 
 /* The header bytes with what segmentation changes per segment zeroed. */
@@ -56,12 +59,12 @@ static void normalized(uint8_t *out, const uint8_t *hdr, const struct tcp_gso_se
     }
     memset(tcp + TCP_SEQ, 0, 4);
     put_be16(tcp + TCP_FRAME_CSUM_FIELD, 0);
-    tcp[TCP_FLAGS] &= (uint8_t)~TCP_PSH;
+    tcp[TCP_FLAGS] &= (uint8_t)~TCP_LAST_ONLY;
 }
 
 bool tcp_gso_run_open(const struct tcp_gso_seg *first, const struct tcp_gso_seg *last, uint32_t run_payload)
 {
-    return last->payload == first->payload && !(last->flags & TCP_PSH) &&
+    return last->payload == first->payload && !(last->flags & TCP_LAST_ONLY) &&
            (uint32_t)first->hdr_len + run_payload + first->payload <= TCP_GSO_MAX_FRAME;
 }
 
@@ -81,7 +84,7 @@ bool tcp_gso_can_follow(const uint8_t *first_hdr, const struct tcp_gso_seg *firs
 }
 
 void tcp_gso_finish(uint8_t *hdr, const struct tcp_gso_seg *first, const struct tcp_gso_seg *last, uint32_t payload,
-                    struct virtio_net_tx_offload *off)
+                    uint16_t gso_size, struct virtio_net_tx_offload *off)
 {
     uint8_t *ip = hdr + TCP_FRAME_ETH_HEADER, *tcp = hdr + first->l.l4;
     uint32_t tcp_len = first->l.tcp_hlen + payload;
@@ -95,7 +98,7 @@ void tcp_gso_finish(uint8_t *hdr, const struct tcp_gso_seg *first, const struct 
         inet_csum_add(&c, ip, (size_t)(first->l.l4 - TCP_FRAME_ETH_HEADER));
         put_be16(ip + IPV4_CHECKSUM, inet_csum_result(&c));
     }
-    tcp[TCP_FLAGS] = (uint8_t)((tcp[TCP_FLAGS] & ~TCP_PSH) | (last->flags & TCP_PSH));
+    tcp[TCP_FLAGS] = (uint8_t)((tcp[TCP_FLAGS] & ~TCP_LAST_ONLY) | (last->flags & TCP_LAST_ONLY));
     /* The device sums from the TCP header to the end of each segment it cuts,
      * adjusting this sum to the segment's length (as Linux's tcp_gso_segment does). */
     put_be16(tcp + TCP_FRAME_CSUM_FIELD, tcp_csum_pseudo(hdr, &first->l, tcp_len));
@@ -104,7 +107,7 @@ void tcp_gso_finish(uint8_t *hdr, const struct tcp_gso_seg *first, const struct 
         .csum_start = first->l.l4,
         .csum_offset = TCP_FRAME_CSUM_FIELD,
         .gso_type = first->l.v6 ? VIRTIO_NET_HDR_GSO_TCPV6 : VIRTIO_NET_HDR_GSO_TCPV4,
-        .gso_size = first->payload,
+        .gso_size = gso_size,
         .hdr_len = first->hdr_len,
     };
 }

@@ -8,7 +8,9 @@
  * segment (HOST_TSO4/6): cut at gso_size = the first segment's payload, it
  * puts on the wire exactly the segments lwIP built (virtio 1.2, 5.1.6.2; the
  * same rules as Linux's tcp_gso_segment: sequence numbers, IPv4 identifiers
- * counting up, lengths and checksums per segment, PSH only on the last).
+ * counting up, lengths and checksums per segment, PSH and FIN only on the
+ * last). A segment lwIP built larger than the MSS (net/tcp_large_send.h)
+ * becomes such a frame on its own, cut at the MSS.
  *
  * These are the rules, as pure logic over header bytes: which frame may
  * start such a run, which may extend it, and the header of the frame the run
@@ -42,15 +44,15 @@ struct tcp_gso_seg {
 };
 
 /* A frame that may be part of a run: IPv4 or IPv6 TCP with payload, its headers
- * within the first `header_len` bytes, only ACK (and PSH) set, and
+ * within the first `header_len` bytes, only ACK (and PSH, FIN) set, and
  * `frame_len` bytes in all, as its IP length says. */
 bool tcp_gso_segment(const uint8_t *frame, size_t header_len, size_t frame_len, struct tcp_gso_seg *seg);
 
 /* May `next` (headers at `next_hdr`) follow a run whose first segment's
  * headers are `first_hdr` and whose last segment is `last`? Same headers but
- * for lengths, IPv4 identifier and checksum, TCP sequence number, checksum and
- * PSH; next in sequence (and IPv4 identifier); the last one full-sized and
- * without PSH; `next` no larger than the first; the whole within
+ * for lengths, IPv4 identifier and checksum, TCP sequence number, checksum,
+ * PSH and FIN; next in sequence (and IPv4 identifier); the last one
+ * full-sized and without PSH or FIN; `next` no larger than the first; the whole within
  * TCP_GSO_MAX_FRAME for `run_payload` payload bytes so far. */
 bool tcp_gso_can_follow(const uint8_t *first_hdr, const struct tcp_gso_seg *first, const struct tcp_gso_seg *last,
                         const uint8_t *next_hdr, const struct tcp_gso_seg *next, uint32_t run_payload);
@@ -60,10 +62,10 @@ bool tcp_gso_run_open(const struct tcp_gso_seg *first, const struct tcp_gso_seg 
 
 /* Rewrites `hdr` (a copy of the first segment's first->hdr_len header bytes)
  * into the header of the run's one frame with `payload` bytes in all: IP
- * lengths, the IPv4 header checksum, PSH as the last segment had it, and the
- * pseudo-header sum in the TCP checksum for the device; and says how the
- * device must cut it. */
+ * lengths, the IPv4 header checksum, PSH and FIN as the last segment had
+ * them, and the pseudo-header sum in the TCP checksum for the device; and
+ * tells the device to cut it every `gso_size` bytes. */
 void tcp_gso_finish(uint8_t *hdr, const struct tcp_gso_seg *first, const struct tcp_gso_seg *last, uint32_t payload,
-                    struct virtio_net_tx_offload *off);
+                    uint16_t gso_size, struct virtio_net_tx_offload *off);
 
 #endif

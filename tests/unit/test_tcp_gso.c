@@ -158,7 +158,7 @@ static unsigned runs_of(struct seg_frame *segs, unsigned count)
         if (i - start == 1)
             continue; /* alone: sent as it is */
         struct virtio_net_tx_offload off;
-        tcp_gso_finish(hdr, &first, &last, total, &off);
+        tcp_gso_finish(hdr, &first, &last, total, first.payload, &off);
         CHECK_EQ(off.gso_size, first.payload);
         CHECK_EQ(off.hdr_len, first.hdr_len);
         CHECK(off.csum && off.csum_offset == 16 && off.csum_start == first.l.l4);
@@ -200,6 +200,55 @@ TEST(tcp_gso_run_reproduces_lwip_segments_ipv6)
     CHECK_EQ(runs_of(segs, 44), 1);
 }
 
+TEST(tcp_gso_run_may_end_with_fin)
+{
+    stream(false, 10, 300, 0x19, 0); /* FIN, PSH on the last: it stays there alone */
+    CHECK_EQ(runs_of(segs, 10), 1);
+    stream(false, 10, MSS, 0x10, 0);
+    segs[4].b[34 + 13] = 0x11; /* FIN in the middle: the run ends there */
+    CHECK_EQ(runs_of(segs, 10), 2);
+}
+
+/* One segment of `n` MSS and `tail` bytes (lwIP's large segments), cut at the
+ * MSS: the device's segments are the ones MSS-sized segments would have been. */
+static void large_segment_cut_at_mss(bool v6, unsigned n, uint32_t tail, uint8_t flags)
+{
+    static uint8_t big[TCP_GSO_MAX_FRAME];
+    unsigned count = n + (tail ? 1 : 0);
+    stream(v6, count, tail ? tail : MSS, flags, 0);
+    /* The same bytes as one segment: the first's headers with the last's flags. */
+    uint32_t hl = 14 + (v6 ? 40 : 20) + 20, len = 0;
+    memcpy(big, segs[0].b, hl);
+    big[hl - 20 + 13] = flags;
+    for (unsigned k = 0; k < count; k++) {
+        memcpy(big + hl + len, segs[k].b + hl, segs[k].len - hl);
+        len += segs[k].len - hl;
+    }
+    put16(big + (v6 ? 18 : 16), v6 ? 20 + len : 40 + len);
+    struct tcp_gso_seg seg;
+    CHECK(tcp_gso_segment(big, hl, hl + len, &seg));
+    CHECK_EQ(seg.payload, len);
+    uint8_t hdr[TCP_GSO_HEADER_MAX];
+    memcpy(hdr, big, hl);
+    struct virtio_net_tx_offload off;
+    tcp_gso_finish(hdr, &seg, &seg, len, MSS, &off);
+    CHECK_EQ(off.gso_size, MSS);
+    static struct seg_frame wire[MAX_SEGS];
+    CHECK_EQ(device_segments(hdr, &off, big + hl, len, v6, wire), count);
+    for (unsigned k = 0; k < count; k++) {
+        tcp_checksum(segs[k].b, segs[k].len, v6, seg.l.l4);
+        CHECK_EQ(wire[k].len, segs[k].len);
+        CHECK(memcmp(wire[k].b, segs[k].b, segs[k].len) == 0);
+    }
+}
+
+TEST(tcp_gso_large_segment_is_cut_into_lwips_segments)
+{
+    large_segment_cut_at_mss(false, 44, 0, 0x18);
+    large_segment_cut_at_mss(false, 3, 1, 0x19);
+    large_segment_cut_at_mss(true, 40, 700, 0x10);
+}
+
 TEST(tcp_gso_run_stays_within_64k)
 {
     stream(false, 90, MSS, 0x10, 0);
@@ -207,7 +256,7 @@ TEST(tcp_gso_run_stays_within_64k)
     CHECK_EQ(runs_of(segs, 90), 3);
 }
 
-TEST(tcp_gso_segment_takes_data_under_ack_only)
+TEST(tcp_gso_segment_takes_data_under_ack_psh_fin_only)
 {
     struct tcp_gso_seg s;
     make_seg(&segs[0], false, 1, 1, 100, 0x10, 0);
@@ -216,7 +265,7 @@ TEST(tcp_gso_segment_takes_data_under_ack_only)
     CHECK_EQ(s.hdr_len, 54);
     CHECK(!tcp_gso_segment(segs[0].b, 53, segs[0].len, &s));             /* headers not all in the first piece */
     CHECK(!tcp_gso_segment(segs[0].b, segs[0].len, segs[0].len + 4, &s)); /* bytes past the IP length */
-    static const uint8_t refused[] = { 0x11 /* FIN */, 0x12 /* SYN */, 0x14 /* RST */, 0x30 /* URG */, 0x50 /* ECE */,
+    static const uint8_t refused[] = { 0x12 /* SYN */, 0x14 /* RST */, 0x30 /* URG */, 0x50 /* ECE */,
                                        0x90 /* CWR */, 0x08 /* PSH without ACK */ };
     for (unsigned i = 0; i < sizeof(refused); i++) {
         make_seg(&segs[0], false, 1, 1, 100, refused[i], 0);

@@ -1,0 +1,46 @@
+/*
+ * Large segments from lwIP itself, for devices that cut TCP segments (TSO).
+ *
+ * lwIP builds one segment per MSS; every segment costs a tcp_seg, pbufs, a
+ * pass through tcp_output, IP and Ethernet, and an ACK's worth of freeing.
+ * With scripts/lwip-large-segments.patch, tcp_write builds segments of up to
+ * 64 KiB in whole MSS (TCP_SEGMENT_MAX below), IP hands them to the netif
+ * whole instead of fragmenting them, and the netif has the device cut them at
+ * the connection's MSS (net/nic_tx.h), as Linux's TSO autosizing does.
+ * lwIP's window, congestion and retransmission accounting stay per segment;
+ * the patch's tcp_output sends the whole MSS of a large segment that fit the
+ * window when all of it does not (after a loss, or early in slow start).
+ */
+#ifndef NET_TCP_LARGE_SEND_H
+#define NET_TCP_LARGE_SEND_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "lwip/arch.h"
+#include "net/tcp_frame.h"
+
+struct tcp_pcb;
+struct pbuf;
+struct netif;
+
+/* Below this MSS (a peer asking for tiny segments) segments stay lwIP's own. */
+#define TCP_LARGE_SEND_MIN_MSS 536
+/* A large segment's payload: its frame (Ethernet, IPv6 and a TCP header with
+ * the most options) within lwIP's 16-bit pbuf lengths. */
+#define TCP_LARGE_SEND_PAYLOAD_MAX (0xFFFF - 14 - 40 - 60)
+
+/* LWIP_HOOK_TCP_SEGMENT_MAX: the largest segment tcp_write builds for `pcb`,
+ * whole MSS of it, when every netif can cut it; the MSS otherwise. */
+u16_t tcp_large_send_segment_max(const struct tcp_pcb *pcb);
+
+/* LWIP_HOOK_IP_CUT_BY_NETIF: `p` (from its IP header) is TCP, larger than
+ * the MTU, and `netif`'s device cuts it. */
+int tcp_large_send_cut_by_netif(const struct pbuf *p, const struct netif *netif);
+
+/* The size the device must cut an outgoing TCP frame at (`frame` holds its
+ * headers, laid out as `l`): the payload of one of its connection's MSS-sized
+ * segments; 0 if no connection of lwIP's sends it. */
+uint16_t tcp_large_send_mss(const uint8_t *frame, const struct tcp_frame_layout *l);
+
+#endif
