@@ -542,8 +542,9 @@ static void peer_input(struct peer *p, const uint8_t *f, uint32_t len)
     if (getenv("PEER_TRACE"))
         fprintf(stderr, "guest: flags %02x seq %u ack %u len %u wnd %u | peer una %u nxt %u rcv_nxt %u\n", flags,
                 seq - p->irs, ack - p->iss, plen, be16(t + 14), p->snd_una - p->iss, p->snd_nxt - p->iss, p->rcv_nxt - p->irs);
-    if (plen > MSS)
-        fail(p, "a segment larger than the MSS on the wire", plen, MSS);
+    uint32_t mss = p->cfg->mss ? p->cfg->mss : MSS;
+    if (plen > mss)
+        fail(p, "a segment larger than the MSS on the wire", plen, mss);
     if (flags & 0x04) {
         fail(p, "the guest reset the connection", seq, ack);
         return;
@@ -614,7 +615,8 @@ struct peer_result peer_echo(const struct peer_config *cfg, uint8_t *echo)
     struct peer_result r = { .ok = true };
     struct peer p = { .cfg = cfg, .r = &r, .echo = echo, .iss = 1000000, .random = cfg->seed | 1, .guest_wnd = MSS };
     p.snd_una = p.snd_nxt = p.iss;
-    static const uint8_t syn_opts[8] = { 2, 4, MSS >> 8, MSS & 0xFF, 1, 3, 3, 7 }; /* MSS 1460, NOP, wscale 7 */
+    uint16_t mss = cfg->mss ? cfg->mss : MSS;
+    const uint8_t syn_opts[8] = { 2, 4, (uint8_t)(mss >> 8), (uint8_t)mss, 1, 3, 3, 7 }; /* MSS, NOP, wscale 7 */
     peer_send(&p, 0x02, p.snd_nxt, NULL, 0, syn_opts, sizeof(syn_opts));
     p.snd_nxt++;
     uint64_t start = env_now_ns();

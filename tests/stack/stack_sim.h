@@ -58,6 +58,7 @@ struct peer_config {
     bool gso;                /* it sends large segments (GUEST_TSO4) */
     unsigned loss_to_peer;   /* per mille of the guest's frames lost on the way */
     unsigned loss_to_guest;  /* per mille of the peer's frames lost on the way */
+    uint16_t mss;            /* the MSS it announces and checks the guest's segments against (0: 1460) */
     uint32_t seed;
 };
 

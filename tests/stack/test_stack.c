@@ -52,6 +52,20 @@ static void echo(const struct peer_config *cfg, bool expect_gso_out)
     free(back);
 }
 
+/* lwIP's large segments are cut at each connection's own MSS, whatever the
+ * peer announced; below TCP_LARGE_SEND_MIN_MSS lwIP's own segments go out. */
+TEST(stack_large_segments_are_cut_at_the_peers_mss)
+{
+    static const uint16_t mss[] = { 1000, 600, 536, 200 };
+    uint8_t *data = pattern(ECHO_BYTES / 4, 7);
+    for (unsigned i = 0; i < sizeof(mss) / sizeof(mss[0]); i++) {
+        struct peer_config cfg = { .port = (uint16_t)(40100 + i), .data = data, .len = ECHO_BYTES / 4, .gso = true,
+                                   .loss_to_peer = 10, .loss_to_guest = 10, .mss = mss[i], .seed = i + 1 };
+        echo(&cfg, mss[i] > 536);
+    }
+    free(data);
+}
+
 TEST(stack_echo_through_large_segments_both_ways)
 {
     uint8_t *data = pattern(ECHO_BYTES, 1);

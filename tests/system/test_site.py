@@ -373,3 +373,67 @@ def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+# -- lwIP's own large segments (net/tcp_large_send.h) ---------------------------------------
+
+def download_digest(net, url, *curl_args):
+    r = run(net, "sh", "-c", f"curl -sS --noproxy '*' --max-time 300 {' '.join(curl_args)} '{url}' | sha256sum",
+            timeout=320)
+    return r.stdout.decode().split(" ")[0], r.stderr.decode(errors="replace")
+
+
+def tx_counter(s, name):
+    return sum(v for (n, _), v in s.items() if n == name)
+
+
+@needs_root
+@needs_pvh
+def test_large_file_under_loss_and_close_is_byte_exact(tmp_path, site):
+    """1 % of the frames lost both ways (a lost 64 KiB segment is sent again
+    whole, or in the MSS the window allows), over keep-alive and over
+    HTTP/1.0, where the FIN rides on the last large segment: byte-exact."""
+    from test_offload import add_loss, lost_frames
+    files = site[1]
+    want = hashlib.sha256(files[site_gen.LARGE_NAME]).hexdigest()
+    url = URL + site_gen.url_path(site_gen.LARGE_NAME)
+    with PrivateNetwork() as net:
+        g = boot_with_site(tmp_path, net, site[2])
+        try:
+            before = stats(g, net)
+            how = add_loss(net, 1, both_ways=True)
+            for args in ((), ("-0",)):
+                digest, err = download_digest(net, url, *args)
+                expect(g, digest == want, f"16 MiB download (curl {' '.join(args)}) differs: {err}")
+            after = stats(g, net)
+            large = tx_counter(after, "netif_tx_gso_frames_total") - tx_counter(before, "netif_tx_gso_frames_total")
+            print(f"{how}: {lost_frames(net)} frames lost; 2 x 16 MiB byte-exact in {large} large segments")
+            expect(g, large > 0, "no large segments went out")
+            check_healthy(g, "after downloads under loss")
+        finally:
+            g.kill()
+
+
+@needs_root
+@needs_pvh
+@pytest.mark.parametrize("advmss", [600, 500])
+def test_large_segments_keep_a_small_mss(tmp_path, site, advmss):
+    """A client announcing a small MSS (a tunnel, a VPN) gets segments of that
+    size: the device cuts lwIP's large segments at the connection's MSS (at
+    or below 536 lwIP's own segments go out, joined into runs)."""
+    files = site[1]
+    want = hashlib.sha256(files[site_gen.LARGE_NAME]).hexdigest()
+    with PrivateNetwork() as net:
+        g = boot_with_site(tmp_path, net, site[2])
+        try:
+            net.run("ip", "route", "change", "10.0.2.0/24", "dev", "tap0", "advmss", str(advmss), check=True)
+            before = stats(g, net)
+            digest, err = download_digest(net, URL + site_gen.url_path(site_gen.LARGE_NAME))
+            expect(g, digest == want, f"16 MiB download with MSS {advmss} differs: {err}")
+            after = stats(g, net)
+            cut = tx_counter(after, "netif_tx_gso_segments_total") - tx_counter(before, "netif_tx_gso_segments_total")
+            expect(g, cut >= site_gen.LARGE_SIZE // advmss,
+                   f"the device was told to cut {cut} segments, fewer than {site_gen.LARGE_SIZE // advmss} of {advmss} bytes")
+            check_healthy(g, f"after a download at MSS {advmss}")
+        finally:
+            g.kill()
