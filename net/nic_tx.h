@@ -5,7 +5,9 @@
  *
  * - Batches: frames are queued without a notification; nic_tx_flush, at the
  *   end of every main-loop pass, tells the device once (xmit_more).
- * - Large segments (HOST_TSO4/6): a TCP data frame waits, open, for the next
+ * - Large segments (HOST_TSO4/6): one lwIP built larger than its connection's
+ *   MSS (net/tcp_large_send.h) leaves for the device to cut at that MSS.
+ * - Runs: a TCP data frame of at most the MSS waits, open, for the next
  *   one; consecutive segments of one connection that the device can cut back
  *   into exactly the segments lwIP built (net/tcp_gso.h) leave as one frame
  *   of up to 64 KiB. Any other frame, or the flush, sends the open run first,

@@ -1,16 +1,15 @@
 /*
- * Large TCP segments out, without changing lwIP: lwIP cuts what it sends into
- * segments of at most the connection's MSS, keeps its retransmission, window
- * and congestion accounting per segment, and hands the netif one frame per
- * segment. When consecutive frames are consecutive segments of one
- * connection, full-sized but the last, with identical headers but for what
- * segmentation itself changes, the device can send them as one 64 KiB
- * segment (HOST_TSO4/6): cut at gso_size = the first segment's payload, it
- * puts on the wire exactly the segments lwIP built (virtio 1.2, 5.1.6.2; the
- * same rules as Linux's tcp_gso_segment: sequence numbers, IPv4 identifiers
- * counting up, lengths and checksums per segment, PSH and FIN only on the
- * last). A segment lwIP built larger than the MSS (net/tcp_large_send.h)
- * becomes such a frame on its own, cut at the MSS.
+ * Large TCP segments out. lwIP builds its own (net/tcp_large_send.h) where
+ * it can; what it still sends as MSS-sized segments (after a split, below
+ * TCP_LARGE_SEND_MIN_MSS) reaches the netif one frame per segment. When
+ * consecutive frames are consecutive segments of one connection, full-sized
+ * but the last, with identical headers but for what segmentation itself
+ * changes, the device can send them as one 64 KiB segment (HOST_TSO4/6): cut
+ * at gso_size = the first segment's payload, it puts on the wire exactly the
+ * segments lwIP built (virtio 1.2, 5.1.6.2; the same rules as Linux's
+ * tcp_gso_segment: sequence numbers, IPv4 identifiers counting up, lengths
+ * and checksums per segment, PSH and FIN only on the last). One of lwIP's
+ * large segments becomes such a frame on its own, cut at its MSS.
  *
  * These are the rules, as pure logic over header bytes: which frame may
  * start such a run, which may extend it, and the header of the frame the run
