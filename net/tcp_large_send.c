@@ -46,10 +46,13 @@ uint16_t tcp_large_send_mss(const uint8_t *frame, const struct tcp_frame_layout 
     for (const struct tcp_pcb *pcb = tcp_active_pcbs; pcb; pcb = pcb->next) {
         if (pcb->local_port != sport || pcb->remote_port != dport || IP_IS_V6_VAL(pcb->local_ip) != l->v6)
             continue;
-        const void *local = l->v6 ? (const void *)ip_2_ip6(&pcb->local_ip)->addr : (const void *)&ip_2_ip4(&pcb->local_ip)->addr;
-        const void *remote = l->v6 ? (const void *)ip_2_ip6(&pcb->remote_ip)->addr : (const void *)&ip_2_ip4(&pcb->remote_ip)->addr;
+        const void *local = l->v6 ? (const void *)ip_2_ip6(&pcb->local_ip)->addr
+                                  : (const void *)&ip_2_ip4(&pcb->local_ip)->addr;
+        const void *remote = l->v6 ? (const void *)ip_2_ip6(&pcb->remote_ip)->addr
+                                   : (const void *)&ip_2_ip4(&pcb->remote_ip)->addr;
+        /* The options this frame carries, every segment of it carries (tcp_write's optlen). */
         if (memcmp(local, src, alen) == 0 && memcmp(remote, src + alen, alen) == 0)
-            return (uint16_t)(pcb->mss - (l->tcp_hlen - TCP_MIN_HEADER)); /* options: in every segment (tcp_write's optlen) */
+            return (uint16_t)(pcb->mss - (l->tcp_hlen - TCP_MIN_HEADER));
     }
     return 0;
 }

@@ -4,12 +4,13 @@
  * lwIP builds one segment per MSS; every segment costs a tcp_seg, pbufs, a
  * pass through tcp_output, IP and Ethernet, and an ACK's worth of freeing.
  * With scripts/lwip-large-segments.patch, tcp_write builds segments of up to
- * 64 KiB in whole MSS (TCP_SEGMENT_MAX below), IP hands them to the netif
- * whole instead of fragmenting them, and the netif has the device cut them at
- * the connection's MSS (net/nic_tx.h), as Linux's TSO autosizing does.
- * lwIP's window, congestion and retransmission accounting stay per segment;
- * the patch's tcp_output sends the whole MSS of a large segment that fit the
- * window when all of it does not (after a loss, or early in slow start).
+ * 64 KiB in whole MSS (tcp_large_send_segment_max), IP hands them to the
+ * netif whole instead of fragmenting them, and the netif has the device cut
+ * them at the connection's MSS (net/nic_tx.h), as with Linux's TSO. lwIP's
+ * window, congestion control and timers stay its own; the patch's tcp_output
+ * sends a large segment as MSS-sized ones would go: no more than the window
+ * allows, in whole MSS; not what the peer acknowledged; and only its first
+ * MSS when fast retransmit sends it again. docs/network.md says more.
  */
 #ifndef NET_TCP_LARGE_SEND_H
 #define NET_TCP_LARGE_SEND_H
