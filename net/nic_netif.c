@@ -294,7 +294,7 @@ struct nic_netif *nic_netif_add(struct virtio_net *nic)
     if (!n)
         return NULL;
     n->nic = nic;
-    if (nic_tx_init(&n->tx, nic) < 0)
+    if (nic_tx_init(&n->tx, nic, &n->netif) < 0)
         log_warn("net: %s: no memory for large-segment runs: TCP segments go out one by one", virtio_net_name(nic));
     n->rx_pbuf_count = virtio_net_rx_buffer_count(nic);
     n->rx_pbufs = kzalloc(sizeof(struct rx_pbuf) * n->rx_pbuf_count);

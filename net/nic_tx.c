@@ -279,7 +279,7 @@ err_t nic_tx_output(struct nic_tx *tx, struct pbuf *p)
     struct tcp_gso_seg seg;
     if (tx->runs && send->len >= TCP_FRAME_ETH_HEADER &&
         tcp_gso_segment(send->payload, send->len, send->tot_len, &seg) && tx->tso[seg.l.v6]) {
-        uint16_t mss = seg.payload > TCP_LARGE_SEND_MIN_MSS ? tcp_large_send_mss(send->payload, &seg.l) : 0;
+        uint16_t mss = seg.payload > TCP_LARGE_SEND_MIN_MSS ? tcp_large_send_mss(tx->netif, send->payload, &seg.l) : 0;
         if (mss && seg.payload > mss)
             return send_large(tx, send, &seg, mss);
         if (run_add(tx, send, &seg))
@@ -298,9 +298,9 @@ void nic_tx_flush(struct nic_tx *tx)
     }
 }
 
-int nic_tx_init(struct nic_tx *tx, struct virtio_net *nic)
+int nic_tx_init(struct nic_tx *tx, struct virtio_net *nic, struct netif *netif)
 {
-    *tx = (struct nic_tx){ .nic = nic, .csum_offload = virtio_net_tx_csum_offload(nic) };
+    *tx = (struct nic_tx){ .nic = nic, .netif = netif, .csum_offload = virtio_net_tx_csum_offload(nic) };
     tx->tso[0] = virtio_net_tx_tso(nic, false);
     tx->tso[1] = virtio_net_tx_tso(nic, true);
     if (!tx->tso[0] && !tx->tso[1])

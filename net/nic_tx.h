@@ -25,6 +25,8 @@
 #include "lwip/err.h"
 #include "lwip/pbuf.h"
 
+struct netif;
+
 /* Frames waiting for room while the ring is full: a ringful and more. */
 #define NIC_TX_BACKLOG 512
 /* Runs one netif may have open or in flight at once (more: frames go alone). */
@@ -46,6 +48,7 @@ struct tx_run;
 
 struct nic_tx {
     struct virtio_net *nic;
+    struct netif *netif;        /* the lwIP netif this is the transmit side of */
     bool csum_offload;          /* CSUM: lwIP leaves TCP checksums to us */
     bool tso[2];                /* HOST_TSO4, HOST_TSO6 */
     struct tx_run *runs;        /* NIC_TX_RUNS of them, or NULL without TSO */
@@ -58,7 +61,7 @@ struct nic_tx {
 };
 
 /* Returns 0 or -1 (no memory for the runs: the netif then sends frames one by one). */
-int nic_tx_init(struct nic_tx *tx, struct virtio_net *nic);
+int nic_tx_init(struct nic_tx *tx, struct virtio_net *nic, struct netif *netif);
 /* netif->linkoutput's work. */
 err_t nic_tx_output(struct nic_tx *tx, struct pbuf *p);
 /* The end of a batch: the open run goes out, and the device hears of it all once. */

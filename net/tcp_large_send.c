@@ -2,6 +2,8 @@
 
 #include "lib/string.h"
 #include "lwip/ip.h"
+#include "lwip/nd6.h"
+#include "lwip/prot/ip6.h"
 #include "lwip/pbuf.h"
 #include "lwip/priv/tcp_priv.h"
 #include "lwip/prot/ip.h"
@@ -37,7 +39,7 @@ int tcp_large_send_cut_by_netif(const struct pbuf *p, const struct netif *netif)
     return proto == IP_PROTO_TCP && nic_netif_cuts_tcp(netif, v6);
 }
 
-uint16_t tcp_large_send_mss(const uint8_t *frame, const struct tcp_frame_layout *l)
+uint16_t tcp_large_send_mss(struct netif *netif, const uint8_t *frame, const struct tcp_frame_layout *l)
 {
     const uint8_t *ip = frame + TCP_FRAME_ETH_HEADER, *tcp = frame + l->l4;
     const uint8_t *src = ip + (l->v6 ? IPV6_SRC : IPV4_SRC);
@@ -50,9 +52,16 @@ uint16_t tcp_large_send_mss(const uint8_t *frame, const struct tcp_frame_layout 
                                   : (const void *)&ip_2_ip4(&pcb->local_ip)->addr;
         const void *remote = l->v6 ? (const void *)ip_2_ip6(&pcb->remote_ip)->addr
                                    : (const void *)&ip_2_ip4(&pcb->remote_ip)->addr;
+        if (memcmp(local, src, alen) != 0 || memcmp(remote, src + alen, alen) != 0)
+            continue;
+        uint16_t mss = pcb->mss;
+        if (l->v6) {
+            u16_t path_mtu = nd6_get_destination_mtu(ip_2_ip6(&pcb->remote_ip), netif);
+            if (path_mtu >= IP6_MIN_MTU_LENGTH && path_mtu - IP6_HLEN - TCP_MIN_HEADER < mss)
+                mss = (uint16_t)(path_mtu - IP6_HLEN - TCP_MIN_HEADER);
+        }
         /* The options this frame carries, every segment of it carries (tcp_write's optlen). */
-        if (memcmp(local, src, alen) == 0 && memcmp(remote, src + alen, alen) == 0)
-            return (uint16_t)(pcb->mss - (l->tcp_hlen - TCP_MIN_HEADER));
+        return (uint16_t)(mss - (l->tcp_hlen - TCP_MIN_HEADER));
     }
     return 0;
 }

@@ -36,12 +36,16 @@ struct netif;
 u16_t tcp_large_send_segment_max(const struct tcp_pcb *pcb);
 
 /* LWIP_HOOK_IP_CUT_BY_NETIF: `p` (from its IP header) is TCP, larger than
- * the MTU, and `netif`'s device cuts it. */
+ * the MTU or the IPv6 path MTU, and `netif`'s device cuts it (at a size that
+ * fits: tcp_large_send_mss). */
 int tcp_large_send_cut_by_netif(const struct pbuf *p, const struct netif *netif);
 
-/* The size the device must cut an outgoing TCP frame at (`frame` holds its
- * headers, laid out as `l`): the payload of one of its connection's MSS-sized
- * segments; 0 if no connection of lwIP's sends it. */
-uint16_t tcp_large_send_mss(const uint8_t *frame, const struct tcp_frame_layout *l);
+/* The size `netif`'s device must cut an outgoing TCP frame at (`frame` holds
+ * its headers, laid out as `l`): the payload of one of its connection's
+ * MSS-sized segments, less for an IPv6 path MTU an ICMPv6 Packet Too Big
+ * lowered (lwIP keeps the MSS it agreed, and would fragment segments whose
+ * checksum the device is to compute: the netif could only drop those); 0 if
+ * no connection of lwIP's sends it. */
+uint16_t tcp_large_send_mss(struct netif *netif, const uint8_t *frame, const struct tcp_frame_layout *l);
 
 #endif

@@ -15,6 +15,7 @@ import hashlib
 import re
 import struct
 import subprocess
+import time
 import urllib.parse
 from pathlib import Path
 
@@ -23,8 +24,8 @@ import pytest
 import site_gen
 from netns import GUEST_ADDR, PrivateNetwork, have_root
 from qemu import PVH_KERNEL, Guest
-from test_services import (CURL, HttpClient, attributed, check_healthy, connect, curl_i, expect, fetch_stats, get,
-                           name_pcap, run, start_guest, wait_ready)
+from test_services import (CURL, GUEST_LL, MAC, TAP, HttpClient, attributed, check_healthy, connect, curl_i, expect,
+                           fetch_stats, get, name_pcap, run, start_guest, wait_ipv6, wait_ready)
 
 needs_root = pytest.mark.skipif(not have_root(), reason="needs root for network namespaces and tap devices")
 needs_pvh = pytest.mark.skipif(not PVH_KERNEL.is_file(), reason=f"{PVH_KERNEL} is not built; run 'make'")
@@ -435,5 +436,76 @@ def test_large_segments_keep_a_small_mss(tmp_path, site, advmss):
             expect(g, cut >= site_gen.LARGE_SIZE // advmss,
                    f"the device was told to cut {cut} segments, fewer than {site_gen.LARGE_SIZE // advmss} of {advmss} bytes")
             check_healthy(g, f"after a download at MSS {advmss}")
+        finally:
+            g.kill()
+
+
+PTB_SCRIPT = """
+import sys
+from scapy.all import Ether, IPv6, ICMPv6PacketTooBig, TCP, sendp, get_if_hwaddr
+host_ll, guest_ll = sys.argv[1], sys.argv[2]
+inner = IPv6(src=guest_ll, dst=host_ll) / TCP(sport=80, dport=40000, flags="A")
+sendp(Ether(dst="52:54:00:12:34:56", src=get_if_hwaddr("tap0")) / IPv6(src=host_ll, dst=guest_ll) /
+      ICMPv6PacketTooBig(mtu=1280) / inner, iface="tap0", verbose=0)
+"""
+
+
+def guest_tcp6_after(pcap, since):
+    """(gso_size or 0, frame length) of each IPv6 TCP frame the guest sent at
+    or after `since` (seconds since the epoch), read from QEMU's capture as
+    it is written: each frame behind the virtio-net header the tap carries."""
+    data, off, out = pcap.read_bytes(), 24, []
+    mac = bytes.fromhex(MAC.replace(":", ""))
+    while off + 16 <= len(data):
+        sec, usec, incl, orig = struct.unpack("<IIII", data[off:off + 16])
+        record = data[off + 16:off + 16 + incl]
+        off += 16 + incl
+        for vnet in (12, 10):
+            frame = record[vnet:]
+            if frame[6:12] == mac and frame[12:14] == b"\x86\xdd":
+                break
+        else:
+            continue
+        if sec + usec / 1e6 >= since and len(frame) > 20 and frame[20] == 6:
+            gso_type, gso_size = record[1], struct.unpack("<H", record[4:6])[0]
+            out.append((gso_size if gso_type else 0, orig - vnet))  # the capture keeps 160 bytes of each
+    return out
+
+
+@needs_root
+@needs_pvh
+def test_large_segments_respect_an_ipv6_path_mtu(tmp_path, site):
+    """An ICMPv6 Packet Too Big (MTU 1280) for the client in the middle of a
+    download: from then on the device cuts at 1220 bytes and nothing larger
+    leaves whole (lwIP keeps the 1440-byte MSS it agreed, and would fragment
+    segments whose checksum the device computes: the netif could only drop
+    those). The download stays byte-exact."""
+    files = site[1]
+    want = hashlib.sha256(files[site_gen.LARGE_NAME]).hexdigest()
+    with PrivateNetwork() as net:
+        g = boot_with_site(tmp_path, net, site[2])
+        try:
+            wait_ipv6(g, net)
+            host_ll = re.search(r"inet6 (fe80::[0-9a-f:]+)/64", net.run("ip", "-6", "addr", "show", "dev", TAP).stdout)
+            expect(g, host_ll, "the tap has no link-local address")
+            url = f"http://[{GUEST_LL}%25{TAP}]" + site_gen.url_path(site_gen.LARGE_NAME)
+            curl = subprocess.Popen([*net.prefix, "sh", "-c",
+                                     f"curl -sS -g --max-time 60 --limit-rate 4M '{url}' | sha256sum"],
+                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+            time.sleep(1)
+            since = time.time()
+            r = run(net, "/usr/bin/python3", "-c", PTB_SCRIPT, host_ll.group(1), GUEST_LL)
+            expect(g, r.returncode == 0, f"sending the Packet Too Big failed: {r.stderr.decode()}")
+            out, err = curl.communicate(timeout=90)
+            expect(g, out.decode().split(" ")[0] == want, f"16 MiB over IPv6 with a Packet Too Big differs: {err}")
+            frames = guest_tcp6_after(g.pcap_path, since + 0.2)
+            too_big = [f for f in frames if f[0] > 1220 or (f[0] == 0 and f[1] > 14 + 1280)]
+            cut = sum(1 for f in frames if f[0])
+            print(f"IPv6 download with a Packet Too Big: byte-exact; after it {len(frames)} TCP frames, {cut} cut "
+                  f"by the device, {len(too_big)} too big for the path")
+            expect(g, cut > 10, f"only {cut} large segments after the Packet Too Big: the download ended too soon")
+            expect(g, not too_big, f"{len(too_big)} frames too big for the 1280-byte path MTU, e.g. "
+                                   f"(gso_size, length) {too_big[:3]}")
+            check_healthy(g, "after an IPv6 download with a path MTU of 1280")
         finally:
             g.kill()
