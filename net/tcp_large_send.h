@@ -9,8 +9,8 @@
  * them at the connection's MSS (net/nic_tx.h), as with Linux's TSO. lwIP's
  * window, congestion control and timers stay its own; the patch's tcp_output
  * sends a large segment as MSS-sized ones would go: no more than the window
- * allows, in whole MSS; not what the peer acknowledged; and only its first
- * MSS when fast retransmit sends it again. docs/network.md says more.
+ * allows, in whole MSS, and not what the peer acknowledged.
+ * docs/network.md says more.
  */
 #ifndef NET_TCP_LARGE_SEND_H
 #define NET_TCP_LARGE_SEND_H

@@ -128,8 +128,8 @@ def lost_frames(net):
 @pytest.mark.parametrize("both_ways", [False, True], ids=["to-guest", "both-ways"])
 def test_echo_with_one_percent_loss(request, tmp_path, net, both_ways):
     """Retransmission, window and congestion accounting stay lwIP's own
-    (a large segment lost goes again in the MSS the window allows, or one
-    MSS after a fast retransmit: net/tcp_large_send.h). Towards the guest (what the issue asks:
+    (a large segment lost goes again whole, or in the MSS the window allows:
+    net/tcp_large_send.h). Towards the guest (what the issue asks:
     netem on the tap's root qdisc) 64 MiB; both ways 16 MiB, because a frame
     lost on its way from the guest costs lwIP a retransmission timeout (about
     a second): it has no SACK, and counts only ACKs without data as
