@@ -156,6 +156,33 @@ void nic_tx_wake(struct nic_tx *tx)
 
 /* ---- runs ---- */
 
+/* A free run holding `p` as its first segment (its payload in `pieces`
+ * scatter-gather entries); NULL if none is free. */
+static struct tx_run *run_start(struct nic_tx *tx, struct pbuf *p, const struct tcp_gso_seg *seg, unsigned pieces)
+{
+    struct tx_run *run = tx->free_runs;
+    if (!run)
+        return NULL;
+    tx->free_runs = run->next_free;
+    run->first = run->last = *seg;
+    run->segs[0] = p;
+    run->count = 1;
+    run->pieces = pieces;
+    run->payload = seg->payload;
+    memcpy(run->header, p->payload, seg->hdr_len);
+    return run;
+}
+
+/* Sends a run as one large segment, for the device to cut every `gso_size`
+ * bytes into `segments`. */
+static err_t run_send(struct nic_tx *tx, struct tx_run *run, uint16_t gso_size, unsigned segments)
+{
+    tcp_gso_finish(run->header, &run->first, &run->last, run->payload, gso_size, &run->offload);
+    tx->stats.gso_frames++;
+    tx->stats.gso_segments += segments;
+    return send_token(tx, run);
+}
+
 /* Sends the open run: one segment as it is, several as one large segment. */
 static void run_close(struct nic_tx *tx)
 {
@@ -170,10 +197,7 @@ static void run_close(struct nic_tx *tx)
         send_token(tx, p);
         return;
     }
-    tcp_gso_finish(run->header, &run->first, &run->last, run->payload, run->first.payload, &run->offload);
-    tx->stats.gso_frames++;
-    tx->stats.gso_segments += run->count;
-    send_token(tx, run);
+    run_send(tx, run, run->first.payload, run->count);
 }
 
 /* Takes a TCP segment into the open run or a new one; false if it is not one
@@ -187,21 +211,16 @@ static bool run_add(struct nic_tx *tx, struct pbuf *p, const struct tcp_gso_seg 
         run_close(tx);
         run = NULL;
     }
-    if (!run) {
-        if (!tx->free_runs || !pieces)
+    if (run) {
+        run->segs[run->count++] = p;
+        run->pieces += pieces;
+        run->payload += seg->payload;
+        run->last = *seg;
+    } else {
+        if (!pieces || !(run = run_start(tx, p, seg, pieces)))
             return false;
-        run = tx->free_runs;
-        tx->free_runs = run->next_free;
-        run->first = *seg;
-        run->count = run->pieces = 0;
-        run->payload = 0;
-        memcpy(run->header, p->payload, seg->hdr_len);
         tx->open = run;
     }
-    run->segs[run->count++] = p;
-    run->pieces += pieces;
-    run->payload += seg->payload;
-    run->last = *seg;
     if (!tcp_gso_run_open(&run->first, &run->last, run->payload) || run->count == RUN_MAX_SEGS)
         run_close(tx);
     return true;
@@ -213,30 +232,21 @@ static bool run_add(struct nic_tx *tx, struct pbuf *p, const struct tcp_gso_seg 
 static err_t send_large(struct nic_tx *tx, struct pbuf *p, const struct tcp_gso_seg *seg, uint16_t mss)
 {
     run_close(tx);
-    struct tx_run *run = tx->free_runs;
-    if (run && !chain_pieces(p, seg->hdr_len, NULL, VIRTIO_NET_MAX_TX_FRAGS - 1)) {
+    if (tx->free_runs && !chain_pieces(p, seg->hdr_len, NULL, VIRTIO_NET_MAX_TX_FRAGS - 1)) {
         struct pbuf *flat = pbuf_clone(PBUF_RAW, PBUF_RAM, p); /* its header apart: one piece more */
         pbuf_free(p);
         p = flat;
         tx->stats.linearized++;
     }
-    if (!run || !p) {
+    struct tx_run *run = p ? run_start(tx, p, seg, 0) : NULL; /* never extended: no piece count needed */
+    if (!run) {
         tx->stats.dropped++;
         LINK_STATS_INC(link.drop);
         if (p)
             pbuf_free(p);
         return ERR_MEM;
     }
-    tx->free_runs = run->next_free;
-    run->first = run->last = *seg;
-    run->segs[0] = p;
-    run->count = 1;
-    run->payload = seg->payload;
-    memcpy(run->header, p->payload, seg->hdr_len);
-    tcp_gso_finish(run->header, seg, seg, seg->payload, mss, &run->offload);
-    tx->stats.gso_frames++;
-    tx->stats.gso_segments += (seg->payload + mss - 1u) / mss;
-    return send_token(tx, run);
+    return run_send(tx, run, mss, (seg->payload + mss - 1u) / mss);
 }
 
 /* ---- linkoutput ---- */
