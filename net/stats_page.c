@@ -71,11 +71,29 @@ static const struct {
       queue_kicks_skipped },
 };
 
-/* Every one a counter, per NIC. */
-static const struct {
+/* A counter family: its name, help, and where each NIC's value sits in its statistics. */
+struct counter_field {
     const char *name, *help;
     size_t offset;
-} nic_counters[] = {
+};
+
+/* One sample per NIC of each of `count` counter families; stats(i, &name)
+ * gives NIC i's statistics and its name. */
+static void nic_counter_families(struct text *t, const struct counter_field *fields, size_t count, int nics,
+                                 const void *(*stats)(int i, const char **name))
+{
+    for (size_t f = 0; f < count; f++) {
+        for (int i = 0; i < nics; i++) {
+            const char *nic;
+            const char *base = stats(i, &nic);
+            char labels[48];
+            snprintf(labels, sizeof(labels), "nic=\"%s\"", nic);
+            metric(t, fields[f].name, "counter", fields[f].help, labels, *(const uint64_t *)(base + fields[f].offset));
+        }
+    }
+}
+
+static const struct counter_field nic_counters[] = {
     { "virtio_net_rx_packets_total", "Frames received.", offsetof(struct virtio_net_stats, rx_packets) },
     { "virtio_net_rx_bytes_total", "Bytes received (without the virtio header).",
       offsetof(struct virtio_net_stats, rx_bytes) },
@@ -146,16 +164,16 @@ static const struct {
       offsetof(struct virtio_net_stats, announces) },
 };
 
+static const void *virtio_net_stats_of(int i, const char **name)
+{
+    *name = virtio_net_name(virtio_net_get(i));
+    return virtio_net_stats(virtio_net_get(i));
+}
+
 static void nic_metrics(struct text *t)
 {
-    for (unsigned f = 0; f < sizeof(nic_counters) / sizeof(nic_counters[0]); f++) {
-        for (int i = 0; i < virtio_net_count(); i++) {
-            char labels[48];
-            snprintf(labels, sizeof(labels), "nic=\"%s\"", virtio_net_name(virtio_net_get(i)));
-            const uint64_t *v = (const uint64_t *)((const char *)virtio_net_stats(virtio_net_get(i)) + nic_counters[f].offset);
-            metric(t, nic_counters[f].name, "counter", nic_counters[f].help, labels, *v);
-        }
-    }
+    nic_counter_families(t, nic_counters, sizeof(nic_counters) / sizeof(nic_counters[0]), virtio_net_count(),
+                         virtio_net_stats_of);
     for (int i = 0; i < virtio_net_count(); i++) {
         char labels[48];
         snprintf(labels, sizeof(labels), "nic=\"%s\"", virtio_net_name(virtio_net_get(i)));
@@ -252,13 +270,22 @@ static void lwip_metrics(struct text *t)
            tcp->syn_cookies_bad);
 }
 
+static const void *netif_stats_of(int i, const char **name)
+{
+    *name = virtio_net_name(nic_netif_nic(nic_netif_get(i)));
+    return nic_netif_stats(nic_netif_get(i));
+}
+
+static const void *netif_tx_stats_of(int i, const char **name)
+{
+    *name = virtio_net_name(nic_netif_nic(nic_netif_get(i)));
+    return nic_netif_tx_stats(nic_netif_get(i));
+}
+
 /* Drops our glue makes before lwIP sees a frame, and its transmit fallbacks. */
 static void netif_metrics(struct text *t)
 {
-    static const struct {
-        const char *name, *help;
-        size_t offset;
-    } fields[] = {
+    static const struct counter_field fields[] = {
         { "netif_rx_input_errors_total", "Frames lwIP's input refused.", offsetof(struct nic_netif_stats, rx_input_errors) },
         { "netif_rx_drop_oversize_total", "Frames dropped: longer than the MTU.",
           offsetof(struct nic_netif_stats, rx_drop_oversize) },
@@ -267,19 +294,8 @@ static void netif_metrics(struct text *t)
         { "netif_rx_drop_no_memory_total", "Frames dropped: no memory to copy them.",
           offsetof(struct nic_netif_stats, rx_drop_no_memory) },
     };
-    for (unsigned f = 0; f < sizeof(fields) / sizeof(fields[0]); f++) {
-        for (int i = 0; i < nic_netif_count(); i++) {
-            struct nic_netif *n = nic_netif_get(i);
-            char labels[48];
-            snprintf(labels, sizeof(labels), "nic=\"%s\"", virtio_net_name(nic_netif_nic(n)));
-            const uint64_t *v = (const uint64_t *)((const char *)nic_netif_stats(n) + fields[f].offset);
-            metric(t, fields[f].name, "counter", fields[f].help, labels, *v);
-        }
-    }
-    static const struct {
-        const char *name, *help;
-        size_t offset;
-    } tx_fields[] = {
+    nic_counter_families(t, fields, sizeof(fields) / sizeof(fields[0]), nic_netif_count(), netif_stats_of);
+    static const struct counter_field tx_fields[] = {
         { "netif_tx_linearized_total", "Frame chains copied into one buffer for the driver (too many pieces, split TCP headers).",
           offsetof(struct nic_tx_stats, linearized) },
         { "netif_tx_no_memory_total", "Frames not sent: no memory to linearize.", offsetof(struct nic_tx_stats, no_memory) },
@@ -296,15 +312,7 @@ static void netif_metrics(struct text *t)
           offsetof(struct nic_tx_stats, backlog_full) },
         { "netif_tx_dropped_total", "Frames the driver refused for another reason.", offsetof(struct nic_tx_stats, dropped) },
     };
-    for (unsigned f = 0; f < sizeof(tx_fields) / sizeof(tx_fields[0]); f++) {
-        for (int i = 0; i < nic_netif_count(); i++) {
-            struct nic_netif *n = nic_netif_get(i);
-            char labels[48];
-            snprintf(labels, sizeof(labels), "nic=\"%s\"", virtio_net_name(nic_netif_nic(n)));
-            const uint64_t *v = (const uint64_t *)((const char *)nic_netif_tx_stats(n) + tx_fields[f].offset);
-            metric(t, tx_fields[f].name, "counter", tx_fields[f].help, labels, *v);
-        }
-    }
+    nic_counter_families(t, tx_fields, sizeof(tx_fields) / sizeof(tx_fields[0]), nic_netif_count(), netif_tx_stats_of);
 }
 
 static void interrupt_metric(void *ctx, unsigned vector, uint64_t count)
