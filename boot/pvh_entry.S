@@ -34,14 +34,20 @@
 pvh_start32:
     cli
     cld
+    rdtsc                       /* the kernel's clock counts from here (pvh_main) */
+    mov %eax, pvh_entry_tsc
+    mov %edx, pvh_entry_tsc + 4
     mov %ebx, %esi              /* start_info: kept in %esi throughout */
 
-    /* .bss first: the page tables and the stack live there. */
+    /* .bss first: the page tables and the stack live there. Four bytes a
+     * step (the linker script aligns both ends to a page): TCG runs each
+     * step of a rep string instruction as one pass through its block. */
     mov $__bss_start, %edi
     mov $__bss_end, %ecx
     sub %edi, %ecx
+    shr $2, %ecx
     xor %eax, %eax
-    rep stosb
+    rep stosl
 
     /* PML4[0] -> PDPT; PDPT[0..3] -> the four page directories. */
     mov $pvh_pdpt, %eax
@@ -102,12 +108,21 @@ pvh_start64:
     .balign 8
 pvh_gdt:
     .quad 0
-    .quad 0x00209a0000000000    /* 0x08: 64-bit code, present, DPL 0 */
-    .quad 0x0000920000000000    /* 0x10: data, present, writable */
+    /* The same descriptors as arch/x86_64/gdt.c's: TCG keys its translations
+     * on SS's B bit among other flags, so a data segment that differed would
+     * have every block translated before gdt_init translated again after. */
+    .quad 0x00af9a000000ffff    /* 0x08: 64-bit code, present, DPL 0 */
+    .quad 0x00cf92000000ffff    /* 0x10: data, present, writable, B (32-bit stack) */
 pvh_gdt_end:
 pvh_gdt_desc:
     .word pvh_gdt_end - pvh_gdt - 1
     .long pvh_gdt
+
+    .section .data.pvh_entry, "aw"
+    .balign 8
+    .globl pvh_entry_tsc
+pvh_entry_tsc:                  /* in .data: the .bss clear must not erase it */
+    .quad 0
 
     .section .bss.pvh_entry, "aw", @nobits
     .balign 4096

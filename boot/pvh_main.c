@@ -92,10 +92,11 @@ static void read_modules(const struct hvm_start_info *si, struct boot_info *bi)
 }
 
 __attribute__((noreturn)) void pvh_main(uint32_t start_info_paddr);
+extern const uint64_t pvh_entry_tsc; /* pvh_entry.S: its first instruction's TSC */
 
 void pvh_main(uint32_t start_info_paddr)
 {
-    uint64_t entry_tsc = rdtsc();
+    uint64_t entry_tsc = pvh_entry_tsc;
     stack_protector_init(entry_tsc ^ rdtsc());
     struct boot_info *bi = &boot_info;
     bi->loader = "PVH";

@@ -299,7 +299,8 @@ int pci_init(void)
 {
     pci_config_init();
     scan_bus(0, NULL);
-    setup_chipset();
+    if (devices) /* microvm without pcie=on has no PCI at all: nothing to route */
+        setup_chipset();
     int count = 0;
     for (struct pci_device *d = devices; d; d = d->next, count++) {
         route_intx(d);

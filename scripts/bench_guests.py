@@ -353,7 +353,7 @@ class Cpio:
 
 class GuestKind:
     """How to boot one guest: args_for(net) gives its -kernel/-initrd/-append for
-    an address mode ("static" or "dhcp"); machine and boot path go to
+    an address mode ("static" or "dhcp"; for ours also "quiet": static with log=quiet); machine and boot path go to
     scripts/qemu_args.py (another boot path or machine is another GuestKind).
     The boot path names the firmware: "efi" is OVMF, "pvh" QEMU's own (qboot on
     microvm, SeaBIOS on q35/pc), which starts a PVH kernel and a Linux bzImage alike."""
@@ -386,7 +386,9 @@ def ours_kind(kernel, machine="q35", boot="efi", initrd=None, nic_options="", wh
     """initrd: a site archive (newc cpio) to serve; nic_options: for the NIC's
     -device; what: said in the label (", packed ring")."""
     def args(net):
-        cmdline = f"ip={GUEST_ADDR}/24 gw={HOST_ADDR}" if net == "static" else "ip=dhcp"
+        cmdline = "ip=dhcp" if net == "dhcp" else f"ip={GUEST_ADDR}/24 gw={HOST_ADDR}"
+        if net == "quiet":  # static, and only warnings and READY on the console (DESIGN.md log=quiet)
+            cmdline += " log=quiet"
         return ["-kernel", str(kernel), *(["-initrd", str(initrd)] if initrd else []), "-append", cmdline]
     return GuestKind("ours", "unikernel" + what + where(machine, boot), OURS_READY, args, machine, boot, nic_options)
 
