@@ -1,16 +1,24 @@
 #include "net/tcp_large_send.h"
 
 #include "lib/string.h"
+#include "lwip/inet_chksum.h"
 #include "lwip/ip.h"
 #include "lwip/nd6.h"
 #include "lwip/prot/ip6.h"
 #include "lwip/pbuf.h"
 #include "lwip/priv/tcp_priv.h"
+#include "lwip/prot/tcp.h"
 #include "lwip/prot/ip.h"
 #include "net/nic_netif.h"
 
 #ifndef LWIP_PATCH_LARGE_SEGMENTS
 #error "third_party/lwip lacks scripts/lwip-large-segments.patch: run scripts/setup"
+#endif
+#include "lwip/ip6_frag.h"
+/* A TCP segment IP fragments (tcp_large_send_cut_by_netif) stays queued for
+ * retransmission: lwIP 2.1.3's ip6_frag would have changed its pbufs. */
+#ifndef LWIP_PATCH_IP6_FRAG_KEEPS_PBUF
+#error "third_party/lwip lacks scripts/lwip-ip6-frag-keeps-pbuf.patch: run scripts/setup"
 #endif
 
 #define IPV4_PROTOCOL 9
@@ -29,14 +37,47 @@ u16_t tcp_large_send_segment_max(const struct tcp_pcb *pcb)
     return (u16_t)(TCP_LARGE_SEND_PAYLOAD_MAX / pcb->mss * pcb->mss);
 }
 
-int tcp_large_send_cut_by_netif(const struct pbuf *p, const struct netif *netif)
+/* Fills in the TCP checksum of `p` (from its IP header, `ip_hlen` long) that
+ * lwIP left for the device: IP is about to fragment it, and a device cannot
+ * compute a fragment's checksum (it does not see the whole segment). */
+static void tcp_checksum_before_fragmenting(struct pbuf *p, bool v6, u16_t ip_hlen)
+{
+    const uint8_t *ip = p->payload;
+    ip_addr_t src, dst;
+    if (v6) {
+        IP_ADDR6(&src, 0, 0, 0, 0);
+        IP_ADDR6(&dst, 0, 0, 0, 0);
+        memcpy(ip_2_ip6(&src)->addr, ip + IPV6_SRC, 16);
+        memcpy(ip_2_ip6(&dst)->addr, ip + IPV6_SRC + 16, 16);
+    } else {
+        IP_ADDR4(&src, 0, 0, 0, 0);
+        IP_ADDR4(&dst, 0, 0, 0, 0);
+        memcpy(&ip_2_ip4(&src)->addr, ip + IPV4_SRC, 4);
+        memcpy(&ip_2_ip4(&dst)->addr, ip + IPV4_SRC + 4, 4);
+    }
+    pbuf_remove_header(p, ip_hlen);
+    struct tcp_hdr *tcp = p->payload;
+    tcp->chksum = 0;
+    tcp->chksum = ip_chksum_pseudo(p, IP_PROTO_TCP, (u16_t)p->tot_len, &src, &dst);
+    pbuf_add_header_force(p, ip_hlen);
+}
+
+int tcp_large_send_cut_by_netif(struct pbuf *p, const struct netif *netif)
 {
     const uint8_t *ip = p->payload;
     if (p->len < 40)
         return 0;
     bool v6 = (ip[0] >> 4) == 6;
     uint8_t proto = v6 ? ip[IPV6_NEXT_HEADER] : ip[IPV4_PROTOCOL];
-    return proto == IP_PROTO_TCP && nic_netif_cuts_tcp(netif, v6);
+    if (proto != IP_PROTO_TCP)
+        return 0;
+    if (nic_netif_cuts_tcp(netif, v6))
+        return 1;
+    /* lwIP adds no extension headers to TCP; an IPv4 header's length is its own. */
+    u16_t ip_hlen = v6 ? IP6_HLEN : (u16_t)((ip[0] & 0x0F) * 4);
+    if (!(netif->chksum_flags & NETIF_CHECKSUM_GEN_TCP) && p->len >= ip_hlen + TCP_MIN_HEADER)
+        tcp_checksum_before_fragmenting(p, v6, ip_hlen);
+    return 0;
 }
 
 uint16_t tcp_large_send_mss(struct netif *netif, const uint8_t *frame, const struct tcp_frame_layout *l)

@@ -37,8 +37,9 @@ u16_t tcp_large_send_segment_max(const struct tcp_pcb *pcb);
 
 /* LWIP_HOOK_IP_CUT_BY_NETIF: `p` (from its IP header) is TCP, larger than
  * the MTU or the IPv6 path MTU, and `netif`'s device cuts it (at a size that
- * fits: tcp_large_send_mss). */
-int tcp_large_send_cut_by_netif(const struct pbuf *p, const struct netif *netif);
+ * fits: tcp_large_send_mss). When it does not, IP fragments `p`: a TCP
+ * checksum left to the device is filled in first. */
+int tcp_large_send_cut_by_netif(struct pbuf *p, const struct netif *netif);
 
 /* The size `netif`'s device must cut an outgoing TCP frame at (`frame` holds
  * its headers, laid out as `l`): the payload of one of its connection's

@@ -45,8 +45,9 @@ def site(tmp_path_factory):
     return base / "src", files, site_gen.pack(base / "src", base / "site.cpio")
 
 
-def boot_with_site(workdir, net, archive, boot="pvh", machine="q35"):
-    props = ",romfile=" if boot == "pvh" else ""  # SeaBIOS need not run the NIC's iPXE ROM
+def boot_with_site(workdir, net, archive, boot="pvh", machine="q35", props=""):
+    if boot == "pvh":
+        props += ",romfile="  # SeaBIOS need not run the NIC's iPXE ROM
     g = start_guest(workdir, net, machine=machine, boot=boot, props=props, snaplen=160, memory=GUEST_MEMORY,
                     initrd=archive)
     wait_ready(g)
@@ -450,10 +451,11 @@ sendp(Ether(dst="52:54:00:12:34:56", src=get_if_hwaddr("tap0")) / IPv6(src=host_
 """
 
 
-def guest_tcp6_after(pcap, mark):
-    """(gso_size or 0, frame length) of each IPv6 TCP frame the guest sent
-    that QEMU's capture records from byte `mark` of the file on, read as it is
-    written: each frame behind the virtio-net header the tap carries."""
+def guest_tcp6_after(pcap, mark, next_header=6):
+    """(gso_size or 0, frame length) of each IPv6 TCP frame (or, next_header
+    44, fragment) the guest sent that QEMU's capture records from byte `mark`
+    of the file on, read as it is written: each frame behind the virtio-net
+    header the tap carries."""
     data, off, out = pcap.read_bytes(), 24, []
     mac = bytes.fromhex(MAC.replace(":", ""))
     while off + 16 <= len(data):
@@ -466,7 +468,7 @@ def guest_tcp6_after(pcap, mark):
                 break
         else:
             continue
-        if start >= mark and len(frame) > 20 and frame[20] == 6:
+        if start >= mark and len(frame) > 20 and frame[20] == next_header:
             gso_type, gso_size = record[1], struct.unpack("<H", record[4:6])[0]
             out.append((gso_size if gso_type else 0, orig - vnet))  # the capture keeps 160 bytes of each
     return out
@@ -474,17 +476,20 @@ def guest_tcp6_after(pcap, mark):
 
 @needs_root
 @needs_pvh
-def test_large_segments_respect_an_ipv6_path_mtu(tmp_path, site):
+@pytest.mark.parametrize("tso6", ["tso6", "no-tso6"])
+def test_large_segments_respect_an_ipv6_path_mtu(tmp_path, site, tso6):
     """An ICMPv6 Packet Too Big (MTU 1280) for the client in the middle of a
     download (8 s long at 2 MB/s, the Packet Too Big after 1 s and scapy's
-    start): from then on the device cuts at 1220 bytes and nothing larger
-    leaves whole (lwIP keeps the 1440-byte MSS it agreed, and would fragment
-    segments whose checksum the device computes: the netif could only drop
-    those). The download stays byte-exact."""
+    start). lwIP keeps the 1440-byte MSS it agreed. With TSO6 the device cuts
+    at 1220 bytes from then on and nothing larger leaves whole. Without it
+    (host_tso6=off, the checksum still the device's) lwIP fragments its
+    1440-byte segments, whose checksum must then be complete before the
+    fragments leave: the device cannot compute a fragment's. Either way the
+    download stays byte-exact."""
     files = site[1]
     want = hashlib.sha256(files[site_gen.LARGE_NAME]).hexdigest()
     with PrivateNetwork() as net:
-        g = boot_with_site(tmp_path, net, site[2])
+        g = boot_with_site(tmp_path, net, site[2], props="" if tso6 == "tso6" else ",host_tso6=off")
         try:
             wait_ipv6(g, net)
             host_ll = re.search(r"inet6 (fe80::[0-9a-f:]+)/64", net.run("ip", "-6", "addr", "show", "dev", TAP).stdout)
@@ -503,9 +508,15 @@ def test_large_segments_respect_an_ipv6_path_mtu(tmp_path, site):
             frames = guest_tcp6_after(g.pcap_path, mark)
             too_big = [f for f in frames if f[0] > 1220 or (f[0] == 0 and f[1] > 14 + 1280)]
             cut = sum(1 for f in frames if f[0])
-            print(f"IPv6 download with a Packet Too Big: byte-exact; after it {len(frames)} TCP frames, {cut} cut "
-                  f"by the device, {len(too_big)} too big for the path")
-            expect(g, cut >= 5, f"only {cut} large segments after the Packet Too Big: the download ended too soon")
+            print(f"IPv6 download with a Packet Too Big ({tso6}): byte-exact; after it {len(frames)} TCP frames, "
+                  f"{cut} cut by the device, {len(too_big)} too big for the path")
+            if tso6 == "tso6":
+                expect(g, cut >= 5, f"only {cut} large segments after the Packet Too Big: the download ended too soon")
+            else:
+                fragments = len(guest_tcp6_after(g.pcap_path, mark, next_header=44))
+                print(f"  and {fragments} IPv6 fragments")
+                expect(g, cut == 0, f"{cut} frames cut by a device without TSO6")
+                expect(g, fragments >= 10, f"only {fragments} fragments after the Packet Too Big")
             expect(g, not too_big, f"{len(too_big)} frames too big for the 1280-byte path MTU, e.g. "
                                    f"(gso_size, length) {too_big[:3]}")
             check_healthy(g, "after an IPv6 download with a path MTU of 1280")
