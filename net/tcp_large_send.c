@@ -14,11 +14,10 @@
 #ifndef LWIP_PATCH_LARGE_SEGMENTS
 #error "third_party/lwip lacks scripts/lwip-large-segments.patch: run scripts/setup"
 #endif
-#include "lwip/ip6_frag.h"
 /* A TCP segment IP fragments (tcp_large_send_cut_by_netif) stays queued for
  * retransmission: lwIP 2.1.3's ip6_frag would have changed its pbufs. */
-#ifndef LWIP_PATCH_IP6_FRAG_KEEPS_PBUF
-#error "third_party/lwip lacks scripts/lwip-ip6-frag-keeps-pbuf.patch: run scripts/setup"
+#ifndef LWIP_PATCH_IPV6_PATH_MTU
+#error "third_party/lwip lacks scripts/lwip-ipv6-path-mtu.patch: run scripts/setup"
 #endif
 
 #define IPV4_PROTOCOL 9

@@ -38,7 +38,7 @@ static uint64_t rebase_tsc, rebase_ns;
 
 static bool pit_window_running;
 static unsigned pit_channel;         /* 2 (gated through port 0x61) or 0 */
-static uint16_t pit_base_count;      /* the window's first (count, TSC) pair */
+static uint16_t pit_base_count;      /* the window measures from this (count, TSC) pair */
 static uint64_t pit_base_tsc;
 static uint8_t sys_control_saved;
 

@@ -17,8 +17,9 @@ import sys
 import time
 
 from scapy.layers.inet import UDPerror
-from scapy.all import (ARP, ICMP, IP, UDP, TCP, AsyncSniffer, Ether, ICMPv6EchoRequest, IPOption, IPv6,
-                       IPv6ExtHdrFragment, Raw, conf, get_if_hwaddr)
+from scapy.all import (ARP, ICMP, IP, UDP, TCP, AsyncSniffer, Ether, ICMPv6EchoReply, ICMPv6EchoRequest,
+                       ICMPv6ND_NA, ICMPv6NDOptDstLLAddr, ICMPv6PacketTooBig, IPOption, IPv6, IPv6ExtHdrFragment,
+                       Raw, conf, get_if_hwaddr)
 
 conf.verb = 0
 IFACE = "tap0"
@@ -444,6 +445,31 @@ def udp_closed():
     return {"sent": sent, "port_unreachable": len(unreach)}
 
 
+def packet_too_big():
+    """ICMPv6 Packet Too Big messages no router sends, about the host's own
+    address: a path MTU above the link's and five below IPv6's 1280 (down to
+    0, and 50, where a fragment would hold no data). RFC 8201 (section 4):
+    none may change the path MTU. Then five pings of 1400 bytes (1448-byte
+    packets): each answer must leave whole."""
+    v6 = eth(0x86DD) / IPv6(src=HOST_LL, dst=GUEST_LL)
+    s = sniffer(f"ether src {GUEST_MAC} and ip6")
+    # The guest's neighbour and destination caches get the host: a ping, and
+    # the advertisement its solicitation for HOST_LL (which no one owns) asks for.
+    send([v6 / ICMPv6EchoRequest(id=9, seq=0)])
+    time.sleep(0.3)
+    send([v6 / ICMPv6ND_NA(tgt=HOST_LL, R=0, S=1, O=1) / ICMPv6NDOptDstLLAddr(lladdr=HOST_MAC)])
+    time.sleep(0.5)
+    inner = IPv6(src=GUEST_LL, dst=HOST_LL) / ICMPv6EchoReply(id=9, seq=0) / (b"p" * 1400)
+    sent = send([v6 / ICMPv6PacketTooBig(mtu=m) / inner for m in (9000, 1279, 1000, 0, 56, 50)], gap=0.05)
+    time.sleep(0.5)
+    send([v6 / ICMPv6EchoRequest(id=9, seq=i) / (b"p" * 1400) for i in range(1, 6)], gap=0.05)
+    answers = stop(s, settle=2.0)
+    whole = {p[ICMPv6EchoReply].seq for p in answers if ICMPv6EchoReply in p and p[ICMPv6EchoReply].id == 9
+             and IPv6ExtHdrFragment not in p and len(p[ICMPv6EchoReply].data) == 1400}
+    fragments = sum(1 for p in answers if IPv6ExtHdrFragment in p)
+    return {"sent": sent, "whole_replies": len(whole - {0}), "fragments": fragments}
+
+
 def rst_at(sport, dport, count):
     """`count` resets at a live connection of ours (host sport -> guest dport) with
     random sequence numbers: in-window ones earn a challenge ACK, none may kill it."""
@@ -454,7 +480,7 @@ def rst_at(sport, dport, count):
 
 CLASSES = {f.__name__.replace("_", "-"): f for f in
            (truncated, checksums, lengths, options, fragments, tcp_flags, rst_storm, insane_offset, zero_window, arp_flood,
-            jumbo, smuggle, udp_closed, vanish)}
+            jumbo, smuggle, udp_closed, vanish, packet_too_big)}
 
 if __name__ == "__main__":
     name = sys.argv[1]

@@ -211,6 +211,17 @@ class TestHostileTraffic:
                 g.fail("incomplete IPv4 fragments still held 40 s after they were sent")
             time.sleep(2)
 
+    def test_packet_too_big_out_of_range(self, gn):
+        """A Packet Too Big below IPv6's minimum MTU or above the link's is
+        dropped and counted (RFC 8201, section 4): 1448-byte answers still
+        leave whole. lwIP 2.1.3 took any value: at 1000 it fragmented them,
+        at 50 its ip6_frag looped for ever (no data fits a fragment)."""
+        g, _ = gn
+        report, *_ = hostile(gn, "packet-too-big", [lwip("packets_dropped", "nd6")], at_least=6)
+        if report["whole_replies"] != 5 or report["fragments"]:
+            g.fail(f"after Packet Too Big messages out of range, {report['whole_replies']} of 5 answers left whole "
+                   f"and {report['fragments']} fragments were sent")
+
     def test_tcp_every_flag_combination(self, gn):
         g, _ = gn
         report, *_ = hostile(gn, "tcp-flags", [lwip("protocol_errors", "tcp"), lwip("packets_dropped", "tcp")])

@@ -480,7 +480,9 @@ def guest_tcp6_after(pcap, mark, next_header=6):
 def test_large_segments_respect_an_ipv6_path_mtu(tmp_path, site, tso6):
     """An ICMPv6 Packet Too Big (MTU 1280) for the client in the middle of a
     download (8 s long at 2 MB/s, the Packet Too Big after 1 s and scapy's
-    start). lwIP keeps the 1440-byte MSS it agreed. With TSO6 the device cuts
+    start; the namespace's TCP receive buffers are held to 256 KiB, or the
+    host takes the whole file into them in under a second, before the Packet
+    Too Big, as in one full run). lwIP keeps the 1440-byte MSS it agreed. With TSO6 the device cuts
     at 1220 bytes from then on and nothing larger leaves whole. Without it
     (host_tso6=off, the checksum still the device's) lwIP fragments its
     1440-byte segments, whose checksum must then be complete before the
@@ -491,6 +493,7 @@ def test_large_segments_respect_an_ipv6_path_mtu(tmp_path, site, tso6):
     with PrivateNetwork() as net:
         g = boot_with_site(tmp_path, net, site[2], props="" if tso6 == "tso6" else ",host_tso6=off")
         try:
+            net.run("sysctl", "-q", "-w", "net.ipv4.tcp_rmem=4096 131072 262144", check=True)
             wait_ipv6(g, net)
             host_ll = re.search(r"inet6 (fe80::[0-9a-f:]+)/64", net.run("ip", "-6", "addr", "show", "dev", TAP).stdout)
             expect(g, host_ll, "the tap has no link-local address")
