@@ -15,7 +15,8 @@
 #error "third_party/lwip lacks scripts/lwip-large-segments.patch: run scripts/setup"
 #endif
 /* A TCP segment IP fragments (tcp_large_send_cut_by_netif) stays queued for
- * retransmission: lwIP 2.1.3's ip6_frag would have changed its pbufs. */
+ * retransmission: lwIP 2.1.3's ip6_frag would have changed its pbufs (and
+ * its nd6 took a Packet Too Big of any size, down to where ip6_frag loops). */
 #ifndef LWIP_PATCH_IPV6_PATH_MTU
 #error "third_party/lwip lacks scripts/lwip-ipv6-path-mtu.patch: run scripts/setup"
 #endif

@@ -353,8 +353,9 @@ class Cpio:
 
 class GuestKind:
     """How to boot one guest: args_for(net) gives its -kernel/-initrd/-append for
-    an address mode ("static" or "dhcp"; for ours also "quiet": static with log=quiet); machine and boot path go to
-    scripts/qemu_args.py (another boot path or machine is another GuestKind).
+    an address mode ("static" or "dhcp"; for ours also "quiet": static with
+    log=quiet); machine and boot path go to scripts/qemu_args.py (another boot
+    path or machine is another GuestKind).
     The boot path names the firmware: "efi" is OVMF, "pvh" QEMU's own (qboot on
     microvm, SeaBIOS on q35/pc), which starts a PVH kernel and a Linux bzImage alike."""
 
