@@ -482,12 +482,12 @@ def test_large_segments_respect_an_ipv6_path_mtu(tmp_path, site, tso6):
     download (8 s long at 2 MB/s, the Packet Too Big after 1 s and scapy's
     start; the namespace's TCP receive buffers are held to 256 KiB, or the
     host takes the whole file into them in under a second, before the Packet
-    Too Big, as in one full run). lwIP keeps the 1440-byte MSS it agreed. With TSO6 the device cuts
-    at 1220 bytes from then on and nothing larger leaves whole. Without it
-    (host_tso6=off, the checksum still the device's) lwIP fragments its
-    1440-byte segments, whose checksum must then be complete before the
-    fragments leave: the device cannot compute a fragment's. Either way the
-    download stays byte-exact."""
+    Too Big, as in one full run). lwIP keeps the 1440-byte MSS it agreed.
+    With TSO6 the device cuts at 1220 bytes from then on and nothing larger
+    leaves whole. Without it (host_tso6=off, the checksum still the
+    device's) lwIP fragments its 1440-byte segments, whose checksum must then
+    be complete before the fragments leave: the device cannot compute a
+    fragment's. Either way the download stays byte-exact."""
     files = site[1]
     want = hashlib.sha256(files[site_gen.LARGE_NAME]).hexdigest()
     with PrivateNetwork() as net:
