@@ -4,6 +4,7 @@
 #include "lwip/inet_chksum.h"
 #include "lwip/ip.h"
 #include "lwip/nd6.h"
+#include "lwip/prot/ip4.h"
 #include "lwip/prot/ip6.h"
 #include "lwip/pbuf.h"
 #include "lwip/priv/tcp_priv.h"
@@ -42,18 +43,15 @@ u16_t tcp_large_send_segment_max(const struct tcp_pcb *pcb)
  * compute a fragment's checksum (it does not see the whole segment). */
 static void tcp_checksum_before_fragmenting(struct pbuf *p, bool v6, u16_t ip_hlen)
 {
-    const uint8_t *ip = p->payload;
     ip_addr_t src, dst;
     if (v6) {
-        IP_ADDR6(&src, 0, 0, 0, 0);
-        IP_ADDR6(&dst, 0, 0, 0, 0);
-        memcpy(ip_2_ip6(&src)->addr, ip + IPV6_SRC, 16);
-        memcpy(ip_2_ip6(&dst)->addr, ip + IPV6_SRC + 16, 16);
+        const struct ip6_hdr *h = p->payload;
+        ip_addr_copy_from_ip6_packed(src, h->src);
+        ip_addr_copy_from_ip6_packed(dst, h->dest);
     } else {
-        IP_ADDR4(&src, 0, 0, 0, 0);
-        IP_ADDR4(&dst, 0, 0, 0, 0);
-        memcpy(&ip_2_ip4(&src)->addr, ip + IPV4_SRC, 4);
-        memcpy(&ip_2_ip4(&dst)->addr, ip + IPV4_SRC + 4, 4);
+        const struct ip_hdr *h = p->payload;
+        ip_addr_copy_from_ip4(src, h->src);
+        ip_addr_copy_from_ip4(dst, h->dest);
     }
     pbuf_remove_header(p, ip_hlen);
     struct tcp_hdr *tcp = p->payload;
