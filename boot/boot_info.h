@@ -36,6 +36,7 @@ struct boot_module {
 struct boot_info {
     const char *loader;             /* "EFI" or "PVH": named in the boot log */
     char cmdline[CMDLINE_MAX];      /* as given, made printable ASCII */
+    const char *cmdline_source;     /* where it came from, if not the loader: logged after it */
     struct kernel_options options;  /* parsed from cmdline */
     uint64_t acpi_rsdp;             /* physical address of the ACPI RSDP, 0 if none */
     struct boot_mem_range memmap[BOOT_MEMMAP_MAX];

@@ -59,18 +59,18 @@ static void find_acpi_rsdp(EFI_SYSTEM_TABLE *st, struct boot_info *bi)
 
 /* A disk boot passes no LoadOptions: the command line may sit beside the
  * image instead (make image CMDLINE="..."), as text; line ends are spaces. */
-static void read_command_line_file(EFI_SYSTEM_TABLE *st, EFI_LOADED_IMAGE *image, char *out, size_t out_size)
+static bool read_command_line_file(EFI_SYSTEM_TABLE *st, EFI_LOADED_IMAGE *image, char *out, size_t out_size)
 {
     uint64_t base, size;
     if (efi_file_read(st, image, EFI_FILE_BESIDE_IMAGE, EFI_CMDLINE_FILE, out_size - 1, &base, &size) < 0)
-        return;
+        return false;
     const char *in = (const char *)base;
     size_t n = 0;
     for (; n < size; n++)
         out[n] = in[n] == '\t' || in[n] == '\n' || in[n] == '\r' ? ' ' : in[n] >= 0x20 && in[n] < 0x7F ? in[n] : '?';
     out[n] = '\0';
     st->BootServices->FreePages(base, EFI_SIZE_TO_PAGES(size ? size : 1));
-    log_info("cmdline: from " EFI_CMDLINE_FILE " beside the image (no LoadOptions)");
+    return true;
 }
 
 /* Takes the final memory map and leaves boot services. The map key changes
@@ -122,12 +122,12 @@ EFI_STATUS efi_main(EFI_HANDLE image, EFI_SYSTEM_TABLE *st)
     bi->image_base = (uint64_t)ImageBase;
     bool have_image = !EFI_ERROR(st->BootServices->HandleProtocol(image, &loaded_image_guid, (void **)&loaded));
     bi->image_size = have_image ? loaded->ImageSize : 0;
-    entry_console_and_clock(entry_tsc, bi);
+    entry_console_and_clock(entry_tsc);
     if (!have_image)
         panic("boot: no EFI_LOADED_IMAGE_PROTOCOL for our own image");
     read_command_line(loaded, bi->cmdline, sizeof(bi->cmdline));
-    if (!bi->cmdline[0])
-        read_command_line_file(st, loaded, bi->cmdline, sizeof(bi->cmdline));
+    if (!bi->cmdline[0] && read_command_line_file(st, loaded, bi->cmdline, sizeof(bi->cmdline)))
+        bi->cmdline_source = EFI_CMDLINE_FILE " beside the image (no LoadOptions)";
     entry_parse_cmdline(bi);
     efi_initrd_load(st, loaded, bi);
 

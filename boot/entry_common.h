@@ -12,12 +12,14 @@
 #include "boot/boot_info.h"
 
 /* Starts the clock at `entry_tsc`, the serial console and the TSC
- * calibration; logs the image and the clock. .bss must be clear. */
-void entry_console_and_clock(uint64_t entry_tsc, const struct boot_info *bi);
+ * calibration. .bss must be clear. Logs nothing but warnings: the level is
+ * not known yet. */
+void entry_console_and_clock(uint64_t entry_tsc);
 
-/* Logs bi->cmdline and parses it into bi->options; waits for a debugger on
- * gdb=wait. The console is deferred from the first line, synchronous from
- * here on with log=debug or gdb=wait. */
+/* Parses bi->cmdline into bi->options, sets the log level from it, then logs
+ * the image, the clock and the line; waits for a debugger on gdb=wait. The
+ * console is deferred from the first line, synchronous from here on with
+ * log=debug or gdb=wait. */
 void entry_parse_cmdline(struct boot_info *bi);
 
 #endif

@@ -38,11 +38,6 @@
  * lwIP's packet data and the site's file table come from the heap. */
 #define SITE_MIN_FREE_BYTES (4ull << 20)
 
-static enum log_level log_level_for(enum log_verbosity v)
-{
-    return v == LOG_VERBOSITY_QUIET ? LOG_WARN : v == LOG_VERBOSITY_DEBUG ? LOG_DEBUG : LOG_INFO;
-}
-
 /* Configuration flows down: each subsystem gets its own small struct. */
 static struct virtio_net_config virtio_net_config_from(const struct kernel_options *o)
 {
@@ -185,7 +180,6 @@ static void kmain_on_kernel_stack(void *arg)
 void kmain(struct boot_info *bi)
 {
     idt_init(); /* from here on a fault prints a PANIC instead of the firmware's dump */
-    log_set_level(log_level_for(bi->options.log));
     if (bi->exit_boot_services_attempts)
         log_info("boot: %s: left boot services (attempt %u), ACPI RSDP at 0x%llx", bi->loader,
                  bi->exit_boot_services_attempts, (unsigned long long)bi->acpi_rsdp);

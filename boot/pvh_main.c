@@ -102,7 +102,7 @@ void pvh_main(uint32_t start_info_paddr)
     bi->loader = "PVH";
     bi->image_base = (uint64_t)ImageBase;
     bi->image_size = (uint64_t)(__image_end - ImageBase);
-    entry_console_and_clock(entry_tsc, bi);
+    entry_console_and_clock(entry_tsc);
 
     const struct hvm_start_info *si = (const void *)(uintptr_t)start_info_paddr;
     if (!readable(start_info_paddr, sizeof(*si)) || si->magic != HVM_START_MAGIC_VALUE)

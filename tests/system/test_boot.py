@@ -126,6 +126,22 @@ def test_no_panic_without_crash_request(guest):
     expect_no_panic(g)
 
 
+@pytest.mark.parametrize("boot,machine", [("efi", "q35"), ("pvh", "microvm")])
+def test_log_quiet_prints_only_warnings_and_ready(guest, boot, machine):
+    """log=quiet: the console carries the command line's own warning and the
+    READY line, nothing else -- not the lines logged before the command line
+    was read, nor those after READY."""
+    g = guest(machine=machine, boot=boot, cmdline="log=quiet foo=bar",
+              nic=("-netdev", "user,id=n0,restrict=on", "-device",
+                   "virtio-net-device,netdev=n0" if machine == "microvm" else "virtio-net-pci,netdev=n0"))
+    g.wait_for(r"^READY ip=")
+    time.sleep(2)  # the lines an info boot prints after READY (the clock refined, init done) come within this
+    stamped_lines = re.findall(rf"^{TIMESTAMP}.*$", g.serial(), re.MULTILINE)
+    if [re.sub(TIMESTAMP, "", line) for line in stamped_lines] != ["cmdline: unknown key 'foo' ignored"]:
+        g.fail(f"log=quiet printed more (or less) than its one warning: {stamped_lines}")
+    expect_no_panic(g)
+
+
 def test_unknown_crash_kind_boots_normally(guest):
     g = guest(cmdline="crash=bogus")
     g.wait_for(stamped(r"cmdline: crash=bogus .*, using none"))
