@@ -13,6 +13,10 @@
 #define REQUEST_BUFFER HTTP_MAX_HEADER_BYTES
 #define POLL_INTERVAL 2                 /* lwIP poll ticks of 500 ms: once a second */
 #define IDLE_TIMEOUT_NS (15ULL * 1000000000ULL)
+/* A lingering close (conn_linger) waits this long for the client's next
+ * bytes, and this long in all, as nginx's lingering_timeout/lingering_time. */
+#define LINGER_IDLE_NS (5ULL * 1000000000ULL)
+#define LINGER_MAX_NS (30ULL * 1000000000ULL)
 #define HEADER_BUFFER (HTTP_STATIC_HEADERS_MAX + 512) /* status line, our fields, the site's (Location, ETag, ...) */
 
 static const char index_page[] =
@@ -36,8 +40,10 @@ struct http_conn {
     size_t body_len, body_sent;
     char *owned_body;        /* generated bodies (/stats), freed when sent */
     bool close_after;        /* Connection: close, or an error response */
+    bool unread_input;       /* the client sent, or may still send, what is not read: a body, a refused request */
+    bool lingering;          /* response sent and FIN queued; reading and dropping until the client's FIN */
     bool peer_closed;
-    uint64_t last_active;
+    uint64_t last_active, linger_start;
 };
 
 static struct http_server_stats stats;
@@ -137,6 +143,26 @@ static void start_response(struct http_conn *c, int status, const char *content_
     start_response_with(c, status, content_type, "", 0, body, body_len, send_body);
 }
 
+/* Closing with bytes lwIP holds unread makes it answer with a reset, and so
+ * does any byte arriving after tcp_close. A reset can overtake the response
+ * (lwIP sends a callback's data only after the callback returns, the reset at
+ * once), and a client then sees no response at all. So when the client sent,
+ * or may still be sending, what this server does not read, only the sending
+ * side is shut (FIN after the response) and whatever comes is read and
+ * dropped until the client's FIN or a timeout (RFC 9112, 9.6). */
+static void conn_linger(struct http_conn *c)
+{
+    tcp_recved(c->pcb, (u16_t)c->request_len);
+    stats.input_bytes_discarded += c->request_len;
+    c->request_len = 0;
+    if (c->peer_closed || tcp_shutdown(c->pcb, 0, 1) != ERR_OK) {
+        conn_close(c);
+        return;
+    }
+    c->lingering = true;
+    c->linger_start = c->last_active = clock_now_ns();
+}
+
 static void respond_error(struct http_conn *c, int status)
 {
     const char *text = status == 400   ? "400 Bad Request\n"
@@ -145,6 +171,7 @@ static void respond_error(struct http_conn *c, int status)
                        : status == 505 ? "505 HTTP Version Not Supported\n"
                                        : "500 Internal Server Error\n";
     c->close_after = true;
+    c->unread_input = true;
     start_response(c, status, "text/plain", text, strlen(text), true);
 }
 
@@ -221,6 +248,8 @@ static bool write_response(struct http_conn *c)
 /* Serves every complete request in the buffer, in order, one response at a time. */
 static void process(struct http_conn *c)
 {
+    if (c->lingering)
+        return;
     for (;;) {
         if (c->header_len) {
             if (!write_response(c)) {
@@ -232,7 +261,10 @@ static void process(struct http_conn *c)
             c->header_len = 0;
             if (c->close_after) {
                 tcp_output(c->pcb);
-                conn_close(c);
+                if (c->unread_input)
+                    conn_linger(c);
+                else
+                    conn_close(c);
                 return;
             }
         }
@@ -264,6 +296,7 @@ static void process(struct http_conn *c)
             consumed = c->request_len;
         } else {
             c->close_after = !req.keep_alive || req.has_body;
+            c->unread_input = req.has_body;
             route(c, &req);
         }
         memmove(c->request, c->request + consumed, c->request_len - consumed);
@@ -283,10 +316,19 @@ static err_t on_recv(void *arg, struct tcp_pcb *pcb, struct pbuf *p, err_t err)
     }
     if (!p) {
         c->peer_closed = true;
-        process(c);
+        if (c->lingering)
+            conn_close(c);
+        else
+            process(c);
         return ERR_OK;
     }
     c->last_active = clock_now_ns();
+    if (c->lingering) {
+        tcp_recved(pcb, p->tot_len);
+        stats.input_bytes_discarded += p->tot_len;
+        pbuf_free(p);
+        return ERR_OK;
+    }
     size_t room = REQUEST_BUFFER - c->request_len;
     if (p->tot_len > room) {
         struct http_request req;
@@ -333,7 +375,13 @@ static err_t on_poll(void *arg, struct tcp_pcb *pcb)
             tcp_abort(pcb);
         return ERR_ABRT;
     }
-    if (clock_now_ns() - c->last_active > IDLE_TIMEOUT_NS) {
+    uint64_t now = clock_now_ns();
+    if (c->lingering) {
+        if (now - c->last_active > LINGER_IDLE_NS || now - c->linger_start > LINGER_MAX_NS)
+            conn_close(c); /* the pcb stays, with lwIP, until its FIN_WAIT_2 timeout */
+        return ERR_OK;
+    }
+    if (now - c->last_active > IDLE_TIMEOUT_NS) {
         stats.timeouts++;
         conn_abort(c);
         return ERR_ABRT;

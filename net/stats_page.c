@@ -394,6 +394,9 @@ static void service_metrics(struct text *t)
            h->body_bytes_referenced);
     metric(t, "http_body_bytes_copied_total", "counter", "Response body bytes handed to TCP as copies (/stats).",
            NULL, h->body_bytes_copied);
+    metric(t, "http_input_bytes_discarded_total", "counter",
+           "Request bytes read and dropped: bodies (not read by this server) and the rest of refused requests.", NULL,
+           h->input_bytes_discarded);
     site_metrics(t);
     const struct echo_server_stats *e = echo_server_stats();
     metric(t, "echo_tcp_connections_total", "counter", "TCP echo connections accepted.", NULL, e->tcp_connections);

@@ -701,6 +701,64 @@ class TestHttp:
         expect(g, c.closed_by_server(), f"{method}: the server kept the connection after 405")
         c.close()
 
+    # A request with a body this server does not read: the whole response, then
+    # an orderly close (FIN), never a reset -- a reset can reach the client
+    # before it has read the response, and it then sees none (curl: "Recv
+    # failure: Connection reset by peer"). name -> (first send, later parts,
+    # status); each part goes out 0.3 s after the one before, so some land
+    # after the response is sent.
+    BODIES = {
+        "form-post": (b"POST /hello HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello", [], 405),
+        "form-post-then-more": (b"POST /hello HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhel", [b"lo"], 405),
+        "body-after-the-response": (b"PUT /hello HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\n",
+                                    [b"", b"0123456789"], 405),
+        "chunked": (b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n",
+                    [b"5\r\nhello\r\n", b"0\r\n\r\n"], 405),
+        "one-mebibyte-upload": (b"PUT / HTTP/1.1\r\nHost: x\r\nContent-Length: 1048576\r\n\r\n",
+                                [bytes(1048576)], 405),
+        "more-after-a-400": (b"GET / HTTP/1.1\r\nHost x\r\n\r\n", [b"", b"whatever comes next\r\n"], 400),
+    }
+
+    @pytest.mark.parametrize("name", BODIES)
+    def test_unread_request_bodies_get_the_response_and_a_clean_close(self, gn, name):
+        g, net = gn
+        head, parts, status = self.BODIES[name]
+        c = HttpClient(connect(net, g=g), g)
+        c.send(head)
+
+        send_errors = []
+
+        def send_parts():
+            for part in parts:
+                time.sleep(0.3)
+                try:
+                    c.sock.sendall(part)
+                except OSError as e:
+                    send_errors.append(e)
+                    return
+        writer = threading.Thread(target=send_parts)
+        writer.start()
+        r = c.response(timeout=10)
+        check_framing(g, r, status, "close")
+        writer.join(30)
+        expect(g, not send_errors, f"{name}: the rest of the request could not be sent: {send_errors}")
+        c.sock.settimeout(10)
+        try:
+            while True:
+                more = c.sock.recv(65536)
+                expect(g, not more and not c.buf, f"{name}: bytes after the response: {(c.buf + more)[:100]!r}")
+                break
+        except ConnectionResetError:
+            g.fail(f"{name}: the server reset the connection instead of closing it")
+        except socket.timeout:
+            g.fail(f"{name}: the server did not close the connection within 10 s")
+        finally:
+            c.close()
+        check_healthy(g, f"after {name}")
+        r, c = request(g, net, get("/hello"))
+        check_framing(g, r, 200, "keep-alive")
+        c.close()
+
     BAD_REQUESTS = {
         "garbage": b"\x16\x03\x01\x00\xa5\x01\x00\x00\r\n\r\n",
         "no-spaces": b"HELLO\r\n\r\n",
