@@ -1,5 +1,7 @@
 #include "net/http_parser.h"
 
+#include <stdint.h>
+
 #include "lib/string.h"
 
 static bool is_token_char(char c)
@@ -97,6 +99,28 @@ static enum http_parse_status overlong_line_status(const char *line, size_t n)
     return i - t >= HTTP_MAX_TARGET ? HTTP_PARSE_URI_TOO_LONG : HTTP_PARSE_BAD_REQUEST;
 }
 
+/* The absolute-form (what a client sends to a proxy; RFC 9112, 3.2.2:
+ * servers MUST accept it) becomes the origin-form: scheme and authority go,
+ * an empty path is "/". Other schemes stay as they are, to be not found. */
+static void origin_form(char *target)
+{
+    size_t skip;
+    if (http_equals_ci(target, 7, "http://"))
+        skip = 7;
+    else if (http_equals_ci(target, 8, "https://"))
+        skip = 8;
+    else
+        return;
+    while (target[skip] && target[skip] != '/' && target[skip] != '?')
+        skip++;
+    if (target[skip] == '/') {
+        memmove(target, target + skip, strlen(target + skip) + 1);
+    } else {
+        memmove(target + 1, target + skip, strlen(target + skip) + 1);
+        target[0] = '/';
+    }
+}
+
 static enum http_parse_status parse_request_line(const char *line, size_t n, struct http_request *req)
 {
     size_t i = 0;
@@ -121,6 +145,7 @@ static enum http_parse_status parse_request_line(const char *line, size_t n, str
         return HTTP_PARSE_BAD_REQUEST;
     memcpy(req->target, line + t, tlen);
     req->target[tlen] = '\0';
+    origin_form(req->target);
     const char *version = line + i + 1;
     size_t vlen = n - i - 1;
     if (vlen != 8 || memcmp(version, "HTTP/", 5) != 0 || version[5] < '0' || version[5] > '9' || version[6] != '.' ||
@@ -157,6 +182,8 @@ enum http_parse_status http_parse_request(const char *buf, size_t len, struct ht
         return s;
 
     bool conn_close = false, conn_keep_alive = false;
+    uint64_t content_length = 0;
+    int content_lengths = 0;
     int headers = 0;
     size_t pos = line_len + 2;
     while (pos < block - 2) {
@@ -193,14 +220,19 @@ enum http_parse_status http_parse_request(const char *buf, size_t len, struct ht
             conn_close |= list_contains(value, vlen, "close");
             conn_keep_alive |= list_contains(value, vlen, "keep-alive");
         } else if (http_equals_ci(line, colon, "content-length")) {
+            uint64_t length = 0;
+            if (vlen == 0)
+                return HTTP_PARSE_BAD_REQUEST;
             for (size_t k = 0; k < vlen; k++) {
-                if (value[k] == ' ' || value[k] == '\t')
-                    break;
-                if (value[k] < '0' || value[k] > '9')
+                if (value[k] < '0' || value[k] > '9' || length > (UINT64_MAX - 9) / 10)
                     return HTTP_PARSE_BAD_REQUEST;
-                if (value[k] != '0')
-                    req->has_body = true;
+                length = length * 10 + (uint64_t)(value[k] - '0');
             }
+            /* Two lengths that differ frame the message two ways (RFC 9112, 6.3). */
+            if (content_lengths++ && length != content_length)
+                return HTTP_PARSE_BAD_REQUEST;
+            content_length = length;
+            req->has_body |= length > 0;
         } else if (http_equals_ci(line, colon, "transfer-encoding")) {
             req->has_body = true;
         }

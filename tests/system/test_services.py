@@ -684,6 +684,14 @@ class TestHttp:
                    f"HEAD {path}: Content-Length {head.header('content-length')}, GET body {len(full.body)}")
             expect(g, after.status == 200 and after.body == HELLO, f"HEAD {path} sent a body: next response {after}")
 
+    def test_absolute_form_target(self, gn):
+        """What a client configured with a proxy sends (RFC 9112, 3.2.2: servers MUST accept it)."""
+        g, net = gn
+        r, c = request(g, net, get(f"http://{GUEST_ADDR}/hello"))
+        check_framing(g, r, 200, "keep-alive")
+        expect(g, r.body == b"hello\n", f"body {r.body!r}")
+        c.close()
+
     def test_not_found(self, gn):
         g, net = gn
         for path in ("/missing", "/hello/", "/HELLO", "/" + "x" * 254):
@@ -769,6 +777,7 @@ class TestHttp:
         "header-without-colon": b"GET / HTTP/1.1\r\nHost x\r\n\r\n",
         "space-before-colon": b"GET / HTTP/1.1\r\nHost : x\r\n\r\n",
         "folded-header": b"GET / HTTP/1.1\r\nX-A: 1\r\n 2\r\n\r\n",
+        "differing-content-lengths": b"GET / HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab",
         "request-line-over-1056": b"GET /a HTTP/1.1" + b" " * 1100 + b"\r\n\r\n",
         "65-header-lines": b"GET / HTTP/1.1\r\n" + b"".join(b"X-%d: y\r\n" % i for i in range(65)) + b"\r\n",
         "9-KiB-of-headers": (b"GET / HTTP/1.1\r\n" + b"".join(b"X-%02d: %s\r\n" % (i, b"z" * 192) for i in range(46))

@@ -71,6 +71,42 @@ TEST(http_bodies_are_noticed)
     CHECK(r.has_body);
     CHECK_EQ(parse("POST / HTTP/1.1\r\nContent-Length: -1\r\n\r\n", &r, &n), HTTP_PARSE_BAD_REQUEST);
     CHECK_EQ(parse("POST / HTTP/1.1\r\nContent-Length: 1x\r\n\r\n", &r, &n), HTTP_PARSE_BAD_REQUEST);
+    CHECK_EQ(parse("POST / HTTP/1.1\r\nContent-Length: 5 6\r\n\r\n", &r, &n), HTTP_PARSE_BAD_REQUEST);
+    CHECK_EQ(parse("POST / HTTP/1.1\r\nContent-Length: 99999999999999999999999\r\n\r\n", &r, &n),
+             HTTP_PARSE_BAD_REQUEST);
+    /* Two lengths that differ frame the message two ways, the stuff of request
+     * smuggling: an unrecoverable error (RFC 9112, 6.3). The same one twice is not. */
+    CHECK_EQ(parse("POST / HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n", &r, &n),
+             HTTP_PARSE_BAD_REQUEST);
+    CHECK_EQ(parse("POST / HTTP/1.1\r\nContent-Length: 0\r\ncontent-length: 5\r\n\r\n", &r, &n),
+             HTTP_PARSE_BAD_REQUEST);
+    CHECK_EQ(parse("POST / HTTP/1.1\r\nContent-Length: 5\r\nContent-Length: 005\r\n\r\n", &r, &n), HTTP_PARSE_OK);
+    CHECK(r.has_body);
+}
+
+/* RFC 9112, 3.2.2: a server MUST accept the absolute-form, as a proxy's client sends it. */
+TEST(http_absolute_form_targets)
+{
+    struct http_request r;
+    size_t n;
+    const struct {
+        const char *line, *target;
+    } cases[] = {
+        { "GET http://10.0.2.15/a.txt HTTP/1.1", "/a.txt" },
+        { "GET HTTP://host:8080/dir/?q=1 HTTP/1.1", "/dir/?q=1" },
+        { "GET https://h HTTP/1.1", "/" },
+        { "GET http://h?x=1 HTTP/1.1", "/?x=1" },
+        { "GET http://user@[fe80::1]:80/p HTTP/1.1", "/p" },
+        { "GET /http://x/y HTTP/1.1", "/http://x/y" },  /* origin-form that merely contains a URI */
+        { "GET ftp://h/a HTTP/1.1", "ftp://h/a" },      /* not ours: left as it is (404) */
+        { "OPTIONS * HTTP/1.1", "*" },
+    };
+    for (unsigned i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char text[256];
+        snprintf(text, sizeof(text), "%s\r\nHost: x\r\n\r\n", cases[i].line);
+        CHECK_EQ(parse(text, &r, &n), HTTP_PARSE_OK);
+        CHECK_STR_EQ(r.target, cases[i].target);
+    }
 }
 
 TEST(http_incomplete_until_blank_line)
