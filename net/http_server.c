@@ -40,7 +40,7 @@ struct http_conn {
     size_t body_len, body_sent;
     char *owned_body;        /* generated bodies (/stats), freed when sent */
     bool close_after;        /* Connection: close, or an error response */
-    bool unread_input;       /* the client sent, or may still send, what is not read: a body, a refused request */
+    bool unread_input;       /* the client may still send what is not read: a body, the rest of a refused request */
     bool lingering;          /* response sent and FIN queued; reading and dropping until the client's FIN */
     bool peer_closed;
     uint64_t last_active, linger_start;
@@ -261,7 +261,7 @@ static void process(struct http_conn *c)
             c->header_len = 0;
             if (c->close_after) {
                 tcp_output(c->pcb);
-                if (c->unread_input)
+                if (c->unread_input || c->request_len)
                     conn_linger(c);
                 else
                     conn_close(c);
@@ -377,8 +377,10 @@ static err_t on_poll(void *arg, struct tcp_pcb *pcb)
     }
     uint64_t now = clock_now_ns();
     if (c->lingering) {
-        if (now - c->last_active > LINGER_IDLE_NS || now - c->linger_start > LINGER_MAX_NS)
-            conn_close(c); /* the pcb stays, with lwIP, until its FIN_WAIT_2 timeout */
+        if (now - c->last_active > LINGER_IDLE_NS || now - c->linger_start > LINGER_MAX_NS) {
+            conn_close(c); /* the pcb stays with lwIP until its FIN_WAIT_2 timeout */
+            return ERR_ABRT; /* as after any close here: lwIP then leaves the pcb alone */
+        }
         return ERR_OK;
     }
     if (now - c->last_active > IDLE_TIMEOUT_NS) {

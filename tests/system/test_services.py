@@ -709,7 +709,8 @@ class TestHttp:
         expect(g, c.closed_by_server(), f"{method}: the server kept the connection after 405")
         c.close()
 
-    # A request with a body this server does not read: the whole response, then
+    # What the client sent and this server does not read (a body, the rest of a
+    # refused request, requests after one that closes): the whole response, then
     # an orderly close (FIN), never a reset -- a reset can reach the client
     # before it has read the response, and it then sees none (curl: "Recv
     # failure: Connection reset by peer"). name -> (first send, later parts,
@@ -725,6 +726,8 @@ class TestHttp:
         "one-mebibyte-upload": (b"PUT / HTTP/1.1\r\nHost: x\r\nContent-Length: 1048576\r\n\r\n",
                                 [bytes(1048576)], 405),
         "more-after-a-400": (b"GET / HTTP/1.1\r\nHost x\r\n\r\n", [b"", b"whatever comes next\r\n"], 400),
+        # Requests after one that asked to close are not answered (RFC 9112, 9.6), nor reset.
+        "pipelined-after-close": (b"GET / HTTP/1.1\r\nConnection: close\r\n\r\nGET /hello HTTP/1.1\r\n\r\n", [], 200),
     }
 
     @pytest.mark.parametrize("name", BODIES)
