@@ -35,6 +35,8 @@ EFI_LIB = "/usr/lib"
 GUEST_ADDR = "10.0.2.15"
 HOST_ADDR = "10.0.2.2"
 TAP = "tap0"
+# Both guests' IPv6 link-local address: the EUI-64 of QEMU's default MAC, 52:54:00:12:34:56.
+GUEST_LL = "fe80::5054:ff:fe12:3456"
 
 OURS_READY = re.compile(r"^READY ip=\S+ .* t=(\d+\.\d+)ms")
 EMPTY_READY = {"efi": re.compile(r"^EMPTY-EFI READY"), "pvh": re.compile(r"^EMPTY-PVH READY")}

@@ -73,6 +73,7 @@ http {
     open_file_cache max=1000 inactive=60s;
     server {
         listen 80 default_server;
+        listen [::]:80 default_server;
         root /www;
         index index.html;
     }

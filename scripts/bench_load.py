@@ -10,7 +10,7 @@ import threading
 import time
 from pathlib import Path
 
-from bench_guests import GUEST_ADDR, BenchError, in_netns, run_in_netns
+from bench_guests import GUEST_ADDR, GUEST_LL, TAP, BenchError, in_netns, run_in_netns
 
 HTTP_PORT = 80
 ECHO_PORT = 7
@@ -179,11 +179,13 @@ def wrk_failures(r):
 
 # -- one large file -------------------------------------------------------------------------------
 
-def download(netns, path, expected, out, timeout=120):
+def download(netns, path, expected, out, timeout=120, ipv6=False):
     """GET path over one new connection with curl into `out`; the body must be
-    `expected`, byte for byte. MB/s (10^6) from connect to the last byte."""
-    cmd = ["curl", "-sS", "--max-time", str(timeout), "-o", str(out),
-           "-w", "%{http_code} %{size_download} %{time_total}", f"http://{GUEST_ADDR}{path}"]
+    `expected`, byte for byte. MB/s (10^6) from connect to the last byte.
+    ipv6: to the guest's link-local address instead of its IPv4 one."""
+    host = f"[{GUEST_LL}%25{TAP}]" if ipv6 else GUEST_ADDR
+    cmd = ["curl", "-sS", "--globoff", "--max-time", str(timeout), "-o", str(out),
+           "-w", "%{http_code} %{size_download} %{time_total}", f"http://{host}{path}"]
     p = run_in_netns(netns, cmd, timeout=timeout + 10)
     fields = p.stdout.split()
     if p.returncode != 0 or len(fields) != 3:

@@ -65,6 +65,7 @@ METRICS = [
      (">= 5x Linux", lambda v, r: None if r is None else r >= 5)),
     ("site_large_MBps", "site: 16 MiB file, one connection", "MB/s", "higher",
      (">= 2x Linux", lambda v, r: None if r is None else r >= 2)),
+    ("site_large_v6_MBps", "site: 16 MiB file over IPv6, one connection", "MB/s", "higher", None),
     ("site_errors", "  site: errors, stalls, wrong bytes", "count", "lower", ("0", lambda v, r: v == 0)),
     ("rings_split_ka_c4_rps", "split ring: keep-alive -c4 req/s", "req/s", "higher", None),
     ("rings_packed_ka_c4_rps", "packed ring: keep-alive -c4 req/s", "req/s", "higher", None),

@@ -2,11 +2,13 @@
 10.0.2.2/24 for the guest at 10.0.2.15 (DESIGN.md, "Test network").
 
 All traffic stays inside the namespace; its name is unique per run so runs
-can share a machine; it is deleted on exit, whatever happened. Needs root.
+can share a machine; it is deleted on exit, whatever happened, and one left
+by a run that was killed outright is deleted by the next. Needs root.
 """
 
 import itertools
 import os
+import re
 import subprocess
 
 HOST_ADDR = "10.0.2.2"
@@ -15,6 +17,28 @@ TAP = "tap0"
 GUEST_STATIC_CMDLINE = f"ip={GUEST_ADDR}/24 gw={HOST_ADDR}"
 
 _counter = itertools.count()
+_reaped = False
+
+
+def _reap_stale():
+    """Deletes the namespaces of runs that were killed (SIGKILL, a lost
+    machine) before their own cleanup could: named for a process that is
+    gone, with nothing running inside. Once per process."""
+    global _reaped
+    if _reaped:
+        return
+    _reaped = True
+    try:
+        names = os.listdir("/run/netns")
+    except OSError:
+        return
+    for name in names:
+        m = re.fullmatch(r"ukt-(\d+)-\d+", name)
+        if not m or os.path.exists(f"/proc/{m.group(1)}"):
+            continue
+        pids = subprocess.run(["ip", "netns", "pids", name], capture_output=True, text=True, timeout=10)
+        if pids.returncode == 0 and not pids.stdout.strip():
+            subprocess.run(["ip", "netns", "del", name], capture_output=True, timeout=30)
 
 
 def have_root():
@@ -31,6 +55,7 @@ class PrivateNetwork:
         subprocess.run(["ip", *args], check=True, capture_output=True, text=True, timeout=30)
 
     def __enter__(self):
+        _reap_stale()
         self._ip("netns", "add", self.name)
         try:
             self._ip("-n", self.name, "link", "set", "lo", "up")
