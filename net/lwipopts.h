@@ -32,7 +32,11 @@
 #define MEMP_NUM_FRAG_PBUF 32
 #define MEMP_NUM_ARP_QUEUE 32
 #define MEMP_NUM_SYS_TIMEOUT (LWIP_NUM_SYS_TIMEOUT_INTERNAL + 4)
-#define PBUF_POOL_SIZE 64           /* receive frames are driver buffers, not pool pbufs */
+/* Received frames are the driver's buffers, not pool pbufs, and nothing here
+ * asks for PBUF_POOL: a token pool. Its 64 of old were 96 KiB of .bss, and
+ * OVMF must find room for the whole image, .bss too: at -m 40 it could not
+ * ("BdsDxe: failed to load ... Not Found"), and the empty EFI app loaded. */
+#define PBUF_POOL_SIZE 4
 /* Sized for a 1500-byte frame, not from TCP_MSS (8960 for MTU 9000): pool
  * pbufs carry no received frames here, and at 8960 the pool alone took
  * 580 KiB of .bss, 7 % of an 8 MiB microvm. */
