@@ -538,6 +538,22 @@ def udp_echo(g, sock, sizes, seed, addr):
 UDP_SIZES = sorted(set(range(1, 65)) | set(range(64, 1473, 37)) | {1471, 1472})
 
 
+def wrk_hello(g, net, threads, connections, seconds):
+    """wrk on /hello from the namespace; fails the test on any error or no
+    request at all. Returns wrk's output."""
+    r = run(net, "wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--timeout", "2s",
+            f"http://{GUEST_ADDR}/hello", timeout=60)
+    out = r.stdout.decode(errors="replace") + r.stderr.decode(errors="replace")
+    expect(g, r.returncode == 0, f"wrk failed ({r.returncode}):\n{out}")
+    m = re.search(r"(\d+) requests in ([\d.]+)s", out)
+    expect(g, m and int(m.group(1)) > 0, f"wrk made no requests:\n{out}")
+    expect(g, "Socket errors" not in out, f"wrk saw socket errors:\n{out}")
+    expect(g, "Non-2xx" not in out, f"wrk saw non-2xx responses:\n{out}")
+    rate = re.search(r"Requests/sec:\s*([\d.]+)", out)
+    print(f"wrk: {m.group(1)} requests in {m.group(2)} s, {rate.group(1) if rate else '?'} requests/s")
+    return out
+
+
 def ping(g, net, *args, count=5):
     result = run(net, "ping", "-q", "-c", str(count), "-i", "0.2", "-W", "2", "-w", "20", *args, timeout=60)
     out = result.stdout.decode(errors="replace")
@@ -1022,15 +1038,7 @@ class TestLoad:
 
     def test_wrk_10s(self, gn):
         g, net = gn
-        r = run(net, "wrk", "-t2", "-c8", "-d10s", "--timeout", "2s", f"http://{GUEST_ADDR}/hello", timeout=60)
-        out = r.stdout.decode(errors="replace") + r.stderr.decode(errors="replace")
-        expect(g, r.returncode == 0, f"wrk failed ({r.returncode}):\n{out}")
-        m = re.search(r"(\d+) requests in ([\d.]+)s", out)
-        expect(g, m and int(m.group(1)) > 0, f"wrk made no requests:\n{out}")
-        expect(g, "Socket errors" not in out, f"wrk saw socket errors:\n{out}")
-        expect(g, "Non-2xx" not in out, f"wrk saw non-2xx responses:\n{out}")
-        rate = re.search(r"Requests/sec:\s*([\d.]+)", out)
-        print(f"wrk: {m.group(1)} requests in {m.group(2)} s, {rate.group(1) if rate else '?'} requests/s")
+        out = wrk_hello(g, net, threads=2, connections=8, seconds=10)
         # Still serving, and the server's books balance once the load is gone.
         try:
             c = HttpClient(connect(net))

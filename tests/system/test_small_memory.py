@@ -10,7 +10,7 @@ import re
 import pytest
 
 from netns import GUEST_ADDR, PrivateNetwork, have_root
-from test_services import check_healthy, connect, expect, name_pcap, run, start_guest, tcp_echo, wait_ready
+from test_services import check_healthy, connect, expect, name_pcap, start_guest, tcp_echo, wait_ready, wrk_hello
 
 needs_root = pytest.mark.skipif(not have_root(), reason="needs root for network namespaces and tap devices")
 
@@ -34,12 +34,7 @@ def test_small_memory_serves(request, tmp_path, case):
         expect(g, pool, "no receive pool on the console")
         print(f"{case}: {pool.group(1)} receive buffers, {pool.group(2)} KiB")
 
-        r = run(net, "wrk", "-t1", "-c4", "-d5s", "--timeout", "2s", f"http://{GUEST_ADDR}/hello", timeout=60)
-        out = r.stdout.decode(errors="replace") + r.stderr.decode(errors="replace")
-        expect(g, r.returncode == 0, f"wrk failed ({r.returncode}):\n{out}")
-        done = re.search(r"(\d+) requests in", out)
-        expect(g, done and int(done.group(1)) > 0, f"wrk made no requests:\n{out}")
-        expect(g, "Socket errors" not in out and "Non-2xx" not in out, f"wrk saw errors:\n{out}")
+        wrk_hello(g, net, threads=1, connections=4, seconds=5)
 
         sock = connect(net, (GUEST_ADDR, 7), g=g)
         try:
