@@ -335,13 +335,13 @@ static err_t on_recv(void *arg, struct tcp_pcb *pcb, struct pbuf *p, err_t err)
         size_t consumed;
         if (c->header_len == 0 &&
             http_parse_request(c->request, c->request_len, &req, &consumed) == HTTP_PARSE_INCOMPLETE) {
-            /* A full buffer and still no complete request: over the limits. */
-            /* Acknowledge everything taken, the dropped segment too: lwIP answers a
-             * close with unread data by a reset, which would lose the 400. */
-            tcp_recved(pcb, (u16_t)(c->request_len + p->tot_len));
+            /* A full buffer and still no complete request: over the limits.
+             * This segment, which does not fit, is dropped here; the 400's
+             * close drops the buffer and what follows (conn_linger). */
+            tcp_recved(pcb, p->tot_len);
+            stats.input_bytes_discarded += p->tot_len;
             pbuf_free(p);
             respond_error(c, 400);
-            c->request_len = 0;
             process(c);
             return ERR_OK;
         }
