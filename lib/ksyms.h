@@ -9,10 +9,12 @@
 
 #include <stdint.h>
 
+/* 8 bytes an entry (about 900 of them): scripts/gen-ksyms refuses a function
+ * of 64 KiB or more, or a name blob that large. */
 struct ksym {
     uint32_t offset; /* from ImageBase */
-    uint32_t size;
-    uint32_t name;   /* index into the name blob */
+    uint16_t size;
+    uint16_t name;   /* index into the name blob */
 };
 
 struct ksym_table {

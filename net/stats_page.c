@@ -315,11 +315,23 @@ static void netif_metrics(struct text *t)
     nic_counter_families(t, tx_fields, sizeof(tx_fields) / sizeof(tx_fields[0]), nic_netif_count(), netif_tx_stats_of);
 }
 
-static void interrupt_metric(void *ctx, unsigned vector, uint64_t count)
+static void interrupt_metric(void *ctx, unsigned vector, uint64_t count, uint64_t unclaimed)
 {
+    (void)unclaimed;
     char labels[24];
     snprintf(labels, sizeof(labels), "vector=\"0x%x\"", vector);
     metric(ctx, "kernel_interrupts_total", "counter", "Interrupts delivered, by vector.", labels, count);
+}
+
+/* A family of its own: Prometheus wants each family's samples together. */
+static void unclaimed_metric(void *ctx, unsigned vector, uint64_t count, uint64_t unclaimed)
+{
+    (void)count;
+    char labels[24];
+    snprintf(labels, sizeof(labels), "vector=\"0x%x\"", vector);
+    metric(ctx, "kernel_interrupts_unclaimed_total", "counter",
+           "Interrupts no handler claimed (a shared line's other device, a level interrupt delivered again).", labels,
+           unclaimed);
 }
 
 static void kernel_metrics(struct text *t)
@@ -333,8 +345,10 @@ static void kernel_metrics(struct text *t)
     metric(t, "kernel_heap_allocations", "gauge", "Live kernel heap blocks.", NULL, h->allocations);
     metric(t, "kernel_heap_bytes", "gauge", "Bytes in live kernel heap blocks.", NULL, h->bytes_in_use);
     metric(t, "kernel_heap_failed_allocations_total", "counter", "Kernel heap allocations refused.", NULL, h->failed_allocations);
-    if (sources.interrupt_counts)
+    if (sources.interrupt_counts) {
         sources.interrupt_counts(interrupt_metric, t);
+        sources.interrupt_counts(unclaimed_metric, t);
+    }
     metric(t, "kernel_timers_fired_total", "counter", "Kernel timers that fired.", NULL, timers_fired());
 }
 

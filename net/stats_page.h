@@ -8,8 +8,8 @@
 
 /* What the page shows that net/ does not own; kmain passes it down (net_config). */
 struct stats_sources {
-    /* Calls emit(ctx, vector, count) for each interrupt vector that fired. */
-    void (*interrupt_counts)(void (*emit)(void *ctx, unsigned vector, uint64_t count), void *ctx);
+    /* Calls emit(ctx, vector, count, unclaimed) for each interrupt vector that fired. */
+    void (*interrupt_counts)(void (*emit)(void *ctx, unsigned vector, uint64_t count, uint64_t unclaimed), void *ctx);
 };
 
 void stats_page_init(const struct stats_sources *src);

@@ -11,6 +11,7 @@
 #define IOAPIC_REG_VERSION 0x01
 #define IOAPIC_REG_REDTBL 0x10 /* entry n: 0x10 + 2n (low), 0x11 + 2n (high) */
 #define IOAPIC_MMIO_SIZE 0x20
+#define ROUTES_MAX 32
 
 struct ioapic {
     volatile uint32_t *mmio;
@@ -23,6 +24,13 @@ static struct ioapic ioapics[MADT_MAX_IOAPICS];
 static int ioapic_count;
 static const struct madt_info *ioapic_madt;
 static uint8_t ioapic_dest;
+
+/* The vector each routed GSI delivers, so that a stuck line can be found by its vector. */
+static struct {
+    uint32_t gsi;
+    uint8_t vector;
+} routes[ROUTES_MAX];
+static int route_count;
 
 static uint32_t ioapic_read(const struct ioapic *io, uint32_t reg)
 {
@@ -89,6 +97,14 @@ int ioapic_route_gsi(uint32_t gsi, uint8_t vector, struct irq_line_mode mode)
     if (!io)
         return -ENODEV;
     write_entry(io, pin, ioapic_redirection_entry(vector, ioapic_dest, mode, true));
+    int r = 0;
+    while (r < route_count && routes[r].gsi != gsi)
+        r++;
+    if (r < ROUTES_MAX) {
+        routes[r].gsi = gsi;
+        routes[r].vector = vector;
+        route_count += r == route_count;
+    }
     log_debug("ioapic: GSI %u -> vector 0x%x, %s, active %s", gsi, vector, mode.level_triggered ? "level" : "edge",
               mode.active_low ? "low" : "high");
     return 0;
@@ -114,6 +130,15 @@ int ioapic_mask(uint32_t gsi)
 int ioapic_unmask(uint32_t gsi)
 {
     return set_mask(gsi, false);
+}
+
+int ioapic_mask_vector(uint8_t vector)
+{
+    int masked = 0;
+    for (int r = 0; r < route_count; r++)
+        if (routes[r].vector == vector && set_mask(routes[r].gsi, true) == 0)
+            masked++;
+    return masked;
 }
 
 uint32_t ioapic_isa_irq_to_gsi(uint8_t irq, struct irq_line_mode *mode)

@@ -18,6 +18,9 @@ int ioapic_route_gsi(uint32_t gsi, uint8_t vector, struct irq_line_mode mode);
 int ioapic_mask(uint32_t gsi);
 int ioapic_unmask(uint32_t gsi);
 
+/* Masks every GSI routed to `vector` (a line stuck asserted): how many. */
+int ioapic_mask_vector(uint8_t vector);
+
 /* An ISA IRQ's GSI and line mode after the MADT's interrupt source overrides. */
 uint32_t ioapic_isa_irq_to_gsi(uint8_t irq, struct irq_line_mode *mode);
 

@@ -1,10 +1,11 @@
 #include "arch/x86_64/irq.h"
 
+#include "arch/x86_64/ioapic.h"
 #include "arch/x86_64/lapic.h"
 #include "lib/errno.h"
 #include "lib/log.h"
 
-/* Reports of unclaimed or unexpected interrupts stop after this many per vector. */
+/* Reports of interrupts on a vector with no handler stop after this many. */
 #define REPORT_LIMIT 4
 
 struct irq_handler {
@@ -21,6 +22,8 @@ int irq_alloc_vector(void)
     for (int v = VECTOR_DEVICE_FIRST; v <= VECTOR_DEVICE_LAST; v++) {
         if (!irq_vector_allocated[v]) {
             irq_vector_allocated[v] = true;
+            irq_vector_stats[v].unclaimed_run = 0; /* a new owner: its line is not the last one's */
+            irq_vector_stats[v].masked_as_stuck = false;
             return v;
         }
     }
@@ -57,6 +60,14 @@ int irq_unregister(uint8_t vector, irq_handler_fn fn, void *ctx)
     return -EINVAL;
 }
 
+static void mask_stuck_line(uint8_t vector, struct irq_vector_stats *stats)
+{
+    int lines = ioapic_mask_vector(vector);
+    stats->masked_as_stuck = lines > 0;
+    log_error("irq: vector 0x%x: %u interrupts in a row that no handler claimed: %s", vector, IRQ_STUCK_RUN,
+              lines ? "its line is stuck asserted; masked, its devices get no more interrupts" : "no IOAPIC line to mask");
+}
+
 void irq_dispatch(const struct trap_frame *frame)
 {
     uint8_t vector = (uint8_t)frame->vector;
@@ -74,11 +85,14 @@ void irq_dispatch(const struct trap_frame *frame)
             claimed |= h->fn(h->ctx); /* call every handler: a shared line may have several sources */
         }
     }
-    if (!claimed) {
+    if (claimed) {
+        stats->unclaimed_run = 0;
+    } else {
         stats->unclaimed++;
-        if (stats->unclaimed <= REPORT_LIMIT)
-            log_warn("irq: vector 0x%x %s (%llu so far)", vector, any ? "not claimed by any handler" : "has no handler",
-                     (unsigned long long)stats->unclaimed);
+        if (!any && stats->unclaimed <= REPORT_LIMIT)
+            log_warn("irq: vector 0x%x has no handler (%llu so far)", vector, (unsigned long long)stats->unclaimed);
+        if (++stats->unclaimed_run == IRQ_STUCK_RUN)
+            mask_stuck_line(vector, stats);
     }
     lapic_eoi();
 }
@@ -88,9 +102,9 @@ struct irq_vector_stats irq_stats(uint8_t vector)
     return irq_vector_stats[vector];
 }
 
-void irq_for_each_count(void (*emit)(void *ctx, unsigned vector, uint64_t count), void *ctx)
+void irq_for_each_count(void (*emit)(void *ctx, unsigned vector, uint64_t count, uint64_t unclaimed), void *ctx)
 {
     for (unsigned v = VECTOR_DEVICE_FIRST; v < VECTOR_COUNT; v++)
         if (irq_vector_stats[v].count)
-            emit(ctx, v, irq_vector_stats[v].count);
+            emit(ctx, v, irq_vector_stats[v].count, irq_vector_stats[v].unclaimed);
 }

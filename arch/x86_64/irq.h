@@ -36,12 +36,22 @@ int irq_unregister(uint8_t vector, irq_handler_fn fn, void *ctx);
 /* Called by trap_dispatch for vectors 32-255. */
 void irq_dispatch(const struct trap_frame *frame);
 
+/* A level-triggered line that no handler claims this many times in a row is
+ * taken to be stuck asserted: it would deliver again at every EOI and starve
+ * the main loop, so its IOAPIC input is masked (Linux's "nobody cared"). An
+ * unclaimed delivery now and then is normal: a shared line's other device, or
+ * a hypervisor delivering a level interrupt again after the device was
+ * acknowledged (KVM does it on some hosts: docs/interrupts.md). */
+#define IRQ_STUCK_RUN 1000
+
 struct irq_vector_stats {
-    uint64_t count;      /* deliveries */
-    uint64_t unclaimed;  /* deliveries no handler claimed */
+    uint64_t count;          /* deliveries */
+    uint64_t unclaimed;      /* deliveries no handler claimed */
+    uint32_t unclaimed_run;  /* unclaimed since the last claimed one */
+    bool masked_as_stuck;    /* its line was masked after IRQ_STUCK_RUN */
 };
 struct irq_vector_stats irq_stats(uint8_t vector);
-/* Calls emit(ctx, vector, count) for each device or timer vector delivered at least once. */
-void irq_for_each_count(void (*emit)(void *ctx, unsigned vector, uint64_t count), void *ctx);
+/* Calls emit(ctx, vector, count, unclaimed) for each device or timer vector delivered at least once. */
+void irq_for_each_count(void (*emit)(void *ctx, unsigned vector, uint64_t count, uint64_t unclaimed), void *ctx);
 
 #endif

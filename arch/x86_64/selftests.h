@@ -10,6 +10,10 @@ int selftest_self_ipi(char *reason, size_t reason_size);
 /* The PIT's IRQ 0, routed through the MADT override and the IOAPIC, arrives. */
 int selftest_ioapic_pit(char *reason, size_t reason_size);
 
+/* A level-triggered line held asserted that no handler claims is masked
+ * (IRQ_STUCK_RUN) and the kernel goes on. */
+int selftest_stuck_line(char *reason, size_t reason_size);
+
 /* 2 s by the guest clock: periodic timers fire on time, woken by the LAPIC
  * timer, and the TSC clock agrees with the ACPI PM timer. */
 int selftest_timer(char *reason, size_t reason_size);

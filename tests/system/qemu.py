@@ -73,11 +73,12 @@ class Guest:
     """
 
     def __init__(self, workdir, machine="q35", cmdline=None, extra_args=(),
-                 nic=DEFAULT_NIC, kernel=None, memory=256, prefix=(), disk=None, boot="efi", initrd=None):
+                 nic=DEFAULT_NIC, kernel=None, memory=256, prefix=(), disk=None, boot="efi", initrd=None, accel=None):
         """prefix: a command QEMU runs under, e.g. ("ip", "netns", "exec", NS).
         disk: boot this disk image (make image) instead of the kernel file.
         boot: "efi" (OVMF, kernel.efi) or "pvh" (kernel-pvh.elf, no OVMF).
-        initrd: a site archive handed over with -initrd (docs/boot.md)."""
+        initrd: a site archive handed over with -initrd (docs/boot.md).
+        accel: tcg or kvm; by default $ACCEL, else tcg."""
         self.boot = boot
         self.disk = disk
         self.initrd = initrd
@@ -89,7 +90,7 @@ class Guest:
         self.nic = tuple(nic)
         self.kernel = Path(kernel) if kernel else REPO / KERNELS[boot]
         self.memory = memory
-        self.accel = os.environ.get("ACCEL") or "tcg"
+        self.accel = accel or os.environ.get("ACCEL") or "tcg"
         self.log_path = self.workdir / "serial.log"
         self.stderr_path = self.workdir / "qemu.stderr"
         self.monitor_path = self.workdir / "monitor.sock"

@@ -1,0 +1,69 @@
+"""Under KVM, where this machine's /dev/kvm works (the rest of the suite runs
+under TCG, which has no x2APIC and delivers each level-triggered interrupt
+once). QEMU's microvm is mostly run under KVM: the PVH kernel boots there with
+the x2APIC, serves everything (ping v4 and v6, curl, TCP and UDP echo), and
+its line interrupt raises no warnings. KVM here delivers a level-triggered
+interrupt a second time after the device was acknowledged, so about half of
+them find InterruptStatus 0: they are counted in
+kernel_interrupts_unclaimed_total, not reported (docs/interrupts.md).
+kernel.efi is not run here: OVMF guests die under this host's KVM ("KVM
+internal error", at an x87 instruction). Needs root and a usable /dev/kvm."""
+
+import fcntl
+import os
+import re
+
+import pytest
+
+from netns import GUEST_STATIC_CMDLINE, PrivateNetwork, have_root
+from qemu import PVH_KERNEL
+from test_pvh import serves
+from test_services import CapturedGuest, expect, name_pcap, stats, wait_ready
+
+KVM_GET_API_VERSION = 0xAE00
+
+
+def kvm_usable():
+    """Whether /dev/kvm answers (KVM_GET_API_VERSION is 12 on every KVM)."""
+    try:
+        fd = os.open("/dev/kvm", os.O_RDWR)
+    except OSError:
+        return False
+    try:
+        return fcntl.ioctl(fd, KVM_GET_API_VERSION) == 12
+    except OSError:
+        return False
+    finally:
+        os.close(fd)
+
+
+pytestmark = [
+    pytest.mark.skipif(not have_root(), reason="needs root for network namespaces and tap devices"),
+    pytest.mark.skipif(not kvm_usable(), reason="no usable /dev/kvm on this machine"),
+    pytest.mark.skipif(not PVH_KERNEL.is_file(), reason=f"{PVH_KERNEL} is not built; run 'make'"),
+]
+
+
+def test_microvm_under_kvm_serves_without_interrupt_warnings(request, tmp_path):
+    with PrivateNetwork() as net:
+        g = CapturedGuest(tmp_path, machine="microvm", boot="pvh", memory=64, cmdline=GUEST_STATIC_CMDLINE,
+                          nic=net.nic(device="virtio-net-device"), prefix=net.prefix, snaplen=160, accel="kvm")
+        g.start()
+        request.addfinalizer(g.kill)
+        name_pcap(request, g)
+        wait_ready(g, timeout=60)
+        log = g.serial()
+        expect(g, re.search(r"lapic: x2APIC \(MSRs\), id 0, ", log), "KVM offers the x2APIC, yet it was not used")
+        line = re.search(r"virtio: (mmio@[0-9a-f]+): interrupt line \(GSI \d+, level, active high, vector (0x[0-9a-f]+)\)",
+                         log)
+        expect(g, line, "the NIC did not take its interrupt line")
+        serves(g, net)
+        s = stats(g, net)
+        vector = f'{{vector="{line.group(2)}"}}'
+        delivered = s.get(("kernel_interrupts_total", vector), 0)
+        unclaimed = s.get(("kernel_interrupts_unclaimed_total", vector))
+        expect(g, delivered > 0, "the NIC's line delivered no interrupt: the transfers were polled")
+        expect(g, unclaimed is not None, "/stats has no kernel_interrupts_unclaimed_total for the NIC's vector")
+        expect(g, unclaimed < delivered, f"every one of {delivered} interrupts was unclaimed")
+        warnings = re.findall(r"^.*irq: .*$", g.serial(), re.MULTILINE)
+        expect(g, not warnings, f"interrupt warnings on the console: {warnings}")
