@@ -196,6 +196,63 @@ static uint64_t hypervisor_tsc_hz(void)
     return (uint64_t)cpuid(CPUID_HYPERVISOR_TIMING, 0).eax * 1000;
 }
 
+/* KVM's pvclock (kvmclock): the hypervisor writes the TSC-to-ns factors it
+ * uses into guest memory named by an MSR. Asked once, then switched off. */
+#define KVM_SIGNATURE_EBX 0x4b4d564bu /* "KVMKVMKVM\0\0\0" */
+#define KVM_SIGNATURE_ECX 0x564b4d56u
+#define KVM_SIGNATURE_EDX 0x0000004du
+#define CPUID_KVM_FEATURES 0x40000001u
+#define KVM_FEATURE_CLOCKSOURCE2 (1u << 3)
+#define MSR_KVM_SYSTEM_TIME_NEW 0x4b564d01u
+#define KVMCLOCK_ENABLE 1u
+#define KVMCLOCK_TRIES 1000
+
+struct pvclock_time_info {
+    uint32_t version; /* odd while the hypervisor writes */
+    uint32_t pad0;
+    uint64_t tsc_timestamp;
+    uint64_t system_time;
+    uint32_t tsc_to_system_mul;
+    int8_t tsc_shift;
+    uint8_t flags;
+    uint8_t pad[2];
+};
+
+static bool on_kvm(void)
+{
+    if (!(cpuid(1, 0).ecx & (1u << 31)))  /* CPUID.1:ECX.hypervisor */
+        return false;
+    struct cpuid_regs r = cpuid(CPUID_HYPERVISOR_BASE, 0);
+    return r.ebx == KVM_SIGNATURE_EBX && r.ecx == KVM_SIGNATURE_ECX && r.edx == KVM_SIGNATURE_EDX &&
+           r.eax >= CPUID_KVM_FEATURES;
+}
+
+static uint64_t kvmclock_tsc_hz(void)
+{
+    /* Its own 32 bytes, aligned so they never cross a page; the kernel runs
+     * identity-mapped when it calibrates (both entries), so this address is
+     * the physical one the MSR wants. */
+    static volatile struct pvclock_time_info info __attribute__((aligned(32)));
+    if (!on_kvm() || !(cpuid(CPUID_KVM_FEATURES, 0).eax & KVM_FEATURE_CLOCKSOURCE2))
+        return 0;
+    info.version = 0;
+    wrmsr(MSR_KVM_SYSTEM_TIME_NEW, (uint64_t)(uintptr_t)&info | KVMCLOCK_ENABLE);
+    uint32_t mul = 0;
+    int8_t shift = 0;
+    for (int i = 0; i < KVMCLOCK_TRIES; i++) {
+        uint32_t version = info.version;
+        __asm__ volatile("" ::: "memory");
+        mul = info.tsc_to_system_mul;
+        shift = info.tsc_shift;
+        __asm__ volatile("" ::: "memory");
+        if (version && !(version & 1) && version == info.version)
+            break;
+        mul = 0;
+    }
+    wrmsr(MSR_KVM_SYSTEM_TIME_NEW, 0);
+    return tsc_hz_from_pvclock(mul, shift);
+}
+
 const char *tsc_calibrate(void)
 {
     const char *source = "cpuid 0x15";
@@ -203,6 +260,10 @@ const char *tsc_calibrate(void)
     if (!hz) {
         source = "hypervisor leaf 0x40000010";
         hz = hypervisor_tsc_hz();
+    }
+    if (!hz) {
+        source = "kvmclock";
+        hz = kvmclock_tsc_hz();
     }
     if (!hz) {
         pit_window_start();

@@ -29,4 +29,20 @@ static inline uint64_t tsc_scale_to_ns(const struct tsc_scale *s, uint64_t ticks
     return (uint64_t)(((unsigned __int128)ticks * s->mult) >> TSC_SCALE_SHIFT);
 }
 
+/* The TSC rate a pvclock (KVM's kvmclock) describes: its ns = (ticks shifted
+ * left by shift, right if negative) * mul >> 32, so hz = (1e9 << 32) / mul,
+ * shifted the other way (Linux's pvclock_tsc_khz). 0 when mul is 0 or the
+ * rate is not one a CPU runs at (below 1 MHz or above 1 THz): a hypervisor
+ * that lies is not believed. */
+static inline uint64_t tsc_hz_from_pvclock(uint32_t mul, int8_t shift)
+{
+    if (!mul || shift > 31 || shift < -31)
+        return 0;
+    uint64_t hz = (NS_PER_SEC << TSC_SCALE_SHIFT) / mul;
+    hz = shift < 0 ? hz << -shift : hz >> shift;
+    if (shift < 0 && hz >> -shift != (NS_PER_SEC << TSC_SCALE_SHIFT) / mul)
+        return 0; /* overflowed */
+    return hz >= 1000000ULL && hz <= 1000000000000ULL ? hz : 0;
+}
+
 #endif

@@ -194,3 +194,26 @@ TEST(tsc_scale_monotonic)
         CHECK_EQ(big_steps, 0);
     }
 }
+
+/* kvmclock's factors for a rate, as KVM writes them (mul normalized to
+ * 2^31..2^32 by the shift), give that rate back. */
+TEST(tsc_hz_from_pvclock_recovers_the_rate)
+{
+    CHECK_EQ(tsc_hz_from_pvclock(3303820996u, -1), 2600000000ULL); /* 2.6 GHz as KVM scales it */
+    CHECK_EQ(tsc_hz_from_pvclock(1651910498u, 0), 2600000000ULL);
+    CHECK_EQ(tsc_hz_from_pvclock(825955249u, 1), 2600000000ULL);
+    CHECK_EQ(tsc_hz_from_pvclock(1u << 31, 1), 1000000000ULL);
+    CHECK_EQ(tsc_hz_from_pvclock(2147483648u, -2), 8000000000ULL); /* 8 GHz */
+}
+
+/* A hypervisor that lies is not believed: no division by zero, no shift past
+ * the width, no overflow, no rate a CPU does not run at. */
+TEST(tsc_hz_from_pvclock_refuses_nonsense)
+{
+    CHECK_EQ(tsc_hz_from_pvclock(0, 0), 0ULL);
+    CHECK_EQ(tsc_hz_from_pvclock(1u << 31, 64), 0ULL);
+    CHECK_EQ(tsc_hz_from_pvclock(1u << 31, -128), 0ULL);
+    CHECK_EQ(tsc_hz_from_pvclock(1, -31), 0ULL);              /* overflows 64 bits */
+    CHECK_EQ(tsc_hz_from_pvclock(1, 0), 0ULL);                /* 4.3e18 Hz */
+    CHECK_EQ(tsc_hz_from_pvclock(0xFFFFFFFFu, 31), 0ULL);     /* 0.47 Hz */
+}
