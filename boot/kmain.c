@@ -144,8 +144,10 @@ static void kmain_on_kernel_stack(void *arg)
     /* Nothing of the firmware's is in use any more: stack, tables, GDT and IDT are ours. */
     memory_release_loader(bi, NULL, 0);
     kheap_init();
-    pic_remap_and_mask();
-    log_info("pic: 8259s remapped to vectors 0x%x-0x%x and masked", PIC_VECTOR_BASE, PIC_VECTOR_BASE + 15);
+    if (pic_remap_and_mask())
+        log_info("pic: 8259s remapped to vectors 0x%x-0x%x and masked", PIC_VECTOR_BASE, PIC_VECTOR_BASE + 15);
+    else
+        log_info("pic: none (its mask register does not read back)");
     interrupts_and_time_init(bi);
     pci_init();
     struct virtio_mmio_window mmio[VIRTIO_MMIO_WINDOWS_MAX];

@@ -13,8 +13,16 @@
 #define ICW4_8086 0x01
 #define MASK_ALL 0xFF
 
-void pic_remap_and_mask(void)
+/* Linux's probe_8259A: a mask written to the master reads back only if a PIC
+ * is there (an unclaimed port reads 0xFF). microvm's pic=off has none. */
+#define PROBE_MASK 0xFB
+
+bool pic_remap_and_mask(void)
 {
+    outb(PIC2_DATA, MASK_ALL);
+    outb(PIC1_DATA, PROBE_MASK);
+    if (inb(PIC1_DATA) != PROBE_MASK)
+        return false;
     outb(PIC1_COMMAND, ICW1_INIT_WITH_ICW4);
     outb(PIC2_COMMAND, ICW1_INIT_WITH_ICW4);
     outb(PIC1_DATA, PIC_VECTOR_BASE);
@@ -25,4 +33,5 @@ void pic_remap_and_mask(void)
     outb(PIC2_DATA, ICW4_8086);
     outb(PIC1_DATA, MASK_ALL);
     outb(PIC2_DATA, MASK_ALL);
+    return true;
 }
