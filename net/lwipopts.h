@@ -29,8 +29,19 @@
 #define MEMP_NUM_UDP_PCB 8
 #define MEMP_NUM_REASSDATA 8        /* IP packets being reassembled at once */
 #define IP_REASS_MAX_PBUFS 64       /* fragments held for reassembly, all packets together */
-#define MEMP_NUM_FRAG_PBUF 32
-#define MEMP_NUM_ARP_QUEUE 32
+/* The largest datagram, 64 KiB, leaves as 45 fragments at MTU 1500, each
+ * held until the device has sent it (zero-copy transmit). At 32, UDP echo
+ * of 48000 bytes and more went unanswered (lwip_pool_errors FRAG_PBUF). */
+#define MEMP_NUM_FRAG_PBUF 48
+/* Packets to a neighbour not yet resolved wait for its ARP reply or NA: a
+ * whole fragmented datagram of them. lwIP's ARP_QUEUEING 0 keeps only the
+ * last packet, so a reply to a peer not in the ARP cache lost all but its
+ * last fragment (QEMU's slirp then crashes on the lone last fragment). The
+ * copies queued come from the heap and are refused when it is short. */
+#define ARP_QUEUEING 1
+#define ARP_QUEUE_LEN 48            /* per neighbour */
+#define MEMP_NUM_ARP_QUEUE 64       /* all neighbours together */
+#define MEMP_NUM_ND6_QUEUE 64       /* IPv6: all neighbours together (lwIP's default 20) */
 #define MEMP_NUM_SYS_TIMEOUT (LWIP_NUM_SYS_TIMEOUT_INTERNAL + 4)
 /* Received frames are the driver's buffers, not pool pbufs, and nothing here
  * asks for PBUF_POOL: a token pool. Its 64 of old were 96 KiB of .bss, and
