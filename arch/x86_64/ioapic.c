@@ -132,13 +132,13 @@ int ioapic_unmask(uint32_t gsi)
     return set_mask(gsi, false);
 }
 
-int ioapic_mask_vector(uint8_t vector)
+int ioapic_mask_vector(uint8_t vector, bool masked)
 {
-    int masked = 0;
+    int lines = 0;
     for (int r = 0; r < route_count; r++)
-        if (routes[r].vector == vector && set_mask(routes[r].gsi, true) == 0)
-            masked++;
-    return masked;
+        if (routes[r].vector == vector && set_mask(routes[r].gsi, masked) == 0)
+            lines++;
+    return lines;
 }
 
 uint32_t ioapic_isa_irq_to_gsi(uint8_t irq, struct irq_line_mode *mode)

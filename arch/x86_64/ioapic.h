@@ -6,6 +6,7 @@
 #ifndef ARCH_X86_64_IOAPIC_H
 #define ARCH_X86_64_IOAPIC_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "arch/x86_64/acpi_tables.h"
@@ -18,8 +19,9 @@ int ioapic_route_gsi(uint32_t gsi, uint8_t vector, struct irq_line_mode mode);
 int ioapic_mask(uint32_t gsi);
 int ioapic_unmask(uint32_t gsi);
 
-/* Masks every GSI routed to `vector` (a line stuck asserted): how many. */
-int ioapic_mask_vector(uint8_t vector);
+/* Masks (a line stuck asserted) or unmasks again every GSI routed to
+ * `vector`: how many. */
+int ioapic_mask_vector(uint8_t vector, bool masked);
 
 /* An ISA IRQ's GSI and line mode after the MADT's interrupt source overrides. */
 uint32_t ioapic_isa_irq_to_gsi(uint8_t irq, struct irq_line_mode *mode);

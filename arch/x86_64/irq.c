@@ -3,6 +3,7 @@
 #include "arch/x86_64/ioapic.h"
 #include "arch/x86_64/lapic.h"
 #include "lib/errno.h"
+#include "lib/irq_flags.h"
 #include "lib/log.h"
 
 /* Reports of interrupts on a vector with no handler stop after this many. */
@@ -62,10 +63,24 @@ int irq_unregister(uint8_t vector, irq_handler_fn fn, void *ctx)
 
 static void mask_stuck_line(uint8_t vector, struct irq_vector_stats *stats)
 {
-    int lines = ioapic_mask_vector(vector);
+    int lines = ioapic_mask_vector(vector, true);
     stats->masked_as_stuck = lines > 0;
     log_error("irq: vector 0x%x: %u interrupts in a row that no handler claimed: %s", vector, IRQ_STUCK_RUN,
-              lines ? "its line is stuck asserted; masked, its devices get no more interrupts" : "no IOAPIC line to mask");
+              lines ? "its line is stuck asserted; masked until its device is reset" : "no IOAPIC line to mask");
+}
+
+void irq_line_reset(uint8_t vector)
+{
+    bool flags = irq_save(); /* irq_dispatch writes the same counters */
+    struct irq_vector_stats *stats = &irq_vector_stats[vector];
+    bool was_masked = stats->masked_as_stuck;
+    stats->unclaimed_run = 0;
+    stats->masked_as_stuck = false;
+    if (was_masked)
+        ioapic_mask_vector(vector, false);
+    irq_restore(flags);
+    if (was_masked)
+        log_info("irq: vector 0x%x: its line unmasked again, its device reset", vector);
 }
 
 void irq_dispatch(const struct trap_frame *frame)

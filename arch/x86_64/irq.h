@@ -33,6 +33,12 @@ void irq_free_vector(int vector);
 int irq_register(uint8_t vector, irq_handler_fn fn, void *ctx);
 int irq_unregister(uint8_t vector, irq_handler_fn fn, void *ctx);
 
+/* A line's device was reset, which drops the line: if it was masked as
+ * stuck (IRQ_STUCK_RUN), it is unmasked again. QEMU's virtio-mmio keeps its
+ * line up from a device error (NEEDS_RESET) until the reset, whatever is
+ * acknowledged. */
+void irq_line_reset(uint8_t vector);
+
 /* Called by trap_dispatch for vectors 32-255. */
 void irq_dispatch(const struct trap_frame *frame);
 

@@ -187,9 +187,14 @@ static uint64_t cpuid_tsc_hz(void)
     return 0;
 }
 
+static bool under_hypervisor(void)
+{
+    return cpuid(1, 0).ecx & (1u << 31); /* CPUID.1:ECX.hypervisor */
+}
+
 static uint64_t hypervisor_tsc_hz(void)
 {
-    if (!(cpuid(1, 0).ecx & (1u << 31)))  /* CPUID.1:ECX.hypervisor */
+    if (!under_hypervisor())
         return 0;
     if (cpuid(CPUID_HYPERVISOR_BASE, 0).eax < CPUID_HYPERVISOR_TIMING)
         return 0;
@@ -220,7 +225,7 @@ struct pvclock_time_info {
 
 static bool on_kvm(void)
 {
-    if (!(cpuid(1, 0).ecx & (1u << 31)))  /* CPUID.1:ECX.hypervisor */
+    if (!under_hypervisor())
         return false;
     struct cpuid_regs r = cpuid(CPUID_HYPERVISOR_BASE, 0);
     return r.ebx == KVM_SIGNATURE_EBX && r.ecx == KVM_SIGNATURE_ECX && r.edx == KVM_SIGNATURE_EDX &&

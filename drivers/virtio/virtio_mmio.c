@@ -246,10 +246,12 @@ static int mm_setup_interrupts(struct virtio_device *v, enum irq_mode mode)
     return 0;
 }
 
-/* The line is the platform's: a device reset changes nothing about it. */
+/* The line is the platform's: a device reset changes nothing about its
+ * routing, but takes it down, so a line masked as stuck comes back. */
 static int mm_restore_interrupts(struct virtio_device *v)
 {
-    (void)v;
+    if (v->irq_mode == VIRTIO_IRQ_LINE)
+        irq_line_reset((uint8_t)v->mmio.vector);
     return 0;
 }
 

@@ -159,6 +159,8 @@ int virtio_pci_setup_interrupts(struct virtio_device *vdev, enum irq_mode mode)
 /* The MSI-X entries chosen at setup: a reset sets the device's back to NO_VECTOR. */
 int virtio_pci_restore_interrupts(struct virtio_device *vdev)
 {
+    if (vdev->irq_mode == VIRTIO_IRQ_INTX)
+        irq_line_reset(vdev->pci->irq_vectors[0]); /* a line masked as stuck comes back */
     if (vdev->irq_mode != VIRTIO_IRQ_MSIX_PER_QUEUE && vdev->irq_mode != VIRTIO_IRQ_MSIX_SHARED)
         return 0;
     if (vdev->ops->set_config_vector(vdev, 0) != 0)

@@ -35,6 +35,8 @@ static struct irq_line_mode routed_mode;
 static int route_result;
 static int handlers_registered;
 static uint32_t unmasked_gsi;
+static int line_resets;
+static uint8_t line_reset_vector;
 
 volatile void *mmio_map(uint64_t phys, uint64_t size)
 {
@@ -71,6 +73,12 @@ int ioapic_unmask(uint32_t gsi)
 }
 
 bool virtio_line_interrupt(void *ctx) { return ctx != NULL; }
+
+void irq_line_reset(uint8_t vector)
+{
+    line_resets++;
+    line_reset_vector = vector;
+}
 
 /* tests/unit/virtio_net_env.c counts the error lines logged, which other
  * tests expect to stay 0: count the deliberate ones here, then put the count back. */
@@ -332,7 +340,11 @@ TEST(virtio_mmio_interrupt_line)
     char expect[80];
     snprintf(expect, sizeof(expect), " (GSI 40, level, active high, vector 0x%x)", routed_vector);
     CHECK_STR_EQ(text, expect);
+    /* After a reset the line comes back if it was masked as stuck (irq_line_reset). */
+    int resets = line_resets;
     CHECK_EQ(a.ops->restore_interrupts(&a), 0);
+    CHECK_EQ(line_resets, resets + 1);
+    CHECK_EQ(line_reset_vector, routed_vector);
 
     /* A second window on the same GSI shares its vector (the handler tells them apart). */
     int vector = next_vector;
