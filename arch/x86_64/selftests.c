@@ -56,6 +56,14 @@ int selftest_self_ipi(char *reason, size_t reason_size)
 #define PIT_COUNT_10MS 11932
 #define PIT_COUNT_1MS 1193
 
+/* Its output goes low now and high at terminal count, where it stays. */
+static void pit_ch0_mode0(uint16_t count)
+{
+    outb(PIT_COMMAND, PIT_CMD_CH0_LOHI_MODE0);
+    outb(PIT_CH0_DATA, count & 0xFF);
+    outb(PIT_CH0_DATA, count >> 8);
+}
+
 int selftest_ioapic_pit(char *reason, size_t reason_size)
 {
     static volatile uint64_t hits;
@@ -71,9 +79,7 @@ int selftest_ioapic_pit(char *reason, size_t reason_size)
     int rc = ioapic_route_gsi(gsi, (uint8_t)vector, mode);
     if (rc == 0) {
         ioapic_unmask(gsi);
-        outb(PIT_COMMAND, PIT_CMD_CH0_LOHI_MODE0);
-        outb(PIT_CH0_DATA, PIT_COUNT_10MS & 0xFF);
-        outb(PIT_CH0_DATA, PIT_COUNT_10MS >> 8);
+        pit_ch0_mode0(PIT_COUNT_10MS);
         main_loop_run_until(counter_nonzero, (void *)&hits, 500 * MS);
         ioapic_mask(gsi);
     }
@@ -134,9 +140,7 @@ int selftest_stuck_line(char *reason, size_t reason_size)
     uint64_t after_mask = 0;
     if (rc == 0) {
         ioapic_unmask(gsi);
-        outb(PIT_COMMAND, PIT_CMD_CH0_LOHI_MODE0);
-        outb(PIT_CH0_DATA, PIT_COUNT_1MS & 0xFF);
-        outb(PIT_CH0_DATA, PIT_COUNT_1MS >> 8);
+        pit_ch0_mode0(PIT_COUNT_1MS);
         masked = main_loop_run_until(vector_masked_as_stuck, &vector, 2000 * MS);
         uint64_t at_mask = refused;
         main_loop_run_until(never, NULL, 50 * MS); /* the line must stay quiet */
