@@ -979,11 +979,13 @@ class TestEcho:
         answer was lost."""
         g, net = gn
         v6 = family == "ipv6"
-        wait_ipv6(g, net) if v6 else None
+        if v6:
+            wait_ipv6(g, net)
         ping(g, net, *(["-6", f"{GUEST_LL}%{TAP}"] if v6 else [GUEST_ADDR]), count=1)
         new_addr = "fe80::3" if v6 else "10.0.2.3"
-        net.run("ip", *(["-6"] if v6 else []), "addr", "add", f"{new_addr}/{64 if v6 else 24}", "dev", TAP,
-                *(["nodad"] if v6 else []), check=True)
+        ip_addr = ["ip", "-6", "addr"] if v6 else ["ip", "addr"]
+        prefix = f"{new_addr}/{64 if v6 else 24}"
+        net.run(*ip_addr, "add", prefix, "dev", TAP, *(["nodad"] if v6 else []), check=True)
         try:
             with inside(net):
                 s = socket.socket(socket.AF_INET6 if v6 else socket.AF_INET, socket.SOCK_DGRAM)
@@ -998,7 +1000,7 @@ class TestEcho:
             expect(g, not missing and losses == 0,
                    f"{size}-byte UDP echo to a peer not yet resolved: {losses} lost, {'never back' if missing else 'back'}")
         finally:
-            net.run("ip", *(["-6"] if v6 else []), "addr", "del", f"{new_addr}/{64 if v6 else 24}", "dev", TAP)
+            net.run(*ip_addr, "del", prefix, "dev", TAP)
 
     def test_echo_over_ipv6(self, gn):
         g, net = gn
