@@ -198,15 +198,99 @@ static int match_name(const char *value, const char *const *names, int count)
     return -1;
 }
 
+/* The prefix length of a contiguous netmask; -1 if it has holes. */
+static int netmask_prefix(uint32_t mask)
+{
+    int n = 0;
+    while (n < 32 && (mask & (0x80000000u >> n)))
+        n++;
+    return n < 32 && (mask << n) ? -1 : n;
+}
+
+/* Field i (from 0) of a ':'-separated list: *len bytes at the result, or NULL past the end. */
+static const char *colon_field(const char *s, int i, size_t *len)
+{
+    for (; i > 0; i--) {
+        s = strchr(s, ':');
+        if (!s)
+            return NULL;
+        s++;
+    }
+    const char *end = strchr(s, ':');
+    *len = end ? (size_t)(end - s) : strlen(s);
+    return s;
+}
+
+/* Field i as an address; true if it is empty (*present false) or one. */
+static bool colon_address(const char *s, int i, bool *present, uint32_t *addr)
+{
+    size_t len = 0;
+    const char *f = colon_field(s, i, &len);
+    char buf[16];
+    *present = f && len;
+    if (!*present)
+        return true;
+    if (len >= sizeof(buf))
+        return false;
+    memcpy(buf, f, len);
+    buf[len] = '\0';
+    return parse_ipv4(buf, addr) == 0;
+}
+
+/* Linux's ip=CLIENT:SERVER:GW:NETMASK:HOSTNAME:DEVICE:AUTOCONF[:DNS0:DNS1:NTP0]
+ * (Documentation/admin-guide/nfs/nfsroot.rst), the form Firecracker's and
+ * many microVM guides pass. As Linux does, a client address makes it static
+ * whatever AUTOCONF says, and an empty netmask means the address's class;
+ * SERVER, HOSTNAME, DEVICE (the first NIC is the one configured) and the
+ * name and time servers name nothing here. False on a field it cannot use. */
+static bool parse_ip_linux(struct parser *p, struct kernel_options *o, const char *v)
+{
+    enum { CLIENT = 0, GW = 2, NETMASK = 3, AUTOCONF = 6 };
+    bool has_client, has_gw, has_mask;
+    uint32_t client = 0, gw = 0, mask = 0;
+    if (!colon_address(v, CLIENT, &has_client, &client) || !colon_address(v, GW, &has_gw, &gw) ||
+        !colon_address(v, NETMASK, &has_mask, &mask))
+        return false;
+    if (!has_client) {
+        size_t len = 0;
+        const char *a = colon_field(v, AUTOCONF, &len);
+        if (a && ((len == 3 && memcmp(a, "off", 3) == 0) || (len == 4 && memcmp(a, "none", 4) == 0)))
+            problem(p, "ip=%s: no client address and autoconfiguration off, using dhcp", v);
+        o->ip_mode = IP_MODE_DHCP;
+        return true;
+    }
+    int prefix = client < 0x80000000u ? 8 : client < 0xC0000000u ? 16 : 24;
+    if (has_mask && (prefix = netmask_prefix(mask)) < 0)
+        return false;
+    o->ip_mode = IP_MODE_STATIC;
+    o->ip_addr = client;
+    o->ip_prefix = (uint8_t)prefix;
+    if (has_gw) {
+        o->gw_addr = gw;
+        o->gw_set = true;
+    }
+    return true;
+}
+
 static void parse_ip(struct parser *p, struct kernel_options *o, const char *v)
 {
-    if (strcmp(v, "dhcp") == 0) {
+    /* on and any are Linux's words for dhcp. */
+    if (strcmp(v, "dhcp") == 0 || strcmp(v, "on") == 0 || strcmp(v, "any") == 0) {
         o->ip_mode = IP_MODE_DHCP;
+        return;
+    }
+    if (strchr(v, ':')) {
+        if (!parse_ip_linux(p, o, v)) {
+            problem(p, "ip=%s is not CLIENT:SERVER:GW:NETMASK:HOSTNAME:DEVICE:AUTOCONF, using dhcp", v);
+            o->ip_mode = IP_MODE_DHCP;
+        }
         return;
     }
     char addr[CMDLINE_VALUE_MAX];
     const char *slash = strchr(v, '/');
     size_t len = slash ? (size_t)(slash - v) : strlen(v);
+    if (len >= sizeof(addr))
+        len = sizeof(addr) - 1; /* too long for an address: parse_ipv4 refuses it */
     memcpy(addr, v, len);
     addr[len] = '\0';
     uint32_t ip;
@@ -241,6 +325,17 @@ static void on_off(struct parser *p, const char *key, const char *v, bool *flag,
     }
     problem(p, "%s=%s is not on or off, using %s", key, v, default_value ? "on" : "off");
     *flag = default_value;
+}
+
+/* A string option kept whole, or refused with the default left in place. */
+static void copy_value(struct parser *p, const char *key, const char *v, char dst[CMDLINE_VALUE_MAX])
+{
+    size_t n = strlen(v);
+    if (n >= CMDLINE_VALUE_MAX) {
+        problem(p, "%s= value is too long (max %d characters), ignored", key, CMDLINE_VALUE_MAX - 1);
+        return;
+    }
+    memcpy(dst, v, n + 1);
 }
 
 static void apply(struct parser *p, struct kernel_options *o, const char *key, const char *v)
@@ -285,9 +380,9 @@ static void apply(struct parser *p, struct kernel_options *o, const char *key, c
     } else if (strcmp(key, "faults") == 0) {
         on_off(p, key, v, &o->fault_port, false);
     } else if (strcmp(key, "selftest") == 0) {
-        memcpy(o->selftest, v, strlen(v) + 1);
+        copy_value(p, key, v, o->selftest);
     } else if (strcmp(key, "crash") == 0) {
-        memcpy(o->crash, v, strlen(v) + 1);
+        copy_value(p, key, v, o->crash);
     } else if (strcmp(key, "gdb") == 0) {
         if (strcmp(v, "wait") != 0)
             problem(p, "gdb=%s unknown (only gdb=wait), using none", v);
@@ -295,7 +390,11 @@ static void apply(struct parser *p, struct kernel_options *o, const char *key, c
     } else if (strcmp(key, "virtio_mmio.device") == 0) {
         add_virtio_mmio_device(p, o, v);
     } else if (strcmp(key, "initrd") == 0) {
-        memcpy(o->initrd, v, strlen(v) + 1);
+        copy_value(p, key, v, o->initrd);
+    } else if (strcmp(key, "console") == 0) {
+        /* Linux's console=ttyS0[,115200...]: what this kernel always does. */
+        if (strncmp(v, "ttyS0", 5) != 0 || (v[5] && v[5] != ','))
+            problem(p, "console=%s: the console is COM1 (ttyS0) only, ignored", v);
     } else if (first_report_of_unknown(p, key)) {
         problem(p, "unknown key '%s' ignored", key);
     }
@@ -315,7 +414,7 @@ int cmdline_parse(const char *line, struct kernel_options *opts, cmdline_report_
             i++;
         size_t len = i - start;
 
-        char word[KEY_MAX + CMDLINE_VALUE_MAX];
+        char word[CMDLINE_WORD_MAX];
         if (len >= sizeof(word)) {
             problem(&p, "'%.32s...' is too long (%zu characters), ignored", line + start, len);
             continue;
@@ -323,17 +422,17 @@ int cmdline_parse(const char *line, struct kernel_options *opts, cmdline_report_
         memcpy(word, line + start, len);
         word[len] = '\0';
         char *eq = strchr(word, '=');
+        /* Linux's bare quiet and debug mean what log= does here. */
+        if (!eq && (strcmp(word, "quiet") == 0 || strcmp(word, "debug") == 0)) {
+            apply(&p, opts, "log", word);
+            continue;
+        }
         if (!eq || eq == word) {
             problem(&p, "'%s' is not key=value, ignored", word);
             continue;
         }
         *eq = '\0';
-        const char *key = word, *value = eq + 1;
-        if (strlen(value) >= CMDLINE_VALUE_MAX) {
-            problem(&p, "%s= value is too long (max %d characters), ignored", key, CMDLINE_VALUE_MAX - 1);
-            continue;
-        }
-        apply(&p, opts, key, value);
+        apply(&p, opts, word, eq + 1);
     }
     return p.problems;
 }

@@ -5,10 +5,13 @@
  * twice takes its last value. Pure logic, unit-tested on the host.
  *
  *   ip=dhcp | ip=A.B.C.D/N    address configuration (default dhcp; /N defaults to 24)
+ *   ip=CLIENT:SERVER:GW:NETMASK:HOSTNAME:DEVICE:AUTOCONF[:...]   Linux's form (Firecracker's
+ *                             guides pass it): static with CLIENT, else dhcp; on and any are dhcp
  *   gw=A.B.C.D                default gateway for a static address
  *   irq=auto|msix|shared|intx|poll   interrupt mode for the NIC (default auto)
  *   budget=N                  packets per poll, 1..4096 (default 64)
- *   log=quiet|info|debug      console verbosity (default info)
+ *   log=quiet|info|debug      console verbosity (default info); Linux's bare quiet and debug too
+ *   console=ttyS0[,...]       Linux's word for what is always so here (COM1); other values reported
  *   indirect=on|off           offer VIRTIO_F_RING_INDIRECT_DESC to devices (default on)
  *   event_idx=on|off          offer VIRTIO_F_RING_EVENT_IDX to devices (default on)
  *   packed=on|off             offer VIRTIO_F_RING_PACKED (packed rings) to devices (default on)
@@ -33,7 +36,8 @@
 #include "drivers/virtio/virtio_config.h"
 
 #define CMDLINE_MAX 1024
-#define CMDLINE_VALUE_MAX 64
+#define CMDLINE_VALUE_MAX 64  /* a string option (selftest=, crash=, initrd=), with its NUL */
+#define CMDLINE_WORD_MAX 256  /* a whole key=value word, with its NUL */
 
 enum ip_mode { IP_MODE_DHCP, IP_MODE_STATIC };
 enum log_verbosity { LOG_VERBOSITY_QUIET, LOG_VERBOSITY_INFO, LOG_VERBOSITY_DEBUG };

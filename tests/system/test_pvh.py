@@ -93,3 +93,23 @@ def test_pvh_microvm_without_a_pic_says_so(tmp_path):
         assert "pic: none (its mask register does not read back)" in log, g.report("no line about the missing PIC")
         assert "pic: 8259s remapped" not in log, g.report("a PIC that is not there was said to be remapped")
         assert "PANIC" not in log, g.report("PANIC")
+
+
+@needs_root
+def test_pvh_microvm_takes_a_linux_command_line(request, tmp_path):
+    """A command line written for a Linux guest, as Firecracker's guides give
+    it (no ACPI, the NIC on the command line QEMU appends): Linux's ip= form
+    sets the static address with its netmask and gateway, console=ttyS0 is
+    taken silently, and Linux's other keys are reported once each."""
+    cmdline = "console=ttyS0 reboot=k panic=1 pci=off ip=10.0.2.15::10.0.2.2:255.255.255.128::eth0:off"
+    with PrivateNetwork() as net:
+        g = start_guest(tmp_path, net, machine="microvm,acpi=off", boot="pvh", cmdline=cmdline, memory=64)
+        request.addfinalizer(g.kill)
+        wait_ready(g)
+        log = g.serial()
+        expect(g, "net: en0 up, ipv4 10.0.2.15 netmask 255.255.255.128 gw 10.0.2.2\n" in log,
+               "the static address of Linux's ip= form is not what came up")
+        warnings = re.findall(r"cmdline: (.*)", log)
+        expect(g, warnings[:-1] == [f"unknown key '{k}' ignored" for k in ("reboot", "panic", "pci")],
+               f"cmdline warnings: {warnings}")
+        serves(g, net, echo_bytes=1 << 16)
