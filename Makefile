@@ -21,8 +21,8 @@ LD := ld
 OBJCOPY := objcopy
 GCC_INCLUDE := $(shell $(CC) -print-file-name=include)
 
-# Kernel code: freestanding, position-independent (gnu-efi relocates the image
-# itself), no red zone (interrupts push onto the stack), no SSE/FPU state
+# Kernel code: freestanding, position-independent (boot/efi_relocate.c relocates
+# the image at entry), no red zone (interrupts push onto the stack), no SSE/FPU state
 # (interrupt entry does not save it), frame pointers for backtraces, the stack
 # protector on a global guard (lib/stack_protector.c: FS is not set up).
 KERNEL_CFLAGS := -std=gnu11 -g -Wall -Wextra -Werror \
@@ -32,7 +32,8 @@ KERNEL_CFLAGS := -std=gnu11 -g -Wall -Wextra -Werror \
 	-fno-asynchronous-unwind-tables -fno-unwind-tables \
 	-mno-red-zone -mgeneral-regs-only -DGNU_EFI_USE_MS_ABI -MMD -MP -ffunction-sections -fdata-sections
 KERNEL_ASFLAGS := -g -I. -MMD -MP
-KERNEL_LDFLAGS := --gc-sections -nostdlib -znocombreloc -shared -Bsymbolic --no-undefined -T linker.ld
+KERNEL_LDFLAGS := --gc-sections -nostdlib -znocombreloc -z pack-relative-relocs -shared -Bsymbolic --no-undefined \
+	-T linker.ld
 
 # Everything but the entry points, which differ per image (docs/architecture.md).
 EFI_ENTRY_SRCS := $(wildcard boot/efi_*.c)
@@ -119,24 +120,24 @@ $(BUILD)/%.o: $(BUILD)/%.S
 
 $(BUILD)/kernel-pass1.so: $(KERNEL_OBJS) $(BUILD)/ksyms-empty.o linker.ld
 	@$(if $(Q),echo "  LD      $@ (pass 1: find the symbols)")
-	$(Q)$(LD) $(KERNEL_LDFLAGS) -o $@ $(EFI_CRT0) $(KERNEL_OBJS) $(BUILD)/ksyms-empty.o -L$(EFI_LIB) -lgnuefi
+	$(Q)$(LD) $(KERNEL_LDFLAGS) -o $@ $(EFI_CRT0) $(KERNEL_OBJS) $(BUILD)/ksyms-empty.o
 
 $(BUILD)/ksyms.S: $(BUILD)/kernel-pass1.so scripts/gen-ksyms
 	$(Q)nm -n -S --defined-only $< | bash scripts/gen-ksyms > $@
 
 $(BUILD)/kernel.elf: $(KERNEL_OBJS) $(BUILD)/ksyms.o linker.ld
 	@$(if $(Q),echo "  LD      $@ (pass 2: with the symbol table)")
-	$(Q)$(LD) $(KERNEL_LDFLAGS) -o $@ $(EFI_CRT0) $(KERNEL_OBJS) $(BUILD)/ksyms.o -L$(EFI_LIB) -lgnuefi
+	$(Q)$(LD) $(KERNEL_LDFLAGS) -o $@ $(EFI_CRT0) $(KERNEL_OBJS) $(BUILD)/ksyms.o
 	@diff <(nm -n $(BUILD)/kernel-pass1.so | grep ' [Tt] ') <(nm -n $@ | grep ' [Tt] ') >/dev/null \
 		|| { echo "error: functions moved between link passes; the symbol table would lie" >&2; rm -f $@; exit 1; }
 	@bad=$$(readelf -rW $@ | awk '/R_X86_64_/ && $$3 != "R_X86_64_RELATIVE" {print $$3}' | sort -u); \
-		[ -z "$$bad" ] || { echo "error: relocations crt0 cannot apply: $$bad" >&2; rm -f $@; exit 1; }
+		[ -z "$$bad" ] || { echo "error: relocations boot/efi_relocate.c cannot apply: $$bad" >&2; rm -f $@; exit 1; }
 
 # objcopy makes the PE; scripts/efi-linux-header rewrites its headers the way
 # Linux's EFI stub images are laid out, with a Linux setup header, so that
 # QEMU's -kernel takes -initrd with it (docs/boot.md, "The site archive").
 $(BUILD)/kernel.efi: $(BUILD)/kernel.elf scripts/efi-linux-header
-	$(Q)$(OBJCOPY) -j .text -j .reloc -j .rodata -j .data -j .dynamic -j .dynsym -j .rela -j .dynstr -j .bss \
+	$(Q)$(OBJCOPY) -j .text -j .reloc -j .rodata -j .data -j .dynamic -j .rela -j .relr -j .dynsym -j .dynstr -j .bss \
 		--strip-all --target efi-app-x86_64 --subsystem=10 $< $(BUILD)/kernel-objcopy.efi
 	$(Q)$(PYTHON) scripts/efi-linux-header $(BUILD)/kernel-objcopy.efi $@
 	@echo "built $@ ($$(( $$(stat -c %s $@) / 1024 )) KiB)"
