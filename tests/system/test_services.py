@@ -1124,6 +1124,44 @@ def test_user_network_with_dhcp(request, tmp_path):
     check_healthy(g, "at the end")
 
 
+def router_advertisement(net, prefix):
+    """Send one RFC 4861 router advertisement on the tap, from its link-local
+    address (a host must ignore one from any other), with hop limit 255, for
+    prefix/64 with the on-link and autonomous flags: what radvd sends."""
+    mac = bytes.fromhex(net.run("cat", f"/sys/class/net/{TAP}/address", check=True).stdout.strip().replace(":", ""))
+    ra = struct.pack("!BBHBBHII", 134, 0, 0, 64, 0, 1800, 0, 0)  # type, code, sum (the kernel's), hop limit, lifetime
+    ra += struct.pack("!BB6s", 1, 1, mac)  # source link-layer address
+    ra += struct.pack("!BBBBIII16s", 3, 4, 64, 0xC0, 86400, 14400, 0, socket.inet_pton(socket.AF_INET6, prefix))
+    with inside(net):
+        s = socket.socket(socket.AF_INET6, socket.SOCK_RAW, socket.IPPROTO_ICMPV6)
+    with s:
+        s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_MULTICAST_HOPS, 255)
+        s.sendto(ra, ("ff02::1", 0, 0, ll_scope(net)))
+
+
+@needs_root
+def test_slaac_address_from_a_router_advertisement(request, tmp_path):
+    """IPv6 stateless autoconfiguration (RFC 4862): after a router
+    advertisement for 2001:db8:5::/64 the guest takes the address its MAC
+    gives (EUI-64) and serves on it."""
+    with PrivateNetwork() as net:
+        g = start_guest(tmp_path, net, machine="microvm", boot="pvh", memory=64)
+        request.addfinalizer(g.kill)
+        wait_ready(g)
+        wait_ipv6(g, net)  # the tap's link-local address is usable too: the advertisement's source
+        net.run("ip", "-6", "addr", "add", "2001:db8:5::1/64", "dev", TAP, "nodad", check=True)
+        router_advertisement(net, "2001:db8:5::")
+        addr = "2001:db8:5::5054:ff:fe12:3456"
+        deadline = time.monotonic() + 15  # lwIP's duplicate address detection first: a second or so
+        while net.run("ping", "-6", "-c", "1", "-W", "1", addr, timeout=10).returncode != 0:
+            expect(g, time.monotonic() < deadline, f"{addr} did not answer within 15 s of the advertisement")
+        r = curl_i(g, net, f"http://[{addr}]/hello", "-g")
+        expect(g, r.status == 200 and r.body == HELLO, f"curl over the SLAAC address: {r}")
+        with connect(net, (addr, 7), family=socket.AF_INET6, g=g) as s:
+            tcp_echo(g, s, 64 << 10, seed=9)
+        check_healthy(g, "after SLAAC")
+
+
 @needs_root
 def test_dhcp_falls_back_to_static(request, tmp_path):
     """No DHCP server in the namespace: ip=dhcp must give up after 10 s, take
