@@ -97,8 +97,13 @@ int virtio_negotiate(struct virtio_device *vdev, uint64_t wanted)
     uint64_t offered = ops->get_features(vdev);
     if (vdev->vet_features)
         wanted = vdev->vet_features(vdev, offered, wanted);
+    /* ACCESS_PLATFORM (6.1): the device reaches memory through the platform's
+     * DMA translation (QEMU's iommu_platform=on; a vIOMMU may sit in between).
+     * The spec asks drivers to accept it, and QEMU refuses FEATURES_OK without
+     * it. This kernel never turns an IOMMU's translation on, so the addresses
+     * it gives the device are the platform's DMA addresses as they are. */
     if (ops->modern)
-        wanted |= VIRTIO_F_VERSION_1;
+        wanted |= VIRTIO_F_VERSION_1 | VIRTIO_F_ACCESS_PLATFORM;
     else
         wanted &= 0xFFFFFFFFu; /* the legacy interfaces have 32 feature bits */
     vdev->features = offered & wanted;

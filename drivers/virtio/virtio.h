@@ -28,6 +28,7 @@
 
 /* Device-independent feature bits (virtio 1.2, 6); the ring ones are in virtio_ring.h. */
 #define VIRTIO_F_VERSION_1 (1ULL << 32)
+#define VIRTIO_F_ACCESS_PLATFORM (1ULL << 33)
 
 /* "No vector" for config_msix_vector / queue_msix_vector (virtio 1.2, 4.1.4.3 and 4.1.5.1.2). */
 #define VIRTIO_MSI_NO_VECTOR 0xFFFF

@@ -41,6 +41,8 @@ CASES = {
     # The packed ring (issue 18) on the transport microVMs use: version 2 only.
     "acpi-v2-packed": ("microvm", MODERN, "", "ACPI", 2, "line", ",packed=on"),
     "cmdline-v2-packed-poll": ("microvm,acpi=off", MODERN, " irq=poll", "cmdline", 2, "poll", ",packed=on"),
+    # A device that reaches memory through the platform: ACCESS_PLATFORM accepted.
+    "acpi-v2-access-platform": ("microvm", MODERN, "", "ACPI", 2, "line", ",iommu_platform=on"),
 }
 
 

@@ -32,6 +32,10 @@ DEVICE_MODES = {
     "modern-packed": (",disable-legacy=on,packed=on", "modern", f"{NET} INDIRECT_DESC EVENT_IDX VERSION_1 RING_PACKED"),
     "transitional-packed": (",packed=on", "modern", f"{NET} INDIRECT_DESC EVENT_IDX VERSION_1 RING_PACKED"),
     "legacy-packed": (",disable-modern=on,packed=on", "legacy", f"{NET} ANY_LAYOUT INDIRECT_DESC EVENT_IDX"),
+    # A device that reaches memory through the platform (QEMU refuses
+    # FEATURES_OK unless the driver accepts ACCESS_PLATFORM).
+    "modern-access-platform": (",disable-legacy=on,iommu_platform=on", "modern",
+                               f"{NET} INDIRECT_DESC EVENT_IDX VERSION_1 ACCESS_PLATFORM"),
 }
 
 
@@ -84,6 +88,20 @@ def test_vector_fallback_chain(guest, machine, vectors, expected):
 def test_irq_mode_forced_from_command_line(guest, irq, expected):
     g = boot(guest, cmdline=f"irq={irq}")
     virtio_line(g, "q35", rf"{expected}, {QUEUES}")
+
+
+def test_access_platform_behind_an_iommu(guest):
+    """The device behind QEMU's vIOMMU (intel-iommu, iommu_platform=on, ats=on),
+    under OVMF: ACCESS_PLATFORM is accepted, the IOMMU's translation stays off,
+    so the physical addresses the driver gives are the device's DMA addresses.
+    A DHCP lease from QEMU's user network proves both directions."""
+    g = guest("q35,kernel-irqchip=split", cmdline="ip=dhcp",
+              nic=("-device", "intel-iommu,intremap=off", "-netdev", "user,id=n0,restrict=on",
+                   "-device", "virtio-net-pci,netdev=n0,disable-legacy=on,iommu_platform=on,ats=on"))
+    g.wait_for(r"net: en0 up, ipv4 10\.0\.2\.15 netmask 255\.255\.255\.0 .*\(DHCP\)$", timeout=90)
+    virtio_line(g, "q35", rf"modern transport, features {HEX} of {HEX} offered: .* VERSION_1 ACCESS_PLATFORM")
+    assert "acpi: XSDT tables: " in g.serial() and " DMAR" in g.serial(), g.report("no DMAR table: no vIOMMU")
+    assert "broken" not in g.serial() and "FAILED" not in g.serial()
 
 
 def test_ring_and_control_features_can_be_switched_off(guest):
