@@ -299,6 +299,36 @@ def good_archive():
     return newc_entry("index.html", b"<p>mine</p>\n") + newc_entry("a.txt", b"a\n") + newc_entry("TRAILER!!!")
 
 
+def test_pack_site_follows_links_inside_the_site_only(tmp_path):
+    """The guest has no symbolic links: scripts/pack-site packs a link to a
+    file inside the site as that file, and leaves out, saying so, one that
+    leaves the site, dangles or names a directory. No QEMU."""
+    src = tmp_path / "src"
+    (src / "sub").mkdir(parents=True)
+    (src / "a.txt").write_bytes(b"hello\n")
+    (tmp_path / "outside.txt").write_bytes(b"secret\n")
+    links = {"latest.txt": "a.txt", "sub/up.txt": "../a.txt", "escape.txt": "../outside.txt",
+             "passwd": "/etc/passwd", "dangling": "nothing", "subdir": "sub"}
+    for name, target in links.items():
+        (src / name).symlink_to(target)
+    archive = tmp_path / "site.cpio"
+    r = subprocess.run(["bash", str(site_gen.REPO / "scripts" / "pack-site"), str(src), str(archive)],
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    listing = subprocess.run(["cpio", "-itv", "--quiet"], input=archive.read_bytes(), capture_output=True,
+                             timeout=60).stdout.decode()
+    entries = {line.split()[-1]: line[0] for line in listing.splitlines()}
+    assert entries == {".": "d", "sub": "d", "a.txt": "-", "latest.txt": "-", "sub/up.txt": "-"}, listing
+    for name in ("latest.txt", "sub/up.txt"):
+        data = subprocess.run(["cpio", "-i", "--quiet", "--to-stdout", name], input=archive.read_bytes(),
+                              capture_output=True, timeout=60).stdout
+        assert data == b"hello\n", (name, data)
+    for name, why in (("escape.txt", "outside"), ("passwd", "outside"), ("dangling", "a dangling link"),
+                      ("subdir", "not a regular file")):
+        assert re.search(rf"^pack-site: {name}\b.*{why}.*, left out$", r.stderr, re.MULTILINE), r.stderr
+    assert r.stdout.strip().endswith(": 3 files"), r.stdout
+
+
 FIRST = len(newc_entry("index.html", b"<p>mine</p>\n"))  # offset of the second entry's header
 MALFORMED = {
     # name: (archive bytes, console text, offset named)
