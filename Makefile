@@ -71,7 +71,9 @@ COMMON_OBJS := $(patsubst %,$(BUILD)/obj/%.o,$(COMMON_SRCS)) $(LWIP_OBJS)
 KERNEL_OBJS := $(COMMON_OBJS) $(patsubst %,$(BUILD)/obj/%.o,$(EFI_ENTRY_SRCS))
 PVH_OBJS := $(COMMON_OBJS) $(patsubst %,$(BUILD)/obj/%.o,$(PVH_ENTRY_SRCS))
 PVH_BASE := 0x100000
-PVH_LDFLAGS := --gc-sections -nostdlib -static -z max-page-size=4096 -z noexecstack --no-undefined -T boot/pvh.ld
+# -n: segments back to back in the file, not at page-aligned offsets (QEMU
+# copies them by offset and address; docs/boot.md, "Image size").
+PVH_LDFLAGS := --gc-sections -nostdlib -static -n -z max-page-size=4096 -z noexecstack --no-undefined -T boot/pvh.ld
 
 .PHONY: all help setup image run run-image debug test test-deps test-unit test-system soak clean
 

@@ -13,6 +13,7 @@
 #include "arch/x86_64/main_loop.h"
 #include "arch/x86_64/pic.h"
 #include "arch/x86_64/random.h"
+#include "arch/x86_64/rtc.h"
 #include "arch/x86_64/stack_switch.h"
 #include "arch/x86_64/stacks.h"
 #include "arch/x86_64/timer.h"
@@ -51,6 +52,15 @@ static struct virtio_net_config virtio_net_config_from(const struct kernel_optio
     };
 }
 
+/* The RTC's time, read once; the kernel clock carries it on from here. */
+static struct wall_clock wall_clock_from_rtc(void)
+{
+    uint64_t t;
+    if (!rtc_read_unix(&t))
+        return (struct wall_clock){ 0 };
+    return (struct wall_clock){ .unix_seconds = t, .at_ns = clock_now_ns() };
+}
+
 static struct net_config net_config_from(const struct kernel_options *o)
 {
     return (struct net_config){
@@ -62,6 +72,7 @@ static struct net_config net_config_from(const struct kernel_options *o)
         .fault_port = o->fault_port,
         .random_seed = random_seed(),
         .stats = { .interrupt_counts = irq_for_each_count },
+        .wall_clock = wall_clock_from_rtc(),
     };
 }
 

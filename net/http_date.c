@@ -1,8 +1,8 @@
 #include "net/http_date.h"
 
+#include "lib/civil_time.h"
 #include "lib/printf.h"
 
-#define SECONDS_PER_DAY 86400
 #define RFC850_PIVOT 70 /* two-digit years: 70-99 are 19xx, 00-69 are 20xx (RFC 9110, 5.6.7) */
 
 static const char day_names[7][4] = { "Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed" }; /* 1970-01-01 was a Thursday */
@@ -11,29 +11,11 @@ static const char *const long_day_names[7] = { "Thursday", "Friday", "Saturday",
 static const char month_names[12][4] = { "Jan", "Feb", "Mar", "Apr", "May", "Jun",
                                          "Jul", "Aug", "Sep", "Oct", "Nov", "Dec" };
 
-/* Days since 1970-01-01 of a proleptic Gregorian date, and back (the
- * era-based algorithms of H. Hinnant's "chrono-Compatible Low-Level Date Algorithms"). */
-static int64_t days_from_civil(int64_t y, unsigned m, unsigned d)
+uint64_t wall_clock_at(const struct wall_clock *c, uint64_t now_ns)
 {
-    y -= m <= 2;
-    int64_t era = (y >= 0 ? y : y - 399) / 400;
-    unsigned yoe = (unsigned)(y - era * 400);
-    unsigned doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
-    unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    return era * 146097 + (int64_t)doe - 719468;
-}
-
-static void civil_from_days(int64_t z, int64_t *y, unsigned *m, unsigned *d)
-{
-    z += 719468;
-    int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-    unsigned doe = (unsigned)(z - era * 146097);
-    unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-    unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    unsigned mp = (5 * doy + 2) / 153;
-    *d = doy - (153 * mp + 2) / 5 + 1;
-    *m = mp < 10 ? mp + 3 : mp - 9;
-    *y = (int64_t)yoe + era * 400 + (*m <= 2);
+    if (!c->unix_seconds)
+        return 0;
+    return c->unix_seconds + (now_ns > c->at_ns ? now_ns - c->at_ns : 0) / 1000000000u;
 }
 
 void http_date_format(uint64_t t, char *out)
@@ -112,15 +94,6 @@ static int day_of_week(struct cursor *c, bool long_form)
     return -1;
 }
 
-static bool valid_day(int64_t y, unsigned m, unsigned d)
-{
-    static const unsigned days_in[12] = { 31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
-    if (m < 1 || m > 12 || d < 1 || d > days_in[m - 1])
-        return false;
-    bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-    return m != 2 || d <= 28 || leap;
-}
-
 bool http_date_parse(const char *s, size_t n, uint64_t *t)
 {
     while (n && (s[n - 1] == ' ' || s[n - 1] == '\t'))
@@ -148,7 +121,7 @@ bool http_date_parse(const char *s, size_t n, uint64_t *t)
     } else {
         return false;
     }
-    if (!ok || c.i != n || !valid_day(y, m, d))
+    if (!ok || c.i != n || !civil_valid_day(y, m, d))
         return false;
     int64_t days = days_from_civil(y, m, d);
     if (days < 0)

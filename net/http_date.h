@@ -14,6 +14,17 @@
 
 #define HTTP_DATE_LEN 29 /* IMF-fixdate, without a NUL */
 
+/* The wall clock: unix_seconds (since 1970-01-01 UTC) when the kernel clock
+ * (clock_now_ns) read at_ns. unix_seconds 0: there is none, and an origin
+ * server without a clock sends no Date (RFC 9110, 6.6.1). */
+struct wall_clock {
+    uint64_t unix_seconds;
+    uint64_t at_ns;
+};
+
+/* The wall clock's time at kernel clock now_ns; 0 without one. */
+uint64_t wall_clock_at(const struct wall_clock *c, uint64_t now_ns);
+
 /* Writes the IMF-fixdate of t and a NUL into out[HTTP_DATE_LEN + 1]. */
 void http_date_format(uint64_t t, char *out);
 

@@ -49,6 +49,23 @@ struct http_conn {
 static struct http_server_stats stats;
 static const struct http_dynamic_page *dynamic_pages;
 static int dynamic_page_count;
+static struct wall_clock wall_clock;
+
+/* The Date field for now, made again only when the second changes; "" without a clock. */
+static const char *date_line(uint64_t now)
+{
+    static uint64_t second;
+    static char line[sizeof("Date: \r\n") + HTTP_DATE_LEN];
+    if (!now)
+        return "";
+    if (now != second) {
+        char date[HTTP_DATE_LEN + 1];
+        http_date_format(now, date);
+        snprintf(line, sizeof(line), "Date: %s\r\n", date);
+        second = now;
+    }
+    return line;
+}
 
 const struct http_server_stats *http_server_stats(void)
 {
@@ -124,8 +141,9 @@ static void start_response_with(struct http_conn *c, int status, const char *con
     if (content_type)
         snprintf(length, sizeof(length), "Content-Length: %zu\r\n", body_len);
     int n = snprintf(c->header, sizeof(c->header),
-                     "HTTP/1.1 %d %s\r\nServer: unikernel-net\r\n%s%s%s%s%.*s%sConnection: %s\r\n\r\n", status,
-                     reason_phrase(status), content_type ? "Content-Type: " : "", content_type ? content_type : "",
+                     "HTTP/1.1 %d %s\r\nServer: unikernel-net\r\n%s%s%s%s%s%.*s%sConnection: %s\r\n\r\n", status,
+                     reason_phrase(status), date_line(wall_clock_at(&wall_clock, clock_now_ns())),
+                     content_type ? "Content-Type: " : "", content_type ? content_type : "",
                      content_type ? "\r\n" : "", length, (int)fields_len, fields,
                      status == 405 ? "Allow: GET, HEAD\r\n" : "", c->close_after ? "close" : "keep-alive");
     c->header_len = n > 0 && (size_t)n < sizeof(c->header) ? (size_t)n : sizeof(c->header) - 1;
@@ -205,7 +223,7 @@ static void route(struct http_conn *c, const struct http_request *req)
         }
         c->owned_body = text;
         start_response(c, 200, page->content_type, text, len, send_body);
-    } else if (http_static_answer(req, &reply)) {
+    } else if (http_static_answer(req, wall_clock_at(&wall_clock, clock_now_ns()), &reply)) {
         start_response_with(c, reply.status, reply.content_type, reply.headers, reply.headers_len,
                             (const char *)reply.body, reply.body_len, send_body);
     } else if (strcmp(req->target, "/") == 0 || strcmp(req->target, "/index.html") == 0) {
@@ -422,9 +440,10 @@ static const struct tcp_service http_service = {
     .refused = &stats.aborted,
 };
 
-int http_server_start(const struct http_dynamic_page *pages, int count)
+int http_server_start(const struct http_dynamic_page *pages, int count, const struct wall_clock *clock)
 {
     dynamic_pages = pages;
     dynamic_page_count = count;
+    wall_clock = *clock;
     return tcp_service_listen(&http_service);
 }

@@ -11,6 +11,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "net/http_date.h"
+
 #define HTTP_PORT 80
 
 struct http_server_stats {
@@ -33,8 +35,9 @@ struct http_dynamic_page {
     char *(*render)(size_t *len);
 };
 
-/* Listens on HTTP_PORT; `pages` must outlive the server. Returns 0 or -1. */
-int http_server_start(const struct http_dynamic_page *pages, int count);
+/* Listens on HTTP_PORT; `pages` must outlive the server. With a wall clock
+ * (unix_seconds not 0) every response carries Date. Returns 0 or -1. */
+int http_server_start(const struct http_dynamic_page *pages, int count, const struct wall_clock *clock);
 const struct http_server_stats *http_server_stats(void);
 
 #endif

@@ -353,12 +353,15 @@ static void redirect_to_dir(struct http_static_reply *r, const char *path, size_
     stats.redirects++;
 }
 
-static void serve_file(const struct http_request *req, const struct site_file *f, struct http_static_reply *r)
+static void serve_file(const struct http_request *req, const struct site_file *f, uint64_t now,
+                       struct http_static_reply *r)
 {
     const struct site_file *rep = f->gzip && accepts_gzip(&req->accept_encoding) ? f->gzip : f;
+    /* With a clock, a modification time in the future is sent as now (RFC 9110, 8.8.2.1). */
+    uint64_t mtime = now && rep->mtime > now ? now : rep->mtime;
     char etag[ETAG_TEXT_LEN + 1], last_modified[HTTP_DATE_LEN + 1];
     snprintf(etag, sizeof(etag), "\"%016llx\"", (unsigned long long)site_file_etag(rep));
-    http_date_format(rep->mtime, last_modified);
+    http_date_format(mtime, last_modified);
     /* Validators in every answer about the file; Vary wherever the choice exists (RFC 9110, 12.5.5). */
     add_header(r, "ETag: %s\r\nLast-Modified: %s\r\n%s", etag, last_modified,
                f->gzip ? "Vary: Accept-Encoding\r\n" : "");
@@ -366,14 +369,16 @@ static void serve_file(const struct http_request *req, const struct site_file *f
     uint64_t t;
     /* RFC 9110, 13.2.2: If-Match, else If-Unmodified-Since; then If-None-Match, else If-Modified-Since. */
     bool failed = req->if_match.present ? !etag_list_matches(&req->if_match, etag, true)
-                                        : date_field(&req->if_unmodified_since, &t) && rep->mtime > t;
+                                        : date_field(&req->if_unmodified_since, &t) && mtime > t;
     if (failed) {
         fixed(r, 412, precondition_text, sizeof(precondition_text) - 1);
         stats.precondition_failed++;
         return;
     }
-    bool not_modified = req->if_none_match.present ? etag_list_matches(&req->if_none_match, etag, false)
-                                                   : date_field(&req->if_modified_since, &t) && rep->mtime <= t;
+    /* An If-Modified-Since later than the clock's now is invalid (13.1.3). */
+    bool not_modified = req->if_none_match.present
+                            ? etag_list_matches(&req->if_none_match, etag, false)
+                            : date_field(&req->if_modified_since, &t) && (!now || t <= now) && mtime <= t;
     if (not_modified) {
         r->status = 304; /* no content, so neither Content-Type nor Content-Length (15.4.5) */
         stats.not_modified++;
@@ -387,7 +392,7 @@ static void serve_file(const struct http_request *req, const struct site_file *f
     add_header(r, "Accept-Ranges: bytes\r\n");
     size_t first = 0, last = 0;
     /* Range is defined for GET only (14.2). */
-    enum range_kind range = req->method == HTTP_GET && if_range_holds(&req->if_range, etag, rep->mtime)
+    enum range_kind range = req->method == HTTP_GET && if_range_holds(&req->if_range, etag, mtime)
                                 ? parse_range(&req->range, rep->size, &first, &last) : RANGE_NONE;
     if (range == RANGE_UNSATISFIABLE) {
         add_header(r, "Content-Range: bytes */%zu\r\n", rep->size);
@@ -411,7 +416,7 @@ static void serve_file(const struct http_request *req, const struct site_file *f
     }
 }
 
-bool http_static_answer(const struct http_request *req, struct http_static_reply *r)
+bool http_static_answer(const struct http_request *req, uint64_t now, struct http_static_reply *r)
 {
     if (!site_stats()->served)
         return false;
@@ -440,6 +445,6 @@ bool http_static_answer(const struct http_request *req, struct http_static_reply
     }
     if (!f || f->is_dir)
         return false;
-    serve_file(req, f, r);
+    serve_file(req, f, now, r);
     return true;
 }

@@ -46,8 +46,9 @@ struct http_static_stats {
 };
 
 /* True when *reply was filled; false when the site has nothing at req->target
- * (the server's built-in pages are next, then 404). */
-bool http_static_answer(const struct http_request *req, struct http_static_reply *reply);
+ * (the server's built-in pages are next, then 404). now: the wall clock's
+ * seconds since 1970 (net/http_date.h), 0 without one. */
+bool http_static_answer(const struct http_request *req, uint64_t now, struct http_static_reply *reply);
 
 const struct http_static_stats *http_static_stats(void);
 

@@ -160,6 +160,17 @@ static const struct http_dynamic_page dynamic_pages[] = {
     { "/stats", "text/plain; version=0.0.4", stats_page_render },
 };
 
+static void log_wall_clock(const struct wall_clock *c)
+{
+    if (!c->unix_seconds) {
+        log_info("net: no wall clock (no RTC with a valid time): HTTP responses carry no Date");
+        return;
+    }
+    char date[HTTP_DATE_LEN + 1];
+    http_date_format(wall_clock_at(c, clock_now_ns()), date);
+    log_info("net: wall clock from the RTC, taken as UTC: %s", date);
+}
+
 int net_init(const struct net_config *cfg)
 {
     net_random_seed(cfg->random_seed);
@@ -171,7 +182,9 @@ int net_init(const struct net_config *cfg)
     if (cfg->site && site_load(cfg->site, cfg->site_size) < 0 && cfg->site_release)
         cfg->site_release(cfg->site, cfg->site_size);
     /* Services listen before any address exists, so READY means they serve. */
-    if (http_server_start(dynamic_pages, sizeof(dynamic_pages) / sizeof(dynamic_pages[0])) < 0 || echo_server_start() < 0)
+    log_wall_clock(&cfg->wall_clock);
+    if (http_server_start(dynamic_pages, sizeof(dynamic_pages) / sizeof(dynamic_pages[0]), &cfg->wall_clock) < 0 ||
+        echo_server_start() < 0)
         log_error("net: a service could not start; READY will not be printed");
     else
         services_listening = true;

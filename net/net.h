@@ -10,6 +10,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "net/http_date.h"
 #include "net/stats_page.h"
 
 /* What kmain asks of the network (from the command line: ip=, gw=, faults=). */
@@ -22,6 +23,7 @@ struct net_config {
     bool fault_port;      /* faults=on: net/fault_port.c listens */
     uint64_t random_seed; /* for ports, ISNs and DHCP ids */
     struct stats_sources stats; /* what /stats reads from outside net/ */
+    struct wall_clock wall_clock; /* the RTC's time, for HTTP's Date; zero: none */
     /* The site archive (newc cpio, net/site.h) where the loader put it, or
      * NULL: the built-in pages. It must stay there while served; a refused
      * one goes back through site_release. site_refused_bytes: an archive

@@ -1,6 +1,7 @@
 #include "arch/x86_64/tsc.h"
 
 #include "arch/x86_64/cpu.h"
+#include "arch/x86_64/rtc.h"
 #include "arch/x86_64/tsc_scale.h"
 
 static struct tsc_scale tsc_clock_scale;
@@ -123,40 +124,11 @@ static uint64_t pit_window_hz(uint16_t min_ticks)
     return (now - pit_base_tsc) * PIT_HZ / elapsed;
 }
 
-/* The MC146818 RTC's seconds (register 0, binary or BCD alike: only a change
- * is looked for); 0xFF when there is no RTC. */
-#define RTC_INDEX 0x70
-#define RTC_DATA 0x71
-#define RTC_SECONDS 0x00
-#define RTC_STATUS_A 0x0A
-#define RTC_UPDATE_IN_PROGRESS 0x80
-
-static uint8_t rtc_read(uint8_t reg)
-{
-    outb(RTC_INDEX, reg);
-    return inb(RTC_DATA);
-}
-
-static bool rtc_wait_second_edge(uint8_t *seconds)
-{
-    uint8_t start = rtc_read(RTC_SECONDS);
-    for (uint32_t i = 0; i < (1u << 26); i++) {
-        if (rtc_read(RTC_STATUS_A) & RTC_UPDATE_IN_PROGRESS)
-            continue;
-        uint8_t now = rtc_read(RTC_SECONDS);
-        if (now != start) {
-            *seconds = now;
-            return true;
-        }
-    }
-    return false;
-}
-
 /* One whole second between two RTC ticks: slow (up to 2 s), so only when
  * nothing better exists. */
 static uint64_t rtc_tsc_hz(void)
 {
-    if (rtc_read(RTC_STATUS_A) == NO_DEVICE)
+    if (rtc_read(RTC_STATUS_A) == RTC_NO_DEVICE)
         return 0;
     uint8_t s;
     if (!rtc_wait_second_edge(&s))

@@ -61,7 +61,8 @@ static void request_path(const char *path, size_t len, const char *headers, cons
     if (http_parse_request(text, n, &req, &consumed) != HTTP_PARSE_OK)
         return;
     static struct http_static_reply reply;
-    if (!http_static_answer(&req, &reply))
+    /* A clock in 2023: files of every age, dates before and after it. */
+    if (!http_static_answer(&req, 1700000000u, &reply))
         return;
     CHECK(reply.headers_len < sizeof(reply.headers));
     CHECK(reply.status == 200 || reply.status == 206 || reply.status == 301 || reply.status == 304 ||

@@ -14,6 +14,7 @@ that caused it."""
 
 import contextlib
 import ctypes
+import email.utils
 import hashlib
 import http.client
 import os
@@ -621,6 +622,18 @@ class TestHttp:
         check_framing(g, r, 200, "keep-alive")
         expect(g, r.body == HELLO and r.header("content-length") == "6", f"/hello: {r}")
 
+    def test_date_is_the_hosts_utc(self, gn):
+        """RFC 9110, 6.6.1: a server with a clock sends Date. QEMU's RTC keeps
+        the host's UTC (-rtc base=utc, its default), read once at boot."""
+        g, net = gn
+        for path, status in (("/hello", 200), ("/nope", 404)):
+            r = curl_i(g, net, f"http://{GUEST_ADDR}{path}")
+            date = r.header("date")
+            expect(g, r.status == status and date, f"{path}: no Date: {r}")
+            sent = email.utils.parsedate_to_datetime(date).timestamp()
+            expect(g, date.endswith(" GMT") and abs(sent - time.time()) < 120,
+                   f"{path}: Date {date!r} is not the host's UTC (now {time.time():.0f})")
+
     def test_stats_is_prometheus_text_and_counts(self, gn):
         g, net = gn
         c = HttpClient(connect(net, g=g), g)
@@ -1122,6 +1135,28 @@ def test_user_network_with_dhcp(request, tmp_path):
     with connect(None, ("127.0.0.1", echo_port), timeout=10, g=g) as s:
         tcp_echo(g, s, 256 << 10, seed=5)
     check_healthy(g, "at the end")
+
+
+@needs_root
+@pytest.mark.parametrize("rtc,expected", [("base=2020-01-01T00:00:00", "Wed, 01 Jan 2020 00:0"), ("off", None)],
+                         ids=["rtc-2020", "no-rtc"])
+def test_date_comes_from_the_rtc(request, tmp_path, rtc, expected):
+    """The Date field is the RTC's time (QEMU's -rtc base= sets it), carried
+    on by the kernel clock; on a machine without an RTC (microvm,rtc=off) no
+    Date at all, as RFC 9110 asks of a server without a clock."""
+    with PrivateNetwork() as net:
+        machine, args = ("microvm,rtc=off", ()) if rtc == "off" else ("microvm", ("-rtc", rtc))
+        g = CapturedGuest(tmp_path, machine=machine, boot="pvh", memory=64, cmdline=GUEST_STATIC_CMDLINE,
+                          extra_args=args, nic=net.nic(device="virtio-net-device"), prefix=net.prefix).start()
+        request.addfinalizer(g.kill)
+        wait_ready(g)
+        r = curl_i(g, net, f"http://{GUEST_ADDR}/hello")
+        if expected:
+            expect(g, (r.header("date") or "").startswith(expected), f"Date is not the RTC's 2020: {r}")
+        else:
+            expect(g, r.header("date") is None, f"a Date without a clock: {r}")
+            expect(g, "net: no wall clock (no RTC with a valid time): HTTP responses carry no Date" in g.serial(),
+                   "no console line about the missing clock")
 
 
 def router_advertisement(net, prefix):

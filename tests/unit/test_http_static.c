@@ -39,6 +39,9 @@ static void load_site(void)
     CHECK_EQ(site_load(archive.bytes, archive.len), 0);
 }
 
+/* The wall clock's now for ask(); 0: the server has none. */
+static uint64_t now;
+
 /* Parses "METHOD target" plus header lines, then asks http_static; true if it answered. */
 static bool ask(const char *method_target, const char *headers)
 {
@@ -47,7 +50,7 @@ static bool ask(const char *method_target, const char *headers)
     if (http_parse_request(request_text, strlen(request_text), &request, &consumed) != HTTP_PARSE_OK)
         return false;
     memset(&reply, 0x5a, sizeof(reply));
-    return http_static_answer(&request, &reply);
+    return http_static_answer(&request, now, &reply);
 }
 
 static bool has_header(const char *line)
@@ -176,6 +179,29 @@ TEST(static_conditional_requests)
     CHECK(ask("GET /digits.txt", "If-Match: \"other\"\r\n") && reply.status == 412);
     CHECK(ask("GET /digits.txt", "If-Unmodified-Since: Tue, 14 Nov 2023 22:13:19 GMT\r\n") && reply.status == 412);
     CHECK(ask("GET /digits.txt", "If-Unmodified-Since: " MTIME_TEXT "\r\n") && reply.status == 200);
+}
+
+TEST(static_with_a_clock)
+{
+    load_site();
+    /* A clock later than the file: what the file says, as without one. */
+    now = MTIME + 100;
+    CHECK(ask("GET /digits.txt", "") && reply.status == 200 && has_header("Last-Modified: " MTIME_TEXT "\r\n"));
+    CHECK(ask("GET /digits.txt", "If-Modified-Since: " MTIME_TEXT "\r\n") && reply.status == 304);
+    /* An If-Modified-Since later than now is invalid (RFC 9110, 13.1.3): the whole file. */
+    CHECK(ask("GET /digits.txt", "If-Modified-Since: Tue, 14 Nov 2023 22:15:00 GMT\r\n") && reply.status == 304);
+    CHECK(ask("GET /digits.txt", "If-Modified-Since: Tue, 14 Nov 2023 22:15:01 GMT\r\n") && reply.status == 200);
+    now = 0;
+    CHECK(ask("GET /digits.txt", "If-Modified-Since: Tue, 14 Nov 2023 22:15:01 GMT\r\n") && reply.status == 304);
+    /* A file from the clock's future is sent as modified now (8.8.2.1), and compared so. */
+    now = MTIME - 60;
+    CHECK(ask("GET /digits.txt", "") && reply.status == 200 &&
+          has_header("Last-Modified: Tue, 14 Nov 2023 22:12:20 GMT\r\n"));
+    CHECK(ask("GET /digits.txt", "If-Modified-Since: Tue, 14 Nov 2023 22:12:20 GMT\r\n") && reply.status == 304);
+    CHECK(ask("GET /digits.txt", "If-Unmodified-Since: Tue, 14 Nov 2023 22:12:20 GMT\r\n") && reply.status == 200);
+    CHECK(ask("GET /digits.txt", "Range: bytes=0-0\r\nIf-Range: Tue, 14 Nov 2023 22:12:20 GMT\r\n") &&
+          reply.status == 206);
+    now = 0;
 }
 
 TEST(static_byte_ranges)
