@@ -4,7 +4,11 @@
 
 #define RTC_INDEX 0x70
 #define RTC_DATA 0x71
-#define UIP_SPINS (1u << 26) /* an update lasts under 2 ms; a second's wait at most about 2 s */
+#define EDGE_SPINS (1u << 26) /* a second's wait: about 2 s under TCG */
+/* An update holds UIP for under 2 ms: 65,536 reads of the status are 2-10
+ * ms under TCG, about 0.1 s where each read exits to a hypervisor, and bound
+ * the wait on an RTC that never clears it. */
+#define UIP_SPINS (1u << 16)
 #define READS_MAX 8
 
 uint8_t rtc_read(uint8_t reg)
@@ -16,7 +20,7 @@ uint8_t rtc_read(uint8_t reg)
 bool rtc_wait_second_edge(uint8_t *seconds)
 {
     uint8_t start = rtc_read(RTC_SECONDS);
-    for (uint32_t i = 0; i < UIP_SPINS; i++) {
+    for (uint32_t i = 0; i < EDGE_SPINS; i++) {
         if (rtc_read(RTC_STATUS_A) & RTC_UPDATE_IN_PROGRESS)
             continue;
         uint8_t now = rtc_read(RTC_SECONDS);
