@@ -1178,7 +1178,8 @@ def router_advertisement(net, prefix):
 def test_slaac_address_from_a_router_advertisement(request, tmp_path):
     """IPv6 stateless autoconfiguration (RFC 4862): after a router
     advertisement for 2001:db8:5::/64 the guest takes the address its MAC
-    gives (EUI-64) and serves on it."""
+    gives (EUI-64) and serves on it, to a client off the link too (through
+    the advertising router, its default route)."""
     with PrivateNetwork() as net:
         g = start_guest(tmp_path, net, machine="microvm", boot="pvh", memory=64)
         request.addfinalizer(g.kill)
@@ -1194,6 +1195,10 @@ def test_slaac_address_from_a_router_advertisement(request, tmp_path):
         expect(g, r.status == 200 and r.body == HELLO, f"curl over the SLAAC address: {r}")
         with connect(net, (addr, 7), family=socket.AF_INET6, g=g) as s:
             tcp_echo(g, s, 64 << 10, seed=9)
+        # A client off the link: the answer goes through the advertising router.
+        net.run("ip", "-6", "addr", "add", "2001:db8:99::1/128", "dev", "lo", check=True)
+        r = curl_i(g, net, f"http://[{addr}]/hello", "-g", "--interface", "2001:db8:99::1")
+        expect(g, r.status == 200 and r.body == HELLO, f"curl from off the link, through the router: {r}")
         check_healthy(g, "after SLAAC")
 
 
