@@ -14,7 +14,7 @@ from test_hostile import NIC, pool, send_class, stats, still_serves
 from test_services import HELLO, HttpClient, attributed, get, inside, shared_guest
 
 needs_root = pytest.mark.skipif(not have_root(), reason="needs root for network namespaces and tap devices")
-TCP_PCBS = 64  # MEMP_NUM_TCP_PCB in net/lwipopts.h
+TCP_PCBS = 128  # MEMP_NUM_TCP_PCB in net/lwipopts.h
 HELD = ("virtio_net_rx_buffers_held", f"{{{NIC}}}")
 
 
@@ -96,6 +96,8 @@ class TestExhaustion:
                 g.fail("connection attempts unaccounted for")
             if len(held) >= n:
                 g.fail(f"all {n} connections accepted with {TCP_PCBS} PCBs")
+            if len(held) < TCP_PCBS - base:
+                g.fail(f"only {len(held)} connections accepted with {TCP_PCBS} PCBs, {base} in use before")
         finally:
             for s in held:
                 s.close()
