@@ -52,13 +52,16 @@ static struct virtio_net_config virtio_net_config_from(const struct kernel_optio
     };
 }
 
-/* The RTC's time, read once; the kernel clock carries it on from here. */
-static struct wall_clock wall_clock_from_rtc(void)
+/* The wall clock, read once (the RTC, else KVM's kvmclock: Firecracker has
+ * no RTC); the kernel clock carries it on from here. */
+static struct wall_clock wall_clock_read(void)
 {
     uint64_t t;
-    if (!rtc_read_unix(&t))
-        return (struct wall_clock){ 0 };
-    return (struct wall_clock){ .unix_seconds = t, .at_ns = clock_now_ns() };
+    if (rtc_read_unix(&t))
+        return (struct wall_clock){ .unix_seconds = t, .at_ns = clock_now_ns(), .source = "the RTC" };
+    if (kvmclock_unix_time(&t))
+        return (struct wall_clock){ .unix_seconds = t, .at_ns = clock_now_ns(), .source = "kvmclock" };
+    return (struct wall_clock){ 0 };
 }
 
 static struct net_config net_config_from(const struct kernel_options *o)
@@ -72,7 +75,7 @@ static struct net_config net_config_from(const struct kernel_options *o)
         .fault_port = o->fault_port,
         .random_seed = random_seed(),
         .stats = { .interrupt_counts = irq_for_each_count },
-        .wall_clock = wall_clock_from_rtc(),
+        .wall_clock = wall_clock_read(),
     };
 }
 

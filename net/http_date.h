@@ -20,6 +20,7 @@
 struct wall_clock {
     uint64_t unix_seconds;
     uint64_t at_ns;
+    const char *source; /* for the console: "the RTC", "kvmclock" */
 };
 
 /* The wall clock's time at kernel clock now_ns; 0 without one. */

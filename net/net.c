@@ -163,12 +163,12 @@ static const struct http_dynamic_page dynamic_pages[] = {
 static void log_wall_clock(const struct wall_clock *c)
 {
     if (!c->unix_seconds) {
-        log_info("net: no wall clock (no RTC with a valid time): HTTP responses carry no Date");
+        log_info("net: no wall clock (no RTC with a valid time, no kvmclock): HTTP responses carry no Date");
         return;
     }
     char date[HTTP_DATE_LEN + 1];
     http_date_format(wall_clock_at(c, clock_now_ns()), date);
-    log_info("net: wall clock from the RTC, taken as UTC: %s", date);
+    log_info("net: wall clock from %s, taken as UTC: %s", c->source, date);
 }
 
 int net_init(const struct net_config *cfg)

@@ -204,30 +204,59 @@ static bool on_kvm(void)
            r.eax >= CPUID_KVM_FEATURES;
 }
 
-static uint64_t kvmclock_tsc_hz(void)
+#define MSR_KVM_WALL_CLOCK_NEW 0x4b564d00u
+
+/* One consistent reading of the hypervisor's time info, with the MSR
+ * switched on for it and off again; false if KVM offers none. */
+static bool kvmclock_read(struct pvclock_time_info *out)
 {
     /* Its own 32 bytes, aligned so they never cross a page; the kernel runs
-     * identity-mapped when it calibrates (both entries), so this address is
-     * the physical one the MSR wants. */
+     * identity-mapped (both entries), so this address is the physical one
+     * the MSR wants. */
     static volatile struct pvclock_time_info info __attribute__((aligned(32)));
     if (!on_kvm() || !(cpuid(CPUID_KVM_FEATURES, 0).eax & KVM_FEATURE_CLOCKSOURCE2))
-        return 0;
+        return false;
     info.version = 0;
     wrmsr(MSR_KVM_SYSTEM_TIME_NEW, (uint64_t)(uintptr_t)&info | KVMCLOCK_ENABLE);
-    uint32_t mul = 0;
-    int8_t shift = 0;
-    for (int i = 0; i < KVMCLOCK_TRIES; i++) {
+    bool ok = false;
+    for (int i = 0; i < KVMCLOCK_TRIES && !ok; i++) {
         uint32_t version = info.version;
         __asm__ volatile("" ::: "memory");
-        mul = info.tsc_to_system_mul;
-        shift = info.tsc_shift;
+        *out = (struct pvclock_time_info){ .tsc_timestamp = info.tsc_timestamp, .system_time = info.system_time,
+                                           .tsc_to_system_mul = info.tsc_to_system_mul,
+                                           .tsc_shift = info.tsc_shift };
         __asm__ volatile("" ::: "memory");
-        if (version && !(version & 1) && version == info.version)
-            break;
-        mul = 0;
+        ok = version && !(version & 1) && version == info.version;
     }
     wrmsr(MSR_KVM_SYSTEM_TIME_NEW, 0);
-    return tsc_hz_from_pvclock(mul, shift);
+    return ok;
+}
+
+static uint64_t kvmclock_tsc_hz(void)
+{
+    struct pvclock_time_info t;
+    return kvmclock_read(&t) ? tsc_hz_from_pvclock(t.tsc_to_system_mul, t.tsc_shift) : 0;
+}
+
+bool kvmclock_unix_time(uint64_t *t)
+{
+    /* The wall clock KVM writes is the time at which kvmclock read 0. */
+    static volatile struct { uint32_t version, sec, nsec; } wall __attribute__((aligned(16)));
+    struct pvclock_time_info info;
+    if (!kvmclock_read(&info) || !tsc_hz_from_pvclock(info.tsc_to_system_mul, info.tsc_shift))
+        return false;
+    uint64_t now_ns = info.system_time +
+                      pvclock_ns(rdtsc() - info.tsc_timestamp, info.tsc_to_system_mul, info.tsc_shift);
+    wall.version = 0;
+    wrmsr(MSR_KVM_WALL_CLOCK_NEW, (uint64_t)(uintptr_t)&wall);
+    uint32_t version = wall.version;
+    __asm__ volatile("" ::: "memory");
+    uint64_t sec = wall.sec, nsec = wall.nsec;
+    __asm__ volatile("" ::: "memory");
+    if (!version || (version & 1) || version != wall.version || !sec || nsec >= NS_PER_SEC)
+        return false;
+    *t = sec + (nsec + now_ns) / NS_PER_SEC;
+    return true;
 }
 
 const char *tsc_calibrate(void)

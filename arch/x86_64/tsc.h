@@ -30,6 +30,10 @@ bool tsc_is_invariant(void);
 /* A span of TSC ticks in nanoseconds, at the current rate. */
 uint64_t tsc_ticks_to_ns(uint64_t ticks);
 
+/* The wall clock from KVM's kvmclock (its wall-clock MSR plus the time
+ * since): seconds since 1970 UTC; false when not under KVM. */
+bool kvmclock_unix_time(uint64_t *t);
+
 /* Nanoseconds since the tick count given to tsc_mark_entry(). */
 uint64_t clock_since_entry_ns(void);
 

@@ -45,4 +45,14 @@ static inline uint64_t tsc_hz_from_pvclock(uint32_t mul, int8_t shift)
     return hz >= 1000000ULL && hz <= 1000000000000ULL ? hz : 0;
 }
 
+/* A pvclock's nanoseconds for `ticks` past its tsc_timestamp: the ticks
+ * shifted (left by shift, right if negative), times mul, over 2^32. */
+static inline uint64_t pvclock_ns(uint64_t ticks, uint32_t mul, int8_t shift)
+{
+    if (shift > 63 || shift < -63)
+        return 0;
+    ticks = shift < 0 ? ticks >> -shift : ticks << shift;
+    return (uint64_t)(((unsigned __int128)ticks * mul) >> 32);
+}
+
 #endif

@@ -8,9 +8,10 @@ interrupt a second time after the device was acknowledged, so about half of
 them find InterruptStatus 0: they are counted in
 kernel_interrupts_unclaimed_total, not reported (docs/interrupts.md).
 QEMU's microvm documentation starts it with no PIT and no RTC: the TSC rate
-then comes from kvmclock. kernel.efi is not run here: OVMF guests die under this host's KVM ("KVM
+then comes from kvmclock, and so does the wall clock for HTTP's Date. kernel.efi is not run here: OVMF guests die under this host's KVM ("KVM
 internal error", at an x87 instruction). Needs root and a usable /dev/kvm."""
 
+import email.utils
 import fcntl
 import os
 import re
@@ -19,10 +20,10 @@ import time
 import pytest
 
 import ktap
-from netns import GUEST_STATIC_CMDLINE, PrivateNetwork, have_root
+from netns import GUEST_ADDR, GUEST_STATIC_CMDLINE, PrivateNetwork, have_root
 from qemu import EXIT_SUCCESS, PVH_KERNEL, Guest
 from test_pvh import serves
-from test_services import CapturedGuest, expect, name_pcap, stats, wait_ready
+from test_services import CapturedGuest, curl_i, expect, name_pcap, stats, wait_ready
 
 KVM_GET_API_VERSION = 0xAE00
 
@@ -103,3 +104,22 @@ def test_microvm_as_qemu_documents_it_takes_the_tsc_rate_from_kvmclock(tmp_path)
         assert results.get("timer", (False, ""))[0], g.report("timer self-test failed")
         assert status == EXIT_SUCCESS, g.report(f"exit status {status}")
         assert 1.0 <= host_seconds <= 6.0, g.report(f"2 s of guest time took {host_seconds:.2f} s of host time")
+
+
+def test_microvm_without_an_rtc_dates_its_responses_from_kvmclock(request, tmp_path):
+    """Firecracker's machine has no CMOS RTC, nor has microvm with rtc=off:
+    under KVM the wall clock comes from kvmclock's wall-clock MSR, so
+    responses still carry Date (RFC 9110, 6.6.1), the host's UTC."""
+    with PrivateNetwork() as net:
+        g = CapturedGuest(tmp_path, machine="microvm,rtc=off", boot="pvh", memory=64, cmdline=GUEST_STATIC_CMDLINE,
+                          nic=net.nic(device="virtio-net-device"), prefix=net.prefix, accel="kvm",
+                          extra_args=("-cpu", "host"))
+        g.start()
+        request.addfinalizer(g.kill)
+        wait_ready(g, timeout=60)
+        expect(g, "net: wall clock from kvmclock, taken as UTC: " in g.serial(), "the wall clock is not kvmclock's")
+        r = curl_i(g, net, f"http://{GUEST_ADDR}/hello")
+        date = r.header("date")
+        expect(g, date, f"no Date: {r}")
+        sent = email.utils.parsedate_to_datetime(date).timestamp()
+        expect(g, abs(sent - time.time()) < 120, f"Date {date!r} is not the host's UTC (now {time.time():.0f})")

@@ -217,3 +217,16 @@ TEST(tsc_hz_from_pvclock_refuses_nonsense)
     CHECK_EQ(tsc_hz_from_pvclock(1, 0), 0ULL);                /* 4.3e18 Hz */
     CHECK_EQ(tsc_hz_from_pvclock(0xFFFFFFFFu, 31), 0ULL);     /* 0.47 Hz */
 }
+
+TEST(pvclock_ns_scales_and_shifts)
+{
+    CHECK_EQ(pvclock_ns(1000, 1u << 31, 1), 1000);   /* x2, then half a nanosecond a tick */
+    CHECK_EQ(pvclock_ns(1000, 1u << 31, -1), 250);
+    CHECK_EQ(pvclock_ns(1000, 1u << 31, 0), 500);
+    /* No overflow in the product: 2^40 ticks at (2^32 - 1) / 2^32 ns. */
+    CHECK_EQ(pvclock_ns(1ULL << 40, 0xFFFFFFFFu, 0), (1ULL << 40) - (1ULL << 8));
+    /* 2.6 GHz as KVM describes it here (mul 3303820997, shift -1): a second of ticks is a second. */
+    uint64_t ns = pvclock_ns(2600000000ULL, 3303820997u, -1);
+    CHECK(ns > 999999000ULL && ns < 1000001000ULL);
+    CHECK_EQ(pvclock_ns(1000, 1u << 31, 64), 0); /* a shift no pvclock has */
+}
