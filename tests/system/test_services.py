@@ -370,6 +370,15 @@ def check_framing(g, r, status, connection):
     expect(g, r.header("connection") == connection, f"Connection {r.all('connection')}, expected {connection!r}: {r}")
 
 
+def expect_hosts_date(g, r, what):
+    """The response carries Date, an IMF-fixdate within two minutes of the host's clock."""
+    date = r.header("date")
+    expect(g, date, f"{what}: no Date: {r}")
+    sent = email.utils.parsedate_to_datetime(date).timestamp()
+    expect(g, date.endswith(" GMT") and abs(sent - time.time()) < 120,
+           f"{what}: Date {date!r} is not the host's UTC (now {time.time():.0f})")
+
+
 def curl_i(g, net, url, *args):
     """curl -i: (status line, headers, body) of one response."""
     result = run(net, *CURL, "-i", *args, url, timeout=30)
@@ -628,11 +637,8 @@ class TestHttp:
         g, net = gn
         for path, status in (("/hello", 200), ("/nope", 404)):
             r = curl_i(g, net, f"http://{GUEST_ADDR}{path}")
-            date = r.header("date")
-            expect(g, r.status == status and date, f"{path}: no Date: {r}")
-            sent = email.utils.parsedate_to_datetime(date).timestamp()
-            expect(g, date.endswith(" GMT") and abs(sent - time.time()) < 120,
-                   f"{path}: Date {date!r} is not the host's UTC (now {time.time():.0f})")
+            expect(g, r.status == status, f"{path}: {r}")
+            expect_hosts_date(g, r, path)
 
     def test_stats_is_prometheus_text_and_counts(self, gn):
         g, net = gn
