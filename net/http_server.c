@@ -13,6 +13,9 @@
 #define REQUEST_BUFFER HTTP_MAX_HEADER_BYTES
 #define POLL_INTERVAL 2                 /* lwIP poll ticks of 500 ms: once a second */
 #define IDLE_TIMEOUT_NS (15ULL * 1000000000ULL)
+/* A connection waiting this long for a request (its first or its next) may be
+ * given up for a new client when the PCB pool is empty (conn_mark_reusable). */
+#define REUSABLE_AFTER_NS (1ULL * 1000000000ULL)
 /* A lingering close (conn_linger) waits this long for the client's next
  * bytes, and this long in all, as nginx's lingering_timeout/lingering_time. */
 #define LINGER_IDLE_NS (5ULL * 1000000000ULL)
@@ -43,6 +46,7 @@ struct http_conn {
     bool unread_input;       /* the client may still send what is not read: a body, the rest of a refused request */
     bool lingering;          /* response sent and FIN queued; reading and dropping until the client's FIN */
     bool peer_closed;
+    bool reusable;           /* idle between requests, at TCP_PRIO_MIN: lwIP may abort it for a new connection */
     uint64_t last_active, linger_start;
 };
 
@@ -324,6 +328,22 @@ static void process(struct http_conn *c)
     }
 }
 
+/* When the PCB pool is empty, lwIP's tcp_alloc aborts the longest-idle PCB
+ * of a lower priority than the listener's to make room for a new connection
+ * (tcp_kill_prio). A connection that has waited REUSABLE_AFTER_NS for a
+ * request, with nothing of its own in flight, is put below the listener, so
+ * a new client is served rather than left waiting until idle connections
+ * time out: what nginx does with its reusable connections when it runs out.
+ * A connection with a request or a response in progress keeps the
+ * listener's priority and is never taken. */
+static void conn_mark_reusable(struct http_conn *c, bool reusable)
+{
+    if (c->reusable == reusable)
+        return;
+    c->reusable = reusable;
+    tcp_setprio(c->pcb, reusable ? TCP_PRIO_MIN : TCP_PRIO_NORMAL);
+}
+
 static err_t on_recv(void *arg, struct tcp_pcb *pcb, struct pbuf *p, err_t err)
 {
     struct http_conn *c = arg;
@@ -341,6 +361,7 @@ static err_t on_recv(void *arg, struct tcp_pcb *pcb, struct pbuf *p, err_t err)
         return ERR_OK;
     }
     c->last_active = clock_now_ns();
+    conn_mark_reusable(c, false);
     if (c->lingering) {
         tcp_recved(pcb, p->tot_len);
         stats.input_bytes_discarded += p->tot_len;
@@ -406,16 +427,23 @@ static err_t on_poll(void *arg, struct tcp_pcb *pcb)
         conn_abort(c);
         return ERR_ABRT;
     }
+    if (!c->header_len && !c->request_len && now - c->last_active >= REUSABLE_AFTER_NS)
+        conn_mark_reusable(c, true);
     process(c);
     return ERR_OK;
 }
 
 static void on_err(void *arg, err_t err)
 {
-    (void)err;
     struct http_conn *c = arg;
-    if (c) /* lwIP already freed the pcb */
-        conn_free(c);
+    if (!c)
+        return;
+    /* lwIP already freed the pcb. Our own aborts detach first, and an idle
+     * connection times out here before keepalive could give up on it, so
+     * lwIP's abort of a reusable one is tcp_kill_prio's. */
+    if (err == ERR_ABRT && c->reusable)
+        stats.reused++;
+    conn_free(c);
 }
 
 static void on_accepted(void *conn, struct tcp_pcb *pcb)

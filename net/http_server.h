@@ -22,6 +22,7 @@ struct http_server_stats {
     uint64_t responses_by_class[6]; /* index = status / 100 */
     uint64_t timeouts;          /* idle connections closed */
     uint64_t aborted;           /* closed by error or memory shortage */
+    uint64_t reused;            /* idle connections aborted to make room for a new one (PCB pool empty) */
     uint64_t body_bytes_referenced; /* queued to lwIP by reference (built-in and site bodies: no copy) */
     uint64_t body_bytes_copied;     /* queued as copies (bodies made per request: /stats) */
     uint64_t input_bytes_discarded; /* read and dropped: request bodies, the rest of refused requests */

@@ -403,6 +403,8 @@ static void service_metrics(struct text *t)
     }
     metric(t, "http_idle_timeouts_total", "counter", "HTTP connections closed for idleness.", NULL, h->timeouts);
     metric(t, "http_aborted_total", "counter", "HTTP connections aborted.", NULL, h->aborted);
+    metric(t, "http_idle_reused_total", "counter", "Idle HTTP connections aborted for a new one, the TCP PCB pool empty.",
+           NULL, h->reused);
     metric(t, "http_body_bytes_referenced_total", "counter",
            "Response body bytes handed to TCP by reference (static pages and the site: no copy).", NULL,
            h->body_bytes_referenced);

@@ -3,6 +3,7 @@ stack has PCBs, clients that vanish or reset mid-transfer, and receive
 buffers held by the stack; the guest refuses cleanly, keeps serving the
 connections it has, and returns to its idle baseline when the load goes."""
 
+import select
 import socket
 import threading
 import time
@@ -11,7 +12,7 @@ import pytest
 
 from netns import GUEST_ADDR, have_root
 from test_hostile import NIC, pool, send_class, stats, still_serves
-from test_services import HELLO, HttpClient, attributed, get, inside, shared_guest
+from test_services import HELLO, HttpClient, attributed, connect, get, inside, shared_guest
 
 needs_root = pytest.mark.skipif(not have_root(), reason="needs root for network namespaces and tap devices")
 TCP_PCBS = 128  # MEMP_NUM_TCP_PCB in net/lwipopts.h
@@ -41,8 +42,30 @@ def wait_stat(g, net, key, ok, timeout, what):
         time.sleep(1)
 
 
-def open_many(net, n, port, timeout=5.0):
-    """n connection attempts at once; (sockets connected, refused, timed out)."""
+def request_within(g, net, raw, timeout):
+    """One request on a new connection, connected and answered within `timeout` s."""
+    c = HttpClient(connect(net, timeout=timeout, g=g), g)
+    c.send(raw)
+    return c.response(timeout=timeout), c
+
+
+def closed_by_server(socks, wait=0.5):
+    """How many of `socks` the server has closed (a reset or EOF) with nothing more sent."""
+    readable, _, _ = select.select(socks, [], [], wait)
+    closed = 0
+    for s in readable:
+        try:
+            closed += s.recv(1, socket.MSG_DONTWAIT) == b""
+        except ConnectionResetError:
+            closed += 1
+        except BlockingIOError:
+            pass
+    return closed
+
+
+def open_many(net, n, port, timeout=5.0, first=b""):
+    """n connection attempts at once, each sending `first` once connected;
+    (sockets connected, refused, timed out)."""
     results = [None] * n
 
     def one(i):
@@ -51,6 +74,7 @@ def open_many(net, n, port, timeout=5.0):
         s.settimeout(timeout)
         try:
             s.connect((GUEST_ADDR, port))
+            s.sendall(first)
             results[i] = s
         except ConnectionRefusedError:
             results[i] = "refused"
@@ -70,19 +94,22 @@ def open_many(net, n, port, timeout=5.0):
 @needs_root
 class TestExhaustion:
     def test_more_connections_than_pcbs(self, gn):
+        """Every connection busy (a request begun): none is given up for a
+        new one, so those past the pool wait for a SYN-ACK."""
         g, net = gn
         base = stats(g, net)[pool("TCP_PCB")]
         n = TCP_PCBS + 32
         start = time.monotonic()
-        held, refused, timed_out = open_many(net, n, 80)
+        request = get("/hello")
+        held, refused, timed_out = open_many(net, n, 80, first=request[:10])
         took = time.monotonic() - start
         try:
-            # Every connection the guest accepted works: one request each.
+            # Every connection the guest accepted works: its request finished.
             broken = []
             for i, s in enumerate(held):
                 try:
                     c = HttpClient(s)
-                    c.send(get("/hello"))
+                    c.send(request[10:])
                     r = c.response(timeout=10)
                     if r.status != 200 or r.body != HELLO:
                         broken.append((i, r))
@@ -106,6 +133,60 @@ class TestExhaustion:
         value, after = wait_stat(g, net, pool("TCP_PCB"), lambda v: v <= base, 60, "after closing them all")
         print(f"TCP_PCB pool back to {value} (baseline {base}) {after:.0f} s after the close")
         still_serves(g, net, "after the connection overload")
+
+    def test_idle_connections_make_room(self, gn):
+        """The pool full of keep-alive connections idle after a response, and
+        one with a request begun: new clients are served at once, each in
+        place of an idle connection (closed with a reset, counted), never the
+        busy one, which then finishes its request."""
+        g, net = gn
+        reused = ("http_idle_reused_total", "")
+        before = stats(g, net)
+        others = before[pool("TCP_PCB")] - 1  # the /stats connection itself is closed now
+        request = get("/hello")
+        busy, _, _ = open_many(net, 1, 80, first=request[:10])
+        if not busy:
+            g.fail("the busy connection did not open")
+        busy = HttpClient(busy[0])
+        want = TCP_PCBS - others - 1
+        idle, refused, timed_out = open_many(net, want, 80, first=request)
+        newcomers = []
+        try:
+            if len(idle) != want:
+                g.fail(f"{len(idle)} of {want} connections opened to fill the pool ({refused} refused, "
+                       f"{timed_out} timed out)")
+            clients = [HttpClient(s) for s in idle]
+            for c in clients:
+                r = c.response(timeout=10)
+                if r.status != 200 or r.header("connection") != "keep-alive":
+                    g.fail(f"filling the pool: {r}")
+            time.sleep(3)  # idle long enough to be given up (REUSABLE_AFTER_NS, polled each second)
+            # The busy connection is the longest silent: lwIP would take it first by age alone.
+            new = 8
+            for i in range(new):
+                r, c = request_within(g, net, request, timeout=3)
+                newcomers.append(c)  # kept open: each holds the PCB it took
+                if r.status != 200 or r.body != HELLO:
+                    g.fail(f"new client {i} with the pool full of idle connections: {r}")
+            after = stats(g, net)  # a connection of its own: it, too, takes an idle one's place
+            closed = closed_by_server([c.sock for c in clients])
+            count = after[reused] - before.get(reused, 0)
+            print(f"pool of {TCP_PCBS}, {others} in use before: {len(idle)} idle + 1 busy; {new} new clients "
+                  f"and a /stats served, {closed} idle connections closed, {reused[0]} +{count}")
+            if count != closed or not new <= closed <= new + 1:
+                g.fail(f"{closed} idle connections closed and {reused[0]} rose by {count}: expected equal, "
+                       f"{new} or {new + 1}")
+            busy.send(request[10:])
+            r = busy.response(timeout=5)
+            if r.status != 200 or r.body != HELLO:
+                g.fail(f"the busy connection after the new clients: {r}")
+        finally:
+            for c in [busy] + newcomers:
+                c.close()
+            for s in idle:
+                s.close()
+        wait_stat(g, net, pool("TCP_PCB"), lambda v: v <= others + 1, 60, "after closing them all")
+        still_serves(g, net, "after the idle connections made room")
 
     def test_vanished_and_reset_clients_are_freed(self, gn):
         """Clients that vanish (one mid-transfer, one idle) are found by
