@@ -40,9 +40,11 @@ enum decoded { DECODED, NOT_ORIGIN_FORM, REFUSED };
 
 /* The origin-form target's path (RFC 9112, 3.2.1), query dropped, percent-
  * decoded (RFC 3986, 2.1) and made canonical in out: segments joined by '/',
- * no leading '/', empty and "." segments dropped; *dir when it ends in '/'. A
- * bad escape, a decoded NUL or a ".." segment refuses it: whatever the
- * decoding, a path never leaves the site's root. */
+ * no leading '/', empty and "." segments dropped, a ".." segment taking the
+ * one before it away (5.2.4, as nginx and Apache do, also when encoded);
+ * *dir when it ends in '/', "." or "..". A bad escape, a decoded NUL or a
+ * ".." with nothing left to take away refuses it: whatever the decoding, a
+ * path never leaves the site's root. */
 static enum decoded decode_path(const char *target, char *out, size_t *out_len, bool *dir)
 {
     if (target[0] != '/')
@@ -69,14 +71,23 @@ static enum decoded decode_path(const char *target, char *out, size_t *out_len, 
         while (end < n && path[end] != '/')
             end++;
         size_t seg = end - start;
-        if (seg == 2 && path[start] == '.' && path[start + 1] == '.')
-            return REFUSED;
-        if (seg && !(seg == 1 && path[start] == '.')) {
+        bool dot = seg == 1 && path[start] == '.';
+        bool dotdot = seg == 2 && path[start] == '.' && path[start + 1] == '.';
+        if (dotdot) {
+            if (len == 0)
+                return REFUSED; /* above the root */
+            while (len && out[len - 1] != '/')
+                len--;
+            if (len)
+                len--; /* the '/' before the segment taken away */
+        } else if (seg && !dot) {
             if (len)
                 out[len++] = '/';
             memcpy(out + len, path + start, seg);
             len += seg;
         }
+        if (end == n && (dot || dotdot))
+            *dir = true; /* "/docs/." and "/docs/x/.." name the directory */
         start = end + 1;
     }
     *out_len = len;

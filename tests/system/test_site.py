@@ -156,9 +156,12 @@ def header_rules(g, net, files):
     r = curl_i(g, net, URL + "/")
     expect(g, r.status == 200 and r.body == files["index.html"], f"the archive's index.html overrides /: {r}")
     for path, status in (("/missing.txt", 404), ("/docs/nothing/", 404), ("/hello", 200), ("/stats", 200),
-                         ("/docs/../index.html", 404), ("/%2e%2e/index.html", 404), ("/index.html%00", 404)):
+                         ("/docs/../index.html", 200), ("/docs/..", 200), ("/%2e%2e/index.html", 404),
+                         ("/docs/../../index.html", 404), ("/index.html%00", 404)):
         r = curl_i(g, net, URL + path, "--path-as-is")
         expect(g, r.status == status, f"{path}: {r.status}, expected {status}: {r}")
+        expect(g, status != 200 or not path.startswith("/docs/..") or r.body == files["index.html"],
+               f"{path} is the site's index.html: {r}")
     r = curl_i(g, net, URL + "/index.html", "-X", "POST")
     expect(g, r.status == 405 and r.header("allow") == "GET, HEAD", f"POST: {r}")
 

@@ -108,6 +108,12 @@ TEST(static_targets)
     CHECK(ask("GET /%64igits.txt", "") && body_is(DIGITS));
     CHECK(ask("GET //digits.txt", "") && body_is(DIGITS));             /* empty segments */
     CHECK(ask("GET /./docs/./index.html", "") && body_is("<p>docs</p>"));
+    /* ".." takes the segment before it away (RFC 3986, 5.2.4), encoded or not. */
+    CHECK(ask("GET /docs/../digits.txt", "") && body_is(DIGITS));
+    CHECK(ask("GET /docs/%2e%2e/index.html", "") && body_is("<h1>home</h1>"));
+    CHECK(ask("GET /docs/x/y/../../index.html", "") && body_is("<p>docs</p>"));
+    CHECK(ask("GET /docs/a%20b/..", "") && body_is("<p>docs</p>"));   /* ends in "..": a directory */
+    CHECK(ask("GET /docs/.", "") && body_is("<p>docs</p>"));
     CHECK(ask("GET /docs/a%20b/%C3%A9.txt", "") && body_is("utf8"));
     CHECK(ask("GET /docs/", "") && body_is("<p>docs</p>"));
     CHECK(ask("GET /docs/index.html", "") && body_is("<p>docs</p>"));
@@ -135,9 +141,9 @@ TEST(static_refuses_escapes_and_bad_encodings)
     load_site();
     uint64_t bad = http_static_stats()->bad_targets;
     static const char *const refused[] = {
-        "GET /../digits.txt", "GET /docs/../digits.txt", "GET /%2e%2e/digits.txt", "GET /%2E%2E%2Fdigits.txt",
-        "GET /docs/%2e%2e/index.html", "GET /..", "GET /digits.txt%00", "GET /%00", "GET /%zz", "GET /%2",
-        "GET /%", "GET /a%2", "GET /docs/..%2f..%2fdigits.txt",
+        "GET /../digits.txt", "GET /%2e%2e/digits.txt", "GET /%2E%2E%2Fdigits.txt", "GET /..",
+        "GET /docs/../../digits.txt", "GET /docs/..%2f..%2fdigits.txt", "GET /docs/x/../../../digits.txt",
+        "GET /digits.txt%00", "GET /%00", "GET /%zz", "GET /%2", "GET /%", "GET /a%2",
     };
     for (size_t i = 0; i < sizeof(refused) / sizeof(refused[0]); i++)
         CHECK(!ask(refused[i], ""));
