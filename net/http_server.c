@@ -13,6 +13,10 @@
 #define REQUEST_BUFFER HTTP_MAX_HEADER_BYTES
 #define POLL_INTERVAL 2                 /* lwIP poll ticks of 500 ms: once a second */
 #define IDLE_TIMEOUT_NS (15ULL * 1000000000ULL)
+/* A request's header must be whole this long after its first byte, however
+ * often bytes come (a client trickling one every few seconds would hold its
+ * PCB for ever): answered 408, as Apache's mod_reqtimeout (header=20). */
+#define HEADER_TIMEOUT_NS (20ULL * 1000000000ULL)
 /* A connection waiting this long for a request (its first or its next) may be
  * given up for a new client when the PCB pool is empty (conn_mark_reusable). */
 #define REUSABLE_AFTER_NS (1ULL * 1000000000ULL)
@@ -48,6 +52,7 @@ struct http_conn {
     bool peer_closed;
     bool reusable;           /* idle between requests, at TCP_PRIO_MIN: lwIP may abort it for a new connection */
     uint64_t last_active, linger_start;
+    uint64_t request_start;  /* when the first byte of the request in `request` came */
 };
 
 static struct http_server_stats stats;
@@ -86,6 +91,7 @@ static const char *reason_phrase(int status)
     case 400: return "Bad Request";
     case 404: return "Not Found";
     case 405: return "Method Not Allowed";
+    case 408: return "Request Timeout";
     case 412: return "Precondition Failed";
     case 414: return "URI Too Long";
     case 416: return "Range Not Satisfiable";
@@ -189,6 +195,7 @@ static void respond_error(struct http_conn *c, int status)
 {
     const char *text = status == 400   ? "400 Bad Request\n"
                        : status == 405 ? "405 Method Not Allowed\n"
+                       : status == 408 ? "408 Request Timeout\n"
                        : status == 414 ? "414 URI Too Long\n"
                        : status == 505 ? "505 HTTP Version Not Supported\n"
                                        : "500 Internal Server Error\n";
@@ -323,6 +330,7 @@ static void process(struct http_conn *c)
         }
         memmove(c->request, c->request + consumed, c->request_len - consumed);
         c->request_len -= consumed;
+        c->request_start = clock_now_ns(); /* a pipelined request's time starts when it is next */
         /* Flow control: open the window only for what was taken out of the buffer. */
         tcp_recved(c->pcb, (u16_t)consumed);
     }
@@ -388,6 +396,8 @@ static err_t on_recv(void *arg, struct tcp_pcb *pcb, struct pbuf *p, err_t err)
          * data and offers it again later (flow control, nothing lost). */
         return ERR_MEM;
     }
+    if (c->request_len == 0)
+        c->request_start = c->last_active;
     pbuf_copy_partial(p, c->request + c->request_len, p->tot_len, 0);
     c->request_len += p->tot_len;
     pbuf_free(p); /* tcp_recved comes in process(), as requests are consumed */
@@ -426,6 +436,10 @@ static err_t on_poll(void *arg, struct tcp_pcb *pcb)
         stats.timeouts++;
         conn_abort(c);
         return ERR_ABRT;
+    }
+    if (c->request_len && !c->header_len && now - c->request_start > HEADER_TIMEOUT_NS) {
+        stats.timeouts++; /* the header still not whole: process() leaves none waiting otherwise */
+        respond_error(c, 408);
     }
     if (!c->header_len && !c->request_len && now - c->last_active >= REUSABLE_AFTER_NS)
         conn_mark_reusable(c, true);

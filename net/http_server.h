@@ -20,7 +20,7 @@ struct http_server_stats {
     uint64_t active;
     uint64_t requests;
     uint64_t responses_by_class[6]; /* index = status / 100 */
-    uint64_t timeouts;          /* idle connections closed */
+    uint64_t timeouts;          /* idle connections closed, and requests whose header was not whole in time (408) */
     uint64_t aborted;           /* closed by error or memory shortage */
     uint64_t reused;            /* idle connections aborted to make room for a new one (PCB pool empty) */
     uint64_t body_bytes_referenced; /* queued to lwIP by reference (built-in and site bodies: no copy) */

@@ -401,7 +401,7 @@ static void service_metrics(struct text *t)
         snprintf(labels, sizeof(labels), "class=\"%dxx\"", c);
         metric(t, "http_responses_total", "counter", "HTTP responses, by status class.", labels, h->responses_by_class[c]);
     }
-    metric(t, "http_idle_timeouts_total", "counter", "HTTP connections closed for idleness.", NULL, h->timeouts);
+    metric(t, "http_idle_timeouts_total", "counter", "HTTP connections closed for idleness or a request header not whole in 20 s (408).", NULL, h->timeouts);
     metric(t, "http_aborted_total", "counter", "HTTP connections aborted.", NULL, h->aborted);
     metric(t, "http_idle_reused_total", "counter", "Idle HTTP connections aborted for a new one, the TCP PCB pool empty.",
            NULL, h->reused);

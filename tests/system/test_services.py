@@ -903,6 +903,29 @@ class TestHttp:
         c.close()
         expect(g, stats[("http_idle_timeouts_total", "")] >= 2, "http_idle_timeouts_total did not count them")
 
+    def test_header_trickled_past_20s_gets_408(self, gn):
+        """A byte of header every 2 s never trips the 15 s idle timeout, but
+        the header must be whole 20 s after it began: 408 and a close."""
+        g, net = gn
+        c = HttpClient(connect(net, g=g), g)
+        start = time.monotonic()
+        c.send(b"GET /hello HTTP/1.1\r\nHost: x\r\n")
+        while time.monotonic() - start < 40 and not c.buf:
+            c.sock.settimeout(2)
+            try:
+                chunk = c.sock.recv(65536)
+            except socket.timeout:
+                c.send(b"X")
+                continue
+            expect(g, chunk, f"closed without a response after {time.monotonic() - start:.1f} s")
+            c.buf += chunk
+        when = time.monotonic() - start
+        r = c.response()
+        expect(g, r.status == 408 and r.header("connection") == "close", f"after {when:.1f} s of trickled header: {r}")
+        expect(g, 19.0 <= when, f"408 after {when:.1f} s, before the header's 20 s")
+        expect(g, c.closed_by_server(timeout=10), "still open 10 s after the 408 (the client sent no more)")
+        c.close()
+
     def test_32_concurrent_curls(self, gn, tmp_path):
         g, net = gn
         n = 32
