@@ -85,7 +85,7 @@ help: ## List the targets
 setup: ## Install missing Debian packages and unpack lwIP into third_party/
 	@bash scripts/setup
 
-$(BUILD)/.setup-done: scripts/setup
+$(BUILD)/.setup-done: scripts/setup $(wildcard scripts/lwip-*.patch)
 	@bash scripts/setup
 	@mkdir -p $(BUILD) && touch $@
 

@@ -171,6 +171,7 @@ static void kmain_on_kernel_stack(void *arg)
     virtio_net_probe_all(&nic_cfg);
     struct net_config net_cfg = net_config_from(&bi->options);
     site_archive_into(bi, &net_cfg);
+    net_cfg.memory_free = memory_get_stats().free_bytes;
     net_init(&net_cfg);
     main_loop_add_hook(&net_timeouts_hook);
 

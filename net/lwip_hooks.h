@@ -11,6 +11,11 @@
 struct tcp_pcb;
 struct tcp_hdr;
 struct pbuf;
+struct memp_desc;
+
+/* LWIP_HOOK_MEMP_POOL_MEMORY: the memory and element count of one of lwIP's
+ * pools, asked once each at lwip_init (net/lwip_pools.c). */
+void net_memp_pool_memory(const struct memp_desc *desc, u8_t **base, u16_t *num);
 
 /* LWIP_HOOK_TCP_INPACKET_PCB: a segment matched `pcb` (its header already in
  * host order, `p` holding only the data); anything but ERR_OK drops it.

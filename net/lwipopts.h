@@ -16,17 +16,19 @@
 #define LWIP_NETIF_LINK_CALLBACK 1  /* the driver reports link changes */
 
 /* ---- memory ----
- * The PBUF_RAM heap comes from the kernel heap (MEM_LIBC_MALLOC), so no
- * multi-megabyte static array sits in the image. Pools stay lwIP's own:
- * their fixed counts are what makes "more connections than PCBs" refuse
- * cleanly instead of eating memory. */
+ * The PBUF_RAM heap is the kernel heap (MEM_LIBC_MALLOC), and so is the
+ * memory of lwIP's pools (net/lwip_pools.h), so no static array sits in the
+ * image. Pools stay lwIP's own: their counts are what makes "more
+ * connections than PCBs" refuse cleanly instead of eating memory. */
 #define MEM_LIBC_MALLOC 1
 #define MEM_ALIGNMENT 8
 #define MEMP_NUM_PBUF 1024          /* PBUF_REF/ROM: zero-copy receive buffers and app data (echo's, by reference) */
-/* Concurrent connections: a client beyond them waits (its SYNs dropped).
- * 64 left `wrk -c200` with 136 connections that never opened; 256 (74 KiB
- * of .bss) made the EFI image too large for OVMF to load at -m 40. */
-#define MEMP_NUM_TCP_PCB 128
+/* Concurrent connections, the most: net/lwip_pools.c makes one PCB per
+ * 24 KiB of free memory, from 64 up to this (nginx's Debian default is 768
+ * per worker). A client beyond them waits (its SYNs dropped) unless an idle
+ * HTTP connection makes room. 64 for all left `wrk -c200` with 136
+ * connections that never opened. */
+#define MEMP_NUM_TCP_PCB 1024
 #define MEMP_NUM_TCP_PCB_LISTEN 8
 #define MEMP_NUM_TCP_SEG 1024       /* TCP_SND_QUEUELEN (718) for a busy connection, and room for more */
 #define MEMP_NUM_UDP_PCB 8
@@ -120,6 +122,9 @@
  * reuse, and segments tcp_receive would assert on (net/tcp_seq_guard.h). */
 #define LWIP_HOOK_FILENAME "net/lwip_hooks.h"
 #define LWIP_HOOK_TCP_INPACKET_PCB net_tcp_inpacket_hook
+/* Each pool's memory and count, at lwip_init (net/lwip_pools.h; the hook
+ * comes from scripts/lwip-pool-memory.patch). */
+#define LWIP_HOOK_MEMP_POOL_MEMORY(desc, base, num) net_memp_pool_memory(desc, base, num)
 /* Large segments for devices that cut them (net/tcp_large_send.h; the hooks
  * come from scripts/lwip-large-segments.patch). */
 #define LWIP_HOOK_TCP_SEGMENT_MAX(pcb) tcp_large_send_segment_max(pcb)

@@ -6,14 +6,14 @@
 #include "lib/printf.h"
 #include "lwip/dhcp.h"
 #include "lwip/init.h"
-#include "lwip/memp.h"
-#include "lwip/priv/memp_priv.h"
+#include "lwip/opt.h"
 #include "lwip/ip_addr.h"
 #include "lwip/netif.h"
 #include "lwip/timeouts.h"
 #include "net/echo_server.h"
 #include "net/fault_port.h"
 #include "net/http_server.h"
+#include "net/lwip_pools.h"
 #include "net/lwip_port.h"
 #include "net/nic_netif.h"
 #include "net/site.h"
@@ -146,14 +146,14 @@ static void configure_addresses(struct netif *netif, const struct net_config *cf
     netif_set_up(netif);
 }
 
-/* lwIP's pools are static (.bss, lwipopts.h); packet data comes from the kernel heap. */
-static void log_pool_sizes(void)
+static void log_pool_sizes(uint64_t memory_free)
 {
-    size_t bytes = 0;
-    for (int i = 0; i < MEMP_MAX; i++)
-        bytes += (size_t)memp_pools[i]->size * memp_pools[i]->num;
-    log_info("net: lwIP pools %zu KiB in the image (%u TCP pcbs, %u segments, %u pbufs), data from the kernel heap",
-             bytes / 1024, MEMP_NUM_TCP_PCB, MEMP_NUM_TCP_SEG, MEMP_NUM_PBUF);
+    const struct lwip_pools_report *r = lwip_pools_report();
+    log_info("net: lwIP pools %zu KiB from the heap: %u TCP pcbs (for %llu MiB free), %u segments, %u pbufs",
+             r->bytes / 1024, r->tcp_pcbs, (unsigned long long)(memory_free >> 20), MEMP_NUM_TCP_SEG, MEMP_NUM_PBUF);
+    if (r->pools_short)
+        log_warn("net: %u lwIP pools got fewer elements than planned (%u of %u TCP pcbs): the heap is short",
+                 r->pools_short, r->tcp_pcbs, r->tcp_pcbs_planned);
 }
 
 static const struct http_dynamic_page dynamic_pages[] = {
@@ -174,8 +174,9 @@ static void log_wall_clock(const struct wall_clock *c)
 int net_init(const struct net_config *cfg)
 {
     net_random_seed(cfg->random_seed);
+    lwip_pools_plan(cfg->memory_free);
     lwip_init();
-    log_pool_sizes();
+    log_pool_sizes(cfg->memory_free);
     stats_page_init(&cfg->stats);
     if (cfg->site_refused_bytes)
         site_note_refused(cfg->site_refused_bytes);

@@ -22,6 +22,7 @@ struct net_config {
     uint32_t gw_addr;
     bool fault_port;      /* faults=on: net/fault_port.c listens */
     uint64_t random_seed; /* for ports, ISNs and DHCP ids */
+    uint64_t memory_free; /* bytes free as lwIP starts: its TCP PCBs are sized from it (net/lwip_pools.h) */
     struct stats_sources stats; /* what /stats reads from outside net/ */
     struct wall_clock wall_clock; /* the RTC's time, for HTTP's Date; zero: none */
     /* The site archive (newc cpio, net/site.h) where the loader put it, or

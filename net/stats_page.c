@@ -236,20 +236,20 @@ static void lwip_metrics(struct text *t)
             metric(t, fields[f].name, "counter", fields[f].help, labels, *v);
         }
     }
-    for (int i = 0; i < MEMP_MAX; i++) {
-        char labels[48];
-        snprintf(labels, sizeof(labels), "pool=\"%s\"", pool_names[i]);
-        metric(t, "lwip_pool_used", "gauge", "lwIP: pool elements in use.", labels, lwip_stats.memp[i]->used);
-    }
-    for (int i = 0; i < MEMP_MAX; i++) {
-        char labels[48];
-        snprintf(labels, sizeof(labels), "pool=\"%s\"", pool_names[i]);
-        metric(t, "lwip_pool_max_used", "gauge", "lwIP: most pool elements ever in use.", labels, lwip_stats.memp[i]->max);
-    }
-    for (int i = 0; i < MEMP_MAX; i++) {
-        char labels[48];
-        snprintf(labels, sizeof(labels), "pool=\"%s\"", pool_names[i]);
-        metric(t, "lwip_pool_errors_total", "counter", "lwIP: allocations the pool refused.", labels, lwip_stats.memp[i]->err);
+    static const struct { const char *name, *type, *help; } pool_metrics[] = {
+        { "lwip_pool_size", "gauge", "lwIP: pool elements in all (TCP_PCB's sized at boot from free memory)." },
+        { "lwip_pool_used", "gauge", "lwIP: pool elements in use." },
+        { "lwip_pool_max_used", "gauge", "lwIP: most pool elements ever in use." },
+        { "lwip_pool_errors_total", "counter", "lwIP: allocations the pool refused." },
+    };
+    for (unsigned m = 0; m < sizeof(pool_metrics) / sizeof(pool_metrics[0]); m++) {
+        for (int i = 0; i < MEMP_MAX; i++) {
+            const struct stats_mem *p = lwip_stats.memp[i];
+            uint64_t v = m == 0 ? p->avail : m == 1 ? p->used : m == 2 ? p->max : p->err;
+            char labels[48];
+            snprintf(labels, sizeof(labels), "pool=\"%s\"", pool_names[i]);
+            metric(t, pool_metrics[m].name, pool_metrics[m].type, pool_metrics[m].help, labels, v);
+        }
     }
     metric(t, "lwip_heap_used_bytes", "gauge", "lwIP: heap bytes in use.", NULL, lwip_stats.mem.used);
     metric(t, "lwip_heap_errors_total", "counter", "lwIP: heap allocations refused.", NULL, lwip_stats.mem.err);

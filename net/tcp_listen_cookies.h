@@ -2,7 +2,7 @@
  * SYN cookies for lwIP's listeners (RFC 4987 section 3.6; the cookie itself
  * is net/syn_cookie.h). lwIP 2.1.3 gives every SYN a PCB in SYN_RCVD for up
  * to 20 s and never evicts one for a new SYN, so a SYN flood from forged
- * addresses fills the 64-PCB pool and refuses every real client for 20 s.
+ * addresses fills the PCB pool and refuses every real client for 20 s.
  *
  * Here a listener keeps at most TCP_LISTEN_HALF_OPEN_MAX connections half
  * open, as lwIP would; a SYN beyond that is answered with a SYN-ACK whose
@@ -21,11 +21,12 @@
 
 #include "lwip/arch.h"
 #include "lwip/opt.h"
+#include "net/lwip_pools.h"
 
-/* A quarter of the PCB pool per listener: a flood at one port leaves the
- * rest to established connections, and real clients beyond it are served
- * through cookies. */
-#define TCP_LISTEN_HALF_OPEN_MAX (MEMP_NUM_TCP_PCB / 4)
+/* A quarter of the smallest PCB pool per listener: a flood at one port
+ * leaves the rest to established connections, and real clients beyond it
+ * are served through cookies. */
+#define TCP_LISTEN_HALF_OPEN_MAX (LWIP_POOLS_TCP_PCBS_MIN / 4)
 
 struct tcp_pcb_listen;
 struct tcp_hdr;

@@ -31,6 +31,11 @@ uint32_t net_random32(void);
 #define LWIP_PLATFORM_ASSERT(x) net_platform_assert((x), __FILE__, __LINE__)
 #define LWIP_RAND() net_random32()
 
+/* The pools' arrays: a byte each, as net/lwip_pools.c gives every pool its
+ * memory from the heap at lwip_init (LWIP_HOOK_MEMP_POOL_MEMORY). The other
+ * user of this macro, mem.c's own heap, is not built (MEM_LIBC_MALLOC). */
+#define LWIP_DECLARE_MEMORY_ALIGNED(variable_name, size) u8_t variable_name[1]
+
 /* MEM_LIBC_MALLOC: lwIP's heap is the kernel heap. */
 #include <stddef.h>
 void *net_mem_malloc(size_t size);

@@ -349,7 +349,8 @@ void sim_setup(void)
     if (virtio_net_probe_all(&nic_cfg) != 1)
         abort();
     nic = virtio_net_get(0);
-    struct net_config net_cfg = { .ip_addr = 0x0A00020F, .ip_prefix = 24, .gw_set = true, .gw_addr = 0x0A000202 };
+    struct net_config net_cfg = { .ip_addr = 0x0A00020F, .ip_prefix = 24, .gw_set = true, .gw_addr = 0x0A000202,
+                                  .memory_free = SIM_MEMORY_FREE };
     if (net_init(&net_cfg) != 1)
         abort();
     netif = netif_default;

@@ -16,7 +16,9 @@
 #include "lwip/netif.h"
 
 /* Once: the device probed with every offload QEMU offers on a tap backend,
- * the netif up at 10.0.2.15/24, duplicate address detection done. */
+ * the netif up at 10.0.2.15/24, duplicate address detection done, lwIP's
+ * pools sized for SIM_MEMORY_FREE bytes of free memory. */
+#define SIM_MEMORY_FREE (8u << 20)
 void sim_setup(void);
 struct netif *sim_netif(void);
 struct virtio_net *sim_nic(void);

@@ -10,6 +10,9 @@
 
 #include "drivers/virtio/virtio_net.h"
 #include "lwip/pbuf.h"
+#include "lwip/stats.h"
+#include "lwip/tcp.h"
+#include "net/lwip_pools.h"
 #include "net/nic_netif.h"
 #include "net/nic_tx.h"
 #include "tests/fuzz/rx_path_env.h"
@@ -208,4 +211,32 @@ TEST(stack_full_ring_backlogs_frames_in_order_and_wakes)
     CHECK_EQ(in_order, DATAGRAMS);
     CHECK_EQ(sim_device_errors(), 0);
     sim_wire_clear();
+}
+
+/* lwIP's pools come from the heap at lwip_init (scripts/lwip-pool-memory.patch):
+ * TCP PCBs one per 24 KiB of free memory within their bounds, the rest as
+ * lwipopts.h has them, and every element usable. */
+TEST(stack_pools_are_sized_from_free_memory)
+{
+    CHECK_EQ(lwip_pools_tcp_pcbs_for(0), LWIP_POOLS_TCP_PCBS_MIN);
+    CHECK_EQ(lwip_pools_tcp_pcbs_for(100u * LWIP_POOLS_BYTES_PER_CONNECTION + 1), 100);
+    CHECK_EQ(lwip_pools_tcp_pcbs_for(1ull << 40), MEMP_NUM_TCP_PCB);
+    sim_setup();
+    uint16_t want = lwip_pools_tcp_pcbs_for(SIM_MEMORY_FREE);
+    CHECK_EQ(want, SIM_MEMORY_FREE / LWIP_POOLS_BYTES_PER_CONNECTION);
+    CHECK_EQ(lwip_stats.memp[MEMP_TCP_PCB]->avail, want);
+    CHECK_EQ(lwip_pools_report()->tcp_pcbs, want);
+    CHECK_EQ(lwip_pools_report()->pools_short, 0);
+    CHECK_EQ(lwip_stats.memp[MEMP_TCP_SEG]->avail, MEMP_NUM_TCP_SEG);
+    /* Every PCB can be had, and no more: the pool's own limit holds. */
+    uint16_t in_use = lwip_stats.memp[MEMP_TCP_PCB]->used;
+    static struct tcp_pcb *pcbs[MEMP_NUM_TCP_PCB];
+    unsigned got = 0;
+    while (got < MEMP_NUM_TCP_PCB && (pcbs[got] = tcp_new()) != NULL)
+        got++;
+    CHECK(got >= (unsigned)(want - in_use) && got < MEMP_NUM_TCP_PCB); /* more if lwIP ended TIME_WAIT ones */
+    CHECK_EQ(lwip_stats.memp[MEMP_TCP_PCB]->used, want);
+    for (unsigned i = 0; i < got; i++)
+        tcp_abort(pcbs[i]);
+    CHECK(lwip_stats.memp[MEMP_TCP_PCB]->used <= in_use);
 }

@@ -1,5 +1,6 @@
 """Fixtures for the system tests: each test boots the kernel in QEMU."""
 
+import resource
 import sys
 from pathlib import Path
 
@@ -28,3 +29,15 @@ def guest(tmp_path):
     yield start
     for g in started:
         g.kill()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _enough_descriptors():
+    """A socket for each of the guest's TCP PCBs and more (test_exhaustion,
+    test_small_memory: up to 1056 at once) under a default limit of 1024."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    want = 4096 if hard == resource.RLIM_INFINITY else min(hard, 4096)
+    if soft != resource.RLIM_INFINITY and soft < want:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (want, hard))
+    yield
+    resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))

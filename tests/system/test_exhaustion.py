@@ -15,7 +15,6 @@ from test_hostile import NIC, pool, send_class, stats, still_serves
 from test_services import HELLO, HttpClient, attributed, connect, get, inside, shared_guest
 
 needs_root = pytest.mark.skipif(not have_root(), reason="needs root for network namespaces and tap devices")
-TCP_PCBS = 128  # MEMP_NUM_TCP_PCB in net/lwipopts.h
 HELD = ("virtio_net_rx_buffers_held", f"{{{NIC}}}")
 
 
@@ -51,9 +50,13 @@ def request_within(g, net, raw, timeout):
 
 def closed_by_server(socks, wait=0.5):
     """How many of `socks` the server has closed (a reset or EOF) with nothing more sent."""
-    readable, _, _ = select.select(socks, [], [], wait)
+    poller = select.poll()
+    for s in socks:
+        poller.register(s, select.POLLIN)
+    by_fd = {s.fileno(): s for s in socks}
     closed = 0
-    for s in readable:
+    for fd, _ in poller.poll(wait * 1000):
+        s = by_fd[fd]
         try:
             closed += s.recv(1, socket.MSG_DONTWAIT) == b""
         except ConnectionResetError:
@@ -97,8 +100,9 @@ class TestExhaustion:
         """Every connection busy (a request begun): none is given up for a
         new one, so those past the pool wait for a SYN-ACK."""
         g, net = gn
-        base = stats(g, net)[pool("TCP_PCB")]
-        n = TCP_PCBS + 32
+        before = stats(g, net)
+        base, pcbs = before[pool("TCP_PCB")], before[pool("TCP_PCB", "lwip_pool_size")]
+        n = pcbs + 32
         start = time.monotonic()
         request = get("/hello")
         held, refused, timed_out = open_many(net, n, 80, first=request[:10])
@@ -122,9 +126,9 @@ class TestExhaustion:
             if len(held) + refused + timed_out != n:
                 g.fail("connection attempts unaccounted for")
             if len(held) >= n:
-                g.fail(f"all {n} connections accepted with {TCP_PCBS} PCBs")
-            if len(held) < TCP_PCBS - base:
-                g.fail(f"only {len(held)} connections accepted with {TCP_PCBS} PCBs, {base} in use before")
+                g.fail(f"all {n} connections accepted with {pcbs} PCBs")
+            if len(held) < pcbs - base:
+                g.fail(f"only {len(held)} connections accepted with {pcbs} PCBs, {base} in use before")
         finally:
             for s in held:
                 s.close()
@@ -142,13 +146,14 @@ class TestExhaustion:
         g, net = gn
         reused = ("http_idle_reused_total", "")
         before = stats(g, net)
+        pcbs = before[pool("TCP_PCB", "lwip_pool_size")]
         others = before[pool("TCP_PCB")] - 1  # the /stats connection itself is closed now
         request = get("/hello")
         busy, _, _ = open_many(net, 1, 80, first=request[:10])
         if not busy:
             g.fail("the busy connection did not open")
         busy = HttpClient(busy[0])
-        want = TCP_PCBS - others - 1
+        want = pcbs - others - 1
         idle, refused, timed_out = open_many(net, want, 80, first=request)
         newcomers = []
         try:
@@ -171,7 +176,7 @@ class TestExhaustion:
             after = stats(g, net)  # a connection of its own: it, too, takes an idle one's place
             closed = closed_by_server([c.sock for c in clients])
             count = after[reused] - before.get(reused, 0)
-            print(f"pool of {TCP_PCBS}, {others} in use before: {len(idle)} idle + 1 busy; {new} new clients "
+            print(f"pool of {pcbs}, {others} in use before: {len(idle)} idle + 1 busy; {new} new clients "
                   f"and a /stats served, {closed} idle connections closed, {reused[0]} +{count}")
             if count != closed or not new <= closed <= new + 1:
                 g.fail(f"{closed} idle connections closed and {reused[0]} rose by {count}: expected equal, "
