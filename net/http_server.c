@@ -15,7 +15,8 @@
 #define IDLE_TIMEOUT_NS (15ULL * 1000000000ULL)
 /* A request's header must be whole this long after its first byte, however
  * often bytes come (a client trickling one every few seconds would hold its
- * PCB for ever): answered 408, as Apache's mod_reqtimeout (header=20). */
+ * PCB for ever): answered 408. Apache's mod_reqtimeout gives 20 s (up to 40
+ * while 500 B/s keep coming), nginx's client_header_timeout 60 s. */
 #define HEADER_TIMEOUT_NS (20ULL * 1000000000ULL)
 /* A connection waiting this long for a request (its first or its next) may be
  * given up for a new client when the PCB pool is empty (conn_mark_reusable). */
