@@ -128,26 +128,33 @@ class TestHttpSecurity:
 
 # ---- with a site archive ---------------------------------------------------------
 
-# The site's files, and the secret a traversal would have to reach: a file of
-# the site beside ("docs/") the directory the targets start in ("docs/api/").
+# The site's files: one beside ("docs/") the directory the targets start in
+# ("docs/api/"), reachable through dot segments as through its own path.
 SITE_FILES = {
     "index.html": b"<p>site root</p>\n",
-    "docs/secret.txt": b"not through ..\n",
+    "docs/secret.txt": b"beside docs/api\n",
     "docs/api/index.html": b"<p>api</p>\n",
     "docs/api/v1.json": b"{}\n",
     "a b/\u00e9.txt": b"utf8\n",
 }
 
-# Targets that would reach docs/secret.txt or leave the root if dot segments,
-# encoded or not, were resolved: all refused (404), whatever the site holds.
-ESCAPES = [
+# Dot segments, encoded or not, that stay inside the site: resolved as RFC 3986
+# 5.2.4 and nginx do, to docs/secret.txt.
+WITHIN = [
     "/docs/api/../secret.txt", "/docs/api/%2e%2e/secret.txt", "/docs/api/%2E%2E/secret.txt",
     "/docs/api/.%2e/secret.txt", "/docs/api/%2e./secret.txt", "/docs/api/..%2fsecret.txt",
-    "/docs/api/%2e%2e%2fsecret.txt", "/docs/api/..%5csecret.txt", "/docs/api/..\\secret.txt",
+    "/docs/api/%2e%2e%2fsecret.txt", "/docs/api/v1.json/../../secret.txt", "/docs/./api/./../secret.txt",
+]
+
+# Targets that would leave the root if dot segments went above it, segments
+# that only look like dot segments (names of no file here), a NUL, decoded or
+# not, and bad escapes: all refused or not found (404), whatever the site holds.
+ESCAPES = [
     "/../index.html", "/%2e%2e/index.html", "/%2e%2e%2f%2e%2e%2findex.html", "/..", "/%2e%2e",
-    "/docs/api/%252e%252e/secret.txt", "/docs/api/%c0%ae%c0%ae/secret.txt", "/docs/api/..;/secret.txt",
-    "/docs/api/v1.json/../../secret.txt",
-    # a NUL, decoded or not, and bad escapes
+    "/docs/../../index.html", "/docs/api/../../../index.html", "/docs/%2e%2e/%2E%2E/index.html",
+    "/docs/api/..%2f..%2f..%2findex.html", "/./../index.html", "//../index.html", "/docs/api/v1.json/../../../..",
+    "/docs/api/..%5csecret.txt", "/docs/api/..\\secret.txt", "/docs/api/%252e%252e/secret.txt",
+    "/docs/api/%c0%ae%c0%ae/secret.txt", "/docs/api/..;/secret.txt",
     "/index.html%00", "/index.html%00.txt", "/%00index.html", "/docs%00/secret.txt",
     "/index.html%", "/index.html%2", "/index.html%zz", "/%g0",
 ]
@@ -199,6 +206,14 @@ class TestHttpSecurityWithSite:
                 assert r.body == (NOT_FOUND if method == "GET" else b""), f"{method} {target!r}: {r}"
                 assert not reflected(r, "secret"), f"{target!r} reflected: {r}"
         print(f"{len(ESCAPES)} escaping, NUL or badly encoded targets x GET/HEAD: all 404")
+
+    def test_dot_segments_inside_the_root_resolve(self, sn):
+        g, net = sn
+        for target in WITHIN:
+            r, c = request(g, net, f"GET {target} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+            c.close()
+            check_framing(g, r, 200, "keep-alive")
+            assert r.body == SITE_FILES["docs/secret.txt"], f"{target!r}: {r}"
 
     @pytest.mark.parametrize("name", TOO_LONG)
     def test_over_long_targets(self, sn, name):
