@@ -30,8 +30,9 @@ static bool ready_printed;
 static bool services_listening;
 static struct timer lwip_wakeup;
 static struct timer dhcp_deadline;
-/* The IPv4 settings last logged per interface, so a line appears only on change. */
+/* The IPv4 settings and IPv6 addresses last logged per interface, so a line appears only on change. */
 static ip4_addr_t logged_addr[MAX_NETIFS * 3];
+static ip6_addr_t logged_addr6[MAX_NETIFS * LWIP_IPV6_NUM_ADDRESSES];
 
 static ip4_addr_t ip4_from_host(uint32_t a)
 {
@@ -89,8 +90,31 @@ static void print_ready(struct netif *netif)
             ip6addr_ntoa(netif_ip6_addr(netif, 0)), HTTP_PORT, ECHO_PORT, NS_MS_WHOLE(ns), NS_MS_FRAC(ns));
 }
 
+/* lwIP calls the status callback when an IPv6 address becomes valid or
+ * stops being so. A line for each address past the link-local one (which
+ * READY carries), as it comes (SLAAC from a router advertisement) and goes. */
+static void log_ipv6_changes(struct netif *netif)
+{
+    ip6_addr_t *logged = &logged_addr6[LWIP_IPV6_NUM_ADDRESSES * (netif->num % MAX_NETIFS)];
+    for (int i = 1; i < LWIP_IPV6_NUM_ADDRESSES; i++) {
+        bool valid = ip6_addr_isvalid(netif_ip6_addr_state(netif, i));
+        const ip6_addr_t *now = netif_ip6_addr(netif, i);
+        if (valid ? ip6_addr_cmp_zoneless(&logged[i], now) : ip6_addr_isany(&logged[i]))
+            continue;
+        char text[IP6ADDR_STRLEN_MAX];
+        ip6addr_ntoa_r(valid ? now : &logged[i], text, sizeof(text));
+        log_info("net: %c%c%u ipv6 %s %s", netif->name[0], netif->name[1], netif->num, text,
+                 valid ? "valid (SLAAC)" : "no longer valid");
+        if (valid)
+            ip6_addr_copy(logged[i], *now);
+        else
+            ip6_addr_set_zero(&logged[i]);
+    }
+}
+
 static void status_changed(struct netif *netif)
 {
+    log_ipv6_changes(netif);
     if (!netif_is_up(netif) || ip4_addr_isany_val(*netif_ip4_addr(netif)))
         return; /* nothing worth a line until there is an address */
     ip4_addr_t *logged = &logged_addr[3 * (netif->num % MAX_NETIFS)];

@@ -17,6 +17,7 @@ import ctypes
 import email.utils
 import hashlib
 import http.client
+import ipaddress
 import os
 import random
 import re
@@ -1222,6 +1223,9 @@ def test_slaac_address_from_a_router_advertisement(request, tmp_path):
             expect(g, time.monotonic() < deadline, f"{addr} did not answer within 15 s of the advertisement")
         r = curl_i(g, net, f"http://[{addr}]/hello", "-g")
         expect(g, r.status == 200 and r.body == HELLO, f"curl over the SLAAC address: {r}")
+        logged = re.findall(r"net: en0 ipv6 ([0-9A-Fa-f:]+) valid \(SLAAC\)", g.serial())
+        expect(g, [ipaddress.ip_address(a) for a in logged] == [ipaddress.ip_address(addr)],
+               f"console lines for SLAAC addresses: {logged}, expected {addr} once")
         with connect(net, (addr, 7), family=socket.AF_INET6, g=g) as s:
             tcp_echo(g, s, 64 << 10, seed=9)
         # A client off the link: the answer goes through the advertising router.
