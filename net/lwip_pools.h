@@ -34,6 +34,6 @@ struct lwip_pools_report {
 };
 
 /* After lwip_init: what the pools got. */
-const struct lwip_pools_report *lwip_pools_report(void);
+struct lwip_pools_report lwip_pools_report(void);
 
 #endif

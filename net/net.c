@@ -172,12 +172,12 @@ static void configure_addresses(struct netif *netif, const struct net_config *cf
 
 static void log_pool_sizes(uint64_t memory_free)
 {
-    const struct lwip_pools_report *r = lwip_pools_report();
+    struct lwip_pools_report r = lwip_pools_report();
     log_info("net: lwIP pools %zu KiB from the heap: %u TCP pcbs (for %llu MiB free), %u segments, %u pbufs",
-             r->bytes / 1024, r->tcp_pcbs, (unsigned long long)(memory_free >> 20), MEMP_NUM_TCP_SEG, MEMP_NUM_PBUF);
-    if (r->pools_short)
+             r.bytes / 1024, r.tcp_pcbs, (unsigned long long)(memory_free >> 20), MEMP_NUM_TCP_SEG, MEMP_NUM_PBUF);
+    if (r.pools_short)
         log_warn("net: %u lwIP pools got fewer elements than planned (%u of %u TCP pcbs): the heap is short",
-                 r->pools_short, r->tcp_pcbs, r->tcp_pcbs_planned);
+                 r.pools_short, r.tcp_pcbs, r.tcp_pcbs_planned);
 }
 
 static const struct http_dynamic_page dynamic_pages[] = {

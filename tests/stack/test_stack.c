@@ -225,8 +225,8 @@ TEST(stack_pools_are_sized_from_free_memory)
     uint16_t want = lwip_pools_tcp_pcbs_for(SIM_MEMORY_FREE);
     CHECK_EQ(want, SIM_MEMORY_FREE / LWIP_POOLS_BYTES_PER_CONNECTION);
     CHECK_EQ(lwip_stats.memp[MEMP_TCP_PCB]->avail, want);
-    CHECK_EQ(lwip_pools_report()->tcp_pcbs, want);
-    CHECK_EQ(lwip_pools_report()->pools_short, 0);
+    CHECK_EQ(lwip_pools_report().tcp_pcbs, want);
+    CHECK_EQ(lwip_pools_report().pools_short, 0);
     CHECK_EQ(lwip_stats.memp[MEMP_TCP_SEG]->avail, MEMP_NUM_TCP_SEG);
     /* Every PCB can be had, and no more: the pool's own limit holds. */
     uint16_t in_use = lwip_stats.memp[MEMP_TCP_PCB]->used;
