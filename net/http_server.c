@@ -331,7 +331,8 @@ static void process(struct http_conn *c)
         }
         memmove(c->request, c->request + consumed, c->request_len - consumed);
         c->request_len -= consumed;
-        c->request_start = clock_now_ns(); /* a pipelined request's time starts when it is next */
+        if (c->request_len)
+            c->request_start = clock_now_ns(); /* a pipelined request's time starts when it is next */
         /* Flow control: open the window only for what was taken out of the buffer. */
         tcp_recved(c->pcb, (u16_t)consumed);
     }
