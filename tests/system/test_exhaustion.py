@@ -12,7 +12,8 @@ import pytest
 
 from netns import GUEST_ADDR, have_root
 from test_hostile import NIC, pool, send_class, stats, still_serves
-from test_services import HELLO, HttpClient, attributed, connect, get, inside, shared_guest
+from test_services import HELLO, HttpClient, attributed, get, inside, shared_guest
+from test_services import request as http_request
 
 needs_root = pytest.mark.skipif(not have_root(), reason="needs root for network namespaces and tap devices")
 HELD = ("virtio_net_rx_buffers_held", f"{{{NIC}}}")
@@ -39,13 +40,6 @@ def wait_stat(g, net, key, ok, timeout, what):
         if time.monotonic() > deadline:
             g.fail(f"{what}: {key[0]}{key[1]} is {value} after {timeout} s")
         time.sleep(1)
-
-
-def request_within(g, net, raw, timeout):
-    """One request on a new connection, connected and answered within `timeout` s."""
-    c = HttpClient(connect(net, timeout=timeout, g=g), g)
-    c.send(raw)
-    return c.response(timeout=timeout), c
 
 
 def closed_by_server(socks, wait=0.5):
@@ -169,7 +163,7 @@ class TestExhaustion:
             # The busy connection is the longest silent: lwIP would take it first by age alone.
             new = 8
             for i in range(new):
-                r, c = request_within(g, net, request, timeout=3)
+                r, c = http_request(g, net, request, timeout=3)
                 newcomers.append(c)  # kept open: each holds the PCB it took
                 if r.status != 200 or r.body != HELLO:
                     g.fail(f"new client {i} with the pool full of idle connections: {r}")

@@ -340,15 +340,16 @@ class HttpClient:
         self.sock.close()
 
 
-def request(g, net, raw, head_request=False, addr=(GUEST_ADDR, 80)):
-    """One raw request on a new connection; returns (response, client)."""
-    c = HttpClient(connect(net, addr, g=g), g)
+def request(g, net, raw, head_request=False, addr=(GUEST_ADDR, 80), timeout=5.0):
+    """One raw request on a new connection, connected and answered within
+    `timeout` s each; returns (response, client)."""
+    c = HttpClient(connect(net, addr, timeout=timeout, g=g), g)
     try:
         c.send(raw)
     except OSError as e:
         g.fail(f"sending {raw[:100]!r}: {e!r}")
     try:
-        return c.response(head_request), c
+        return c.response(head_request, timeout=timeout), c
     except AssertionError as e:
         raise AssertionError(f"request {raw[:100]!r}{'...' if len(raw) > 100 else ''}:\n{e}") from None
 
