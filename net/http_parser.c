@@ -66,21 +66,39 @@ static struct http_field *kept_field(struct http_request *req, const char *name,
     return NULL;
 }
 
-/* The first "\r\n" in s[0..n): a pointer to its '\r', or NULL. */
-static const char *find_crlf(const char *s, size_t n)
+/* Line ends (RFC 9112, 2.2): a line ends at LF, and a CR just before it is
+ * not part of the line. A recipient MAY take a lone LF as the end, as nginx
+ * does: a request typed into `nc` or written with printf ends its lines so.
+ * Any other CR stays in the line, where the parsers below refuse it (a bare
+ * CR is invalid). Returns the length of the line at s[0..n) and sets *next
+ * to what follows its LF; without an LF returns n and sets *next to NULL. */
+static size_t line_length(const char *s, size_t n, const char **next)
 {
-    for (size_t i = 0; i + 1 < n; i++)
-        if (s[i] == '\r' && s[i + 1] == '\n')
-            return s + i;
-    return NULL;
+    size_t len = 0;
+    while (len < n && s[len] != '\n')
+        len++;
+    if (len == n) {
+        *next = NULL;
+        return n;
+    }
+    *next = s + len + 1;
+    return len && s[len - 1] == '\r' ? len - 1 : len;
 }
 
-/* Finds the end of the header block ("\r\n\r\n"); returns its length or 0. */
+/* The length of the header block that starts buf[0..len) with its request
+ * line: up to and including the empty line that ends it, or 0 when there is
+ * none yet. */
 static size_t header_block_length(const char *buf, size_t len)
 {
-    for (size_t i = 0; i + 3 < len; i++)
-        if (buf[i] == '\r' && buf[i + 1] == '\n' && buf[i + 2] == '\r' && buf[i + 3] == '\n')
-            return i + 4;
+    const char *p = buf, *end = buf + len, *next;
+    while (p < end) {
+        size_t n = line_length(p, (size_t)(end - p), &next);
+        if (!next)
+            return 0;
+        if (n == 0)
+            return (size_t)(next - buf);
+        p = next;
+    }
     return 0;
 }
 
@@ -151,30 +169,35 @@ static enum http_parse_status parse_request_line(const char *line, size_t n, str
     if (vlen != 8 || memcmp(version, "HTTP/", 5) != 0 || version[5] < '0' || version[5] > '9' || version[6] != '.' ||
         version[7] < '0' || version[7] > '9')
         return HTTP_PARSE_BAD_REQUEST;
-    if (version[5] != '1' || (version[7] != '0' && version[7] != '1'))
+    if (version[5] != '1')
         return HTTP_PARSE_BAD_VERSION;
-    req->version_minor = version[7] - '0';
+    /* A later 1.x is taken as 1.1, the highest this server implements
+     * (RFC 9110, 2.5); the response says HTTP/1.1. */
+    req->version_minor = version[7] == '0' ? 0 : 1;
     return HTTP_PARSE_OK;
 }
 
 enum http_parse_status http_parse_request(const char *buf, size_t len, struct http_request *req, size_t *consumed)
 {
     memset(req, 0, sizeof(*req));
-    size_t block = header_block_length(buf, len < HTTP_MAX_HEADER_BYTES ? len : HTTP_MAX_HEADER_BYTES);
+    /* Empty lines before the request line are skipped (RFC 9112, 2.2: a
+     * client may send one after a body). They count against the limit. */
+    size_t skip = 0;
+    const char *next;
+    while (skip < len && line_length(buf + skip, len - skip, &next) == 0 && next)
+        skip = (size_t)(next - buf);
+    size_t limit = len < HTTP_MAX_HEADER_BYTES ? len : HTTP_MAX_HEADER_BYTES;
+    size_t block = skip < limit ? header_block_length(buf + skip, limit - skip) : 0;
+    size_t line_len = line_length(buf + skip, len - skip, &next);
     if (block == 0) {
         /* Still incomplete: fail as soon as a limit is certainly exceeded. */
-        const char *eol = find_crlf(buf, len);
-        size_t line = eol ? (size_t)(eol - buf) : len;
-        if (line > HTTP_MAX_REQUEST_LINE)
-            return overlong_line_status(buf, line);
+        if (line_len > HTTP_MAX_REQUEST_LINE)
+            return overlong_line_status(buf + skip, line_len);
         if (len >= HTTP_MAX_HEADER_BYTES)
-            return HTTP_PARSE_BAD_REQUEST;
+            return next ? HTTP_PARSE_HEADERS_TOO_LARGE : HTTP_PARSE_BAD_REQUEST;
         return HTTP_PARSE_INCOMPLETE;
     }
-    const char *line_end = find_crlf(buf, block);
-    size_t line_len = (size_t)(line_end - buf);
-    if (line_len == 0)
-        return HTTP_PARSE_BAD_REQUEST;
+    buf += skip;
     if (line_len > HTTP_MAX_REQUEST_LINE)
         return overlong_line_status(buf, line_len);
     enum http_parse_status s = parse_request_line(buf, line_len, req);
@@ -185,13 +208,12 @@ enum http_parse_status http_parse_request(const char *buf, size_t len, struct ht
     uint64_t content_length = 0;
     int content_lengths = 0;
     int headers = 0;
-    size_t pos = line_len + 2;
-    while (pos < block - 2) {
-        const char *line = buf + pos;
-        const char *end = find_crlf(line, block - pos);
-        size_t n = (size_t)(end - line);
-        if (n == 0 || ++headers > HTTP_MAX_HEADERS)
-            return HTTP_PARSE_BAD_REQUEST;
+    for (const char *line = next;; line = next) {
+        size_t n = line_length(line, block - (size_t)(line - buf), &next);
+        if (n == 0)
+            break; /* the empty line that ends the block */
+        if (++headers > HTTP_MAX_HEADERS)
+            return HTTP_PARSE_HEADERS_TOO_LARGE;
         if (line[0] == ' ' || line[0] == '\t')
             return HTTP_PARSE_BAD_REQUEST; /* obsolete line folding (RFC 9112, 5.2) */
         size_t colon = 0;
@@ -236,9 +258,8 @@ enum http_parse_status http_parse_request(const char *buf, size_t len, struct ht
         } else if (http_equals_ci(line, colon, "transfer-encoding")) {
             req->has_body = true;
         }
-        pos += n + 2;
     }
     req->keep_alive = req->version_minor == 1 ? !conn_close : (conn_keep_alive && !conn_close);
-    *consumed = block;
+    *consumed = skip + block;
     return HTTP_PARSE_OK;
 }

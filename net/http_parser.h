@@ -45,6 +45,7 @@ enum http_parse_status {
     HTTP_PARSE_BAD_REQUEST,  /* malformed, or over a limit: answer 400 and close */
     HTTP_PARSE_BAD_VERSION,  /* a well-formed line with another HTTP version: 505 and close */
     HTTP_PARSE_URI_TOO_LONG, /* a request-target of HTTP_MAX_TARGET bytes or more: 414 and close */
+    HTTP_PARSE_HEADERS_TOO_LARGE, /* header fields over the byte or line limit: 431 and close (RFC 6585, 5) */
 };
 
 /* Parses one request from the start of buf. */

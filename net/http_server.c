@@ -11,6 +11,11 @@
 #include "net/tcp_service.h"
 
 #define REQUEST_BUFFER HTTP_MAX_HEADER_BYTES
+/* What lwIP may deliver unread is bounded by the window: TCP_WND in chains
+ * of over 32 KiB each (two that fit 64 KiB together are joined), plus the
+ * two at either end. Refusing data instead would make lwIP drop every
+ * segment that follows until it is taken, and the client back off. */
+#define PENDING_CHAINS (TCP_WND / 0x8000 + 2)
 #define POLL_INTERVAL 2                 /* lwIP poll ticks of 500 ms: once a second */
 #define IDLE_TIMEOUT_NS (15ULL * 1000000000ULL)
 /* A request's header must be whole this long after its first byte, however
@@ -41,6 +46,10 @@ struct http_conn {
     struct tcp_pcb *pcb;
     char request[REQUEST_BUFFER];
     size_t request_len;
+    /* Received but not yet in `request` (it was full), oldest first; the
+     * window stays shut for it. A chain counts at most 64 KiB (u16_t). */
+    struct pbuf *pending[PENDING_CHAINS];
+    unsigned pending_chains;
     /* The response being written: header (copied), then body (referenced or owned). */
     char header[HEADER_BUFFER];
     size_t header_len, header_sent;
@@ -96,6 +105,7 @@ static const char *reason_phrase(int status)
     case 412: return "Precondition Failed";
     case 414: return "URI Too Long";
     case 416: return "Range Not Satisfiable";
+    case 431: return "Request Header Fields Too Large";
     case 500: return "Internal Server Error";
     case 505: return "HTTP Version Not Supported";
     default: return "Unknown";
@@ -104,6 +114,8 @@ static const char *reason_phrase(int status)
 
 static void conn_free(struct http_conn *c)
 {
+    for (unsigned i = 0; i < c->pending_chains; i++)
+        pbuf_free(c->pending[i]);
     kfree(c->owned_body);
     kfree(c);
     stats.active--;
@@ -184,6 +196,12 @@ static void conn_linger(struct http_conn *c)
     tcp_recved(c->pcb, (u16_t)c->request_len);
     stats.input_bytes_discarded += c->request_len;
     c->request_len = 0;
+    for (unsigned i = 0; i < c->pending_chains; i++) {
+        tcp_recved(c->pcb, c->pending[i]->tot_len);
+        stats.input_bytes_discarded += c->pending[i]->tot_len;
+        pbuf_free(c->pending[i]);
+    }
+    c->pending_chains = 0;
     if (c->peer_closed || tcp_shutdown(c->pcb, 0, 1) != ERR_OK) {
         conn_close(c);
         return;
@@ -198,6 +216,7 @@ static void respond_error(struct http_conn *c, int status)
                        : status == 405 ? "405 Method Not Allowed\n"
                        : status == 408 ? "408 Request Timeout\n"
                        : status == 414 ? "414 URI Too Long\n"
+                       : status == 431 ? "431 Request Header Fields Too Large\n"
                        : status == 505 ? "505 HTTP Version Not Supported\n"
                                        : "500 Internal Server Error\n";
     c->close_after = true;
@@ -275,6 +294,36 @@ static bool write_response(struct http_conn *c)
     return true;
 }
 
+/* Moves what fits of the received bytes into the request buffer. Taking
+ * them from lwIP at once and keeping the rest here, rather than refusing a
+ * segment that does not fit whole, lets a request that ends in it be read:
+ * a client pipelining many requests at once fills the buffer mid-request. */
+static void conn_fill(struct http_conn *c)
+{
+    while (c->pending_chains && c->request_len < REQUEST_BUFFER) {
+        size_t room = REQUEST_BUFFER - c->request_len;
+        u16_t n = c->pending[0]->tot_len < room ? c->pending[0]->tot_len : (u16_t)room;
+        pbuf_copy_partial(c->pending[0], c->request + c->request_len, n, 0);
+        c->request_len += n;
+        c->pending[0] = pbuf_free_header(c->pending[0], n);
+        if (!c->pending[0])
+            memmove(c->pending, c->pending + 1, --c->pending_chains * sizeof(c->pending[0]));
+    }
+}
+
+/* Keeps p after what is pending; false when there is no room for it. */
+static bool conn_hold(struct http_conn *c, struct pbuf *p)
+{
+    struct pbuf *last = c->pending_chains ? c->pending[c->pending_chains - 1] : NULL;
+    if (last && last->tot_len + (u32_t)p->tot_len <= 0xFFFF)
+        pbuf_cat(last, p);
+    else if (c->pending_chains < PENDING_CHAINS)
+        c->pending[c->pending_chains++] = p;
+    else
+        return false;
+    return true;
+}
+
 /* Serves every complete request in the buffer, in order, one response at a time. */
 static void process(struct http_conn *c)
 {
@@ -324,6 +373,9 @@ static void process(struct http_conn *c)
         } else if (s == HTTP_PARSE_URI_TOO_LONG) {
             respond_error(c, 414);
             consumed = c->request_len;
+        } else if (s == HTTP_PARSE_HEADERS_TOO_LARGE) {
+            respond_error(c, 431);
+            consumed = c->request_len;
         } else {
             c->close_after = !req.keep_alive || req.has_body;
             c->unread_input = req.has_body;
@@ -331,6 +383,7 @@ static void process(struct http_conn *c)
         }
         memmove(c->request, c->request + consumed, c->request_len - consumed);
         c->request_len -= consumed;
+        conn_fill(c);
         if (c->request_len)
             c->request_start = clock_now_ns(); /* a pipelined request's time starts when it is next */
         /* Flow control: open the window only for what was taken out of the buffer. */
@@ -378,31 +431,11 @@ static err_t on_recv(void *arg, struct tcp_pcb *pcb, struct pbuf *p, err_t err)
         pbuf_free(p);
         return ERR_OK;
     }
-    size_t room = REQUEST_BUFFER - c->request_len;
-    if (p->tot_len > room) {
-        struct http_request req;
-        size_t consumed;
-        if (c->header_len == 0 &&
-            http_parse_request(c->request, c->request_len, &req, &consumed) == HTTP_PARSE_INCOMPLETE) {
-            /* A full buffer and still no complete request: over the limits.
-             * This segment, which does not fit, is dropped here; the 400's
-             * close drops the buffer and what follows (conn_linger). */
-            tcp_recved(pcb, p->tot_len);
-            stats.input_bytes_discarded += p->tot_len;
-            pbuf_free(p);
-            respond_error(c, 400);
-            process(c);
-            return ERR_OK;
-        }
-        /* Pipelined requests waiting for earlier responses: lwIP keeps the
-         * data and offers it again later (flow control, nothing lost). */
-        return ERR_MEM;
-    }
     if (c->request_len == 0)
         c->request_start = c->last_active;
-    pbuf_copy_partial(p, c->request + c->request_len, p->tot_len, 0);
-    c->request_len += p->tot_len;
-    pbuf_free(p); /* tcp_recved comes in process(), as requests are consumed */
+    if (!conn_hold(c, p))
+        return ERR_MEM; /* not expected (PENDING_CHAINS): lwIP keeps p and offers it again */
+    conn_fill(c); /* tcp_recved comes in process(), as requests are consumed */
     process(c);
     return ERR_OK;
 }

@@ -120,6 +120,29 @@ TEST(http_incomplete_until_blank_line)
     CHECK_EQ(n, 0);
 }
 
+/* RFC 9112, 2.2: a line may end in a lone LF (what printf into nc sends),
+ * and empty lines before a request line are skipped. */
+TEST(http_lone_lf_line_ends_and_leading_empty_lines)
+{
+    struct http_request r;
+    size_t n;
+    const char *text = "GET /stats HTTP/1.0\nConnection: keep-alive\nRange: bytes=1-2\n\nrest";
+    CHECK_EQ(parse(text, &r, &n), HTTP_PARSE_OK);
+    CHECK_STR_EQ(r.target, "/stats");
+    CHECK(r.keep_alive);
+    CHECK(r.range.present && r.range.len == 9 && memcmp(r.range.value, "bytes=1-2", 9) == 0);
+    CHECK_EQ(n, strlen(text) - 4);
+    CHECK_EQ(parse("GET / HTTP/1.1\r\nA: b\nC: d\r\n\n", &r, &n), HTTP_PARSE_OK);
+    CHECK_EQ(parse("GET / HTTP/1.1\nHost: x\n", &r, &n), HTTP_PARSE_INCOMPLETE);
+    CHECK_EQ(parse("GET / HTTP/1.1\nHost: x\n\r", &r, &n), HTTP_PARSE_INCOMPLETE);
+
+    CHECK_EQ(parse("\r\n\nGET /a HTTP/1.1\r\n\r\n", &r, &n), HTTP_PARSE_OK);
+    CHECK_STR_EQ(r.target, "/a");
+    CHECK_EQ(n, 22);
+    CHECK_EQ(parse("\r\n\r\n", &r, &n), HTTP_PARSE_INCOMPLETE);
+    CHECK_EQ(parse("\r\n\r\nGET", &r, &n), HTTP_PARSE_INCOMPLETE);
+}
+
 TEST(http_pipelined_requests_one_at_a_time)
 {
     const char *text = "GET /a HTTP/1.1\r\n\r\nHEAD /b HTTP/1.1\r\nX: y\r\n\r\nGET /c HTTP/1.1\r\n\r\n";
@@ -140,7 +163,13 @@ TEST(http_versions)
     struct http_request r;
     size_t n;
     CHECK_EQ(parse("GET / HTTP/2.0\r\n\r\n", &r, &n), HTTP_PARSE_BAD_VERSION);
-    CHECK_EQ(parse("GET / HTTP/1.2\r\n\r\n", &r, &n), HTTP_PARSE_BAD_VERSION);
+    /* A later 1.x is served as 1.1 (RFC 9110, 2.5). */
+    CHECK_EQ(parse("GET / HTTP/1.2\r\n\r\n", &r, &n), HTTP_PARSE_OK);
+    CHECK_EQ(r.version_minor, 1);
+    CHECK(r.keep_alive);
+    CHECK_EQ(parse("GET / HTTP/1.9\r\nConnection: close\r\n\r\n", &r, &n), HTTP_PARSE_OK);
+    CHECK_EQ(r.version_minor, 1);
+    CHECK(!r.keep_alive);
     CHECK_EQ(parse("GET / HTTP/0.9\r\n\r\n", &r, &n), HTTP_PARSE_BAD_VERSION);
     CHECK_EQ(parse("GET / HTTP/1\r\n\r\n", &r, &n), HTTP_PARSE_BAD_REQUEST);
     CHECK_EQ(parse("GET / http/1.1\r\n\r\n", &r, &n), HTTP_PARSE_BAD_REQUEST);
@@ -154,7 +183,7 @@ TEST(http_malformed_request_lines)
     const char *bad[] = {
         "GET\r\n\r\n", "GET /\r\n\r\n", " GET / HTTP/1.1\r\n\r\n", "GET  / HTTP/1.1\r\n\r\n",
         "GET / HTTP/1.1 \r\n\r\n", "G(T / HTTP/1.1\r\n\r\n", "GET /a\tb HTTP/1.1\r\n\r\n",
-        "GET /\x80 HTTP/1.1\r\n\r\n", "\r\n\r\n", "GET / HTTP/1.1\nHost: x\r\n\r\n",
+        "GET /\x80 HTTP/1.1\r\n\r\n", "GET / HTTP/1.1\r\r\n\r\n", "GET / HTTP/1.1\rHost: x\r\n\r\n",
     };
     for (unsigned i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
         CHECK_EQ(parse(bad[i], &r, &n), HTTP_PARSE_BAD_REQUEST);
@@ -167,7 +196,7 @@ TEST(http_malformed_headers)
     const char *bad[] = {
         "GET / HTTP/1.1\r\nNoColon\r\n\r\n", "GET / HTTP/1.1\r\n: empty-name\r\n\r\n",
         "GET / HTTP/1.1\r\nBad Name: x\r\n\r\n", "GET / HTTP/1.1\r\nA: b\r\n folded\r\n\r\n",
-        "GET / HTTP/1.1\r\nA: b\nC: d\r\n\r\n",
+        "GET / HTTP/1.1\r\nA: b\rC: d\r\n\r\n", "GET / HTTP/1.1\r\nA: b\r\r\n\r\n", "GET / HTTP/1.1\r\n\r\r\n\r\n",
     };
     for (unsigned i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
         CHECK_EQ(parse(bad[i], &r, &n), HTTP_PARSE_BAD_REQUEST);
@@ -209,12 +238,17 @@ TEST(http_limits)
     strcpy(buf + len, "\r\n");
     CHECK_EQ(parse(buf, &r, &n), HTTP_PARSE_OK);
     len += sprintf(buf + len, "X-last: v\r\n\r\n");
-    CHECK_EQ(parse(buf, &r, &n), HTTP_PARSE_BAD_REQUEST);
+    CHECK_EQ(parse(buf, &r, &n), HTTP_PARSE_HEADERS_TOO_LARGE);
 
     /* 8 KiB of headers without an end: fail, do not wait for more. */
     len = sprintf(buf, "GET / HTTP/1.1\r\nX: ");
     memset(buf + len, 'v', HTTP_MAX_HEADER_BYTES);
     buf[len + HTTP_MAX_HEADER_BYTES] = '\0';
+    CHECK_EQ(parse(buf, &r, &n), HTTP_PARSE_HEADERS_TOO_LARGE);
+    /* ... and 8 KiB of empty lines, which are skipped before a request line, too. */
+    for (int i = 0; i < HTTP_MAX_HEADER_BYTES; i += 2)
+        memcpy(buf + i, "\r\n", 2);
+    buf[HTTP_MAX_HEADER_BYTES] = '\0';
     CHECK_EQ(parse(buf, &r, &n), HTTP_PARSE_BAD_REQUEST);
     free(buf);
 }
