@@ -16,6 +16,10 @@
  * two at either end. Refusing data instead would make lwIP drop every
  * segment that follows until it is taken, and the client back off. */
 #define PENDING_CHAINS (TCP_WND / 0x8000 + 2)
+/* Held pbufs may sit over the driver's receive buffers, and a client sending
+ * tiny segments could make thousands of them per window: past this many the
+ * chains are copied into one heap pbuf each (as the echo server compacts). */
+#define PENDING_PBUFS 64
 #define POLL_INTERVAL 2                 /* lwIP poll ticks of 500 ms: once a second */
 #define IDLE_TIMEOUT_NS (15ULL * 1000000000ULL)
 /* A request's header must be whole this long after its first byte, however
@@ -321,6 +325,16 @@ static bool conn_hold(struct http_conn *c, struct pbuf *p)
         c->pending[c->pending_chains++] = p;
     else
         return false;
+    /* Past PENDING_PBUFS, copy chains into one pbuf each, newest first (what
+     * memory allows: the driver copies rather than run out of buffers). */
+    unsigned held = 0;
+    for (unsigned i = 0; i < c->pending_chains; i++)
+        held += pbuf_clen(c->pending[i]);
+    for (unsigned i = c->pending_chains; i-- && held > PENDING_PBUFS;) {
+        unsigned before = pbuf_clen(c->pending[i]);
+        c->pending[i] = pbuf_coalesce(c->pending[i], PBUF_RAW); /* unchanged without memory */
+        held -= before - pbuf_clen(c->pending[i]);
+    }
     return true;
 }
 

@@ -360,6 +360,55 @@ def zero_window():
     return {"connected": True, "bytes_while_closed": data_while_closed, "response_after_open": got is not None}
 
 
+def guest_stats(*names):
+    """Values of /stats metrics (summed over labels), fetched over a normal connection."""
+    import socket
+    with socket.create_connection((GUEST, 80), timeout=10) as c:
+        c.sendall(b"GET /stats HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        data = b""
+        while chunk := c.recv(65536):
+            data += chunk
+    out = {}
+    for line in data.decode(errors="replace").splitlines():
+        m = re.match(r"^([a-z_]+)(\{[^}]*\})? (\d+)$", line)
+        if m and m.group(1) in names:
+            out[m.group(1)] = out.get(m.group(1), 0) + int(m.group(3))
+    return out
+
+
+def tiny_pipeline():
+    """An HTTP client that reads nothing (zero window) asks for /stats 12
+    times, so the guest's send buffer fills and its requests wait, then sends
+    1,500 more pipelined bytes one per segment. Each segment would hold a 2 KiB
+    receive buffer; the guest must keep them compacted, not pinned."""
+    held = ("virtio_net_rx_buffers_held", "netif_rx_copied_total")
+    before = guest_stats(*held)
+    p = Phantom("10.0.2.206", 80, window=0)
+    if not p.connect():
+        return {"connected": False}
+    p.send_data(b"GET /stats HTTP/1.1\r\nHost: x\r\n\r\n" * 12)
+    time.sleep(1.0)
+    # 8 KiB in full segments fill the request buffer; what follows is held.
+    tail = b"GET /hello HTTP/1.1\r\nHost: x\r\n\r\n" * 400  # 12,800 bytes
+    for off in range(0, 8400, 1400):
+        p.send_data(tail[off:off + 1400])
+    start = p.seq
+    frames = [p.segment("PA", tail[8400 + i:8401 + i], seq=(start + i) & 0xFFFFFFFF) for i in range(1500)]
+    p.seq = (start + 1500) & 0xFFFFFFFF
+    sent = send(frames)
+    # The tap may drop some of a burst: send again from what the guest acknowledged.
+    for _ in range(10):
+        time.sleep(0.5)
+        acks = ((q[TCP].ack - start) & 0xFFFFFFFF for q in p.packets() if q[TCP].flags.A)
+        acked = max((a for a in acks if a <= 1500), default=0)
+        if acked >= 1500:
+            break
+        sent += send(frames[acked:])
+    during = guest_stats(*held)
+    p.close()
+    return {"connected": True, "sent": sent, "all_acked": acked == 1500, "before": before, "during": during}
+
+
 def vanish():
     """Two echo clients that disappear: one mid-transfer (sends 16 KiB, then
     never acknowledges the echo), one idle after a few bytes. Neither sends
@@ -480,7 +529,8 @@ def rst_at(sport, dport, count):
 
 
 CLASSES = {f.__name__.replace("_", "-"): f for f in
-           (truncated, checksums, lengths, options, fragments, tcp_flags, rst_storm, insane_offset, zero_window, arp_flood,
+           (truncated, checksums, lengths, options, fragments, tcp_flags, rst_storm, insane_offset, zero_window, tiny_pipeline,
+            arp_flood,
             jumbo, smuggle, udp_closed, vanish, packet_too_big)}
 
 if __name__ == "__main__":

@@ -279,6 +279,23 @@ class TestHostileTraffic:
             g.fail(f"the guest sent {report['bytes_while_closed']} bytes into a zero window (a 1-byte probe is fine)")
         print(f"zero window: {report}")
 
+    def test_pipelined_bytes_one_per_segment(self, gn):
+        """Requests that wait (a zero-window client's send buffer is full)
+        while 1,500 more bytes come one per segment: what the HTTP server
+        holds is copied together, so at most 64 receive buffers stay pinned
+        and the driver never has to copy frames off a half-empty ring."""
+        g, net = gn
+        report = send_class(g, net, "tiny-pipeline", 3)
+        still_serves(g, net, "after the one-byte segments")
+        print(f"tiny pipeline: {report}")
+        if not report["connected"] or not report["all_acked"]:
+            g.fail(f"the one-byte segments were not all taken: {report}")
+        held = report["during"]["virtio_net_rx_buffers_held"] - report["before"]["virtio_net_rx_buffers_held"]
+        copied = report["during"]["netif_rx_copied_total"] - report["before"]["netif_rx_copied_total"]
+        if held > 80 or copied:
+            g.fail(f"1,500 one-byte segments held {held} receive buffers and made the driver copy {copied} frames: "
+                   f"{report}")
+
     def test_syn_flood(self, gn):
         """10 s of hping3 SYNs from random sources at port 80, about 50,000 a
         second (FLOOD_PROCESSES; the SYN-ACKs go nowhere), with a curl started every 0.5 s during it and
