@@ -228,10 +228,18 @@ static void respond_error(struct http_conn *c, int status)
     start_response(c, status, "text/plain", text, strlen(text), true);
 }
 
+/* True when the target's path (its query dropped, as for the site's files
+ * and as nginx matches locations) is `path` exactly. */
+static bool target_is(const char *target, const char *path)
+{
+    size_t n = strlen(path);
+    return strncmp(target, path, n) == 0 && (target[n] == '\0' || target[n] == '?');
+}
+
 static const struct http_dynamic_page *dynamic_page(const char *target)
 {
     for (int i = 0; i < dynamic_page_count; i++)
-        if (strcmp(target, dynamic_pages[i].path) == 0)
+        if (target_is(target, dynamic_pages[i].path))
             return &dynamic_pages[i];
     return NULL;
 }
@@ -247,7 +255,7 @@ static void route(struct http_conn *c, const struct http_request *req)
         respond_error(c, 405);
         return;
     }
-    if (strcmp(req->target, "/hello") == 0) {
+    if (target_is(req->target, "/hello")) {
         start_response(c, 200, "text/plain", hello_body, sizeof(hello_body) - 1, send_body);
     } else if ((page = dynamic_page(req->target)) != NULL) {
         size_t len;
@@ -261,7 +269,7 @@ static void route(struct http_conn *c, const struct http_request *req)
     } else if (http_static_answer(req, wall_clock_at(&wall_clock, clock_now_ns()), &reply)) {
         start_response_with(c, reply.status, reply.content_type, reply.headers, reply.headers_len,
                             (const char *)reply.body, reply.body_len, send_body);
-    } else if (strcmp(req->target, "/") == 0 || strcmp(req->target, "/index.html") == 0) {
+    } else if (target_is(req->target, "/") || target_is(req->target, "/index.html")) {
         start_response(c, 200, "text/html; charset=utf-8", index_page, sizeof(index_page) - 1, send_body);
     } else {
         static const char not_found[] = "404 Not Found\n";

@@ -880,6 +880,17 @@ class TestHttp:
         expect(g, c.closed_by_server(), f"HTTP/{version}: the server kept the connection after 505")
         c.close()
 
+    def test_query_is_not_part_of_the_page(self, gn):
+        """The built-in pages ignore a query, as the site's files and nginx
+        do: /?v=2 is the index, /hello?x=1 the hello page."""
+        g, net = gn
+        for target, want in (("/hello?x=1", HELLO), ("/hello?", HELLO), ("/?v=2", b"<html"),
+                             ("/index.html?a=b&c", b"<html"), ("/?/../hello", b"<html"), ("/stats?x", b"# TYPE")):
+            r, c = request(g, net, get(target))
+            check_framing(g, r, 200, "keep-alive")
+            expect(g, r.body == want if want == HELLO else want in r.body, f"{target}: {r}")
+            c.close()
+
     def test_later_http1_minor_version_served_as_11(self, gn):
         """RFC 9110, 2.5: HTTP/1.2 is answered as the highest 1.x this server has."""
         g, net = gn
