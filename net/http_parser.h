@@ -12,8 +12,10 @@
 #define HTTP_MAX_TARGET 1024       /* a longer request-target is answered 414 (RFC 9112, 3) */
 #define HTTP_MAX_METHOD 16
 #define HTTP_MAX_REQUEST_LINE (HTTP_MAX_METHOD + HTTP_MAX_TARGET + 16) /* method SP target SP HTTP/1.1 */
-#define HTTP_MAX_HEADER_BYTES 8192 /* request line and all header lines together */
-#define HTTP_MAX_HEADERS 64
+/* The request line and all header lines together: nginx allows 4 x 8 KiB
+ * (large_client_header_buffers), Node.js 16 KiB; Apache 100 fields. */
+#define HTTP_MAX_HEADER_BYTES 32768
+#define HTTP_MAX_HEADERS 100
 
 enum http_method { HTTP_GET, HTTP_HEAD, HTTP_OTHER };
 

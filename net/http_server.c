@@ -10,7 +10,11 @@
 #include "net/http_static.h"
 #include "net/tcp_service.h"
 
-#define REQUEST_BUFFER HTTP_MAX_HEADER_BYTES
+/* Requests are read into REQUEST_BUFFER bytes in the connection; a header
+ * that needs more gets a heap buffer of HTTP_MAX_HEADER_BYTES while it is
+ * parsed, as nginx's large_client_header_buffers (4 x 8 KiB) come on demand:
+ * large cookies do not cost every connection. */
+#define REQUEST_BUFFER 8192
 /* What lwIP may deliver unread is bounded by the window: TCP_WND in chains
  * of over 32 KiB each (two that fit 64 KiB together are joined), plus the
  * two at either end. Refusing data instead would make lwIP drop every
@@ -48,8 +52,10 @@ static const char hello_body[] = "hello\n";
 
 struct http_conn {
     struct tcp_pcb *pcb;
-    char request[REQUEST_BUFFER];
-    size_t request_len;
+    char *request;           /* `small`, or `large` while a header needs it */
+    size_t request_len, request_cap;
+    char small[REQUEST_BUFFER];
+    char *large;
     /* Received but not yet in `request` (it was full), oldest first; the
      * window stays shut for it. A chain counts at most 64 KiB (u16_t). */
     struct pbuf *pending[PENDING_CHAINS];
@@ -120,6 +126,7 @@ static void conn_free(struct http_conn *c)
 {
     for (unsigned i = 0; i < c->pending_chains; i++)
         pbuf_free(c->pending[i]);
+    kfree(c->large);
     kfree(c->owned_body);
     kfree(c);
     stats.active--;
@@ -312,8 +319,8 @@ static bool write_response(struct http_conn *c)
  * a client pipelining many requests at once fills the buffer mid-request. */
 static void conn_fill(struct http_conn *c)
 {
-    while (c->pending_chains && c->request_len < REQUEST_BUFFER) {
-        size_t room = REQUEST_BUFFER - c->request_len;
+    while (c->pending_chains && c->request_len < c->request_cap) {
+        size_t room = c->request_cap - c->request_len;
         u16_t n = c->pending[0]->tot_len < room ? c->pending[0]->tot_len : (u16_t)room;
         pbuf_copy_partial(c->pending[0], c->request + c->request_len, n, 0);
         c->request_len += n;
@@ -321,6 +328,28 @@ static void conn_fill(struct http_conn *c)
         if (!c->pending[0])
             memmove(c->pending, c->pending + 1, --c->pending_chains * sizeof(c->pending[0]));
     }
+}
+
+/* The request buffer for a header over REQUEST_BUFFER, and back. */
+static bool conn_grow(struct http_conn *c)
+{
+    char *large = kmalloc(HTTP_MAX_HEADER_BYTES);
+    if (!large)
+        return false;
+    memcpy(large, c->request, c->request_len);
+    c->request = c->large = large;
+    c->request_cap = HTTP_MAX_HEADER_BYTES;
+    stats.large_buffers++;
+    return true;
+}
+
+static void conn_shrink(struct http_conn *c)
+{
+    memcpy(c->small, c->request, c->request_len);
+    kfree(c->large);
+    c->large = NULL;
+    c->request = c->small;
+    c->request_cap = REQUEST_BUFFER;
 }
 
 /* Keeps p after what is pending; false when there is no room for it. */
@@ -379,6 +408,13 @@ static void process(struct http_conn *c)
         struct http_request req;
         size_t consumed = 0;
         enum http_parse_status s = http_parse_request(c->request, c->request_len, &req, &consumed);
+        if (s == HTTP_PARSE_INCOMPLETE && c->request_len == c->request_cap) {
+            if (conn_grow(c)) {
+                conn_fill(c);
+                continue;
+            }
+            s = HTTP_PARSE_HEADERS_TOO_LARGE; /* no memory for a larger buffer */
+        }
         if (s == HTTP_PARSE_INCOMPLETE) {
             if (c->peer_closed)
                 conn_close(c);
@@ -405,6 +441,8 @@ static void process(struct http_conn *c)
         }
         memmove(c->request, c->request + consumed, c->request_len - consumed);
         c->request_len -= consumed;
+        if (c->large && c->request_len <= REQUEST_BUFFER)
+            conn_shrink(c);
         conn_fill(c);
         if (c->request_len)
             c->request_start = clock_now_ns(); /* a pipelined request's time starts when it is next */
@@ -521,6 +559,8 @@ static void on_accepted(void *conn, struct tcp_pcb *pcb)
 {
     struct http_conn *c = conn;
     c->pcb = pcb;
+    c->request = c->small;
+    c->request_cap = REQUEST_BUFFER;
     c->last_active = clock_now_ns();
     stats.connections++;
     stats.active++;

@@ -26,6 +26,7 @@ struct http_server_stats {
     uint64_t body_bytes_referenced; /* queued to lwIP by reference (built-in and site bodies: no copy) */
     uint64_t body_bytes_copied;     /* queued as copies (bodies made per request: /stats) */
     uint64_t input_bytes_discarded; /* read and dropped: request bodies, the rest of refused requests */
+    uint64_t large_buffers;     /* headers over 8 KiB given a larger buffer */
 };
 
 /* A page made per request (e.g. /stats): render returns a kmalloc'ed body

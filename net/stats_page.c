@@ -413,6 +413,9 @@ static void service_metrics(struct text *t)
     metric(t, "http_input_bytes_discarded_total", "counter",
            "Request bytes read and dropped: bodies (not read by this server) and the rest of refused requests.", NULL,
            h->input_bytes_discarded);
+    metric(t, "http_large_header_buffers_total", "counter",
+           "Requests whose header outgrew the connection's 8 KiB and got a 32 KiB buffer while parsed.", NULL,
+           h->large_buffers);
     site_metrics(t);
     const struct echo_server_stats *e = echo_server_stats();
     metric(t, "echo_tcp_connections_total", "counter", "TCP echo connections accepted.", NULL, e->tcp_connections);
