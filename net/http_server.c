@@ -15,6 +15,10 @@
  * parsed, as nginx's large_client_header_buffers (4 x 8 KiB) come on demand:
  * large cookies do not cost every connection. */
 #define REQUEST_BUFFER 8192
+/* At most this many at once (512 KiB): a header is parsed in well under a
+ * second, but clients trickling large headers would otherwise hold up to
+ * 32 KiB each for HEADER_TIMEOUT_NS. Past it: 431, as without memory. */
+#define LARGE_BUFFERS_MAX 16
 /* What lwIP may deliver unread is bounded by the window: TCP_WND in chains
  * of over 32 KiB each (two that fit 64 KiB together are joined), plus the
  * two at either end. Refusing data instead would make lwIP drop every
@@ -76,6 +80,7 @@ struct http_conn {
 };
 
 static struct http_server_stats stats;
+static unsigned large_buffers_held; /* conn_grow's, at most LARGE_BUFFERS_MAX */
 static const struct http_dynamic_page *dynamic_pages;
 static int dynamic_page_count;
 static struct wall_clock wall_clock;
@@ -126,7 +131,10 @@ static void conn_free(struct http_conn *c)
 {
     for (unsigned i = 0; i < c->pending_chains; i++)
         pbuf_free(c->pending[i]);
-    kfree(c->large);
+    if (c->large) {
+        kfree(c->large);
+        large_buffers_held--;
+    }
     kfree(c->owned_body);
     kfree(c);
     stats.active--;
@@ -333,9 +341,10 @@ static void conn_fill(struct http_conn *c)
 /* The request buffer for a header over REQUEST_BUFFER, and back. */
 static bool conn_grow(struct http_conn *c)
 {
-    char *large = kmalloc(HTTP_MAX_HEADER_BYTES);
+    char *large = large_buffers_held < LARGE_BUFFERS_MAX ? kmalloc(HTTP_MAX_HEADER_BYTES) : NULL;
     if (!large)
         return false;
+    large_buffers_held++;
     memcpy(large, c->request, c->request_len);
     c->request = c->large = large;
     c->request_cap = HTTP_MAX_HEADER_BYTES;
@@ -347,6 +356,7 @@ static void conn_shrink(struct http_conn *c)
 {
     memcpy(c->small, c->request, c->request_len);
     kfree(c->large);
+    large_buffers_held--;
     c->large = NULL;
     c->request = c->small;
     c->request_cap = REQUEST_BUFFER;

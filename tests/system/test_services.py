@@ -906,6 +906,25 @@ class TestHttp:
         key = ("http_large_header_buffers_total", "")
         expect(g, stats(g, net)[key] == before[key] + 1, "the large header was not counted once")
 
+    def test_large_header_buffers_are_bounded(self, gn):
+        """16 clients part-way through a 9 KiB header hold the 16 large
+        buffers there are; a 17th gets 431 at once, not memory. The 16 are
+        served when their headers end."""
+        g, net = gn
+        part = get("/hello", extra="Cookie: " + "k" * 9216 + "\r\n")[:-2]  # all but the final CRLF
+        holders = [HttpClient(connect(net, g=g), g) for _ in range(16)]
+        for h in holders:
+            h.send(part)
+        time.sleep(1)
+        r, c = request(g, net, part)
+        check_framing(g, r, 431, "close")
+        c.close()
+        for h in holders:
+            h.send(b"\r\n")
+            r = h.response()
+            expect(g, r.status == 200 and r.body == HELLO, f"a held large header, completed: {r}")
+            h.close()
+
     def test_later_http1_minor_version_served_as_11(self, gn):
         """RFC 9110, 2.5: HTTP/1.2 is answered as the highest 1.x this server has."""
         g, net = gn
