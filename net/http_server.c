@@ -8,6 +8,7 @@
 #include "lwip/tcp.h"
 #include "net/http_parser.h"
 #include "net/http_static.h"
+#include "net/tcp_listen_cookies.h"
 #include "net/tcp_service.h"
 
 /* Requests are read into REQUEST_BUFFER bytes in the connection; a header
@@ -129,6 +130,8 @@ static const char *reason_phrase(int status)
 
 static void conn_free(struct http_conn *c)
 {
+    if (c->reusable)
+        tcp_listen_cookies_reclaimable(-1);
     for (unsigned i = 0; i < c->pending_chains; i++)
         pbuf_free(c->pending[i]);
     if (c->large) {
@@ -475,6 +478,7 @@ static void conn_mark_reusable(struct http_conn *c, bool reusable)
         return;
     c->reusable = reusable;
     tcp_setprio(c->pcb, reusable ? TCP_PRIO_MIN : TCP_PRIO_NORMAL);
+    tcp_listen_cookies_reclaimable(reusable ? 1 : -1);
 }
 
 static err_t on_recv(void *arg, struct tcp_pcb *pcb, struct pbuf *p, err_t err)

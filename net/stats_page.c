@@ -8,6 +8,7 @@
 #include "lib/phys_mem.h"
 #include "drivers/virtio/virtio_net.h"
 #include "lib/printf.h"
+#include "lwip/priv/tcp_priv.h"
 #include "lwip/stats.h"
 #include "net/echo_server.h"
 #include "net/http_server.h"
@@ -261,8 +262,13 @@ static void lwip_metrics(struct text *t)
            "TIME_WAIT connections ended for a new SYN on the same 4-tuple (net/tcp_timewait_reuse.h).", NULL,
            tcp->timewait_reused);
     metric(t, "tcp_syn_cookies_sent_total", "counter",
-           "SYNs past a listener's half-open limit answered with a SYN cookie (net/tcp_listen_cookies.h).", NULL,
-           tcp->syn_cookies_sent);
+           "SYNs past a listener's half-open limit, or finding the PCB pool empty, answered with a SYN cookie "
+           "(net/tcp_listen_cookies.h).", NULL, tcp->syn_cookies_sent);
+    unsigned time_wait = 0;
+    for (const struct tcp_pcb *pcb = tcp_tw_pcbs; pcb; pcb = pcb->next)
+        time_wait++;
+    metric(t, "tcp_time_wait_connections", "gauge", "TCP connections in TIME_WAIT (their PCBs are reused first).",
+           NULL, time_wait);
     metric(t, "tcp_syn_cookies_accepted_total", "counter", "Connections made from the ACK of a good SYN cookie.",
            NULL, tcp->syn_cookies_accepted);
     metric(t, "tcp_syn_cookies_bad_total", "counter",

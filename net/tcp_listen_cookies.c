@@ -161,12 +161,32 @@ static enum tcp_listen_cookie_verdict answer_ack(struct tcp_pcb_listen *lpcb, st
     return TCP_COOKIE_CONNECTED;
 }
 
+static unsigned reclaimable;
+
+void tcp_listen_cookies_reclaimable(int delta)
+{
+    reclaimable += (unsigned)delta;
+}
+
+/* The PCB pool is empty and no TIME_WAIT PCB is there to reuse (lwIP's
+ * tcp_alloc takes those first), but a connection below the listeners'
+ * priority is: a PCB for this SYN would be that connection's, aborted. A
+ * SYN then gets a cookie too, so that only a handshake that completes takes
+ * a connection's place, never a forged SYN. With nothing to take, lwIP
+ * drops the SYN and the client waits for a SYN-ACK, as Linux makes it wait
+ * when its accept queue is full. */
+static bool pcb_would_cost_a_connection(void)
+{
+    const struct stats_mem *pcbs = lwip_stats.memp[MEMP_TCP_PCB];
+    return reclaimable && pcbs->used >= pcbs->avail && tcp_tw_pcbs == NULL;
+}
+
 enum tcp_listen_cookie_verdict tcp_listen_cookies_input(struct tcp_pcb_listen *lpcb, struct tcp_hdr *hdr,
                                                         u16_t optlen, const u8_t *opt2, struct pbuf *p,
                                                         const struct tcp_syn_options *syn)
 {
     u8_t flags = TCPH_FLAGS(hdr) & (TCP_SYN | TCP_ACK | TCP_RST | TCP_FIN);
-    if (flags == TCP_SYN && lpcb->accepts_pending >= TCP_LISTEN_HALF_OPEN_MAX)
+    if (flags == TCP_SYN && (lpcb->accepts_pending >= TCP_LISTEN_HALF_OPEN_MAX || pcb_would_cost_a_connection()))
         return answer_syn(hdr, syn);
     if ((flags & ~TCP_FIN) == TCP_ACK)
         return answer_ack(lpcb, hdr, optlen, opt2, p);

@@ -5,7 +5,8 @@
  * addresses fills the PCB pool and refuses every real client for 20 s.
  *
  * Here a listener keeps at most TCP_LISTEN_HALF_OPEN_MAX connections half
- * open, as lwIP would; a SYN beyond that is answered with a SYN-ACK whose
+ * open, as lwIP would; a SYN beyond that, or one whose PCB would be an
+ * idle connection's (the pool empty), is answered with a SYN-ACK whose
  * sequence number is a cookie, and nothing is kept. When an ACK reaches the
  * listener (no PCB matched it) while cookies are out and it acknowledges a
  * good cookie, the connection is made then: a PCB in SYN_RCVD as lwIP's
@@ -32,6 +33,10 @@ struct tcp_pcb_listen;
 struct tcp_hdr;
 struct tcp_syn_options;
 struct pbuf;
+
+/* Connections that lwIP's tcp_alloc may abort for a new PCB (set below the
+ * listeners' priority: http_server.c's idle ones) come (+1) and go (-1). */
+void tcp_listen_cookies_reclaimable(int delta);
 
 enum tcp_listen_cookie_verdict {
     TCP_COOKIE_PASS,      /* not for cookies: lwIP's tcp_listen_input handles it */

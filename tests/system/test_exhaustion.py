@@ -12,7 +12,7 @@ import pytest
 
 from netns import GUEST_ADDR, have_root
 from test_hostile import NIC, pool, send_class, stats, still_serves
-from test_services import HELLO, HttpClient, attributed, get, inside, shared_guest
+from test_services import HELLO, HttpClient, attributed, get, inside, run, shared_guest
 from test_services import request as http_request
 
 needs_root = pytest.mark.skipif(not have_root(), reason="needs root for network namespaces and tap devices")
@@ -186,6 +186,48 @@ class TestExhaustion:
                 s.close()
         wait_stat(g, net, pool("TCP_PCB"), lambda v: v <= others + 1, 60, "after closing them all")
         still_serves(g, net, "after the idle connections made room")
+
+    def test_forged_syns_take_no_idle_connection(self, gn):
+        """The pool full of idle keep-alive connections and no TIME_WAIT PCB
+        to reuse: 40 SYNs from forged sources are answered with cookies, and
+        none of them costs an idle connection its place (a PCB for a SYN
+        would have been an idle connection's, for a handshake that never
+        completes). Before: the first 16, up to the half-open limit, did."""
+        g, net = gn
+        reused, cookies = ("http_idle_reused_total", ""), ("tcp_syn_cookies_sent_total", "")
+        wait_stat(g, net, ("tcp_time_wait_connections", ""), lambda v: v == 0, 70, "waiting for TIME_WAIT to end")
+        before = stats(g, net)
+        want = before[pool("TCP_PCB", "lwip_pool_size")] - (before[pool("TCP_PCB")] - 1)
+        request = get("/hello")
+        idle, refused, timed_out = open_many(net, want, 80, first=request)
+        try:
+            if len(idle) != want:
+                g.fail(f"{len(idle)} of {want} connections opened to fill the pool ({refused} refused, "
+                       f"{timed_out} timed out)")
+            for s in idle:
+                r = HttpClient(s).response(timeout=10)
+                if r.status != 200:
+                    g.fail(f"filling the pool: {r}")
+            time.sleep(3)  # idle long enough to be given up (REUSABLE_AFTER_NS)
+            r = run(net, "hping3", "-q", "-S", "-p", "80", "--rand-source", "-c", "40", "-i", "u2000", GUEST_ADDR,
+                    timeout=30)
+            time.sleep(1)
+            closed = closed_by_server(idle)
+            after = stats(g, net)  # this connection is a real one: it may take an idle one's place
+            sent = after[cookies] - before[cookies]
+            print(f"{want} idle connections; 40 forged SYNs: {closed} idle closed, {sent} cookies, "
+                  f"{reused[0]} +{after[reused] - before[reused]}")
+            if closed:
+                g.fail(f"40 forged SYNs closed {closed} idle connections")
+            # hping3's random sources include ones the guest drops (0/8, 127/8, multicast): about 1 in 8.
+            if sent < 20 or after[reused] - before[reused] > 1:
+                g.fail(f"{sent} cookies sent for 40 forged SYNs and a real one, {reused[0]} rose by "
+                       f"{after[reused] - before[reused]} (the /stats connection's place only)")
+        finally:
+            for s in idle:
+                s.close()
+        wait_stat(g, net, pool("TCP_PCB"), lambda v: v <= before[pool("TCP_PCB")], 60, "after closing them all")
+        still_serves(g, net, "after the forged SYNs")
 
     def test_vanished_and_reset_clients_are_freed(self, gn):
         """Clients that vanish (one mid-transfer, one idle) are found by
