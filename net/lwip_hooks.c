@@ -38,13 +38,20 @@ static void read_options(const struct tcp_hdr *hdr, u16_t optlen, u16_t opt1len,
 /* A SYN for a 4-tuple in TIME_WAIT (net/tcp_timewait_reuse.h): when it may
  * open a new connection, end the old one and give the SYN back to tcp_input,
  * which now finds only the listener. Otherwise lwIP's tcp_timewait_input
- * answers as before (an RST in the old window, an ACK outside it). */
+ * answers as before (an RST in the old window, an ACK outside it). An RST
+ * at rcv_nxt, a client's answer to that ACK, ends the TIME_WAIT. */
 static err_t timewait_input(struct tcp_pcb *pcb, struct tcp_hdr *hdr, u16_t optlen, u16_t opt1len, u8_t *opt2,
                             struct pbuf *p)
 {
-    if ((TCPH_FLAGS(hdr) & (TCP_SYN | TCP_ACK | TCP_RST | TCP_FIN)) != TCP_SYN)
-        return HOOK_CONTINUE;
+    u8_t flags = TCPH_FLAGS(hdr) & (TCP_SYN | TCP_ACK | TCP_RST | TCP_FIN);
     struct tcp_timewait_old old = { .rcv_nxt = pcb->rcv_nxt };
+    if ((flags & ~TCP_ACK) == TCP_RST && tcp_timewait_reset_ends(&old, hdr->seqno)) {
+        tcp_abort(pcb); /* in TIME_WAIT: unlinked and freed, nothing sent */
+        hook_stats.timewait_reset++;
+        return HOOK_CONSUMED;
+    }
+    if (flags != TCP_SYN)
+        return HOOK_CONTINUE;
     struct tcp_timewait_syn syn = { .seqno = hdr->seqno };
 #if LWIP_TCP_TIMESTAMPS
     struct tcp_syn_options o;

@@ -21,7 +21,7 @@ void net_memp_pool_memory(const struct memp_desc *desc, u8_t **base, u16_t *num)
  * host order, `p` holding only the data); anything but ERR_OK drops it.
  * By the pcb's state:
  *   LISTEN             SYN cookies past the half-open limit (net/tcp_listen_cookies.h)
- *   TIME_WAIT          a new SYN may reopen the 4-tuple (net/tcp_timewait_reuse.h)
+ *   TIME_WAIT          a new SYN may reopen the 4-tuple, an RST at rcv_nxt end it (net/tcp_timewait_reuse.h)
  *   SYN_RCVD..FIN_WAIT_2  segments tcp_receive cannot trim are dropped (net/tcp_seq_guard.h) */
 err_t net_tcp_inpacket_hook(struct tcp_pcb *pcb, struct tcp_hdr *hdr, u16_t optlen, u16_t opt1len, u8_t *opt2,
                             struct pbuf *p);
@@ -30,6 +30,7 @@ err_t net_tcp_inpacket_hook(struct tcp_pcb *pcb, struct tcp_hdr *hdr, u16_t optl
 struct net_tcp_hook_stats {
     uint64_t guard_drops;          /* segments tcp_seq_guard dropped */
     uint64_t timewait_reused;      /* TIME_WAIT connections ended for a new SYN */
+    uint64_t timewait_reset;       /* TIME_WAIT connections ended by an RST at rcv_nxt */
     uint64_t syn_cookies_sent;     /* SYN-ACKs with a cookie, past the half-open limit */
     uint64_t syn_cookies_accepted; /* connections made from a good cookie */
     uint64_t syn_cookies_bad;      /* ACKs at a listener, while cookies were out, of none of them */

@@ -12,3 +12,8 @@ bool tcp_timewait_reuse_allowed(const struct tcp_timewait_old *old, const struct
         return false;
     return true;
 }
+
+bool tcp_timewait_reset_ends(const struct tcp_timewait_old *old, uint32_t rst_seqno)
+{
+    return rst_seqno == old->rcv_nxt;
+}

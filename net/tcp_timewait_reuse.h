@@ -49,4 +49,14 @@ struct tcp_timewait_syn {
 /* True if the SYN may replace the TIME_WAIT connection. */
 bool tcp_timewait_reuse_allowed(const struct tcp_timewait_old *old, const struct tcp_timewait_syn *syn);
 
+/* A SYN not beyond rcv_nxt (a client behind a NAT picks its ISN at random)
+ * gets lwIP's bare ACK, and the client, in SYN-SENT, answers that with an
+ * RST whose sequence number is the ACK's acknowledgment: rcv_nxt (RFC 9293
+ * 3.10.7.3). lwIP ignores every RST in TIME_WAIT (RFC 1337), so the client
+ * retried until TIME_WAIT ended, up to 60 s. An RST exactly at rcv_nxt now
+ * ends it (RFC 5961 3.2's exact match; Linux takes any in-window RST, its
+ * default tcp_rfc1337=0), and the client's SYN a second later opens the
+ * connection. True if this RST ends the TIME_WAIT connection. */
+bool tcp_timewait_reset_ends(const struct tcp_timewait_old *old, uint32_t rst_seqno);
+
 #endif

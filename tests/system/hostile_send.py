@@ -409,6 +409,48 @@ def tiny_pipeline():
     return {"connected": True, "sent": sent, "all_acked": acked == 1500, "before": before, "during": during}
 
 
+def timewait_lower_isn():
+    """A client behind a NAT: an HTTP/1.0 request, which the guest answers and
+    closes first (so it holds the 4-tuple in TIME_WAIT), then a new SYN from
+    the same address and port with an ISN below the old connection's end, as
+    another host behind the NAT would pick. The guest answers it with a bare
+    ACK; the client answers that with an RST at its acknowledgment (RFC 9293
+    3.10.7.3) and sends its SYN again a second later."""
+    p = Phantom("10.0.2.208", 80, window=65535)
+    if not p.connect():
+        return {"connected": False}
+    p.send_data(b"GET /hello HTTP/1.0\r\n\r\n")
+    fin = p.wait_for(lambda t: t.flags.F, timeout=5.0)
+    if not fin:
+        return {"connected": True, "guest_fin": False}
+    p.rcv = (fin.seq + len(fin.payload) + 1) & 0xFFFFFFFF
+    p.sock.send(p.segment("FA"))  # acknowledges the response and the FIN, and closes: the guest is in TIME_WAIT
+    p.seq = (p.seq + 1) & 0xFFFFFFFF
+    time.sleep(0.5)
+    old_end = p.seq
+    isn = (old_end - 100000) & 0xFFFFFFFF
+
+    def answer_to_syn(timeout):
+        t = p.wait_for(lambda t: t.flags.S and t.flags.A and t.ack == (isn + 1) & 0xFFFFFFFF, timeout=timeout)
+        if t:
+            return "syn-ack", t
+        t = p.wait_for(lambda t: t.flags == "A" and t.ack == old_end, timeout=0.1)
+        return ("ack", t) if t else (None, None)
+
+    p.sniff.frames.clear()
+    p.sock.send(p.segment("S", seq=isn, ack=0))
+    first, ack = answer_to_syn(2.0)
+    if first == "ack":
+        p.sock.send(p.segment("R", seq=ack.ack, ack=0))  # what Linux in SYN-SENT sends back
+    time.sleep(1.0)
+    p.sniff.frames.clear()
+    p.sock.send(p.segment("S", seq=isn, ack=0))
+    second, _ = answer_to_syn(2.0)
+    p.seq, p.rcv = isn, 0
+    p.close()
+    return {"connected": True, "guest_fin": True, "first_syn": first, "syn_after_rst": second}
+
+
 def vanish():
     """Two echo clients that disappear: one mid-transfer (sends 16 KiB, then
     never acknowledges the echo), one idle after a few bytes. Neither sends
@@ -530,6 +572,7 @@ def rst_at(sport, dport, count):
 
 CLASSES = {f.__name__.replace("_", "-"): f for f in
            (truncated, checksums, lengths, options, fragments, tcp_flags, rst_storm, insane_offset, zero_window, tiny_pipeline,
+            timewait_lower_isn,
             arp_flood,
             jumbo, smuggle, udp_closed, vanish, packet_too_big)}
 

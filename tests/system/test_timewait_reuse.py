@@ -97,3 +97,26 @@ def test_3000_connection_close_requests_from_64_ports(gn):
     # unless some SYNs took the reuse path, this test did not test it.
     if reused < REQUESTS // 10:
         g.fail(f"only {reused} of {REQUESTS} connections reused a TIME_WAIT 4-tuple")
+
+
+@needs_root
+def test_nat_client_with_a_lower_isn(gn):
+    """Another host behind the same NAT port: its SYN's ISN is below the
+    TIME_WAIT connection's end, so it cannot reopen the 4-tuple. The guest
+    answers with a bare ACK, the client with an RST at that ACK, which now
+    ends the TIME_WAIT, and the client's SYN a second later is answered with
+    a SYN-ACK. lwIP ignored the RST (RFC 1337): the client waited until
+    TIME_WAIT ended, up to 60 s."""
+    from test_hostile import send_class
+    g, net = gn
+    before = stats(g, net)
+    report = send_class(g, net, "timewait-lower-isn", 4)
+    after = stats(g, net)
+    print(f"NAT client with a lower ISN: {report}")
+    key = ("tcp_timewait_reset_total", "")
+    if not report["connected"] or not report.get("guest_fin"):
+        g.fail(f"the first connection did not end with the guest's FIN: {report}")
+    if report["first_syn"] != "ack":
+        g.fail(f"a SYN below the TIME_WAIT connection's end was answered with {report['first_syn']}, not an ACK")
+    if report["syn_after_rst"] != "syn-ack" or after[key] - before[key] != 1:
+        g.fail(f"after the client's RST its SYN got {report['syn_after_rst']}, {key[0]} +{after[key] - before[key]}")

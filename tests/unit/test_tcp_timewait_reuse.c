@@ -65,3 +65,14 @@ TEST(tcp_timewait_reuse_timestamps_on_one_side_only)
     syn = (struct tcp_timewait_syn){ .seqno = 6000, .timestamps = true, .tsval = 1 };
     CHECK(tcp_timewait_reuse_allowed(&old, &syn));
 }
+
+/* An RST ends TIME_WAIT only at exactly rcv_nxt: what a client in SYN-SENT
+ * sends back for the bare ACK to its SYN. */
+TEST(tcp_timewait_reset_only_at_rcv_nxt)
+{
+    struct tcp_timewait_old old = { .rcv_nxt = 0x10 };
+    CHECK(tcp_timewait_reset_ends(&old, 0x10));
+    CHECK(!tcp_timewait_reset_ends(&old, 0x11));
+    CHECK(!tcp_timewait_reset_ends(&old, 0x0F));
+    CHECK(!tcp_timewait_reset_ends(&old, 0x80000010u));
+}
