@@ -32,7 +32,7 @@ struct http_request {
     enum http_method method;
     char method_text[HTTP_MAX_METHOD];
     char target[HTTP_MAX_TARGET];
-    int version_minor;       /* 0 or 1 (HTTP/1.x only) */
+    int version_minor;       /* 0, or 1 for HTTP/1.1 and any later 1.x */
     bool keep_alive;         /* after the Connection header and the version's default */
     bool has_body;           /* Content-Length > 0 or chunked: this server reads no bodies */
     /* What static files need (RFC 9110, 12.5.3 and 13.1; 14.2 and 13.1.5). */
@@ -44,8 +44,8 @@ struct http_request {
 enum http_parse_status {
     HTTP_PARSE_OK,           /* *consumed bytes form one complete request */
     HTTP_PARSE_INCOMPLETE,   /* need more bytes (within the limits) */
-    HTTP_PARSE_BAD_REQUEST,  /* malformed, or over a limit: answer 400 and close */
-    HTTP_PARSE_BAD_VERSION,  /* a well-formed line with another HTTP version: 505 and close */
+    HTTP_PARSE_BAD_REQUEST,  /* malformed, or a request line over its limit: answer 400 and close */
+    HTTP_PARSE_BAD_VERSION,  /* a well-formed line with an HTTP major version other than 1: 505 and close */
     HTTP_PARSE_URI_TOO_LONG, /* a request-target of HTTP_MAX_TARGET bytes or more: 414 and close */
     HTTP_PARSE_HEADERS_TOO_LARGE, /* header fields over the byte or line limit: 431 and close (RFC 6585, 5) */
 };

@@ -1,6 +1,6 @@
 """HTTP security basics (issue 9, item 5): the server serves only its three
 built-in pages, whatever the encoding of the target; malformed or oversized
-requests get the documented 400 or 414 (docs/services.md); nothing from the
+requests get the documented 400, 414 or 431 (docs/services.md); nothing from the
 request is used as a format or reflected into the response. With a site
 archive (issue 19): no target, however encoded, reaches past the site's root
 or into a name the archive does not hold; a NUL or a bad escape is refused."""
