@@ -29,6 +29,14 @@
  * tiny segments could make thousands of them per window: past this many the
  * chains are copied into one heap pbuf each (as the echo server compacts). */
 #define PENDING_PBUFS 64
+/* While the client's window holds answers back, a pipelined request is
+ * answered only while the connection has at most this many pbufs queued.
+ * lwIP's pbufs are one pool for all connections (MEMP_NUM_PBUF): each answer
+ * takes two (its header, and its body by reference), and 12 clients that
+ * pipelined small requests without reading their answers emptied the pool,
+ * so no other connection could send. A client that reads (its window open,
+ * nothing unsent) is answered as fast as before. */
+#define PIPELINE_PBUFS_MAX 64
 #define POLL_INTERVAL 2                 /* lwIP poll ticks of 500 ms: once a second */
 #define IDLE_TIMEOUT_NS (15ULL * 1000000000ULL)
 /* A request's header must be whole this long after its first byte, however
@@ -65,6 +73,7 @@ struct http_conn {
      * window stays shut for it. A chain counts at most 64 KiB (u16_t). */
     struct pbuf *pending[PENDING_CHAINS];
     unsigned pending_chains;
+    size_t pending_bytes;
     /* The response being written: header (copied), then body (referenced or owned). */
     char header[HEADER_BUFFER];
     size_t header_len, header_sent;
@@ -134,6 +143,7 @@ static void conn_free(struct http_conn *c)
         tcp_listen_cookies_reclaimable(-1);
     for (unsigned i = 0; i < c->pending_chains; i++)
         pbuf_free(c->pending[i]);
+    stats.held_input -= c->pending_bytes;
     if (c->large) {
         kfree(c->large);
         large_buffers_held--;
@@ -224,6 +234,8 @@ static void conn_linger(struct http_conn *c)
         pbuf_free(c->pending[i]);
     }
     c->pending_chains = 0;
+    stats.held_input -= c->pending_bytes;
+    c->pending_bytes = 0;
     if (c->peer_closed || tcp_shutdown(c->pcb, 0, 1) != ERR_OK) {
         conn_close(c);
         return;
@@ -335,6 +347,8 @@ static void conn_fill(struct http_conn *c)
         u16_t n = c->pending[0]->tot_len < room ? c->pending[0]->tot_len : (u16_t)room;
         pbuf_copy_partial(c->pending[0], c->request + c->request_len, n, 0);
         c->request_len += n;
+        c->pending_bytes -= n;
+        stats.held_input -= n;
         c->pending[0] = pbuf_free_header(c->pending[0], n);
         if (!c->pending[0])
             memmove(c->pending, c->pending + 1, --c->pending_chains * sizeof(c->pending[0]));
@@ -375,6 +389,8 @@ static bool conn_hold(struct http_conn *c, struct pbuf *p)
         c->pending[c->pending_chains++] = p;
     else
         return false;
+    c->pending_bytes += p->tot_len;
+    stats.held_input += p->tot_len;
     /* Past PENDING_PBUFS, copy chains into one pbuf each, newest first (what
      * memory allows: the driver copies rather than run out of buffers). */
     unsigned held = 0;
@@ -418,6 +434,9 @@ static void process(struct http_conn *c)
                 tcp_output(c->pcb);
             return;
         }
+        tcp_output(c->pcb);
+        if (c->pcb->unsent && tcp_sndqueuelen(c->pcb) > PIPELINE_PBUFS_MAX)
+            return; /* the next pipelined request waits for the client to read (on_sent) */
         struct http_request req;
         size_t consumed = 0;
         enum http_parse_status s = http_parse_request(c->request, c->request_len, &req, &consumed);
@@ -505,10 +524,17 @@ static err_t on_recv(void *arg, struct tcp_pcb *pcb, struct pbuf *p, err_t err)
         pbuf_free(p);
         return ERR_OK;
     }
+    /* What would stay held past the buffer counts against all connections'
+     * budget: a client pipelining without reading holds up to the window. */
+    size_t room = c->pending_chains ? 0 : c->request_cap - c->request_len;
+    if (p->tot_len > room && stats.held_input + (p->tot_len - room) > stats.held_input_max) {
+        stats.input_deferred++;
+        return ERR_MEM; /* lwIP keeps p and offers it again (on its 250 ms timer or the next segment) */
+    }
     if (c->request_len == 0)
         c->request_start = c->last_active;
     if (!conn_hold(c, p))
-        return ERR_MEM; /* not expected (PENDING_CHAINS): lwIP keeps p and offers it again */
+        return ERR_MEM; /* not expected (PENDING_CHAINS) */
     conn_fill(c); /* tcp_recved comes in process(), as requests are consumed */
     process(c);
     return ERR_OK;
@@ -593,8 +619,10 @@ static const struct tcp_service http_service = {
     .refused = &stats.aborted,
 };
 
-int http_server_start(const struct http_dynamic_page *pages, int count, const struct wall_clock *clock)
+int http_server_start(const struct http_dynamic_page *pages, int count, const struct wall_clock *clock,
+                      size_t held_input_max)
 {
+    stats.held_input_max = held_input_max;
     dynamic_pages = pages;
     dynamic_page_count = count;
     wall_clock = *clock;

@@ -27,6 +27,8 @@ struct http_server_stats {
     uint64_t body_bytes_copied;     /* queued as copies (bodies made per request: /stats) */
     uint64_t input_bytes_discarded; /* read and dropped: request bodies, the rest of refused requests */
     uint64_t large_buffers;     /* headers over 8 KiB given a larger buffer */
+    uint64_t held_input, held_input_max; /* bytes held past the connections' buffers, and the most allowed */
+    uint64_t input_deferred;    /* segments left with lwIP (offered again later): held input at its most */
 };
 
 /* A page made per request (e.g. /stats): render returns a kmalloc'ed body
@@ -38,8 +40,11 @@ struct http_dynamic_page {
 };
 
 /* Listens on HTTP_PORT; `pages` must outlive the server. With a wall clock
- * (unix_seconds not 0) every response carries Date. Returns 0 or -1. */
-int http_server_start(const struct http_dynamic_page *pages, int count, const struct wall_clock *clock);
+ * (unix_seconds not 0) every response carries Date. `held_input_max`: the
+ * bytes of received, not yet parsed input all connections may hold together
+ * (pipelined requests past a connection's buffer). Returns 0 or -1. */
+int http_server_start(const struct http_dynamic_page *pages, int count, const struct wall_clock *clock,
+                      size_t held_input_max);
 const struct http_server_stats *http_server_stats(void);
 
 #endif

@@ -422,6 +422,14 @@ static void service_metrics(struct text *t)
     metric(t, "http_input_bytes_discarded_total", "counter",
            "Request bytes read and dropped: bodies (not read by this server) and the rest of refused requests.", NULL,
            h->input_bytes_discarded);
+    metric(t, "http_input_held_bytes", "gauge",
+           "Received request bytes held past the connections' buffers (pipelined requests waiting).", NULL,
+           h->held_input);
+    metric(t, "http_input_held_max_bytes", "gauge", "The most that may be held so, all connections together.", NULL,
+           h->held_input_max);
+    metric(t, "http_input_deferred_total", "counter",
+           "Segments left with lwIP, to be offered again, because the held input was at its most.", NULL,
+           h->input_deferred);
     metric(t, "http_large_header_buffers_total", "counter",
            "Requests whose header outgrew the connection's 8 KiB and got a 32 KiB buffer while parsed.", NULL,
            h->large_buffers);

@@ -7,13 +7,16 @@ the whole image, .bss included; with lwIP's unused PBUF_POOL at 64 it had none
 and never started the kernel. Network tests need root."""
 
 import re
+import socket
+import time
 
 import pytest
 
 from netns import GUEST_ADDR, PrivateNetwork, have_root
 from test_exhaustion import open_many
-from test_services import (HELLO, HttpClient, check_healthy, connect, expect, get, name_pcap, start_guest, tcp_echo,
-                           wait_ready, wrk_hello)
+from test_services import (HELLO, HttpClient, check_healthy, connect, expect, get, name_pcap, start_guest, stats,
+                           tcp_echo, wait_ready, wrk_hello)
+from test_services import request as http_request
 
 needs_root = pytest.mark.skipif(not have_root(), reason="needs root for network namespaces and tap devices")
 
@@ -71,3 +74,53 @@ def test_small_memory_serves(request, tmp_path, case):
         finally:
             sock.close()
         check_healthy(g, f"after the load at -m {memory}")
+
+
+@needs_root
+def test_pipelining_clients_that_never_read_at_8MiB(request, tmp_path):
+    """12 clients each pipeline 256 KiB of requests and never read their
+    answers. What the HTTP server holds past its buffers is capped for all
+    connections together (a sixteenth of the memory free, at least a
+    window): without the cap the guest held 2 MB of the 5 MB free. And a
+    connection whose answers wait for its window answers no more pipelined
+    requests past 64 queued pbufs: without that the 12 took every pbuf of
+    lwIP's pool and another client got no answer. Then all is given back."""
+    with PrivateNetwork() as net:
+        g = start_guest(tmp_path, net, machine="microvm", boot="pvh", memory=8)
+        request.addfinalizer(g.kill)
+        wait_ready(g, timeout=120)
+        before = stats(g, net)
+        data = get("/hello") * (256 * 1024 // len(get("/hello")))
+        socks = []
+        try:
+            for _ in range(12):
+                s = connect(net, (GUEST_ADDR, 80), g=g)
+                s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+                s.setblocking(False)
+                socks.append([s, 0])
+            deadline = time.monotonic() + 5
+            while time.monotonic() < deadline:
+                for e in socks:
+                    try:
+                        e[1] += e[0].send(data[e[1]:e[1] + 65536])
+                    except BlockingIOError:
+                        pass
+                time.sleep(0.01)
+            during = stats(g, net)
+            held, most = during[("http_input_held_bytes", "")], during[("http_input_held_max_bytes", "")]
+            grew = during[("kernel_heap_bytes", "")] - before[("kernel_heap_bytes", "")]
+            print(f"12 clients sent {sum(e[1] for e in socks)} bytes; held {held} of at most {most}; "
+                  f"heap +{grew}; deferred {during[('http_input_deferred_total', '')]}")
+            expect(g, held <= most <= 1 << 20, f"held {held} bytes, at most {most}")
+            expect(g, grew < 1 << 20, f"the heap grew by {grew} bytes")
+            r, c = http_request(g, net, get("/hello"))
+            c.close()
+            expect(g, r.status == 200 and r.body == HELLO, f"another client while they hold: {r}")
+        finally:
+            for e in socks:
+                e[0].close()
+        deadline = time.monotonic() + 30
+        while stats(g, net)[("http_input_held_bytes", "")] and time.monotonic() < deadline:
+            time.sleep(1)
+        expect(g, not stats(g, net)[("http_input_held_bytes", "")], "held input not given back 30 s after the close")
+        check_healthy(g, "after the clients that never read")
