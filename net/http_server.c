@@ -434,9 +434,11 @@ static void process(struct http_conn *c)
                 tcp_output(c->pcb);
             return;
         }
-        tcp_output(c->pcb);
-        if (c->pcb->unsent && tcp_sndqueuelen(c->pcb) > PIPELINE_PBUFS_MAX)
-            return; /* the next pipelined request waits for the client to read (on_sent) */
+        if (tcp_sndqueuelen(c->pcb) > PIPELINE_PBUFS_MAX) {
+            tcp_output(c->pcb); /* what the window lets out goes; what stays is the client's to read */
+            if (c->pcb->unsent)
+                return; /* the next pipelined request waits for the client to read (on_sent) */
+        }
         struct http_request req;
         size_t consumed = 0;
         enum http_parse_status s = http_parse_request(c->request, c->request_len, &req, &consumed);
