@@ -85,9 +85,9 @@ static size_t line_length(const char *s, size_t n, const char **next)
     return len && s[len - 1] == '\r' ? len - 1 : len;
 }
 
-/* The length of the header block that starts buf[0..len) with its request
- * line: up to and including the empty line that ends it, or 0 when there is
- * none yet. */
+/* The length of the header lines at buf[0..len), after a request line: up
+ * to and including the empty line that ends them, or 0 when there is none
+ * yet. */
 static size_t header_block_length(const char *buf, size_t len)
 {
     const char *p = buf, *end = buf + len, *next;
@@ -184,11 +184,18 @@ enum http_parse_status http_parse_request(const char *buf, size_t len, struct ht
      * client may send one after a body). They count against the limit. */
     size_t skip = 0;
     const char *next;
-    while (skip < len && line_length(buf + skip, len - skip, &next) == 0 && next)
+    while (skip < len && (buf[skip] == '\r' || buf[skip] == '\n') && line_length(buf + skip, len - skip, &next) == 0 &&
+           next)
         skip = (size_t)(next - buf);
+    /* The request line, then the header lines up to the empty one, all
+     * within the limit. */
     size_t limit = len < HTTP_MAX_HEADER_BYTES ? len : HTTP_MAX_HEADER_BYTES;
-    size_t block = skip < limit ? header_block_length(buf + skip, limit - skip) : 0;
     size_t line_len = line_length(buf + skip, len - skip, &next);
+    size_t block = 0;
+    if (next && next < buf + limit) {
+        size_t rest = header_block_length(next, (size_t)(buf + limit - next));
+        block = rest ? (size_t)(next - (buf + skip)) + rest : 0;
+    }
     if (block == 0) {
         /* Still incomplete: fail as soon as a limit is certainly exceeded. */
         if (line_len > HTTP_MAX_REQUEST_LINE)

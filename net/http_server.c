@@ -535,10 +535,16 @@ static err_t on_recv(void *arg, struct tcp_pcb *pcb, struct pbuf *p, err_t err)
     }
     if (c->request_len == 0)
         c->request_start = c->last_active;
-    if (!conn_hold(c, p))
+    if (p->tot_len <= room) { /* the common case: it all fits */
+        pbuf_copy_partial(p, c->request + c->request_len, p->tot_len, 0);
+        c->request_len += p->tot_len;
+        pbuf_free(p);
+    } else if (conn_hold(c, p)) {
+        conn_fill(c);
+    } else {
         return ERR_MEM; /* not expected (PENDING_CHAINS) */
-    conn_fill(c); /* tcp_recved comes in process(), as requests are consumed */
-    process(c);
+    }
+    process(c); /* tcp_recved comes there, as requests are consumed */
     return ERR_OK;
 }
 
