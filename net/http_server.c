@@ -137,13 +137,23 @@ static const char *reason_phrase(int status)
     }
 }
 
+/* Frees what is held past the request buffer; returns how many bytes it was. */
+static size_t conn_drop_pending(struct http_conn *c)
+{
+    size_t bytes = c->pending_bytes;
+    for (unsigned i = 0; i < c->pending_chains; i++)
+        pbuf_free(c->pending[i]);
+    c->pending_chains = 0;
+    c->pending_bytes = 0;
+    stats.held_input -= bytes;
+    return bytes;
+}
+
 static void conn_free(struct http_conn *c)
 {
     if (c->reusable)
         tcp_listen_cookies_reclaimable(-1);
-    for (unsigned i = 0; i < c->pending_chains; i++)
-        pbuf_free(c->pending[i]);
-    stats.held_input -= c->pending_bytes;
+    conn_drop_pending(c);
     if (c->large) {
         kfree(c->large);
         large_buffers_held--;
@@ -225,17 +235,14 @@ static void start_response(struct http_conn *c, int status, const char *content_
  * dropped until the client's FIN or a timeout (RFC 9112, 9.6). */
 static void conn_linger(struct http_conn *c)
 {
-    tcp_recved(c->pcb, (u16_t)c->request_len);
-    stats.input_bytes_discarded += c->request_len;
+    size_t dropped = c->request_len + conn_drop_pending(c);
     c->request_len = 0;
-    for (unsigned i = 0; i < c->pending_chains; i++) {
-        tcp_recved(c->pcb, c->pending[i]->tot_len);
-        stats.input_bytes_discarded += c->pending[i]->tot_len;
-        pbuf_free(c->pending[i]);
+    stats.input_bytes_discarded += dropped;
+    while (dropped) { /* the window reopens for all of it; tcp_recved counts in u16_t */
+        u16_t n = dropped < 0xFFFF ? (u16_t)dropped : 0xFFFF;
+        tcp_recved(c->pcb, n);
+        dropped -= n;
     }
-    c->pending_chains = 0;
-    stats.held_input -= c->pending_bytes;
-    c->pending_bytes = 0;
     if (c->peer_closed || tcp_shutdown(c->pcb, 0, 1) != ERR_OK) {
         conn_close(c);
         return;
@@ -456,22 +463,16 @@ static void process(struct http_conn *c)
                 tcp_output(c->pcb);
             return;
         }
-        if (s == HTTP_PARSE_BAD_REQUEST) {
-            respond_error(c, 400);
-            consumed = c->request_len;
-        } else if (s == HTTP_PARSE_BAD_VERSION) {
-            respond_error(c, 505);
-            consumed = c->request_len;
-        } else if (s == HTTP_PARSE_URI_TOO_LONG) {
-            respond_error(c, 414);
-            consumed = c->request_len;
-        } else if (s == HTTP_PARSE_HEADERS_TOO_LARGE) {
-            respond_error(c, 431);
-            consumed = c->request_len;
-        } else {
+        if (s == HTTP_PARSE_OK) {
             c->close_after = !req.keep_alive || req.has_body;
             c->unread_input = req.has_body;
             route(c, &req);
+        } else {
+            respond_error(c, s == HTTP_PARSE_BAD_VERSION       ? 505
+                             : s == HTTP_PARSE_URI_TOO_LONG     ? 414
+                             : s == HTTP_PARSE_HEADERS_TOO_LARGE ? 431
+                                                                 : 400);
+            consumed = c->request_len; /* the connection closes: the rest is dropped */
         }
         memmove(c->request, c->request + consumed, c->request_len - consumed);
         c->request_len -= consumed;

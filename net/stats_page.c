@@ -261,17 +261,17 @@ static void lwip_metrics(struct text *t)
     metric(t, "tcp_timewait_reused_total", "counter",
            "TIME_WAIT connections ended for a new SYN on the same 4-tuple (net/tcp_timewait_reuse.h).", NULL,
            tcp->timewait_reused);
-    metric(t, "tcp_timewait_reset_total", "counter",
-           "TIME_WAIT connections ended by an RST at their rcv_nxt: a client answering the ACK to its SYN.", NULL,
-           tcp->timewait_reset);
-    metric(t, "tcp_syn_cookies_sent_total", "counter",
-           "SYNs past a listener's half-open limit, or finding the PCB pool empty, answered with a SYN cookie "
-           "(net/tcp_listen_cookies.h).", NULL, tcp->syn_cookies_sent);
     unsigned time_wait = 0;
     for (const struct tcp_pcb *pcb = tcp_tw_pcbs; pcb; pcb = pcb->next)
         time_wait++;
     metric(t, "tcp_time_wait_connections", "gauge", "TCP connections in TIME_WAIT (their PCBs are reused first).",
            NULL, time_wait);
+    metric(t, "tcp_timewait_reset_total", "counter",
+           "TIME_WAIT connections ended by an RST at their rcv_nxt: a client answering the ACK to its SYN.", NULL,
+           tcp->timewait_reset);
+    metric(t, "tcp_syn_cookies_sent_total", "counter",
+           "SYNs past a listener's half-open limit, or whose PCB would be an idle connection's, answered with a "
+           "SYN cookie (net/tcp_listen_cookies.h).", NULL, tcp->syn_cookies_sent);
     metric(t, "tcp_syn_cookies_accepted_total", "counter", "Connections made from the ACK of a good SYN cookie.",
            NULL, tcp->syn_cookies_accepted);
     metric(t, "tcp_syn_cookies_bad_total", "counter",
