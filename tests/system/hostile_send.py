@@ -363,17 +363,14 @@ def zero_window():
 def guest_stats(*names):
     """Values of /stats metrics (summed over labels), fetched over a normal connection."""
     import socket
+    from test_services import parse_prometheus  # the tests' own reader of the page
     with socket.create_connection((GUEST, 80), timeout=10) as c:
         c.sendall(b"GET /stats HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
         data = b""
         while chunk := c.recv(65536):
             data += chunk
-    out = {}
-    for line in data.decode(errors="replace").splitlines():
-        m = re.match(r"^([a-z_]+)(\{[^}]*\})? (\d+)$", line)
-        if m and m.group(1) in names:
-            out[m.group(1)] = out.get(m.group(1), 0) + int(m.group(3))
-    return out
+    samples = parse_prometheus(data.split(b"\r\n\r\n", 1)[1].decode())
+    return {name: sum(v for (n, _), v in samples.items() if n == name) for name in names}
 
 
 def tiny_pipeline():

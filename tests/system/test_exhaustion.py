@@ -88,6 +88,25 @@ def open_many(net, n, port, timeout=5.0, first=b""):
     return ([r for r in results if isinstance(r, socket.socket)], results.count("refused"), results.count("timeout"))
 
 
+def open_idle(g, net, n):
+    """n keep-alive connections, each with a /hello answered, then idle long
+    enough to be given up for a new client (REUSABLE_AFTER_NS, polled each second)."""
+    idle, refused, timed_out = open_many(net, n, 80, first=get("/hello"))
+    try:
+        if len(idle) != n:
+            g.fail(f"{len(idle)} of {n} connections opened to fill the pool ({refused} refused, {timed_out} timed out)")
+        for s in idle:
+            r = HttpClient(s).response(timeout=10)
+            if r.status != 200 or r.header("connection") != "keep-alive":
+                g.fail(f"filling the pool: {r}")
+    except BaseException:
+        for s in idle:
+            s.close()
+        raise
+    time.sleep(3)
+    return idle
+
+
 @needs_root
 class TestExhaustion:
     def test_more_connections_than_pcbs(self, gn):
@@ -147,19 +166,13 @@ class TestExhaustion:
         if not busy:
             g.fail("the busy connection did not open")
         busy = HttpClient(busy[0])
-        want = pcbs - others - 1
-        idle, refused, timed_out = open_many(net, want, 80, first=request)
+        try:
+            idle = open_idle(g, net, pcbs - others - 1)
+        except BaseException:
+            busy.close()
+            raise
         newcomers = []
         try:
-            if len(idle) != want:
-                g.fail(f"{len(idle)} of {want} connections opened to fill the pool ({refused} refused, "
-                       f"{timed_out} timed out)")
-            clients = [HttpClient(s) for s in idle]
-            for c in clients:
-                r = c.response(timeout=10)
-                if r.status != 200 or r.header("connection") != "keep-alive":
-                    g.fail(f"filling the pool: {r}")
-            time.sleep(3)  # idle long enough to be given up (REUSABLE_AFTER_NS, polled each second)
             # The busy connection is the longest silent: lwIP would take it first by age alone.
             new = 8
             for i in range(new):
@@ -168,7 +181,7 @@ class TestExhaustion:
                 if r.status != 200 or r.body != HELLO:
                     g.fail(f"new client {i} with the pool full of idle connections: {r}")
             after = stats(g, net)  # a connection of its own: it, too, takes an idle one's place
-            closed = closed_by_server([c.sock for c in clients])
+            closed = closed_by_server(idle)
             count = after[reused] - before.get(reused, 0)
             print(f"pool of {pcbs}, {others} in use before: {len(idle)} idle + 1 busy; {new} new clients "
                   f"and a /stats served, {closed} idle connections closed, {reused[0]} +{count}")
@@ -198,19 +211,10 @@ class TestExhaustion:
         wait_stat(g, net, ("tcp_time_wait_connections", ""), lambda v: v == 0, 70, "waiting for TIME_WAIT to end")
         before = stats(g, net)
         want = before[pool("TCP_PCB", "lwip_pool_size")] - (before[pool("TCP_PCB")] - 1)
-        request = get("/hello")
-        idle, refused, timed_out = open_many(net, want, 80, first=request)
+        idle = open_idle(g, net, want)
         try:
-            if len(idle) != want:
-                g.fail(f"{len(idle)} of {want} connections opened to fill the pool ({refused} refused, "
-                       f"{timed_out} timed out)")
-            for s in idle:
-                r = HttpClient(s).response(timeout=10)
-                if r.status != 200:
-                    g.fail(f"filling the pool: {r}")
-            time.sleep(3)  # idle long enough to be given up (REUSABLE_AFTER_NS)
-            r = run(net, "hping3", "-q", "-S", "-p", "80", "--rand-source", "-c", "40", "-i", "u2000", GUEST_ADDR,
-                    timeout=30)
+            run(net, "hping3", "-q", "-S", "-p", "80", "--rand-source", "-c", "40", "-i", "u2000", GUEST_ADDR,
+                timeout=30)
             time.sleep(1)
             closed = closed_by_server(idle)
             after = stats(g, net)  # this connection is a real one: it may take an idle one's place

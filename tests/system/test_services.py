@@ -363,6 +363,14 @@ def expect(g, cond, message):
         g.fail(message)
 
 
+def refused_and_closed(g, net, raw, status, what):
+    """`raw` is answered `status` with Connection: close, and the server closes."""
+    r, c = request(g, net, raw)
+    check_framing(g, r, status, "close")
+    expect(g, c.closed_by_server(), f"{what}: the server kept the connection after {status}")
+    c.close()
+
+
 def check_framing(g, r, status, connection):
     """What every response carries: HTTP/1.1, the status, Content-Length (checked
     against the body by the reader), Content-Type and the Connection verdict."""
@@ -825,10 +833,7 @@ class TestHttp:
     @pytest.mark.parametrize("name", BAD_REQUESTS)
     def test_bad_request(self, gn, name):
         g, net = gn
-        r, c = request(g, net, self.BAD_REQUESTS[name])
-        check_framing(g, r, 400, "close")
-        expect(g, c.closed_by_server(), f"{name}: the server kept the connection after 400")
-        c.close()
+        refused_and_closed(g, net, self.BAD_REQUESTS[name], 400, name)
 
     # A request-target of 1024 bytes or more: 414 (RFC 9112, 3), known before the line ends.
     TOO_LONG = {
@@ -839,10 +844,7 @@ class TestHttp:
     @pytest.mark.parametrize("name", TOO_LONG)
     def test_uri_too_long(self, gn, name):
         g, net = gn
-        r, c = request(g, net, self.TOO_LONG[name])
-        check_framing(g, r, 414, "close")
-        expect(g, c.closed_by_server(), f"{name}: the server kept the connection after 414")
-        c.close()
+        refused_and_closed(g, net, self.TOO_LONG[name], 414, name)
 
     # Header fields over 32 KiB or 100 lines: 431 (RFC 6585, 5), in one write
     # or in a stream that never ends its header.
@@ -856,10 +858,7 @@ class TestHttp:
     @pytest.mark.parametrize("name", TOO_LARGE)
     def test_header_fields_too_large(self, gn, name):
         g, net = gn
-        r, c = request(g, net, self.TOO_LARGE[name])
-        check_framing(g, r, 431, "close")
-        expect(g, c.closed_by_server(), f"{name}: the server kept the connection after 431")
-        c.close()
+        refused_and_closed(g, net, self.TOO_LARGE[name], 431, name)
 
     def test_limits_just_inside(self, gn):
         """The largest accepted target (1023) and 100 header lines of ~32 KiB in all."""
@@ -875,10 +874,7 @@ class TestHttp:
     @pytest.mark.parametrize("version", ["2.0", "0.9", "3.0"])
     def test_http_version_not_supported(self, gn, version):
         g, net = gn
-        r, c = request(g, net, f"GET / HTTP/{version}\r\nHost: x\r\n\r\n".encode())
-        check_framing(g, r, 505, "close")
-        expect(g, c.closed_by_server(), f"HTTP/{version}: the server kept the connection after 505")
-        c.close()
+        refused_and_closed(g, net, f"GET / HTTP/{version}\r\nHost: x\r\n\r\n".encode(), 505, f"HTTP/{version}")
 
     def test_query_is_not_part_of_the_page(self, gn):
         """The built-in pages ignore a query, as the site's files and nginx
@@ -916,9 +912,7 @@ class TestHttp:
         for h in holders:
             h.send(part)
         time.sleep(1)
-        r, c = request(g, net, part)
-        check_framing(g, r, 431, "close")
-        c.close()
+        refused_and_closed(g, net, part, 431, "the 17th large header")
         for h in holders:
             h.send(b"\r\n")
             r = h.response()
