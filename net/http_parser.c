@@ -102,41 +102,49 @@ static size_t header_block_length(const char *buf, size_t len)
     return 0;
 }
 
-/* A request line over the limits: 414 when it is the target that is too long
- * (RFC 9112, 3: a server MUST answer 414 then), else 400. */
-static enum http_parse_status overlong_line_status(const char *line, size_t n)
+/* The path of target[0..n) (maybe not all of it yet): where it starts and
+ * how long it is. The absolute-form's scheme and authority are not part of
+ * it (RFC 9112, 3.2.2: a server MUST accept that form), nor is the query. */
+static size_t path_span(const char *target, size_t n, size_t *start)
+{
+    size_t s = 0;
+    if (n >= 7 && http_equals_ci(target, 7, "http://"))
+        s = 7;
+    else if (n >= 8 && http_equals_ci(target, 8, "https://"))
+        s = 8;
+    if (s)
+        while (s < n && target[s] != '/' && target[s] != '?')
+            s++;
+    size_t e = s;
+    while (e < n && target[e] != '?')
+        e++;
+    *start = s;
+    return e - s;
+}
+
+/* 414 for a target, or its path, at its limit (RFC 9112, 3: a server MUST
+ * answer 414 then); target[0..n) may be only its start. */
+static bool target_too_long(const char *target, size_t n)
+{
+    size_t start;
+    return n >= HTTP_MAX_TARGET || path_span(target, n, &start) >= HTTP_MAX_PATH;
+}
+
+/* A request line not yet whole, line[0..n): 414 once its target is certainly
+ * too long, 400 once the line is over its limit, else incomplete. */
+static enum http_parse_status partial_line_status(const char *line, size_t n)
 {
     size_t i = 0;
     while (i < n && is_token_char(line[i]))
         i++;
-    if (i == 0 || i >= n || line[i] != ' ')
-        return HTTP_PARSE_BAD_REQUEST;
-    size_t t = ++i;
-    while (i < n && line[i] != ' ' && line[i] != '\r')
-        i++;
-    return i - t >= HTTP_MAX_TARGET ? HTTP_PARSE_URI_TOO_LONG : HTTP_PARSE_BAD_REQUEST;
-}
-
-/* The absolute-form (what a client sends to a proxy; RFC 9112, 3.2.2:
- * servers MUST accept it) becomes the origin-form: scheme and authority go,
- * an empty path is "/". Other schemes stay as they are, to be not found. */
-static void origin_form(char *target)
-{
-    size_t skip;
-    if (http_equals_ci(target, 7, "http://"))
-        skip = 7;
-    else if (http_equals_ci(target, 8, "https://"))
-        skip = 8;
-    else
-        return;
-    while (target[skip] && target[skip] != '/' && target[skip] != '?')
-        skip++;
-    if (target[skip] == '/') {
-        memmove(target, target + skip, strlen(target + skip) + 1);
-    } else {
-        memmove(target + 1, target + skip, strlen(target + skip) + 1);
-        target[0] = '/';
+    if (i > 0 && i < n && line[i] == ' ') {
+        size_t t = ++i;
+        while (i < n && line[i] != ' ' && line[i] != '\r')
+            i++;
+        if (target_too_long(line + t, i - t))
+            return HTTP_PARSE_URI_TOO_LONG;
     }
+    return n > HTTP_MAX_REQUEST_LINE ? HTTP_PARSE_BAD_REQUEST : HTTP_PARSE_INCOMPLETE;
 }
 
 static enum http_parse_status parse_request_line(const char *line, size_t n, struct http_request *req)
@@ -156,14 +164,20 @@ static enum http_parse_status parse_request_line(const char *line, size_t n, str
             return HTTP_PARSE_BAD_REQUEST; /* no controls, spaces or non-ASCII in the target */
         i++;
     }
-    size_t tlen = i - t;
-    if (tlen >= HTTP_MAX_TARGET)
+    if (target_too_long(line + t, i - t))
         return HTTP_PARSE_URI_TOO_LONG;
-    if (tlen == 0 || i >= n)
+    if (i == t || i >= n)
         return HTTP_PARSE_BAD_REQUEST;
-    memcpy(req->target, line + t, tlen);
-    req->target[tlen] = '\0';
-    origin_form(req->target);
+    size_t start, plen = path_span(line + t, i - t, &start);
+    if (!start && plen == 0)
+        return HTTP_PARSE_BAD_REQUEST; /* "?q": no form of target (RFC 9112, 3.2) */
+    if (plen == 0) {
+        req->path[0] = '/'; /* "http://host" and "http://host?q": the root */
+        plen = 1;
+    } else {
+        memcpy(req->path, line + t + start, plen);
+    }
+    req->path[plen] = '\0';
     const char *version = line + i + 1;
     size_t vlen = n - i - 1;
     if (vlen != 8 || memcmp(version, "HTTP/", 5) != 0 || version[5] < '0' || version[5] > '9' || version[6] != '.' ||
@@ -198,15 +212,16 @@ enum http_parse_status http_parse_request(const char *buf, size_t len, struct ht
     }
     if (block == 0) {
         /* Still incomplete: fail as soon as a limit is certainly exceeded. */
-        if (line_len > HTTP_MAX_REQUEST_LINE)
-            return overlong_line_status(buf + skip, line_len);
+        enum http_parse_status s = partial_line_status(buf + skip, line_len);
+        if (s != HTTP_PARSE_INCOMPLETE)
+            return s;
         if (len >= HTTP_MAX_HEADER_BYTES)
             return next ? HTTP_PARSE_HEADERS_TOO_LARGE : HTTP_PARSE_BAD_REQUEST;
         return HTTP_PARSE_INCOMPLETE;
     }
     buf += skip;
     if (line_len > HTTP_MAX_REQUEST_LINE)
-        return overlong_line_status(buf, line_len);
+        return partial_line_status(buf, line_len);
     enum http_parse_status s = parse_request_line(buf, line_len, req);
     if (s != HTTP_PARSE_OK)
         return s;

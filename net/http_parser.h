@@ -9,7 +9,12 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#define HTTP_MAX_TARGET 1024       /* a longer request-target is answered 414 (RFC 9112, 3) */
+/* A request-target this long or longer is answered 414 (RFC 9112, 3), as
+ * nginx answers a request line over its 8 KiB buffer: queries of several KiB
+ * (tokens, tracking, GET forms) are served. Its path alone is kept, and 414
+ * past HTTP_MAX_PATH: no file of a site is named that long. */
+#define HTTP_MAX_TARGET 8192
+#define HTTP_MAX_PATH 1024
 #define HTTP_MAX_METHOD 16
 #define HTTP_MAX_REQUEST_LINE (HTTP_MAX_METHOD + HTTP_MAX_TARGET + 16) /* method SP target SP HTTP/1.1 */
 /* The request line and all header lines together: nginx allows 4 x 8 KiB
@@ -31,7 +36,10 @@ struct http_field {
 struct http_request {
     enum http_method method;
     char method_text[HTTP_MAX_METHOD];
-    char target[HTTP_MAX_TARGET];
+    /* The request-target's path (RFC 9112, 3.2.1; the absolute-form's path,
+     * "/" when it has none, 3.2.2). The query is dropped: every page and
+     * file is found by its path alone, as nginx matches locations. */
+    char path[HTTP_MAX_PATH];
     int version_minor;       /* 0, or 1 for HTTP/1.1 and any later 1.x */
     bool keep_alive;         /* after the Connection header and the version's default */
     bool has_body;           /* Content-Length > 0 or chunked: this server reads no bodies */
@@ -46,7 +54,7 @@ enum http_parse_status {
     HTTP_PARSE_INCOMPLETE,   /* need more bytes (within the limits) */
     HTTP_PARSE_BAD_REQUEST,  /* malformed, or a request line over its limit: answer 400 and close */
     HTTP_PARSE_BAD_VERSION,  /* a well-formed line with an HTTP major version other than 1: 505 and close */
-    HTTP_PARSE_URI_TOO_LONG, /* a request-target of HTTP_MAX_TARGET bytes or more: 414 and close */
+    HTTP_PARSE_URI_TOO_LONG, /* a target of HTTP_MAX_TARGET bytes or more, or its path of HTTP_MAX_PATH: 414, close */
     HTTP_PARSE_HEADERS_TOO_LARGE, /* header fields over the byte or line limit: 431 and close (RFC 6585, 5) */
 };
 

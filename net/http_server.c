@@ -265,23 +265,15 @@ static void respond_error(struct http_conn *c, int status)
     start_response(c, status, "text/plain", text, strlen(text), true);
 }
 
-/* True when the target's path (its query dropped, as for the site's files
- * and as nginx matches locations) is `path` exactly. */
-static bool target_is(const char *target, const char *path)
-{
-    size_t n = strlen(path);
-    return strncmp(target, path, n) == 0 && (target[n] == '\0' || target[n] == '?');
-}
-
-static const struct http_dynamic_page *dynamic_page(const char *target)
+static const struct http_dynamic_page *dynamic_page(const char *path)
 {
     for (int i = 0; i < dynamic_page_count; i++)
-        if (target_is(target, dynamic_pages[i].path))
+        if (strcmp(path, dynamic_pages[i].path) == 0)
             return &dynamic_pages[i];
     return NULL;
 }
 
-/* Built-in pages by their exact target, then the site's files, then the
+/* Built-in pages by their exact path (a query is not part of it), then the site's files, then the
  * built-in index (which the site's own index.html replaces), else 404. */
 static void route(struct http_conn *c, const struct http_request *req)
 {
@@ -292,9 +284,9 @@ static void route(struct http_conn *c, const struct http_request *req)
         respond_error(c, 405);
         return;
     }
-    if (target_is(req->target, "/hello")) {
+    if (strcmp(req->path, "/hello") == 0) {
         start_response(c, 200, "text/plain", hello_body, sizeof(hello_body) - 1, send_body);
-    } else if ((page = dynamic_page(req->target)) != NULL) {
+    } else if ((page = dynamic_page(req->path)) != NULL) {
         size_t len;
         char *text = page->render(&len);
         if (!text) {
@@ -306,7 +298,7 @@ static void route(struct http_conn *c, const struct http_request *req)
     } else if (http_static_answer(req, wall_clock_at(&wall_clock, clock_now_ns()), &reply)) {
         start_response_with(c, reply.status, reply.content_type, reply.headers, reply.headers_len,
                             (const char *)reply.body, reply.body_len, send_body);
-    } else if (target_is(req->target, "/") || target_is(req->target, "/index.html")) {
+    } else if (strcmp(req->path, "/") == 0 || strcmp(req->path, "/index.html") == 0) {
         start_response(c, 200, "text/html; charset=utf-8", index_page, sizeof(index_page) - 1, send_body);
     } else {
         static const char not_found[] = "404 Not Found\n";

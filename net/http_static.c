@@ -34,27 +34,27 @@ static bool is_space(char c)
     return c == ' ' || c == '\t';
 }
 
-/* ---- the target ---- */
+/* ---- the path ---- */
 
 enum decoded { DECODED, NOT_ORIGIN_FORM, REFUSED };
 
-/* The origin-form target's path (RFC 9112, 3.2.1), query dropped, percent-
+/* The request's path (the parser dropped the query), percent-
  * decoded (RFC 3986, 2.1) and made canonical in out: segments joined by '/',
  * no leading '/', empty and "." segments dropped, a ".." segment taking the
  * one before it away (5.2.4, as nginx and Apache do, also when encoded);
  * *dir when it ends in '/', "." or "..". A bad escape, a decoded NUL or a
  * ".." with nothing left to take away refuses it: whatever the decoding, a
  * path never leaves the site's root. */
-static enum decoded decode_path(const char *target, char *out, size_t *out_len, bool *dir)
+static enum decoded decode_path(const char *raw, char *out, size_t *out_len, bool *dir)
 {
-    if (target[0] != '/')
-        return NOT_ORIGIN_FORM; /* "*", absolute-form: nothing of the site */
-    char path[HTTP_MAX_TARGET];
+    if (raw[0] != '/')
+        return NOT_ORIGIN_FORM; /* "*", another scheme's absolute-form: nothing of the site */
+    char path[HTTP_MAX_PATH];
     size_t n = 0;
-    for (size_t i = 0; target[i] && target[i] != '?'; i++) {
-        char c = target[i];
+    for (size_t i = 0; raw[i]; i++) {
+        char c = raw[i];
         if (c == '%') {
-            int hi = hex_digit(target[i + 1]), lo = hi < 0 ? -1 : hex_digit(target[i + 2]);
+            int hi = hex_digit(raw[i + 1]), lo = hi < 0 ? -1 : hex_digit(raw[i + 2]);
             if (lo < 0)
                 return REFUSED;
             c = (char)(hi << 4 | lo);
@@ -62,7 +62,7 @@ static enum decoded decode_path(const char *target, char *out, size_t *out_len, 
                 return REFUSED;
             i += 2;
         }
-        path[n++] = c; /* never more than the target's own bytes */
+        path[n++] = c; /* never more than the raw path's own bytes */
     }
     *dir = path[n - 1] == '/';
     size_t len = 0;
@@ -331,7 +331,7 @@ static void fixed(struct http_static_reply *r, int status, const char *text, siz
 
 /* What a path segment may hold as it is (RFC 3986, 3.3: pchar, unreserved
  * and sub-delims), and the separator; everything else is escaped, so the
- * Location is never longer than the target that asked for it, plus the '/'. */
+ * Location is never longer than the path that asked for it, plus the '/'. */
 static bool needs_no_escape(unsigned char c)
 {
     return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
@@ -431,10 +431,10 @@ bool http_static_answer(const struct http_request *req, uint64_t now, struct htt
 {
     if (!site_stats()->served)
         return false;
-    char path[HTTP_MAX_TARGET + sizeof("/" INDEX_FILE)];
+    char path[HTTP_MAX_PATH + sizeof("/" INDEX_FILE)];
     size_t len;
     bool dir;
-    enum decoded d = decode_path(req->target, path, &len, &dir);
+    enum decoded d = decode_path(req->path, path, &len, &dir);
     if (d == REFUSED)
         stats.bad_targets++;
     if (d != DECODED)

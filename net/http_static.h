@@ -5,9 +5,9 @@
  * body -- and the server (net/http_server.c) writes it, the body by
  * reference. Pure logic over the site table, unit-tested on the host.
  *
- * The target is percent-decoded (RFC 3986, 2.1) and its query dropped; a bad
- * escape, a NUL, or a ".." segment is refused as not found, whatever the
- * site holds. "/dir/" serves dir/index.html, "/dir" redirects to "/dir/"
+ * The request's path (the parser drops the query) is percent-decoded (RFC
+ * 3986, 2.1) and its dot segments resolved; a bad escape, a NUL, or a ".."
+ * above the root is refused as not found, whatever the site holds. "/dir/" serves dir/index.html, "/dir" redirects to "/dir/"
  * (301), "/" serves the site's index.html. A file comes with Content-Type
  * (net/media_types.h), Last-Modified (the archive's mtime), a strong ETag and
  * Accept-Ranges; preconditions are evaluated in RFC 9110 13.2.2's order
@@ -45,7 +45,7 @@ struct http_static_stats {
     uint64_t bad_targets;        /* refused before the lookup: bad escape, NUL, ".." */
 };
 
-/* True when *reply was filled; false when the site has nothing at req->target
+/* True when *reply was filled; false when the site has nothing at req->path
  * (the server's built-in pages are next, then 404). now: the wall clock's
  * seconds since 1970 (net/http_date.h), 0 without one. */
 bool http_static_answer(const struct http_request *req, uint64_t now, struct http_static_reply *reply);

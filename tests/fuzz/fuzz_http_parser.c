@@ -39,8 +39,8 @@ static enum http_parse_status parse_copy(const uint8_t *buf, size_t len, struct 
     if (s == HTTP_PARSE_OK) {
         CHECK(*consumed >= 4 && *consumed <= len && *consumed <= HTTP_MAX_HEADER_BYTES);
         CHECK(memchr(req->method_text, '\0', sizeof(req->method_text)) != NULL);
-        CHECK(memchr(req->target, '\0', sizeof(req->target)) != NULL);
-        CHECK(req->method_text[0] != '\0' && req->target[0] != '\0');
+        CHECK(memchr(req->path, '\0', sizeof(req->path)) != NULL);
+        CHECK(req->method_text[0] != '\0' && req->path[0] != '\0');
         CHECK(req->version_minor == 0 || req->version_minor == 1);
         CHECK(req->method == HTTP_GET || req->method == HTTP_HEAD || req->method == HTTP_OTHER);
     }

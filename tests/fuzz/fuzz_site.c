@@ -51,9 +51,9 @@ static void touch(const uint8_t *p, size_t n)
 /* Percent-encodes path into "GET /..." and asks http_static. */
 static void request_path(const char *path, size_t len, const char *headers, const uint8_t *base, size_t size)
 {
-    static char text[3 * HTTP_MAX_TARGET + 256];
+    static char text[3 * HTTP_MAX_PATH + 256];
     size_t n = (size_t)snprintf(text, sizeof(text), "GET /");
-    for (size_t i = 0; i < len && n + 4 < HTTP_MAX_TARGET; i++)
+    for (size_t i = 0; i < len && n + 4 < HTTP_MAX_PATH; i++)
         n += (size_t)snprintf(text + n, 4, "%%%02X", (unsigned char)path[i]);
     n += (size_t)snprintf(text + n, sizeof(text) - n, " HTTP/1.1\r\n%s\r\n", headers);
     struct http_request req;

@@ -826,7 +826,7 @@ class TestHttp:
         "space-before-colon": b"GET / HTTP/1.1\r\nHost : x\r\n\r\n",
         "folded-header": b"GET / HTTP/1.1\r\nX-A: 1\r\n 2\r\n\r\n",
         "differing-content-lengths": b"GET / HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab",
-        "request-line-over-1056": b"GET /a HTTP/1.1" + b" " * 1100 + b"\r\n\r\n",
+        "request-line-over-8224": b"GET /a HTTP/1.1" + b" " * 8300 + b"\r\n\r\n",
         "bare-cr-ends-a-line": b"GET / HTTP/1.1\rHost: x\r\n\r\n",
     }
 
@@ -835,10 +835,13 @@ class TestHttp:
         g, net = gn
         refused_and_closed(g, net, self.BAD_REQUESTS[name], 400, name)
 
-    # A request-target of 1024 bytes or more: 414 (RFC 9112, 3), known before the line ends.
+    # A request-target of 8 KiB or more, or its path of 1024 bytes or more: 414
+    # (RFC 9112, 3), known before the line ends.
     TOO_LONG = {
-        "target-1024": b"GET /" + b"a" * 1023 + b" HTTP/1.1\r\n\r\n",
-        "target-without-end": b"GET /" + b"a" * 2000,
+        "path-1024": b"GET /" + b"a" * 1023 + b" HTTP/1.1\r\n\r\n",
+        "path-without-end": b"GET /" + b"a" * 2000,
+        "target-8192": b"GET /hello?" + b"q" * (8192 - len("/hello?")) + b" HTTP/1.1\r\n\r\n",
+        "query-without-end": b"GET /hello?" + b"q" * 9000,
     }
 
     @pytest.mark.parametrize("name", TOO_LONG)
@@ -886,6 +889,19 @@ class TestHttp:
             check_framing(g, r, 200, "keep-alive")
             expect(g, r.body == want if want == HELLO else want in r.body, f"{target}: {r}")
             c.close()
+
+    def test_long_query_served(self, gn):
+        """A query of several KiB (a token, tracking parameters, a form sent
+        with GET) is served, as nginx serves a request line up to 8 KiB: the
+        page is found by its path, and the connection goes on."""
+        g, net = gn
+        c = HttpClient(connect(net, g=g), g)
+        longest = "/hello?q=" + "a" * (8191 - len("/hello?q="))
+        c.send(get(longest) + get("/?v=" + "b" * 4000) + get("/hello"))
+        rs = [c.response() for _ in range(3)]
+        expect(g, [r.status for r in rs] == [200, 200, 200], f"with long queries: {rs}")
+        expect(g, rs[0].body == HELLO and b"<html" in rs[1].body and rs[2].body == HELLO, f"bodies: {rs}")
+        c.close()
 
     def test_large_cookie_served(self, gn):
         """A 20 KiB Cookie (single sign-on tokens, many trackers) is served, as

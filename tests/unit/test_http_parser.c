@@ -24,7 +24,7 @@ TEST(http_simple_get)
     CHECK_EQ(parse(text, &r, &n), HTTP_PARSE_OK);
     CHECK_EQ(n, strlen(text));
     CHECK_EQ(r.method, HTTP_GET);
-    CHECK_STR_EQ(r.target, "/stats");
+    CHECK_STR_EQ(r.path, "/stats");
     CHECK_EQ(r.version_minor, 1);
     CHECK(r.keep_alive);
     CHECK(!r.has_body);
@@ -84,18 +84,21 @@ TEST(http_bodies_are_noticed)
     CHECK(r.has_body);
 }
 
-/* RFC 9112, 3.2.2: a server MUST accept the absolute-form, as a proxy's client sends it. */
-TEST(http_absolute_form_targets)
+/* RFC 9112, 3.2.2: a server MUST accept the absolute-form, as a proxy's
+ * client sends it. What is kept of any target is its path. */
+TEST(http_target_paths)
 {
     struct http_request r;
     size_t n;
     const struct {
-        const char *line, *target;
+        const char *line, *path;
     } cases[] = {
+        { "GET /a.txt?v=2&x=%20 HTTP/1.1", "/a.txt" },
+        { "GET /?#x HTTP/1.1", "/" },
         { "GET http://10.0.2.15/a.txt HTTP/1.1", "/a.txt" },
-        { "GET HTTP://host:8080/dir/?q=1 HTTP/1.1", "/dir/?q=1" },
+        { "GET HTTP://host:8080/dir/?q=1 HTTP/1.1", "/dir/" },
         { "GET https://h HTTP/1.1", "/" },
-        { "GET http://h?x=1 HTTP/1.1", "/?x=1" },
+        { "GET http://h?x=1 HTTP/1.1", "/" },
         { "GET http://user@[fe80::1]:80/p HTTP/1.1", "/p" },
         { "GET /http://x/y HTTP/1.1", "/http://x/y" },  /* origin-form that merely contains a URI */
         { "GET ftp://h/a HTTP/1.1", "ftp://h/a" },      /* not ours: left as it is (404) */
@@ -105,7 +108,7 @@ TEST(http_absolute_form_targets)
         char text[256];
         snprintf(text, sizeof(text), "%s\r\nHost: x\r\n\r\n", cases[i].line);
         CHECK_EQ(parse(text, &r, &n), HTTP_PARSE_OK);
-        CHECK_STR_EQ(r.target, cases[i].target);
+        CHECK_STR_EQ(r.path, cases[i].path);
     }
 }
 
@@ -128,7 +131,7 @@ TEST(http_lone_lf_line_ends_and_leading_empty_lines)
     size_t n;
     const char *text = "GET /stats HTTP/1.0\nConnection: keep-alive\nRange: bytes=1-2\n\nrest";
     CHECK_EQ(parse(text, &r, &n), HTTP_PARSE_OK);
-    CHECK_STR_EQ(r.target, "/stats");
+    CHECK_STR_EQ(r.path, "/stats");
     CHECK(r.keep_alive);
     CHECK(r.range.present && r.range.len == 9 && memcmp(r.range.value, "bytes=1-2", 9) == 0);
     CHECK_EQ(n, strlen(text) - 4);
@@ -137,7 +140,7 @@ TEST(http_lone_lf_line_ends_and_leading_empty_lines)
     CHECK_EQ(parse("GET / HTTP/1.1\nHost: x\n\r", &r, &n), HTTP_PARSE_INCOMPLETE);
 
     CHECK_EQ(parse("\r\n\nGET /a HTTP/1.1\r\n\r\n", &r, &n), HTTP_PARSE_OK);
-    CHECK_STR_EQ(r.target, "/a");
+    CHECK_STR_EQ(r.path, "/a");
     CHECK_EQ(n, 22);
     CHECK_EQ(parse("\r\n\r\n", &r, &n), HTTP_PARSE_INCOMPLETE);
     CHECK_EQ(parse("\r\n\r\nGET", &r, &n), HTTP_PARSE_INCOMPLETE);
@@ -152,7 +155,7 @@ TEST(http_pipelined_requests_one_at_a_time)
         struct http_request r;
         size_t n = 0;
         CHECK_EQ(http_parse_request(text + off, len - off, &r, &n), HTTP_PARSE_OK);
-        CHECK_STR_EQ(r.target, targets[i]);
+        CHECK_STR_EQ(r.path, targets[i]);
         off += n;
     }
     CHECK_EQ(off, len);
@@ -184,6 +187,7 @@ TEST(http_malformed_request_lines)
         "GET\r\n\r\n", "GET /\r\n\r\n", " GET / HTTP/1.1\r\n\r\n", "GET  / HTTP/1.1\r\n\r\n",
         "GET / HTTP/1.1 \r\n\r\n", "G(T / HTTP/1.1\r\n\r\n", "GET /a\tb HTTP/1.1\r\n\r\n",
         "GET /\x80 HTTP/1.1\r\n\r\n", "GET / HTTP/1.1\r\r\n\r\n", "GET / HTTP/1.1\rHost: x\r\n\r\n",
+        "GET ?q=1 HTTP/1.1\r\n\r\n",
     };
     for (unsigned i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
         CHECK_EQ(parse(bad[i], &r, &n), HTTP_PARSE_BAD_REQUEST);
@@ -207,19 +211,34 @@ TEST(http_limits)
     struct http_request r;
     size_t n;
     char *buf = malloc(HTTP_MAX_HEADER_BYTES * 2);
-    /* A target of HTTP_MAX_TARGET - 1 characters is fine; one more is 414 (RFC 9112, 3). */
+    /* A path of HTTP_MAX_PATH - 1 characters is fine; one more is 414 (RFC 9112, 3). */
     int len = sprintf(buf, "GET /");
-    memset(buf + len, 'a', HTTP_MAX_TARGET - 2);
-    len += HTTP_MAX_TARGET - 2;
+    memset(buf + len, 'a', HTTP_MAX_PATH - 2);
+    len += HTTP_MAX_PATH - 2;
     strcpy(buf + len, " HTTP/1.1\r\n\r\n");
     CHECK_EQ(parse(buf, &r, &n), HTTP_PARSE_OK);
-    CHECK_EQ(strlen(r.target), HTTP_MAX_TARGET - 1);
+    CHECK_EQ(strlen(r.path), HTTP_MAX_PATH - 1);
     memmove(buf + 5, buf + 4, strlen(buf + 4) + 1);
     CHECK_EQ(parse(buf, &r, &n), HTTP_PARSE_URI_TOO_LONG);
-    /* ... and known as such before the line ends, once it is over the line limit. */
-    len = sprintf(buf, "GET /");
-    memset(buf + len, 'a', HTTP_MAX_REQUEST_LINE);
-    buf[len + HTTP_MAX_REQUEST_LINE] = '\0';
+    /* ... and known as such before the line ends. */
+    buf[4 + HTTP_MAX_PATH] = '\0';
+    CHECK_EQ(parse(buf, &r, &n), HTTP_PARSE_URI_TOO_LONG);
+    buf[3 + HTTP_MAX_PATH] = '\0';
+    CHECK_EQ(parse(buf, &r, &n), HTTP_PARSE_INCOMPLETE);
+
+    /* A whole target (path and query) of HTTP_MAX_TARGET - 1 is served, one more is 414. */
+    len = sprintf(buf, "GET /hello?q=");
+    memset(buf + len, 'a', HTTP_MAX_TARGET - 1 - (len - 4));
+    len += HTTP_MAX_TARGET - 1 - (len - 4);
+    strcpy(buf + len, " HTTP/1.1\r\n\r\n");
+    CHECK_EQ(parse(buf, &r, &n), HTTP_PARSE_OK);
+    CHECK_STR_EQ(r.path, "/hello");
+    memmove(buf + 5, buf + 4, strlen(buf + 4) + 1);
+    CHECK_EQ(parse(buf, &r, &n), HTTP_PARSE_URI_TOO_LONG);
+    /* ... known before the line ends. */
+    len = sprintf(buf, "GET /?");
+    memset(buf + len, 'a', HTTP_MAX_TARGET);
+    buf[len + HTTP_MAX_TARGET] = '\0';
     CHECK_EQ(parse(buf, &r, &n), HTTP_PARSE_URI_TOO_LONG);
 
     /* A request line over the limit that is not a long target fails even before its end arrives. */
@@ -312,9 +331,9 @@ TEST(http_random_input_is_handled)
         enum http_parse_status s = http_parse_request(exact, len, &r, &n);
         if (s == HTTP_PARSE_OK) {
             accepted++;
-            if (n > len || r.target[0] == '\0' || strlen(r.target) >= HTTP_MAX_TARGET) {
+            if (n > len || r.path[0] == '\0' || strlen(r.path) >= HTTP_MAX_PATH) {
                 CHECK(n <= len);
-                CHECK(r.target[0] != '\0');
+                CHECK(r.path[0] != '\0');
                 free(exact);
                 break;
             }

@@ -287,13 +287,13 @@ TEST(static_gzip_variant)
     CHECK(!has_header("Content-Encoding"));
 }
 
-/* The longest directory a target can name still gets its Location; characters a
+/* A directory named by a path near its limit still gets its Location; characters a
  * segment may hold stay as they are, others are escaped again. */
 TEST(static_redirect_locations)
 {
     archive.len = 0;
-    char name[HTTP_MAX_TARGET + 8], target[HTTP_MAX_TARGET + 8], location[HTTP_MAX_TARGET + 32];
-    size_t dir_len = HTTP_MAX_TARGET - 2 - 4 - 1; /* "GET " + "/" + name < HTTP_MAX_TARGET */
+    char name[HTTP_MAX_PATH + 8], target[HTTP_MAX_PATH + 8], location[HTTP_MAX_PATH + 32];
+    size_t dir_len = HTTP_MAX_PATH - 2 - 4 - 1; /* "/" + name + "/" + "f", and the Location, within the limits */
     memset(name, '(', dir_len);
     strcpy(name + dir_len, "/f");
     cpio_build_file(&archive, name, "deep", MTIME);
