@@ -11,16 +11,27 @@
  * its segments straight out of them. Measured on TCP echo of 64 MiB
  * (docs/BENCHMARKS.md): faster than copying each byte twice (into one buffer,
  * then into lwIP's segments).
+ *
+ * RFC 862 gives a session no idle time, so one that has been quiet for a
+ * second with nothing in flight is put below the listeners' priority, as
+ * the HTTP server's idle connections are: it stays for as long as the client
+ * likes, except that when the PCB pool is empty lwIP's tcp_alloc takes the
+ * longest-idle such connection for a new client (tcp_kill_prio). Otherwise
+ * idle sessions, a few hundred at -m 8, would keep every client of every
+ * service out.
  */
 #include "net/echo_server.h"
 
+#include "arch/x86_64/timer.h"
 #include "lib/kheap.h"
 #include "lib/log.h"
 #include "lwip/tcp.h"
 #include "lwip/udp.h"
+#include "net/tcp_listen_cookies.h"
 #include "net/tcp_service.h"
 
-#define POLL_INTERVAL 4 /* 2 s: retry a close that lacked memory */
+#define POLL_INTERVAL 2 /* 1 s (lwIP's 500 ms ticks): idle sessions, a close that lacked memory */
+#define REUSABLE_AFTER_NS 1000000000ULL
 /* Received pbufs sit over the driver's receive buffers; a peer that sends
  * tiny segments and reads nothing would otherwise pin one 2 KiB buffer per
  * segment, up to a window's worth (thousands), and starve the receive ring.
@@ -52,6 +63,8 @@ struct echo_conn {
     uint16_t unacked_acked;       /* bytes of the oldest already acknowledged */
     bool peer_closed;
     bool closing;                 /* our FIN is out (half close): lwIP ends the pcb, on_err frees this */
+    bool reusable;                /* below the listeners' priority: lwIP may take it for a new client */
+    uint64_t last_active;         /* clock_now_ns of the last data or acknowledgement */
 };
 
 static struct echo_server_stats stats;
@@ -173,8 +186,26 @@ static void release_acked(struct echo_conn *c, u32_t len)
 
 /* ---- the connection ---- */
 
+static void conn_mark_reusable(struct echo_conn *c, bool reusable)
+{
+    if (c->reusable == reusable)
+        return;
+    c->reusable = reusable;
+    tcp_setprio(c->pcb, reusable ? TCP_PRIO_MIN : TCP_PRIO_NORMAL);
+    tcp_listen_cookies_reclaimable(reusable ? 1 : -1);
+}
+
+/* Data or an acknowledgement: the session is in use. */
+static void conn_active(struct echo_conn *c)
+{
+    c->last_active = clock_now_ns();
+    conn_mark_reusable(c, false);
+}
+
 static void conn_free(struct echo_conn *c)
 {
+    if (c->reusable)
+        tcp_listen_cookies_reclaimable(-1);
     list_free(&c->pending);
     unacked_free_all(c);
     kfree(c);
@@ -187,26 +218,27 @@ static void conn_free(struct echo_conn *c)
  * the pcb's idle timer from seeing the peer's acknowledgements, and LAST-ACK
  * then ends 2 x TCP_MSL (2 s) after the peer's FIN even while the last
  * segments are still being retransmitted. */
-static err_t retry_close(void *arg, struct tcp_pcb *pcb)
-{
-    struct echo_conn *c = arg;
-    if (tcp_shutdown(pcb, 0, 1) != ERR_OK)
-        return ERR_OK; /* no memory for the FIN yet: the next poll tries again */
-    tcp_poll(pcb, NULL, 0);
-    c->closing = true;
-    return ERR_OK;
-}
-
 static void conn_close(struct echo_conn *c)
 {
     if (c->closing)
         return;
+    conn_mark_reusable(c, false);
     tcp_recv(c->pcb, NULL);
-    if (tcp_shutdown(c->pcb, 0, 1) != ERR_OK) {
-        tcp_poll(c->pcb, retry_close, POLL_INTERVAL);
-        return;
-    }
+    if (tcp_shutdown(c->pcb, 0, 1) != ERR_OK)
+        return; /* no memory for the FIN yet: on_poll tries again */
+    tcp_poll(c->pcb, NULL, 0);
     c->closing = true;
+}
+
+static err_t on_poll(void *arg, struct tcp_pcb *pcb)
+{
+    struct echo_conn *c = arg;
+    (void)pcb;
+    if (c->peer_closed && !c->pending.head)
+        conn_close(c);
+    else if (!c->pending.head && !c->unacked_count && clock_now_ns() - c->last_active >= REUSABLE_AFTER_NS)
+        conn_mark_reusable(c, true);
+    return ERR_OK;
 }
 
 /* Hands pending bytes to lwIP by reference as far as it has room, and only
@@ -262,6 +294,7 @@ static err_t on_recv(void *arg, struct tcp_pcb *pcb, struct pbuf *p, err_t err)
         c->peer_closed = true;
     else
         list_push_chain(&c->pending, p);
+    conn_active(c);
     compact_pending(c);
     pump(c);
     return ERR_OK;
@@ -272,6 +305,7 @@ static err_t on_sent(void *arg, struct tcp_pcb *pcb, u16_t len)
     struct echo_conn *c = arg;
     (void)pcb;
     release_acked(c, len);
+    conn_active(c);
     if (!c->closing)
         pump(c);
     return ERR_OK;
@@ -281,20 +315,24 @@ static err_t on_sent(void *arg, struct tcp_pcb *pcb, u16_t len)
  * FIN): nothing points into our pbufs now. */
 static void on_err(void *arg, err_t err)
 {
-    (void)err;
     struct echo_conn *c = arg;
-    if (c)
-        conn_free(c);
+    if (!c)
+        return;
+    if (err == ERR_ABRT && c->reusable)
+        stats.tcp_reclaimed++; /* tcp_kill_prio's: nothing here aborts a session */
+    conn_free(c);
 }
 
 static void on_accepted(void *conn, struct tcp_pcb *pcb)
 {
     struct echo_conn *c = conn;
     c->pcb = pcb;
+    c->last_active = clock_now_ns();
     stats.tcp_connections++;
     tcp_recv(pcb, on_recv);
     tcp_sent(pcb, on_sent);
     tcp_err(pcb, on_err);
+    tcp_poll(pcb, on_poll, POLL_INTERVAL);
 }
 
 static const struct tcp_service echo_service = {

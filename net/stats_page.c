@@ -437,6 +437,9 @@ static void service_metrics(struct text *t)
     const struct echo_server_stats *e = echo_server_stats();
     metric(t, "echo_tcp_connections_total", "counter", "TCP echo connections accepted.", NULL, e->tcp_connections);
     metric(t, "echo_tcp_refused_total", "counter", "TCP echo connections aborted for lack of memory.", NULL, e->tcp_refused);
+    metric(t, "echo_tcp_reclaimed_total", "counter",
+           "Idle TCP echo sessions closed to make room for a new connection (the PCB pool empty).", NULL,
+           e->tcp_reclaimed);
     metric(t, "echo_tcp_bytes_total", "counter", "TCP echo bytes echoed.", NULL, e->tcp_bytes);
     metric(t, "echo_tcp_coalesced_total", "counter", "TCP echo data copied off receive buffers (many small segments).",
            NULL, e->tcp_coalesced);

@@ -88,17 +88,23 @@ def open_many(net, n, port, timeout=5.0, first=b""):
     return ([r for r in results if isinstance(r, socket.socket)], results.count("refused"), results.count("timeout"))
 
 
-def open_idle(g, net, n):
-    """n keep-alive connections, each with a /hello answered, then idle long
-    enough to be given up for a new client (REUSABLE_AFTER_NS, polled each second)."""
-    idle, refused, timed_out = open_many(net, n, 80, first=get("/hello"))
+def open_idle(g, net, n, port=80):
+    """n connections, each with one exchange done (a keep-alive /hello
+    answered on port 80, a byte echoed on port 7), then idle long enough to
+    be given up for a new client (REUSABLE_AFTER_NS, polled each second)."""
+    idle, refused, timed_out = open_many(net, n, port, first=get("/hello") if port == 80 else b"x")
     try:
         if len(idle) != n:
             g.fail(f"{len(idle)} of {n} connections opened to fill the pool ({refused} refused, {timed_out} timed out)")
         for s in idle:
-            r = HttpClient(s).response(timeout=10)
-            if r.status != 200 or r.header("connection") != "keep-alive":
-                g.fail(f"filling the pool: {r}")
+            if port == 80:
+                r = HttpClient(s).response(timeout=10)
+                if r.status != 200 or r.header("connection") != "keep-alive":
+                    g.fail(f"filling the pool: {r}")
+            else:
+                s.settimeout(10)
+                if s.recv(1) != b"x":
+                    g.fail("filling the pool: a byte not echoed")
     except BaseException:
         for s in idle:
             s.close()
@@ -232,6 +238,56 @@ class TestExhaustion:
                 s.close()
         wait_stat(g, net, pool("TCP_PCB"), lambda v: v <= before[pool("TCP_PCB")], 60, "after closing them all")
         still_serves(g, net, "after the forged SYNs")
+
+    def test_idle_echo_sessions_make_room(self, gn):
+        """The pool full of TCP echo sessions, each quiet after a byte echoed:
+        a new HTTP client and a new echo client are served, each in place of
+        an idle session (closed with a reset, counted), and the others still
+        echo. RFC 862 gives a session no idle time, so they stay otherwise.
+        Before: no new client of any service got a SYN-ACK (238 sessions at
+        -m 8 were enough)."""
+        g, net = gn
+        reclaimed = ("echo_tcp_reclaimed_total", "")
+        # A TIME_WAIT PCB would be taken before any idle session (tcp_alloc's order).
+        wait_stat(g, net, ("tcp_time_wait_connections", ""), lambda v: v == 0, 70, "waiting for TIME_WAIT to end")
+        before = stats(g, net)
+        want = before[pool("TCP_PCB", "lwip_pool_size")] - (before[pool("TCP_PCB")] - 1)
+        idle = open_idle(g, net, want, port=7)
+        newcomers = []
+        try:
+            r, c = http_request(g, net, get("/hello"), timeout=3)
+            newcomers.append(c)  # kept open: each newcomer holds the PCB it took
+            if r.status != 200 or r.body != HELLO:
+                g.fail(f"a new HTTP client with the pool full of idle echo sessions: {r}")
+            with inside(net):
+                e = socket.create_connection((GUEST_ADDR, 7), timeout=3)
+            newcomers.append(e)
+            e.sendall(b"new")
+            got = e.recv(3)
+            if got != b"new":
+                g.fail(f"a new echo client with the pool full of idle echo sessions got {got!r}")
+            after = stats(g, net)  # a connection of its own: it, too, takes an idle session's place
+            closed = closed_by_server(idle)
+            count = after[reclaimed] - before[reclaimed]
+            print(f"{want} idle echo sessions; a new HTTP and a new echo client and a /stats served, {closed} "
+                  f"sessions closed, {reclaimed[0]} +{count}")
+            if count != closed or closed != 3:
+                g.fail(f"{closed} idle sessions closed and {reclaimed[0]} rose by {count}: expected 3 and 3")
+            alive = []
+            for s in idle:
+                try:
+                    s.sendall(b"z")
+                    if s.recv(1) == b"z":
+                        alive.append(s)
+                except OSError:
+                    pass
+            if len(alive) < want - 3:
+                g.fail(f"only {len(alive)} of the {want - closed} sessions left still echo")
+        finally:
+            for s in newcomers + idle:
+                s.close()
+        wait_stat(g, net, pool("TCP_PCB"), lambda v: v <= before[pool("TCP_PCB")], 60, "after closing them all")
+        still_serves(g, net, "after the idle echo sessions made room")
 
     def test_vanished_and_reset_clients_are_freed(self, gn):
         """Clients that vanish (one mid-transfer, one idle) are found by
