@@ -198,7 +198,8 @@ test-unit: | $(BUILD)/.setup-done ## Host-built unit tests of pure logic, then t
 	@$(MAKE) --no-print-directory -C tests/unit run
 	@$(MAKE) --no-print-directory -C tests/stack run
 
-test-system: all ## Boot the kernel in QEMU and check its serial console
+test-system: all ## Boot the kernel in QEMU and check its serial console (installs the tests' own packages: scripts/setup --test)
+	@bash scripts/setup --test
 	@$(PYTHON) -m pytest -q -rs tests/system
 
 .PHONY: bench bench-doc
