@@ -130,9 +130,10 @@ static bool target_too_long(const char *target, size_t n)
     return n >= HTTP_MAX_TARGET || path_span(target, n, &start) >= HTTP_MAX_PATH;
 }
 
-/* A request line not yet whole, line[0..n): 414 once its target is certainly
- * too long, 400 once the line is over its limit, else incomplete. */
-static enum http_parse_status partial_line_status(const char *line, size_t n)
+/* The limits of a request line, line[0..n), whole or only its start: 414
+ * once its target is certainly too long, 400 once the line is over its
+ * limit, else HTTP_PARSE_INCOMPLETE (nothing over a limit yet). */
+static enum http_parse_status line_limits_status(const char *line, size_t n)
 {
     size_t i = 0;
     while (i < n && is_token_char(line[i]))
@@ -212,7 +213,7 @@ enum http_parse_status http_parse_request(const char *buf, size_t len, struct ht
     }
     if (block == 0) {
         /* Still incomplete: fail as soon as a limit is certainly exceeded. */
-        enum http_parse_status s = partial_line_status(buf + skip, line_len);
+        enum http_parse_status s = line_limits_status(buf + skip, line_len);
         if (s != HTTP_PARSE_INCOMPLETE)
             return s;
         if (len >= HTTP_MAX_HEADER_BYTES)
@@ -221,7 +222,7 @@ enum http_parse_status http_parse_request(const char *buf, size_t len, struct ht
     }
     buf += skip;
     if (line_len > HTTP_MAX_REQUEST_LINE)
-        return partial_line_status(buf, line_len);
+        return line_limits_status(buf, line_len);
     enum http_parse_status s = parse_request_line(buf, line_len, req);
     if (s != HTTP_PARSE_OK)
         return s;

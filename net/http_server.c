@@ -273,8 +273,9 @@ static const struct http_dynamic_page *dynamic_page(const char *path)
     return NULL;
 }
 
-/* Built-in pages by their exact path (a query is not part of it), then the site's files, then the
- * built-in index (which the site's own index.html replaces), else 404. */
+/* Built-in pages by their exact path (a query is not part of it), then the
+ * site's files, then the built-in index (which the site's own index.html
+ * replaces), else 404. */
 static void route(struct http_conn *c, const struct http_request *req)
 {
     const struct http_dynamic_page *page;

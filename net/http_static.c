@@ -38,8 +38,8 @@ static bool is_space(char c)
 
 enum decoded { DECODED, NOT_ORIGIN_FORM, REFUSED };
 
-/* The request's path (the parser dropped the query), percent-
- * decoded (RFC 3986, 2.1) and made canonical in out: segments joined by '/',
+/* The request's path (the parser dropped the query), percent-decoded
+ * (RFC 3986, 2.1) and made canonical in out: segments joined by '/',
  * no leading '/', empty and "." segments dropped, a ".." segment taking the
  * one before it away (5.2.4, as nginx and Apache do, also when encoded);
  * *dir when it ends in '/', "." or "..". A bad escape, a decoded NUL or a

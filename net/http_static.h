@@ -7,8 +7,9 @@
  *
  * The request's path (the parser drops the query) is percent-decoded (RFC
  * 3986, 2.1) and its dot segments resolved; a bad escape, a NUL, or a ".."
- * above the root is refused as not found, whatever the site holds. "/dir/" serves dir/index.html, "/dir" redirects to "/dir/"
- * (301), "/" serves the site's index.html. A file comes with Content-Type
+ * above the root is refused as not found, whatever the site holds. "/dir/"
+ * serves dir/index.html, "/dir" redirects to "/dir/" (301), "/" serves the
+ * site's index.html. A file comes with Content-Type
  * (net/media_types.h), Last-Modified (the archive's mtime), a strong ETag and
  * Accept-Ranges; preconditions are evaluated in RFC 9110 13.2.2's order
  * (If-Match, If-Unmodified-Since -> 412; If-None-Match, If-Modified-Since ->
