@@ -464,11 +464,11 @@ def stats(g, net):
 
 # -- echo ------------------------------------------------------------------------
 
-def tcp_echo(g, sock, size, seed, slow_for=0.0, timeout=120.0):
+def tcp_echo(g, sock, size, seed, slow_for=0.0, timeout=120.0, stall=5.0):
     """Send `size` random bytes from a writer thread while this thread reads
     them back (slowly, 4 KiB every 10 ms, for the first `slow_for` seconds);
-    compare byte for byte; then the server must close after our FIN.
-    Returns the throughput in MiB/s."""
+    compare byte for byte; then the server must close after our FIN; nothing
+    back for `stall` seconds fails. Returns the throughput in MiB/s."""
     data = random.Random(seed).randbytes(size)
     errors = []
 
@@ -484,7 +484,7 @@ def tcp_echo(g, sock, size, seed, slow_for=0.0, timeout=120.0):
     received = bytearray()
     start = time.monotonic()
     deadline = start + timeout
-    sock.settimeout(5.0)
+    sock.settimeout(stall)
     t = threading.Thread(target=writer, daemon=True)
     t.start()
     eof = False
@@ -496,7 +496,8 @@ def tcp_echo(g, sock, size, seed, slow_for=0.0, timeout=120.0):
             try:
                 chunk = sock.recv(4096 if slow else 1 << 20)
             except socket.timeout:
-                g.fail(f"echo of {size} bytes: nothing for 5 s after {len(received)} bytes (writer errors {errors})")
+                g.fail(f"echo of {size} bytes: nothing for {stall:g} s after {len(received)} bytes "
+                       f"(writer errors {errors})")
             except OSError as e:
                 g.fail(f"echo of {size} bytes: {e!r} after {len(received)} bytes (writer errors {errors})")
             if not chunk:
