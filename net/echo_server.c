@@ -27,7 +27,6 @@
 #include "lib/log.h"
 #include "lwip/tcp.h"
 #include "lwip/udp.h"
-#include "net/tcp_listen_cookies.h"
 #include "net/tcp_service.h"
 
 #define POLL_INTERVAL 2 /* 1 s (lwIP's 500 ms ticks): idle sessions, a close that lacked memory */
@@ -186,26 +185,17 @@ static void release_acked(struct echo_conn *c, u32_t len)
 
 /* ---- the connection ---- */
 
-static void conn_mark_reusable(struct echo_conn *c, bool reusable)
-{
-    if (c->reusable == reusable)
-        return;
-    c->reusable = reusable;
-    tcp_setprio(c->pcb, reusable ? TCP_PRIO_MIN : TCP_PRIO_NORMAL);
-    tcp_listen_cookies_reclaimable(reusable ? 1 : -1);
-}
-
 /* Data or an acknowledgement: the session is in use. */
 static void conn_active(struct echo_conn *c)
 {
     c->last_active = clock_now_ns();
-    conn_mark_reusable(c, false);
+    tcp_service_set_reclaimable(c->pcb, &c->reusable, false);
 }
 
+/* After lwIP freed the pcb (on_err). */
 static void conn_free(struct echo_conn *c)
 {
-    if (c->reusable)
-        tcp_listen_cookies_reclaimable(-1);
+    tcp_service_set_reclaimable(NULL, &c->reusable, false);
     list_free(&c->pending);
     unacked_free_all(c);
     kfree(c);
@@ -222,7 +212,7 @@ static void conn_close(struct echo_conn *c)
 {
     if (c->closing)
         return;
-    conn_mark_reusable(c, false);
+    tcp_service_set_reclaimable(c->pcb, &c->reusable, false);
     tcp_recv(c->pcb, NULL);
     if (tcp_shutdown(c->pcb, 0, 1) != ERR_OK)
         return; /* no memory for the FIN yet: on_poll tries again */
@@ -237,7 +227,7 @@ static err_t on_poll(void *arg, struct tcp_pcb *pcb)
     if (c->peer_closed && !c->pending.head)
         conn_close(c);
     else if (!c->pending.head && !c->unacked_count && clock_now_ns() - c->last_active >= REUSABLE_AFTER_NS)
-        conn_mark_reusable(c, true);
+        tcp_service_set_reclaimable(c->pcb, &c->reusable, true);
     return ERR_OK;
 }
 
@@ -271,11 +261,7 @@ static void pump(struct echo_conn *c)
     }
     /* Once, after the writes: a window update sent from inside the loop would
      * push out the segments queued so far, cutting the run short. */
-    while (written) {
-        u16_t n = (u16_t)(written < 0xFFFF ? written : 0xFFFF);
-        tcp_recved(c->pcb, n);
-        written -= n;
-    }
+    tcp_service_recved(c->pcb, written);
     tcp_output(c->pcb);
     if (!c->pending.head && c->peer_closed)
         conn_close(c);

@@ -8,7 +8,6 @@
 #include "lwip/tcp.h"
 #include "net/http_parser.h"
 #include "net/http_static.h"
-#include "net/tcp_listen_cookies.h"
 #include "net/tcp_service.h"
 
 /* Requests are read into REQUEST_BUFFER bytes in the connection; a header
@@ -151,8 +150,7 @@ static size_t conn_drop_pending(struct http_conn *c)
 
 static void conn_free(struct http_conn *c)
 {
-    if (c->reusable)
-        tcp_listen_cookies_reclaimable(-1);
+    tcp_service_set_reclaimable(NULL, &c->reusable, false); /* the pcb is lwIP's now, or gone */
     conn_drop_pending(c);
     if (c->large) {
         kfree(c->large);
@@ -238,11 +236,7 @@ static void conn_linger(struct http_conn *c)
     size_t dropped = c->request_len + conn_drop_pending(c);
     c->request_len = 0;
     stats.input_bytes_discarded += dropped;
-    while (dropped) { /* the window reopens for all of it; tcp_recved counts in u16_t */
-        u16_t n = dropped < 0xFFFF ? (u16_t)dropped : 0xFFFF;
-        tcp_recved(c->pcb, n);
-        dropped -= n;
-    }
+    tcp_service_recved(c->pcb, dropped); /* the window reopens for all of it */
     if (c->peer_closed || tcp_shutdown(c->pcb, 0, 1) != ERR_OK) {
         conn_close(c);
         return;
@@ -489,11 +483,7 @@ static void process(struct http_conn *c)
  * listener's priority and is never taken. */
 static void conn_mark_reusable(struct http_conn *c, bool reusable)
 {
-    if (c->reusable == reusable)
-        return;
-    c->reusable = reusable;
-    tcp_setprio(c->pcb, reusable ? TCP_PRIO_MIN : TCP_PRIO_NORMAL);
-    tcp_listen_cookies_reclaimable(reusable ? 1 : -1);
+    tcp_service_set_reclaimable(c->pcb, &c->reusable, reusable);
 }
 
 static err_t on_recv(void *arg, struct tcp_pcb *pcb, struct pbuf *p, err_t err)

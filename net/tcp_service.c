@@ -3,6 +3,7 @@
 #include "lib/kheap.h"
 #include "lib/log.h"
 #include "net/tcp_keepalive.h"
+#include "net/tcp_listen_cookies.h"
 
 static err_t on_accept(void *arg, struct tcp_pcb *pcb, err_t err)
 {
@@ -40,4 +41,23 @@ int tcp_service_listen(const struct tcp_service *svc)
     tcp_arg(listener, (void *)svc);
     tcp_accept(listener, on_accept);
     return 0;
+}
+
+void tcp_service_set_reclaimable(struct tcp_pcb *pcb, bool *reclaimable, bool on)
+{
+    if (*reclaimable == on)
+        return;
+    *reclaimable = on;
+    if (pcb)
+        tcp_setprio(pcb, on ? TCP_PRIO_MIN : TCP_PRIO_NORMAL);
+    tcp_listen_cookies_reclaimable(on ? 1 : -1);
+}
+
+void tcp_service_recved(struct tcp_pcb *pcb, size_t bytes)
+{
+    while (bytes) {
+        u16_t n = bytes < 0xFFFF ? (u16_t)bytes : 0xFFFF;
+        tcp_recved(pcb, n);
+        bytes -= n;
+    }
 }

@@ -3,10 +3,13 @@
  * accepted connection a zeroed per-connection struct passed to lwIP as the
  * pcb's arg, keepalive on (net/tcp_keepalive.h), then the service's own
  * callbacks. A connection for which there is no memory is aborted and counted.
+ * Also what both do with their connections: an idle one made reclaimable,
+ * and a window reopened by more than tcp_recved takes at once.
  */
 #ifndef NET_TCP_SERVICE_H
 #define NET_TCP_SERVICE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -24,5 +27,16 @@ struct tcp_service {
 /* Listens on svc->port (IPv4 and IPv6); `svc` must outlive the listener.
  * Returns 0, or -1 with a console line. */
 int tcp_service_listen(const struct tcp_service *svc);
+
+/* tcp_recved for `bytes` that may be more than its u16_t takes at once. */
+void tcp_service_recved(struct tcp_pcb *pcb, size_t bytes);
+
+/* An idle connection below the listeners' priority (on), or back at it:
+ * when the PCB pool is empty, lwIP's tcp_alloc aborts the longest-idle one
+ * below it for a new client (tcp_kill_prio), and the SYN-cookie rule counts
+ * them (net/tcp_listen_cookies.h). *reclaimable is the connection's own
+ * record of it; pcb NULL: lwIP has already freed the pcb (its err callback),
+ * so only the count goes. */
+void tcp_service_set_reclaimable(struct tcp_pcb *pcb, bool *reclaimable, bool on);
 
 #endif
