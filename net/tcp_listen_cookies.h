@@ -35,7 +35,8 @@ struct tcp_syn_options;
 struct pbuf;
 
 /* Connections that lwIP's tcp_alloc may abort for a new PCB (set below the
- * listeners' priority: http_server.c's idle ones) come (+1) and go (-1). */
+ * listeners' priority: the idle ones of HTTP and echo, through
+ * tcp_service_set_reclaimable) come (+1) and go (-1). */
 void tcp_listen_cookies_reclaimable(int delta);
 
 enum tcp_listen_cookie_verdict {
