@@ -25,6 +25,10 @@ uint64_t virtio_net_features_consistent(uint64_t f)
         f &= ~VIRTIO_NET_F_GUEST_ECN;
     if (!(f & VIRTIO_NET_F_CSUM))
         f &= ~(VIRTIO_NET_F_HOST_TSO4 | VIRTIO_NET_F_HOST_TSO6);
+    /* QEMU's ctrl_vq=off still offers CTRL_RX and GUEST_ANNOUNCE; a device
+     * may refuse FEATURES_OK for them without the queue they are sent on. */
+    if (!(f & VIRTIO_NET_F_CTRL_VQ))
+        f &= ~(VIRTIO_NET_F_CTRL_RX | VIRTIO_NET_F_GUEST_ANNOUNCE);
     return f;
 }
 

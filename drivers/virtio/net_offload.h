@@ -17,7 +17,8 @@
 
 /* The features the driver can accept from `features` (offered and wanted):
  * each one whose requirement is missing is dropped (GUEST_TSO4/6 need
- * GUEST_CSUM, GUEST_ECN a GUEST_TSO, HOST_TSO4/6 CSUM; 5.1.3.1), and the
+ * GUEST_CSUM, GUEST_ECN a GUEST_TSO, HOST_TSO4/6 CSUM, CTRL_RX and
+ * GUEST_ANNOUNCE CTRL_VQ; 5.1.3.1), and the
  * GUEST_TSOs also need MRG_RXBUF here: without it a 64 KiB segment would
  * need 64 KiB receive buffers (5.1.6.3.1), and ours are 2 KiB. */
 uint64_t virtio_net_features_consistent(uint64_t features);

@@ -32,6 +32,10 @@ TEST(net_offload_features_need_their_requirements)
     f = virtio_net_features_consistent(ALL_OFFLOADS & ~VIRTIO_NET_F_CSUM);
     CHECK(!(f & (VIRTIO_NET_F_HOST_TSO4 | VIRTIO_NET_F_HOST_TSO6)));
     CHECK(f & VIRTIO_NET_F_GUEST_TSO4);
+    /* CTRL_RX and GUEST_ANNOUNCE need CTRL_VQ (QEMU's ctrl_vq=off offers them alone). */
+    uint64_t ctrl = VIRTIO_NET_F_CTRL_VQ | VIRTIO_NET_F_CTRL_RX | VIRTIO_NET_F_GUEST_ANNOUNCE;
+    CHECK_EQ(virtio_net_features_consistent(ALL_OFFLOADS | ctrl), ALL_OFFLOADS | ctrl);
+    CHECK_EQ(virtio_net_features_consistent(ALL_OFFLOADS | (ctrl & ~VIRTIO_NET_F_CTRL_VQ)), ALL_OFFLOADS);
 }
 
 TEST(net_offload_largest_frame_and_its_buffers)
