@@ -1,10 +1,14 @@
 #include "net/lwip_hooks.h"
 
+#include "lib/log.h"
 #include "lib/string.h"
 #include "lwip/pbuf.h"
+#include "lwip/prot/dhcp.h"
 #include "lwip/priv/tcp_priv.h"
 #include "lwip/stats.h"
 #include "lwip/tcp.h"
+#include "net/dhcp_options.h"
+#include "net/nic_netif.h"
 #include "net/tcp_listen_cookies.h"
 #include "net/tcp_options.h"
 #include "net/tcp_reinject.h"
@@ -111,4 +115,29 @@ err_t net_tcp_inpacket_hook(struct tcp_pcb *pcb, struct tcp_hdr *hdr, u16_t optl
         return HOOK_CONSUMED;
     }
     return HOOK_CONTINUE;
+}
+
+void net_dhcp_append_options(struct dhcp_msg *msg, u16_t *options_len)
+{
+    /* One byte is left for the END lwIP writes after the hook. */
+    dhcp_request_list_add(msg->options, options_len, DHCP_OPTIONS_LEN - 1, DHCP_OPT_MTU);
+}
+
+void net_dhcp_parse_option(struct netif *netif, u8_t msg_type, u8_t option, u8_t len, struct pbuf *p, u16_t offset)
+{
+    if (option != DHCP_OPT_MTU || msg_type != DHCP_ACK || !netif)
+        return;
+    u8_t value[2] = { 0, 0 };
+    if (len != sizeof(value) || pbuf_copy_partial(p, value, sizeof(value), offset) != sizeof(value))
+        len = 0; /* malformed or cut short */
+    uint16_t mtu = dhcp_mtu_choose(value, len, nic_netif_device_mtu(netif));
+    if (!mtu) {
+        log_warn("net: %c%c%u: DHCP's interface MTU ignored (%u bytes, value %u; at least %u)", netif->name[0],
+                 netif->name[1], netif->num, len, (value[0] << 8) | value[1], DHCP_MTU_MIN);
+        return;
+    }
+    if (mtu != netif->mtu)
+        log_info("net: %c%c%u: mtu %u from DHCP (the device carries %u)", netif->name[0], netif->name[1], netif->num,
+                 mtu, nic_netif_device_mtu(netif));
+    nic_netif_set_link_mtu(netif, mtu);
 }

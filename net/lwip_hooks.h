@@ -12,6 +12,8 @@ struct tcp_pcb;
 struct tcp_hdr;
 struct pbuf;
 struct memp_desc;
+struct dhcp_msg;
+struct netif;
 
 /* LWIP_HOOK_MEMP_POOL_MEMORY: the memory and element count of one of lwIP's
  * pools, asked once each at lwip_init (net/lwip_pools.c). */
@@ -26,7 +28,16 @@ void net_memp_pool_memory(const struct memp_desc *desc, u8_t **base, u16_t *num)
 err_t net_tcp_inpacket_hook(struct tcp_pcb *pcb, struct tcp_hdr *hdr, u16_t optlen, u16_t opt1len, u8_t *opt2,
                             struct pbuf *p);
 
-/* What the hook did, for /stats. */
+/* LWIP_HOOK_DHCP_APPEND_OPTIONS: asks for the interface MTU (option 26) in
+ * the parameter request list of a DISCOVER or REQUEST lwIP is writing. */
+void net_dhcp_append_options(struct dhcp_msg *msg, u16_t *options_len);
+
+/* LWIP_HOOK_DHCP_PARSE_OPTION: an option lwIP does not read, `len` bytes at
+ * `offset` in `p`; an ACK's interface MTU becomes the netif's
+ * (nic_netif_set_link_mtu). */
+void net_dhcp_parse_option(struct netif *netif, u8_t msg_type, u8_t option, u8_t len, struct pbuf *p, u16_t offset);
+
+/* What the TCP hook did, for /stats. */
 struct net_tcp_hook_stats {
     uint64_t guard_drops;          /* segments tcp_seq_guard dropped */
     uint64_t timewait_reused;      /* TIME_WAIT connections ended for a new SYN */

@@ -129,6 +129,14 @@
  * come from scripts/lwip-large-segments.patch). */
 #define LWIP_HOOK_TCP_SEGMENT_MAX(pcb) tcp_large_send_segment_max(pcb)
 #define LWIP_HOOK_IP_CUT_BY_NETIF(p, netif) tcp_large_send_cut_by_netif(p, netif)
+/* DHCP's interface MTU, asked for and applied (net/dhcp_options.h). */
+#define LWIP_HOOK_DHCP_APPEND_OPTIONS(netif, dhcp, state, msg, msg_type, options_len_ptr) \
+    net_dhcp_append_options(msg, options_len_ptr)
+#define LWIP_HOOK_DHCP_PARSE_OPTION(netif, dhcp, state, msg, msg_type, option, len, pbuf, offset) \
+    do { \
+        LWIP_UNUSED_ARG(msg); \
+        net_dhcp_parse_option(netif, msg_type, option, len, pbuf, offset); \
+    } while (0)
 
 /* lwIP's TCP sanity checks (init.c) include one that does not apply here:
  * TCP_WND against PBUF_POOL, whereas received frames are the driver's

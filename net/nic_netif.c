@@ -16,6 +16,7 @@
 
 #define ETH_HEADER_LEN 14
 #define VLAN_TAG_LEN 4
+#define IPV6_MIN_LINK_MTU 1280 /* RFC 8200, section 5 */
 #define PBUF_MAX_TOT_LEN 0xFFFF /* lwIP 2.1's pbuf lengths are 16 bits */
 
 /* A pbuf over one driver receive buffer; freeing it hands the buffer back. */
@@ -96,15 +97,16 @@ static bool ip_only_fits(const struct nic_netif *n, const struct virtio_net_rx_f
 static void receive(void *ctx, const struct virtio_net_rx_frame *frame)
 {
     struct nic_netif *n = ctx;
-    /* lwIP takes any length it is given; a frame past the MTU (a jumbo from a
-     * misconfigured or hostile peer) is nothing this interface agreed to. A
+    /* lwIP takes any length it is given; a frame past the device's MTU (a
+     * jumbo from a misconfigured or hostile peer) is nothing this interface
+     * agreed to. A smaller MTU from DHCP limits what is sent, not this. A
      * large TCP segment (GUEST_TSO4/6, its header checked by the driver) may
      * be as long as IP allows. */
     uint32_t total = 0;
     for (unsigned i = 0; i < frame->count; i++)
         total += frame->bufs[i].len;
     bool gso = frame->gso_type != VIRTIO_NET_HDR_GSO_NONE;
-    uint32_t limit = gso ? VIRTIO_NET_MAX_GSO_FRAME : (uint32_t)n->netif.mtu + ETH_HEADER_LEN + VLAN_TAG_LEN;
+    uint32_t limit = gso ? VIRTIO_NET_MAX_GSO_FRAME : (uint32_t)virtio_net_mtu(n->nic) + ETH_HEADER_LEN + VLAN_TAG_LEN;
     uint32_t skip = total > PBUF_MAX_TOT_LEN ? ETH_HEADER_LEN : 0;
     if (total > limit || (skip && !ip_only_fits(n, frame, total))) {
         n->stats.rx_drop_oversize++;
@@ -253,6 +255,19 @@ void nic_netif_flush_all(void)
 {
     for (int i = 0; i < registry_count; i++)
         nic_tx_flush(&registry[i]->tx);
+}
+
+uint16_t nic_netif_device_mtu(const struct netif *netif)
+{
+    const struct nic_netif *n = netif->state;
+    return virtio_net_mtu(n->nic);
+}
+
+void nic_netif_set_link_mtu(struct netif *netif, uint16_t mtu)
+{
+    uint16_t device = nic_netif_device_mtu(netif);
+    netif->mtu = mtu < device ? mtu : device;
+    netif->mtu6 = netif->mtu > IPV6_MIN_LINK_MTU ? netif->mtu : IPV6_MIN_LINK_MTU;
 }
 
 static err_t netif_setup(struct netif *netif)

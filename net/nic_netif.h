@@ -36,6 +36,15 @@ const struct nic_netif_stats *nic_netif_stats(const struct nic_netif *n);
 struct nic_tx_stats;
 const struct nic_tx_stats *nic_netif_tx_stats(const struct nic_netif *n);
 
+/* The MTU `netif`'s device carries (virtio's mtu, or 1500): received frames
+ * are held to it. */
+uint16_t nic_netif_device_mtu(const struct netif *netif);
+
+/* The MTU the network asks for (DHCP's option 26), at most the device's:
+ * what lwIP sends, and the MSS it offers, from now on; IPv6 keeps at least
+ * its minimum link MTU, 1280. */
+void nic_netif_set_link_mtu(struct netif *netif, uint16_t mtu);
+
 /* Whether `netif` is one of these whose device cuts TCP segments larger than
  * the MTU itself (HOST_TSO4/6 for IPv4/IPv6); and whether every one's does. */
 bool nic_netif_cuts_tcp(const struct netif *netif, bool v6);
