@@ -4,7 +4,8 @@ libvirt's default network and of OpenStack's DHCP agents) hands out
 (RFC 2132 option 26: how an overlay network smaller than 1500 bytes, such
 as OpenStack's VXLAN at 1450, tells its guests). The guest asks for it and
 takes it: it offers an MSS of 1360, and an answer larger than 1400 bytes
-leaves in fragments; it renews its lease at T1 and stays reachable.
+leaves in fragments, while a 1500-byte packet is still received (the
+device carries 1500); it renews its lease at T1 and stays reachable.
 A server sending less than 576 is not believed. Needs root and dnsmasq."""
 
 import re
@@ -83,6 +84,9 @@ def test_mtu_and_renewal_from_dnsmasq(request, tmp_path):
         fragments = sum(1 for f in sent if f[20] & 0x20)  # more fragments
         expect(g, sent and longest <= LINK_MTU and fragments >= 3,
                f"the guest sent IPv4 packets up to {longest} bytes, {fragments} first fragments, over a {LINK_MTU} link")
+        # What it receives is still held to the device's 1500: a whole 1500-byte packet is answered.
+        subprocess.run([*net.prefix, "ip", "link", "set", TAP, "mtu", "1500"], check=True, timeout=10)
+        ping(g, net, "-M", "do", "-s", "1472", addr, count=3)
         # The renewal at T1 (60 s into the lease): a second ACK, the same address and no second MTU line.
         deadline = time.monotonic() + 100
         while len(re.findall(r"DHCPACK\(", server.log())) < 2 and time.monotonic() < deadline:
