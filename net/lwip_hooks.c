@@ -125,6 +125,8 @@ void net_dhcp_append_options(struct dhcp_msg *msg, u16_t *options_len)
 
 void net_dhcp_parse_option(struct netif *netif, u8_t msg_type, u8_t option, u8_t len, struct pbuf *p, u16_t offset)
 {
+    /* lwIP knows the message's type once it has read option 53, which
+     * servers send first; an MTU before it is not taken. */
     if (option != DHCP_OPT_MTU || msg_type != DHCP_ACK || !netif)
         return;
     u8_t value[2] = { 0, 0 };
