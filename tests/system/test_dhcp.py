@@ -3,7 +3,8 @@ libvirt's default network and of OpenStack's DHCP agents) hands out
 2-minute leases and, to a client that asks, an interface MTU of 1400
 (RFC 2132 option 26: how an overlay network smaller than 1500 bytes, such
 as OpenStack's VXLAN at 1450, tells its guests). The guest asks for it and
-takes it: it offers an MSS of 1360, and an answer larger than 1400 bytes
+takes it: it offers an MSS of 1360 and sends no larger TCP segment (the
+device's segmentation offload included), an answer larger than 1400 bytes
 leaves in fragments, while a 1500-byte packet is still received (the
 device carries 1500); it renews its lease at T1 and stays reachable.
 A server sending less than 576 is not believed. Needs root and dnsmasq."""
@@ -18,7 +19,8 @@ import pytest
 
 from netns import TAP, PrivateNetwork, have_root
 from test_ctrl import Sniffer
-from test_services import check_healthy, expect, inside, name_pcap, ping, start_guest
+from test_mtu import TcpSniffer
+from test_services import check_healthy, connect, expect, inside, name_pcap, ping, start_guest, tcp_echo
 
 pytestmark = [pytest.mark.skipif(not have_root(), reason="needs root for network namespaces and tap devices"),
               pytest.mark.skipif(not shutil.which("dnsmasq"), reason="SKIP: dnsmasq missing (scripts/setup installs it)")]
@@ -67,11 +69,17 @@ def test_mtu_and_renewal_from_dnsmasq(request, tmp_path):
         expect(g, re.search(r"requested options: .*26:mtu", server.log()), "the guest did not ask for the MTU")
         expect(g, re.search(rf"net: en0: mtu {LINK_MTU} from DHCP \(the device carries 1500\)", g.serial()),
                "no 'mtu 1400 from DHCP' line")
-        with inside(net):
-            s = socket.create_connection((addr, 80), timeout=5)
-        mss = s.getsockopt(socket.IPPROTO_TCP, socket.TCP_MAXSEG)
-        s.close()
-        expect(g, mss == LINK_MTU - 40, f"MSS {mss}: the guest did not offer {LINK_MTU - 40}")
+        # TCP both ways in segments of at most 1360 bytes, large ones cut by the device included.
+        sniffer = TcpSniffer(net)
+        try:
+            with connect(net, (addr, 7), g=g) as s:
+                tcp_echo(g, s, 2 << 20, seed=26)
+        finally:
+            sniffer.close()
+        mss = LINK_MTU - 40
+        expect(g, sniffer.syn_mss.get("guest") == mss, f"the guest's SYN-ACK offers MSS {sniffer.syn_mss}, not {mss}")
+        largest = max(sniffer.from_guest, default=None)
+        expect(g, largest == mss, f"largest TCP segment from the guest: {largest}, not {mss}")
         # An echo reply of 1428 bytes: more than the link takes, so the guest fragments it.
         sniffer = Sniffer(net)
         try:
