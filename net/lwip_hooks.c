@@ -123,11 +123,15 @@ void net_dhcp_append_options(struct dhcp_msg *msg, u16_t *options_len)
     dhcp_request_list_add(msg->options, options_len, DHCP_OPTIONS_LEN - 1, DHCP_OPT_MTU);
 }
 
-void net_dhcp_parse_option(struct netif *netif, u8_t msg_type, u8_t option, u8_t len, struct pbuf *p, u16_t offset)
+void net_dhcp_parse_option(struct netif *netif, u8_t state, u8_t msg_type, u8_t option, u8_t len, struct pbuf *p,
+                           u16_t offset)
 {
     /* lwIP knows the message's type once it has read option 53, which
-     * servers send first; an MTU before it is not taken. */
-    if (option != DHCP_OPT_MTU || msg_type != DHCP_ACK || !netif)
+     * servers send first; an MTU before it is not taken. Nor is one of an
+     * ACK that dhcp_recv will not bind, in a state other than these. */
+    bool binds = state == DHCP_STATE_REQUESTING || state == DHCP_STATE_REBOOTING || state == DHCP_STATE_RENEWING ||
+                 state == DHCP_STATE_REBINDING;
+    if (option != DHCP_OPT_MTU || msg_type != DHCP_ACK || !binds || !netif)
         return;
     u8_t value[2] = { 0, 0 };
     if (len != sizeof(value) || pbuf_copy_partial(p, value, sizeof(value), offset) != sizeof(value))

@@ -33,9 +33,10 @@ err_t net_tcp_inpacket_hook(struct tcp_pcb *pcb, struct tcp_hdr *hdr, u16_t optl
 void net_dhcp_append_options(struct dhcp_msg *msg, u16_t *options_len);
 
 /* LWIP_HOOK_DHCP_PARSE_OPTION: an option lwIP does not read, `len` bytes at
- * `offset` in `p`; an ACK's interface MTU becomes the netif's
- * (nic_netif_set_link_mtu). */
-void net_dhcp_parse_option(struct netif *netif, u8_t msg_type, u8_t option, u8_t len, struct pbuf *p, u16_t offset);
+ * `offset` in `p`, in client state `state`; the interface MTU of an ACK that
+ * lwIP will bind becomes the netif's (nic_netif_set_link_mtu). */
+void net_dhcp_parse_option(struct netif *netif, u8_t state, u8_t msg_type, u8_t option, u8_t len, struct pbuf *p,
+                           u16_t offset);
 
 /* What the TCP hook did, for /stats. */
 struct net_tcp_hook_stats {

@@ -135,7 +135,7 @@
 #define LWIP_HOOK_DHCP_PARSE_OPTION(netif, dhcp, state, msg, msg_type, option, len, pbuf, offset) \
     do { \
         LWIP_UNUSED_ARG(msg); \
-        net_dhcp_parse_option(netif, msg_type, option, len, pbuf, offset); \
+        net_dhcp_parse_option(netif, state, msg_type, option, len, pbuf, offset); \
     } while (0)
 
 /* lwIP's TCP sanity checks (init.c) include one that does not apply here:
