@@ -136,7 +136,8 @@ void net_dhcp_parse_option(struct netif *netif, u8_t state, u8_t msg_type, u8_t 
     u8_t value[2] = { 0, 0 };
     if (len != sizeof(value) || pbuf_copy_partial(p, value, sizeof(value), offset) != sizeof(value))
         len = 0; /* malformed or cut short */
-    uint16_t mtu = dhcp_mtu_choose(value, len, nic_netif_device_mtu(netif));
+    uint16_t device_mtu = nic_netif_device_mtu(netif);
+    uint16_t mtu = dhcp_mtu_choose(value, len, device_mtu);
     if (!mtu) {
         log_warn("net: %c%c%u: DHCP's interface MTU ignored (%u bytes, value %u; at least %u)", netif->name[0],
                  netif->name[1], netif->num, len, (value[0] << 8) | value[1], DHCP_MTU_MIN);
@@ -144,6 +145,6 @@ void net_dhcp_parse_option(struct netif *netif, u8_t state, u8_t msg_type, u8_t 
     }
     if (mtu != netif->mtu)
         log_info("net: %c%c%u: mtu %u from DHCP (the device carries %u)", netif->name[0], netif->name[1], netif->num,
-                 mtu, nic_netif_device_mtu(netif));
+                 mtu, device_mtu);
     nic_netif_set_link_mtu(netif, mtu);
 }

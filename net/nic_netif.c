@@ -265,9 +265,8 @@ uint16_t nic_netif_device_mtu(const struct netif *netif)
 
 void nic_netif_set_link_mtu(struct netif *netif, uint16_t mtu)
 {
-    uint16_t device = nic_netif_device_mtu(netif);
-    netif->mtu = mtu < device ? mtu : device;
-    netif->mtu6 = netif->mtu > IPV6_MIN_LINK_MTU ? netif->mtu : IPV6_MIN_LINK_MTU;
+    netif->mtu = mtu;
+    netif->mtu6 = mtu > IPV6_MIN_LINK_MTU ? mtu : IPV6_MIN_LINK_MTU;
 }
 
 static err_t netif_setup(struct netif *netif)

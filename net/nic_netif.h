@@ -40,9 +40,9 @@ const struct nic_tx_stats *nic_netif_tx_stats(const struct nic_netif *n);
  * are held to it. */
 uint16_t nic_netif_device_mtu(const struct netif *netif);
 
-/* The MTU the network asks for (DHCP's option 26), at most the device's:
- * what lwIP sends, and the MSS it offers, from now on; IPv6 keeps at least
- * its minimum link MTU, 1280. */
+/* The MTU the network asks for (DHCP's option 26; the caller keeps it
+ * within nic_netif_device_mtu): what lwIP sends, and the MSS it offers, from
+ * now on; IPv6 keeps at least its minimum link MTU, 1280. */
 void nic_netif_set_link_mtu(struct netif *netif, uint16_t mtu);
 
 /* Whether `netif` is one of these whose device cuts TCP segments larger than

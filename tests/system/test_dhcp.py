@@ -19,8 +19,8 @@ import pytest
 
 from netns import TAP, PrivateNetwork, have_root
 from test_ctrl import Sniffer
-from test_mtu import TcpSniffer
-from test_services import check_healthy, connect, expect, inside, name_pcap, ping, start_guest, tcp_echo
+from test_mtu import sniffed_echo
+from test_services import check_healthy, expect, inside, name_pcap, ping, start_guest
 
 pytestmark = [pytest.mark.skipif(not have_root(), reason="needs root for network namespaces and tap devices"),
               pytest.mark.skipif(not shutil.which("dnsmasq"), reason="SKIP: dnsmasq missing (scripts/setup installs it)")]
@@ -70,12 +70,7 @@ def test_mtu_and_renewal_from_dnsmasq(request, tmp_path):
         expect(g, re.search(rf"net: en0: mtu {LINK_MTU} from DHCP \(the device carries 1500\)", g.serial()),
                "no 'mtu 1400 from DHCP' line")
         # TCP both ways in segments of at most 1360 bytes, large ones cut by the device included.
-        sniffer = TcpSniffer(net)
-        try:
-            with connect(net, (addr, 7), g=g) as s:
-                tcp_echo(g, s, 2 << 20, seed=26)
-        finally:
-            sniffer.close()
+        sniffer = sniffed_echo(g, net, addr, 2 << 20, seed=26)
         mss = LINK_MTU - 40
         expect(g, sniffer.syn_mss.get("guest") == mss, f"the guest's SYN-ACK offers MSS {sniffer.syn_mss}, not {mss}")
         largest = max(sniffer.from_guest, default=None)

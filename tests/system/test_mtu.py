@@ -96,6 +96,17 @@ class TcpSniffer:
         self.sock.close()
 
 
+def sniffed_echo(g, net, addr, size, seed):
+    """A TCP echo of `size` bytes with `addr`, seen by a TcpSniffer (returned, closed)."""
+    sniffer = TcpSniffer(net)
+    try:
+        with connect(net, (addr, 7), g=g) as s:
+            tcp_echo(g, s, size, seed=seed)
+    finally:
+        sniffer.close()
+    return sniffer
+
+
 @pytest.mark.parametrize("cell", CELLS)
 def test_jumbo_frames(request, tmp_path, cell):
     with PrivateNetwork() as net:
@@ -116,12 +127,7 @@ def test_jumbo_frames(request, tmp_path, cell):
         ping(g, net, "-M", "do", "-s", str(JUMBO - 28), GUEST_ADDR, count=5)
         wait_ipv6(g, net)
         ping(g, net, "-6", "-M", "do", "-s", str(JUMBO - 48), f"{GUEST_LL}%{TAP}", count=5)
-        sniffer = TcpSniffer(net)
-        try:
-            with connect(net, (GUEST_ADDR, 7), g=g) as s:
-                tcp_echo(g, s, 2 << 20, seed=9000)
-        finally:
-            sniffer.close()
+        sniffer = sniffed_echo(g, net, GUEST_ADDR, 2 << 20, seed=9000)
         expect(g, sniffer.syn_mss.get("guest") == MSS, f"the guest's SYN-ACK advertises MSS {sniffer.syn_mss}")
         for side, sizes in (("to the guest", sniffer.to_guest), ("from the guest", sniffer.from_guest)):
             expect(g, sizes and max(sizes) == MSS, f"largest TCP segment {side}: {max(sizes, default=None)}, not {MSS}")
