@@ -112,7 +112,7 @@ static const char *describe(const struct pci_device *d)
         { 0x8086, 0x1237, "i440FX host bridge" }, { 0x8086, 0x7000, "PIIX3 ISA" },
         { 0x8086, 0x7010, "PIIX3 IDE" },     { 0x8086, 0x7113, "PIIX4 ACPI" },
         { 0x1234, 0x1111, "VGA" },           { 0x1b36, 0x000c, "pcie-root-port" },
-        { 0x8086, 0x100e, "e1000" },
+        { 0x8086, 0x100e, "e1000" },         { 0x8086, 0x10d3, "e1000e" },
     };
     for (unsigned i = 0; i < sizeof(known) / sizeof(known[0]); i++)
         if (known[i].vendor == d->vendor_id && known[i].device == d->device_id)

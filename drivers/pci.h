@@ -23,6 +23,8 @@ enum pci_irq_mode { PCI_IRQ_NONE, PCI_IRQ_MODE_MSIX, PCI_IRQ_MODE_INTX };
 #define PCI_IRQ_INTX (1u << 1)
 #define PCI_IRQ_ALL (PCI_IRQ_MSIX | PCI_IRQ_INTX)
 
+#define PCI_CLASS_NETWORK 0x02 /* class_code of network controllers */
+
 struct pci_device {
     struct pci_address addr;
     uint16_t vendor_id, device_id;

@@ -408,13 +408,26 @@ static void probe_if_bound(struct virtio_net *nic, int attached, const struct vi
         probe_one(nic, cfg);
 }
 
+/* A bare `-nic user` gives an e1000e on QEMU's q35 (an e1000 on pc): say why it serves nothing. */
+static void note_other_network_controller(const struct pci_device *d)
+{
+    char name[8];
+    log_warn("virtio-net: %s %04x:%04x is a network controller without a driver here (only virtio-net is driven: "
+             "QEMU's -device virtio-net-pci)",
+             pci_device_name(d, name), d->vendor_id, d->device_id);
+}
+
 int virtio_net_probe_all(const struct virtio_net_config *cfg)
 {
     struct virtio_net *nic;
-    for (struct pci_device *d = pci_next_device(NULL); d && nic_count < VIRTIO_NET_MAX_DEVICES; d = pci_next_device(d))
-        if (d->vendor_id == VIRTIO_VENDOR && (d->device_id == VIRTIO_NET_TRANSITIONAL || d->device_id == VIRTIO_NET_MODERN) &&
-            (nic = kzalloc(sizeof(*nic))) != NULL)
+    for (struct pci_device *d = pci_next_device(NULL); d && nic_count < VIRTIO_NET_MAX_DEVICES; d = pci_next_device(d)) {
+        bool virtio_net =
+            d->vendor_id == VIRTIO_VENDOR && (d->device_id == VIRTIO_NET_TRANSITIONAL || d->device_id == VIRTIO_NET_MODERN);
+        if (!virtio_net && d->class_code == PCI_CLASS_NETWORK)
+            note_other_network_controller(d);
+        else if (virtio_net && (nic = kzalloc(sizeof(*nic))) != NULL)
             probe_if_bound(nic, virtio_pci_attach(d, &nic->vdev), cfg);
+    }
     for (int i = 0; i < cfg->mmio_count && nic_count < VIRTIO_NET_MAX_DEVICES; i++)
         if ((nic = kzalloc(sizeof(*nic))) != NULL)
             probe_if_bound(nic, virtio_mmio_attach(&cfg->mmio[i], VIRTIO_ID_NET, &nic->vdev), cfg);

@@ -84,3 +84,20 @@ def test_nic_behind_pcie_root_port(guest):
     assert re.match(r"1b36:000c .*pcie-root-port", pci_line(g, "00:07.0"))
     text = pci_line(g, "01:00.0")
     assert text.startswith("1af4:1041 ") and text.endswith("intA=gsi23"), text
+
+
+@pytest.mark.parametrize("machine,model", [("q35", "8086:10d3 rev 00 class 0200 e1000e"),
+                                           ("pc", "8086:100e rev 03 class 0200 e1000")])
+def test_a_nic_without_a_driver_is_named(guest, machine, model):
+    """A bare `-nic user` gives QEMU's default NIC, an Intel one: the console
+    says that it is not driven and what to give QEMU, and init still ends."""
+    g = guest(machine, nic=("-nic", "user,restrict=on"))
+    g.wait_for("init: done")
+    slot = NIC_SLOT[machine]
+    assert pci_line(g, slot).startswith(model), pci_line(g, slot)
+    log = g.serial()
+    assert f"virtio-net: {slot} {model.split()[0]} is a network controller without a driver here" in log, \
+        g.report("the Intel NIC was not named")
+    assert "net: no network interface: nothing to serve on (a virtio-net device is needed" in log, \
+        g.report("no line saying what is missing")
+    assert "PANIC" not in log and "READY" not in log, g.report("PANIC or READY without a NIC")
