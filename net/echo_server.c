@@ -29,7 +29,6 @@
 #include "lwip/udp.h"
 #include "net/tcp_service.h"
 
-#define POLL_INTERVAL 2 /* 1 s (lwIP's 500 ms ticks): idle sessions, a close that lacked memory */
 #define REUSABLE_AFTER_NS 1000000000ULL
 /* Received pbufs sit over the driver's receive buffers; a peer that sends
  * tiny segments and reads nothing would otherwise pin one 2 KiB buffer per
@@ -318,7 +317,7 @@ static void on_accepted(void *conn, struct tcp_pcb *pcb)
     tcp_recv(pcb, on_recv);
     tcp_sent(pcb, on_sent);
     tcp_err(pcb, on_err);
-    tcp_poll(pcb, on_poll, POLL_INTERVAL);
+    tcp_poll(pcb, on_poll, TCP_SERVICE_POLL_1S);
 }
 
 static const struct tcp_service echo_service = {

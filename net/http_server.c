@@ -36,7 +36,6 @@
  * so no other connection could send. A client that reads (its window open,
  * nothing unsent) is answered as fast as before. */
 #define PIPELINE_PBUFS_MAX 64
-#define POLL_INTERVAL 2                 /* lwIP poll ticks of 500 ms: once a second */
 #define IDLE_TIMEOUT_NS (15ULL * 1000000000ULL)
 /* A request's header must be whole this long after its first byte, however
  * often bytes come (a client trickling one every few seconds would hold its
@@ -189,7 +188,7 @@ static void conn_close(struct http_conn *c)
     detach_callbacks(pcb);
     conn_free(c);
     if (tcp_close(pcb) != ERR_OK)
-        tcp_poll(pcb, on_poll, POLL_INTERVAL);
+        tcp_poll(pcb, on_poll, TCP_SERVICE_POLL_1S);
     else
         tcp_poll(pcb, NULL, 0);
 }
@@ -599,7 +598,7 @@ static void on_accepted(void *conn, struct tcp_pcb *pcb)
     tcp_recv(pcb, on_recv);
     tcp_sent(pcb, on_sent);
     tcp_err(pcb, on_err);
-    tcp_poll(pcb, on_poll, POLL_INTERVAL);
+    tcp_poll(pcb, on_poll, TCP_SERVICE_POLL_1S);
     tcp_nagle_disable(pcb); /* responses go out whole, at once */
 }
 

@@ -15,6 +15,11 @@
 #include "net/tcp_seq_guard.h"
 #include "net/tcp_timewait_reuse.h"
 
+/* NewReno, a timeout that ends fast recovery, a 1 s initial RTO (lwipopts.h, TCP_TMR_INTERVAL). */
+#ifndef LWIP_PATCH_TCP_NEWRENO
+#error "third_party/lwip lacks scripts/lwip-tcp-newreno.patch: run scripts/setup"
+#endif
+
 /* What the hook tells tcp_input: go on, or the segment is dropped (or was
  * handed back to tcp_input: net/tcp_reinject.h). */
 #define HOOK_CONTINUE ERR_OK

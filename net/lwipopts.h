@@ -103,6 +103,7 @@
 /* Timestamps (LWIP_TCP_TIMESTAMPS) stay off: lwIP uses them for neither PAWS
  * nor round-trip times, so they would only add 12 bytes to every segment;
  * measured, they changed nothing. The TIME_WAIT reuse check uses them when on. */
+#define TCP_TMR_INTERVAL 40
 #define TCP_QUEUE_OOSEQ 1
 /* Out-of-order segments are held in receive buffers: a peer sending tiny
  * segments out of order could pin hundreds per connection. 8 per pcb. */

@@ -15,6 +15,9 @@
 
 #include "lwip/tcp.h"
 
+/* tcp_poll's interval for once a second: lwIP polls every other TCP timer tick. */
+#define TCP_SERVICE_POLL_1S (1000 / (2 * TCP_TMR_INTERVAL))
+
 struct tcp_service {
     const char *name;       /* in error lines: "http", "echo" */
     uint16_t port;

@@ -372,6 +372,10 @@ struct peer {
     bool established, fin_sent, fin_acked, guest_fin;
     uint32_t random;
     unsigned stalled_ticks;
+    uint32_t guest_sent;              /* the guest's highest stream offset sent */
+    uint64_t last_peer_frame_ns;      /* when the peer last sent */
+    bool dropped[4];                  /* cfg->drop_offsets[i] was dropped, */
+    uint64_t dropped_ns[4];           /* then */
 };
 
 static bool lose(struct peer *p, unsigned per_mille)
@@ -430,6 +434,7 @@ static void peer_send(struct peer *p, uint8_t flags, uint32_t seq, const uint8_t
     }
     if (getenv("PEER_TRACE"))
         fprintf(stderr, "peer:  flags %02x seq %u ack %u len %u\n", flags, seq - p->iss, p->rcv_nxt - p->irs, len);
+    p->last_peer_frame_ns = env_now_ns();
     if (lose(p, p->cfg->loss_to_guest)) {
         p->r->lost_to_guest++;
         return;
@@ -496,10 +501,12 @@ static void peer_push(struct peer *p)
         if (in_flight >= p->guest_wnd)
             return;
         uint32_t n = p->cfg->len - sent, room = p->guest_wnd - in_flight;
-        uint32_t most = p->cfg->gso ? 65535 - 40 : MSS;
+        uint16_t m = p->cfg->data_mss_option;
+        const uint8_t mss_opt[4] = { 2, 4, (uint8_t)(m >> 8), (uint8_t)m };
+        uint32_t opts = m ? sizeof(mss_opt) : 0, most = p->cfg->gso ? 65535 - 40 - opts : MSS - opts;
         n = n < room ? n : room;
         n = n < most ? n : most;
-        peer_send(p, 0x18, p->snd_nxt, p->cfg->data + sent, n, NULL, 0);
+        peer_send(p, 0x18, p->snd_nxt, p->cfg->data + sent, n, m ? mss_opt : NULL, m ? sizeof(mss_opt) : 0);
         p->snd_nxt += n;
         sent += n;
     }
@@ -520,6 +527,62 @@ static void fail(struct peer *p, const char *why, uint32_t a, uint32_t b)
     }
 }
 
+/* Counts a retransmission, and whether the guest's timer sent it: no frame
+ * from the peer since time last moved. */
+static void note_guest_data(struct peer *p, uint32_t at, uint32_t plen)
+{
+    if (at < p->guest_sent) {
+        p->r->retransmits++;
+        if (env_now_ns() != p->last_peer_frame_ns)
+            p->r->timer_retransmits++;
+    }
+    for (unsigned i = 0; i < p->cfg->drop_count && i < 4; i++)
+        if (p->dropped[i] && !p->r->resent_after_ms[i] && p->cfg->drop_offsets[i] - at < plen)
+            p->r->resent_after_ms[i] = (env_now_ns() - p->dropped_ns[i]) / 1000000;
+    if (at + plen > p->guest_sent)
+        p->guest_sent = at + plen;
+}
+
+static bool drop_this(struct peer *p, uint32_t at, uint32_t plen)
+{
+    for (unsigned i = 0; i < p->cfg->drop_count && i < 4; i++)
+        if (!p->dropped[i] && p->cfg->drop_offsets[i] - at < plen) {
+            p->dropped[i] = true;
+            p->dropped_ns[i] = env_now_ns();
+            return true;
+        }
+    return false;
+}
+
+/* Moves `covered` past the segment of `seg`'s list that holds it, if any. */
+static bool extend_cover(const struct tcp_seg *seg, uint32_t *covered)
+{
+    for (; seg; seg = seg->next) {
+        uint32_t start = lwip_ntohl(seg->tcphdr->seqno), end = start + TCP_TCPLEN(seg);
+        if (TCP_SEQ_LEQ(start, *covered) && TCP_SEQ_LT(*covered, end)) {
+            *covered = end;
+            return true;
+        }
+    }
+    return false;
+}
+
+/* Every byte the guest's echo connection holds to send, from the last one
+ * acknowledged to the last one written, is in one of lwIP's two queues: a
+ * byte in neither can never be sent, and the connection stalls until lwIP
+ * gives up on it. */
+static void check_send_queues(struct peer *p)
+{
+    struct tcp_pcb *pcb = tcp_active_pcbs;
+    if (!pcb || (pcb->state != ESTABLISHED && pcb->state != CLOSE_WAIT))
+        return;
+    uint32_t covered = pcb->lastack;
+    while (extend_cover(pcb->unacked, &covered) || extend_cover(pcb->unsent, &covered))
+        ;
+    if (TCP_SEQ_LT(covered, pcb->snd_lbb))
+        fail(p, "bytes in neither of lwIP's send queues (from, to)", covered - (p->irs + 1), pcb->snd_lbb - (p->irs + 1));
+}
+
 /* One frame the guest put on the wire. */
 static void peer_input(struct peer *p, const uint8_t *f, uint32_t len)
 {
@@ -534,12 +597,14 @@ static void peer_input(struct peer *p, const uint8_t *f, uint32_t len)
     if (be16(t) != 7 || be16(t + 2) != p->cfg->port)
         return;
     p->r->guest_frames++;
-    if (lose(p, p->cfg->loss_to_peer)) {
+    uint32_t th = (uint32_t)(t[12] >> 4) * 4, plen = len - l4 - th, seq = be32(t + 4), ack = be32(t + 8);
+    uint8_t flags = t[13];
+    if (p->established && plen && !(flags & 0x02))
+        note_guest_data(p, seq - (p->irs + 1), plen);
+    if (lose(p, p->cfg->loss_to_peer) || (p->established && plen && drop_this(p, seq - (p->irs + 1), plen))) {
         p->r->lost_to_peer++;
         return;
     }
-    uint32_t th = (uint32_t)(t[12] >> 4) * 4, plen = len - l4 - th, seq = be32(t + 4), ack = be32(t + 8);
-    uint8_t flags = t[13];
     if (getenv("PEER_TRACE"))
         fprintf(stderr, "guest: flags %02x seq %u ack %u len %u wnd %u | peer una %u nxt %u rcv_nxt %u\n", flags,
                 seq - p->irs, ack - p->iss, plen, be16(t + 14), p->snd_una - p->iss, p->snd_nxt - p->iss, p->rcv_nxt - p->irs);
@@ -578,14 +643,17 @@ static void peer_input(struct peer *p, const uint8_t *f, uint32_t len)
     }
     p->guest_wnd = (uint32_t)be16(t + 14) << ((flags & 0x02) ? 0 : p->guest_wscale);
     bool ack_now = (flags & 0x02) != 0;
-    if (plen && seq == p->rcv_nxt) {
-        uint32_t at = p->rcv_nxt - (p->irs + 1);
-        if (at + plen > p->cfg->len) {
-            fail(p, "more echoed than sent", at + plen, p->cfg->len);
+    /* In order, or overlapping what came before (trimmed, RFC 9293 3.10.7.4:
+     * a sender may resend from a segment's start what was partly acknowledged). */
+    uint32_t old = p->rcv_nxt - seq;
+    if (plen && (int32_t)old >= 0 && old < plen) {
+        uint32_t at = p->rcv_nxt - (p->irs + 1), n = plen - old;
+        if (at + n > p->cfg->len) {
+            fail(p, "more echoed than sent", at + n, p->cfg->len);
             return;
         }
-        memcpy(p->echo + at, t + th, plen);
-        p->rcv_nxt += plen;
+        memcpy(p->echo + at, t + th + old, n);
+        p->rcv_nxt += n;
         p->r->echoed = p->rcv_nxt - (p->irs + 1);
     }
     if (plen)
@@ -624,6 +692,7 @@ struct peer_result peer_echo(const struct peer_config *cfg, uint8_t *echo)
     unsigned seen = 0;
     while (r.ok && !(p.guest_fin && p.fin_acked) && env_now_ns() - start < MAX_FAKE_MS * 1000000ULL) {
         env_run_polls();
+        check_send_queues(&p);
         if (seen < sim_wire_count()) {
             while (seen < sim_wire_count() && r.ok) {
                 const struct wire_frame *w = sim_wire(seen++);

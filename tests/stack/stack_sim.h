@@ -62,6 +62,11 @@ struct peer_config {
     unsigned loss_to_guest;  /* per mille of the peer's frames lost on the way */
     uint16_t mss;            /* the MSS it announces and checks the guest's segments against (0: 1460) */
     uint32_t seed;
+    /* Lost on the way to the peer as well: the first frame from the guest
+     * that carries each of these offsets of the echoed stream. */
+    uint32_t drop_offsets[4];
+    unsigned drop_count;
+    uint16_t data_mss_option;  /* an MSS option of this value on its data segments too (0: none) */
 };
 
 struct peer_result {
@@ -71,6 +76,12 @@ struct peer_result {
     unsigned guest_frames;      /* TCP frames from the guest on the wire */
     unsigned lost_to_peer, lost_to_guest;
     uint64_t fake_ms;           /* fake time it took */
+    /* Data the guest sent again, and how much of that its retransmission
+     * timer sent (time had passed since the peer's last frame) rather than
+     * an ACK; and for each of cfg->drop_offsets, the fake time from the
+     * dropped frame to the next one carrying that offset. */
+    unsigned retransmits, timer_retransmits;
+    uint64_t resent_after_ms[4];
 };
 
 /* Connects, sends cfg->data, reads the echo back, closes; the echo must be

@@ -103,6 +103,73 @@ TEST(stack_echo_with_heavy_loss_to_the_peer)
     free(data);
 }
 
+/* RFC 9293 3.7.1: the MSS option belongs in a SYN. A peer (or anyone with
+ * the connection's addresses and ports) repeating one of 8960 on its data
+ * made lwIP cut the guest's segments at 8960 on a 1500-byte link
+ * (scripts/lwip-tcp-mss-on-syn.patch); the peer checks each guest segment
+ * against the 1460 of its SYN. */
+TEST(stack_an_mss_option_after_the_handshake_is_ignored)
+{
+    uint8_t *data = pattern(ECHO_BYTES / 4, 9);
+    struct peer_config cfg = { .port = 40005, .data = data, .len = ECHO_BYTES / 4, .gso = true,
+                               .data_mss_option = 8960 };
+    echo(&cfg, true);
+    free(data);
+}
+
+/* ---- loss recovery (scripts/lwip-tcp-newreno.patch, TCP_TMR_INTERVAL) ---- */
+
+static struct peer_result echo_dropping(uint16_t port, uint32_t len, const uint32_t *offsets, unsigned count)
+{
+    uint8_t *data = pattern(len, port), *back = calloc(1, len);
+    struct peer_config cfg = { .port = port, .data = data, .len = len, .gso = true, .drop_count = count };
+    memcpy(cfg.drop_offsets, offsets, count * sizeof(*offsets));
+    struct peer_result r = peer_echo(&cfg, back);
+    CHECK(r.ok);
+    if (!r.ok)
+        printf("    %s\n", r.why);
+    printf("    echo %u bytes, %u frames dropped: %u retransmissions, %u by the timer, the first resent after %llu fake ms\n",
+           len, count, r.retransmits, r.timer_retransmits, (unsigned long long)r.resent_after_ms[0]);
+    free(data);
+    free(back);
+    return r;
+}
+
+/* Two frames lost in the last window (and this peer keeps nothing out of
+ * order, so all after the first are holes too): after the fast retransmit
+ * each partial ACK has the next hole sent at once (NewReno, RFC 6582); lwIP's
+ * Reno left them to the retransmission timer. */
+TEST(stack_partial_acks_resend_the_next_hole_without_the_timer)
+{
+    const uint32_t len = 256 * 1024, holes[] = { len - 20 * 1460, len - 10 * 1460 };
+    struct peer_result r = echo_dropping(40200, len, holes, 2);
+    CHECK(r.retransmits > 0);
+    CHECK_EQ(r.timer_retransmits, 0);
+}
+
+/* The last frame lost: nothing follows it to be acknowledged twice, so only
+ * the timer resends it. On a path with a round trip near zero that is three
+ * ticks of lwIP's slow timer: 240 ms at TCP_TMR_INTERVAL 40 (Linux's floor is
+ * 200 ms); it was 1.5 s at lwIP's default 250. */
+TEST(stack_a_lost_last_frame_waits_about_the_rto_floor)
+{
+    const uint32_t len = 256 * 1024, tail[] = { len - 1 };
+    struct peer_result r = echo_dropping(40201, len, tail, 1);
+    CHECK(r.timer_retransmits >= 1);
+    CHECK(r.resent_after_ms[0] > 0 && r.resent_after_ms[0] <= 400);
+}
+
+/* A connection's first data lost before the round trip is known waits for an
+ * RTO derived from the initial 1 s (RFC 6298), not lwIP's 3 s: about 0.7 s
+ * after the handshake's one sample, where it was 2.5 s. */
+TEST(stack_first_data_lost_waits_under_a_second)
+{
+    const uint32_t first[] = { 0 };
+    struct peer_result r = echo_dropping(40202, 100, first, 1);
+    CHECK_EQ(r.timer_retransmits, 1);
+    CHECK(r.resent_after_ms[0] > 0 && r.resent_after_ms[0] <= 1000);
+}
+
 /* ---- a TCP frame whose headers are not all in its first pbuf ---- */
 
 static struct pbuf *tcp_frame_in_two_pieces(bool fragment)
