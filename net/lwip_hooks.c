@@ -15,9 +15,12 @@
 #include "net/tcp_seq_guard.h"
 #include "net/tcp_timewait_reuse.h"
 
-/* NewReno, a timeout that ends fast recovery, a 1 s initial RTO (lwipopts.h, TCP_TMR_INTERVAL). */
+/* Loss recovery (docs/network.md) and the MSS taken only from the handshake. */
 #ifndef LWIP_PATCH_TCP_NEWRENO
 #error "third_party/lwip lacks scripts/lwip-tcp-newreno.patch: run scripts/setup"
+#endif
+#ifndef LWIP_PATCH_TCP_MSS_ON_SYN
+#error "third_party/lwip lacks scripts/lwip-tcp-mss-on-syn.patch: run scripts/setup"
 #endif
 
 /* What the hook tells tcp_input: go on, or the segment is dropped (or was

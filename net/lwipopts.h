@@ -103,6 +103,10 @@
 /* Timestamps (LWIP_TCP_TIMESTAMPS) stay off: lwIP uses them for neither PAWS
  * nor round-trip times, so they would only add 12 bytes to every segment;
  * measured, they changed nothing. The TIME_WAIT reuse check uses them when on. */
+/* lwIP's RTO is counted in slow-timer ticks (2 x this) and settles at three
+ * of them on a LAN: 1.5 s at lwIP's 250 ms, 240 ms here (Linux: 200 ms plus
+ * the round trip); delayed ACKs wait one tick of 40 ms (Linux's minimum).
+ * docs/network.md, "Loss recovery". */
 #define TCP_TMR_INTERVAL 40
 #define TCP_QUEUE_OOSEQ 1
 /* Out-of-order segments are held in receive buffers: a peer sending tiny

@@ -39,7 +39,7 @@ def test_each_patch_applies_to_pristine_lwip_and_the_build_tree_has_it(pristine)
 
 
 # The files that check, with #error, that the tree has each patch.
-CHECKERS = ["net/tcp_large_send.c", "net/lwip_pools.c"]
+CHECKERS = ["net/tcp_large_send.c", "net/lwip_pools.c", "net/lwip_hooks.c"]
 
 
 def test_the_kernel_does_not_build_against_unpatched_lwip(pristine):
