@@ -100,14 +100,14 @@
 /* lwIP's default (half the send buffer) breaks its own rule that this stays
  * 4 MSS below 64 KiB, where the sent callback's 16-bit count would overflow. */
 #define TCP_SNDLOWAT (0xFFFF - 4 * TCP_MSS - 1)
-/* Timestamps (LWIP_TCP_TIMESTAMPS) stay off: lwIP uses them for neither PAWS
- * nor round-trip times, so they would only add 12 bytes to every segment;
- * measured, they changed nothing. The TIME_WAIT reuse check uses them when on. */
 /* lwIP's RTO is counted in slow-timer ticks (2 x this) and settles at three
  * of them on a LAN: 1.5 s at lwIP's 250 ms, 240 ms here (Linux: 200 ms plus
  * the round trip); delayed ACKs wait one tick of 40 ms (Linux's minimum).
  * docs/network.md, "Loss recovery". */
 #define TCP_TMR_INTERVAL 40
+/* Timestamps (LWIP_TCP_TIMESTAMPS) stay off: lwIP uses them for neither PAWS
+ * nor round-trip times, so they would only add 12 bytes to every segment;
+ * measured, they changed nothing. The TIME_WAIT reuse check uses them when on. */
 #define TCP_QUEUE_OOSEQ 1
 /* Out-of-order segments are held in receive buffers: a peer sending tiny
  * segments out of order could pin hundreds per connection. 8 per pcb. */
