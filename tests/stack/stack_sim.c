@@ -374,8 +374,8 @@ struct peer {
     unsigned stalled_ticks;
     uint32_t guest_sent;              /* the guest's highest stream offset sent */
     uint64_t last_peer_frame_ns;      /* when the peer last sent */
-    bool dropped[4];                  /* cfg->drop_offsets[i] was dropped, */
-    uint64_t dropped_ns[4];           /* then */
+    bool dropped[SIM_MAX_DROPS];      /* cfg->drop_offsets[i] was dropped, */
+    uint64_t dropped_ns[SIM_MAX_DROPS]; /* then */
 };
 
 static bool lose(struct peer *p, unsigned per_mille)
@@ -536,7 +536,7 @@ static void note_guest_data(struct peer *p, uint32_t at, uint32_t plen)
         if (env_now_ns() != p->last_peer_frame_ns)
             p->r->timer_retransmits++;
     }
-    for (unsigned i = 0; i < p->cfg->drop_count && i < 4; i++)
+    for (unsigned i = 0; i < p->cfg->drop_count && i < SIM_MAX_DROPS; i++)
         if (p->dropped[i] && !p->r->resent_after_ms[i] && p->cfg->drop_offsets[i] - at < plen)
             p->r->resent_after_ms[i] = (env_now_ns() - p->dropped_ns[i]) / 1000000;
     if (at + plen > p->guest_sent)
@@ -545,7 +545,7 @@ static void note_guest_data(struct peer *p, uint32_t at, uint32_t plen)
 
 static bool drop_this(struct peer *p, uint32_t at, uint32_t plen)
 {
-    for (unsigned i = 0; i < p->cfg->drop_count && i < 4; i++)
+    for (unsigned i = 0; i < p->cfg->drop_count && i < SIM_MAX_DROPS; i++)
         if (!p->dropped[i] && p->cfg->drop_offsets[i] - at < plen) {
             p->dropped[i] = true;
             p->dropped_ns[i] = env_now_ns();
@@ -599,9 +599,11 @@ static void peer_input(struct peer *p, const uint8_t *f, uint32_t len)
     p->r->guest_frames++;
     uint32_t th = (uint32_t)(t[12] >> 4) * 4, plen = len - l4 - th, seq = be32(t + 4), ack = be32(t + 8);
     uint8_t flags = t[13];
-    if (p->established && plen && !(flags & 0x02))
-        note_guest_data(p, seq - (p->irs + 1), plen);
-    if (lose(p, p->cfg->loss_to_peer) || (p->established && plen && drop_this(p, seq - (p->irs + 1), plen))) {
+    bool data = p->established && plen && !(flags & 0x02); /* at `at` in the echoed stream */
+    uint32_t at = seq - (p->irs + 1);
+    if (data)
+        note_guest_data(p, at, plen);
+    if (lose(p, p->cfg->loss_to_peer) || (data && drop_this(p, at, plen))) {
         p->r->lost_to_peer++;
         return;
     }

@@ -53,6 +53,8 @@ void sim_pause_transmit(bool paused);
 void sim_send_udp_to_echo(uint16_t sport, const void *payload, uint16_t len);
 void sim_answer_arp(unsigned from);
 
+#define SIM_MAX_DROPS 4
+
 struct peer_config {
     uint16_t port;           /* the peer's own port */
     const uint8_t *data;     /* what it sends to echo port 7 */
@@ -64,7 +66,7 @@ struct peer_config {
     uint32_t seed;
     /* Lost on the way to the peer as well: the first frame from the guest
      * that carries each of these offsets of the echoed stream. */
-    uint32_t drop_offsets[4];
+    uint32_t drop_offsets[SIM_MAX_DROPS];
     unsigned drop_count;
     uint16_t data_mss_option;  /* an MSS option of this value on its data segments too (0: none) */
 };
@@ -81,7 +83,7 @@ struct peer_result {
      * an ACK; and for each of cfg->drop_offsets, the fake time from the
      * dropped frame to the next one carrying that offset. */
     unsigned retransmits, timer_retransmits;
-    uint64_t resent_after_ms[4];
+    uint64_t resent_after_ms[SIM_MAX_DROPS];
 };
 
 /* Connects, sends cfg->data, reads the echo back, closes; the echo must be
