@@ -1,5 +1,6 @@
 #include "net/site.h"
 
+#include "lib/archive_kind.h"
 #include "lib/cpio.h"
 #include "lib/kheap.h"
 #include "lib/log.h"
@@ -85,8 +86,12 @@ static bool served_path(const char *name, size_t len, const char **path, size_t 
 
 static void report_malformed(const struct cpio_reader *r, enum cpio_status s)
 {
-    log_error("site: archive malformed at offset %zu (0x%zx): %s; serving the built-in pages", r->error_offset,
-              r->error_offset, cpio_status_text(s));
+    const char *kind = r->error_offset == 0 ? archive_kind(r->base, r->size) : NULL;
+    log_error("site: archive malformed at offset %zu (0x%zx): %s%s%s; serving the built-in pages", r->error_offset,
+              r->error_offset, cpio_status_text(s), kind ? ": it is " : "", kind ? kind : "");
+    if (kind)
+        log_error("site: files are served in place: give the site as an uncompressed newc cpio archive "
+                  "(cd DIR && find . | cpio -o -H newc > ../site.cpio)");
 }
 
 /* Counts the entries, checking the whole archive first: a bad one refuses all. */

@@ -6,7 +6,7 @@
 # kernel. Paths are relative to the repository root.
 LWIP_DIR := third_party/lwip
 VQ_SRCS := drivers/virtio/virtqueue.c drivers/virtio/vq_split.c drivers/virtio/vq_packed.c
-SITE_SRCS := lib/cpio.c net/site.c net/http_static.c net/http_date.c lib/civil_time.c net/media_types.c
+SITE_SRCS := lib/cpio.c lib/archive_kind.c net/site.c net/http_static.c net/http_date.c lib/civil_time.c net/media_types.c
 LWIP_SRCS := $(addprefix $(LWIP_DIR)/src/core/, init.c def.c inet_chksum.c ip.c mem.c memp.c netif.c pbuf.c \
 	stats.c sys.c tcp.c tcp_in.c tcp_out.c timeouts.c udp.c \
 	ipv4/dhcp.c ipv4/etharp.c ipv4/icmp.c ipv4/ip4.c ipv4/ip4_addr.c ipv4/ip4_frag.c \

@@ -11,10 +11,14 @@ oversized archives are refused on the console and the built-in pages
 served instead. Network tests run in a private namespace (root)."""
 
 import concurrent.futures
+import gzip
 import hashlib
+import io
+import lzma
 import re
 import struct
 import subprocess
+import tarfile
 import time
 import urllib.parse
 from pathlib import Path
@@ -302,6 +306,16 @@ def good_archive():
     return newc_entry("index.html", b"<p>mine</p>\n") + newc_entry("a.txt", b"a\n") + newc_entry("TRAILER!!!")
 
 
+def tar_of(files):
+    out = io.BytesIO()
+    with tarfile.open(fileobj=out, mode="w") as t:
+        for name, data in files.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            t.addfile(info, io.BytesIO(data))
+    return out.getvalue()
+
+
 def test_pack_site_follows_links_inside_the_site_only(tmp_path):
     """The guest has no symbolic links: scripts/pack-site packs a link to a
     file inside the site as that file, and leaves out, saying so, one that
@@ -335,8 +349,10 @@ def test_pack_site_follows_links_inside_the_site_only(tmp_path):
 FIRST = len(newc_entry("index.html", b"<p>mine</p>\n"))  # offset of the second entry's header
 MALFORMED = {
     # name: (archive bytes, console text, offset named)
-    "bad-magic": (newc_entry("index.html", b"x", magic=b"070707") + newc_entry("TRAILER!!!"),
+    "bad-magic": (newc_entry("index.html", b"x", magic=b"070717") + newc_entry("TRAILER!!!"),
                   "bad magic", 0),
+    "odc": (newc_entry("index.html", b"x", magic=b"070707") + newc_entry("TRAILER!!!"),
+            "bad magic (not a newc cpio header): it is an odc cpio archive", 0),
     "truncated-entry": (good_archive()[:FIRST + 60], "truncated header", FIRST),
     "name-without-nul": (newc_entry("index.html", b"<p>mine</p>\n") +
                          newc_entry("a.txt", b"a\n", namesize=5) + newc_entry("TRAILER!!!"),
@@ -344,7 +360,12 @@ MALFORMED = {
     "size-past-the-end": (newc_entry("index.html", b"<p>mine</p>\n") +
                           newc_entry("a.txt", b"a\n", filesize=1 << 20) + newc_entry("TRAILER!!!"),
                           "size past the end", FIRST),
+    # What people give instead of newc (Linux's initramfs is usually compressed): named.
+    "gzip": (gzip.compress(good_archive()), "it is gzip-compressed data", 0),
+    "xz": (lzma.compress(good_archive()), "it is xz-compressed data", 0),
+    "tar": (tar_of({"index.html": b"<p>mine</p>\n"}), "bad magic (not a newc cpio header): it is a tar archive", 0),
 }
+NAMED = ("odc", "gzip", "xz", "tar")
 
 
 @needs_pvh
@@ -363,6 +384,8 @@ def test_malformed_archive_is_reported_and_refused(tmp_path, name):
         assert text in m.group(2) and int(m.group(1)) == offset, g.report(f"expected '{text}' at offset {offset}")
         assert "given back to the page allocator" in g.serial(), g.report("the archive's memory was not given back")
         assert "PANIC" not in g.serial(), g.report("PANIC")
+        hint = "site: files are served in place: give the site as an uncompressed newc cpio archive"
+        assert (hint in g.serial()) == (name in NAMED), g.report("the hint line" + (" missing" if name in NAMED else ""))
 
 
 @needs_pvh

@@ -6,12 +6,14 @@
  */
 #include <string.h>
 
+#include "lib/archive_kind.h"
 #include "lib/cpio.h"
 #include "net/site.h"
 #include "tests/unit/check.h"
 #include "tests/unit/cpio_build.h"
 
 extern unsigned long vnenv_error_lines; /* the console's error lines (tests/unit/virtio_net_env.c) */
+extern char vnenv_errors[1024];         /* and their text */
 
 static struct cpio_build archive;
 
@@ -163,6 +165,65 @@ TEST(site_malformed_archive_is_refused_and_reported)
     site_note_refused(1 << 30); /* refused for its size before loading */
     CHECK(site_stats()->given && !site_stats()->served);
     CHECK_EQ(site_stats()->refused, refused + 2);
+}
+
+TEST(archive_kind_names_what_is_not_newc)
+{
+    static const struct {
+        const char *bytes;
+        size_t len;
+        const char *kind;
+    } cases[] = {
+        { "\x1f\x8b\x08\x00", 4, "gzip-compressed data" },
+        { "\xfd" "7zXZ\0\0\x04", 8, "xz-compressed data" },
+        { "\x28\xb5\x2f\xfd\x24", 5, "zstd-compressed data" },
+        { "BZh91AY", 7, "bzip2-compressed data" },
+        { "\x5d\0\0\x80\0", 5, "lzma-compressed data" },
+        { "\x02\x21\x4c\x18", 4, "lz4-compressed data" },
+        { "\x04\x22\x4d\x18", 4, "lz4-compressed data" },
+        { "\x89LZO\0", 5, "lzop-compressed data" },
+        { "070707000000", 12, "an odc cpio archive (cpio -H odc)" },
+        { "\xc7\x71\0\0", 4, "a binary cpio archive (cpio -H bin)" },
+        { "PK\3\4", 4, "a zip archive" },
+        { "070701000000", 12, NULL },  /* newc itself */
+        { "07070", 5, NULL },
+        { "\x1f", 1, NULL },           /* too short to tell */
+        { "", 0, NULL },
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        const char *kind = archive_kind(cases[i].bytes, cases[i].len);
+        CHECK(cases[i].kind ? kind && strcmp(kind, cases[i].kind) == 0 : kind == NULL);
+    }
+    uint8_t tar[512] = "index.html";
+    memcpy(tar + 257, "ustar\0" "00", 8);
+    CHECK(archive_kind(tar, sizeof tar) && strcmp(archive_kind(tar, sizeof tar), "a tar archive") == 0);
+    CHECK(archive_kind(tar, 261) == NULL); /* "ustar" cut short */
+}
+
+TEST(site_compressed_archive_is_named_and_refused)
+{
+    static const uint8_t xz[] = { 0xfd, '7', 'z', 'X', 'Z', 0, 0, 4, 0xe6, 0xd6, 0xb4, 0x46 }; /* shorter than a header */
+    unsigned long errors = vnenv_error_lines;
+    vnenv_errors[0] = '\0';
+    CHECK_EQ(site_load(xz, sizeof xz), -1);
+    CHECK_EQ(vnenv_error_lines, errors + 2);
+    vnenv_error_lines = errors;
+    CHECK(strstr(vnenv_errors, "malformed at offset 0 (0x0): truncated header: "
+                               "it is xz-compressed data; serving the built-in pages\n") != NULL);
+    CHECK(strstr(vnenv_errors, "uncompressed newc cpio archive") != NULL);
+    CHECK(!site_stats()->served);
+
+    /* A bad magic further in is a malformed archive, not another format. */
+    archive.len = 0;
+    cpio_build_file(&archive, "ok.txt", "fine", 1);
+    size_t at = archive.len;
+    cpio_build_trailer(&archive);
+    memcpy(archive.bytes + at, "\x1f\x8b", 2);
+    vnenv_errors[0] = '\0';
+    CHECK_EQ(load(), -1);
+    vnenv_error_lines = errors;
+    CHECK(strstr(vnenv_errors, "bad magic (not a newc cpio header); serving") != NULL);
+    CHECK(strstr(vnenv_errors, "it is") == NULL);
 }
 
 TEST(site_empty_archive)

@@ -82,18 +82,23 @@ bool timer_cancel(struct timer *t)
     return was;
 }
 
-/* The driver's error lines are findings: the tests count them. */
+/* The driver's error lines are findings: the tests count them, and may read
+ * the text of the latest ones (a test empties vnenv_errors first). */
 unsigned long vnenv_error_lines;
+char vnenv_errors[1024];
 bool log_enabled(enum log_level level) { return level <= LOG_INFO; }
 void klog(enum log_level level, const char *fmt, ...)
 {
     if (level != LOG_ERROR)
         return;
+    char line[256];
     va_list ap;
     va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
+    vsnprintf(line, sizeof line, fmt, ap);
     va_end(ap);
-    fputc('\n', stderr);
+    fprintf(stderr, "%s\n", line);
+    size_t used = strlen(vnenv_errors);
+    snprintf(vnenv_errors + used, sizeof vnenv_errors - used, "%s\n", line);
     vnenv_error_lines++;
 }
 
