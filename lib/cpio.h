@@ -34,6 +34,7 @@
 #define CPIO_MODE_TYPE 0170000
 #define CPIO_MODE_FILE 0100000
 #define CPIO_MODE_DIR 0040000
+#define CPIO_MODE_LINK 0120000  /* a symbolic link: the data is its target */
 
 struct cpio_entry {
     const char *name;       /* NUL-terminated, inside the archive */

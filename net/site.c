@@ -128,6 +128,97 @@ static void share_hard_link_data(struct site_file *f, size_t n)
     }
 }
 
+/* The path a link's target names (in buf, without a NUL), or why none. */
+static const char *link_target(const struct site_file *link, char *buf, size_t *len)
+{
+    const char *t = (const char *)link->data;
+    if (link->size == 0 || t[0] == '/')
+        return link->size ? "an absolute target" : "an empty target";
+    size_t n = link->path_len; /* buf holds the link's directory, then each component with a '/' after it */
+    while (n && link->path[n - 1] != '/')
+        n--;
+    memcpy(buf, link->path, n);
+    for (size_t start = 0; start < link->size;) {
+        size_t end = start;
+        while (end < link->size && t[end] != '/')
+            end++;
+        size_t c = end - start;
+        if (c == 2 && t[start] == '.' && t[start + 1] == '.') {
+            if (n == 0)
+                return "a target above the site's root";
+            n--;
+            while (n && buf[n - 1] != '/')
+                n--;
+        } else if (c && !(c == 1 && t[start] == '.')) {
+            if (strnlen(t + start, c) != c)
+                return "a NUL in its target";
+            if (n + c + 1 > SITE_LINK_PATH_MAX)
+                return "a target path too long";
+            memcpy(buf + n, t + start, c);
+            n += c;
+            buf[n++] = '/';
+        }
+        start = end + 1;
+    }
+    if (n == 0)
+        return "a target that is a directory"; /* the root */
+    *len = n - 1;
+    return NULL;
+}
+
+/* The file a link leads to, or why none. */
+static const char *follow_link(const struct site_file *link, const struct site_file **file)
+{
+    char buf[SITE_LINK_PATH_MAX];
+    for (int hop = 0; hop < SITE_LINK_HOPS; hop++) {
+        size_t len;
+        const char *why = link_target(link, buf, &len);
+        if (why)
+            return why;
+        const struct site_file *t = site_find(buf, len);
+        if (!t)
+            return site_is_dir(buf, len) ? "a target that is a directory" : "a target not in the site";
+        if (t->is_dir)
+            return "a target that is a directory";
+        if (!t->is_link) {
+            *file = t;
+            return NULL;
+        }
+        link = t;
+    }
+    return "too many links in a row";
+}
+
+/* Each link becomes a copy of the file it leads to (its own name, so its own
+ * media type); the others leave the table. */
+static void resolve_links(void)
+{
+    struct site_file *f = the_site.files;
+    bool named = false;
+    for (size_t i = 0; i < the_site.count; i++) {
+        const struct site_file *target = NULL;
+        const char *why = f[i].is_link ? follow_link(&f[i], &target) : NULL;
+        if (why && !named) { /* the first one named; all counted */
+            log_warn("site: link \"%.*s\" not served: %s", (int)f[i].path_len, f[i].path, why);
+            named = true;
+        }
+        if (f[i].is_link && !why) {
+            f[i].data = target->data;
+            f[i].size = target->size;
+            f[i].mtime = target->mtime;
+            f[i].is_link = false;
+        }
+    }
+    size_t kept = 0;
+    for (size_t i = 0; i < the_site.count; i++) {
+        if (f[i].is_link)
+            the_site.stats.skipped++;
+        else
+            f[kept++] = f[i];
+    }
+    the_site.count = kept;
+}
+
 static void link_gzip_variants(void)
 {
     for (size_t i = 0; i < the_site.count; i++) {
@@ -178,15 +269,15 @@ int site_load(const void *archive, size_t size)
         bool named = served_path(e.name, e.name_len, &path, &path_len);
         if (!named && path_len == 0)
             continue; /* "." itself: the root */
-        if (!named || (type != CPIO_MODE_FILE && type != CPIO_MODE_DIR)) {
+        if (!named || (type != CPIO_MODE_FILE && type != CPIO_MODE_DIR && type != CPIO_MODE_LINK)) {
             if (the_site.stats.skipped++ == 0) /* the first one named; all counted */
                 log_warn("site: entry at offset %zu (\"%.64s\") not served: %s", e.offset, e.name,
-                         named ? "not a regular file or directory" : "an empty, . or .. path component");
+                         named ? "not a regular file, directory or link" : "an empty, . or .. path component");
             continue;
         }
         files[n] = (struct site_file){
             .path = path, .path_len = path_len, .is_dir = type == CPIO_MODE_DIR, .mtime = e.mtime,
-            .data = e.data, .size = type == CPIO_MODE_FILE ? e.size : 0,
+            .data = e.data, .size = type == CPIO_MODE_DIR ? 0 : e.size, .is_link = type == CPIO_MODE_LINK,
             .content_type = media_type_for(path, path_len),
             .ino = e.ino, .devmajor = e.devmajor, .devminor = e.devminor, .nlink = e.nlink, .order = (uint32_t)n,
         };
@@ -205,10 +296,11 @@ int site_load(const void *archive, size_t size)
     }
     the_site.files = files;
     the_site.count = kept;
+    resolve_links();
     link_gzip_variants();
 
     struct site_stats *s = &the_site.stats;
-    for (size_t i = 0; i < kept; i++) {
+    for (size_t i = 0; i < the_site.count; i++) {
         if (files[i].is_dir) {
             s->dirs++;
         } else {

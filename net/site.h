@@ -6,8 +6,13 @@
  *
  * Paths are the archive's names without a leading "./" or "/" ("docs/a b.html";
  * the root is ""). A name with an empty, "." or ".." component, and anything
- * but regular files and directories (symlinks, devices), is skipped and
- * counted. Of two entries with one name the later wins, as in an initramfs.
+ * but regular files, directories and symbolic links (devices, fifos), is
+ * skipped and counted. Of two entries with one name the later wins, as in an
+ * initramfs. A symbolic link (`find . | cpio -o -H newc` keeps them) serves
+ * the file it leads to, through up to SITE_LINK_HOPS links, when that is a
+ * file of the site; one that dangles, leaves the site (an absolute target, or
+ * ".." above the root) or names a directory is skipped and counted, as
+ * scripts/pack-site leaves such links out.
  * A hard link's data (cpio writes it with the last link only) is shared by
  * every link. Directories exist when the archive lists them or a file lies
  * below them.
@@ -18,6 +23,9 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#define SITE_LINK_HOPS 8
+#define SITE_LINK_PATH_MAX 1024 /* a link's target path, resolved */
 
 struct site_file {
     const char *path;               /* inside the archive; path_len bytes, no NUL of its own */
@@ -31,6 +39,7 @@ struct site_file {
     uint64_t etag;                  /* hash of the content: 0 until site_file_etag computes it */
     /* Only while the table is built: */
     uint32_t ino, devmajor, devminor, nlink, order;
+    bool is_link;                   /* data[0..size) is the target, not yet resolved */
 };
 
 struct site_stats {

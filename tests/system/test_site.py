@@ -426,6 +426,45 @@ def test_refused_archive_serves_built_in_pages(tmp_path):
         assert re.search(rb"^site_served 0$", r.body, re.M), g.report("site_served is not 0")
 
 
+@needs_pvh
+def test_links_packed_by_cpio_are_followed(tmp_path):
+    """The README's by-hand archive (`find . | cpio -o -H newc`, GNU cpio)
+    keeps symbolic links: a link to a file of the site serves that file, one
+    that dangles, leaves the site or names a directory is left out with a
+    console line (user network: no root)."""
+    src = tmp_path / "src"
+    (src / "v2" / "docs").mkdir(parents=True)
+    (src / "v2" / "app.js").write_bytes(b"console.log(2)\n")
+    (src / "index.html").write_bytes(b"<p>home</p>\n")
+    (tmp_path / "outside.txt").write_bytes(b"secret\n")
+    links = {"app.js": "v2/app.js", "v2/docs/home.html": "../../index.html", "latest": "v2/app.js",
+             "dangling.txt": "nothing.txt", "escape.txt": "../outside.txt",
+             "abs.txt": str(tmp_path / "outside.txt"), "dir": "v2"}
+    for name, target in links.items():
+        (src / name).symlink_to(target)
+    archive = tmp_path / "site.cpio"
+    with open(archive, "wb") as out:
+        names = subprocess.run(["find", "."], cwd=src, check=True, capture_output=True).stdout
+        subprocess.run(["cpio", "-o", "-H", "newc", "--quiet"], cwd=src, input=names, stdout=out, check=True)
+    port = free_port()
+    nic = ("-netdev", f"user,id=n0,hostfwd=tcp:127.0.0.1:{port}-:80", "-device", "virtio-net-pci,netdev=n0,romfile=")
+    with Guest(tmp_path, machine="q35", boot="pvh", cmdline="ip=10.0.2.15/24 gw=10.0.2.2", nic=nic, memory=64,
+               initrd=archive) as g:
+        g.wait_for(r"^READY ", timeout=60)
+        for path, body in (("/app.js", b"console.log(2)\n"), ("/latest", b"console.log(2)\n"),
+                           ("/v2/docs/home.html", b"<p>home</p>\n")):
+            r = curl_i(g, None, f"http://127.0.0.1:{port}{path}")
+            assert r.status == 200 and r.body == body, g.report(f"{path}: {r}")
+        r = curl_i(g, None, f"http://127.0.0.1:{port}/app.js")
+        assert (r.header("content-type") or "").startswith("text/javascript"), g.report(f"/app.js: {r.headers}")
+        for path in ("/dangling.txt", "/escape.txt", "/abs.txt", "/dir/app.js", "/dir"):
+            r = curl_i(g, None, f"http://127.0.0.1:{port}{path}")
+            assert r.status == 404, g.report(f"{path}: {r.status}, not 404")
+        assert re.search(r'site: link "[a-z.]+" not served: a', g.serial()), g.report("no line for a link left out")
+        assert re.search(r"site: 5 files .* 4 entries not served", g.serial()), g.report("files or entries miscounted")
+        assert "PANIC" not in g.serial(), g.report("PANIC")
+
+
 def free_port():
     import socket
     with socket.socket() as s:

@@ -42,6 +42,12 @@ size_t cpio_build_dir(struct cpio_build *a, const char *name)
     return cpio_build_add(a, &(struct cpio_build_entry){ .name = name, .mode = CPIO_MODE_DIR | 0755, .nlink = 2 });
 }
 
+size_t cpio_build_link(struct cpio_build *a, const char *name, const char *target)
+{
+    return cpio_build_add(a, &(struct cpio_build_entry){ .name = name, .mode = CPIO_MODE_LINK | 0777, .mtime = 7,
+                                                         .data = target, .size = (unsigned)strlen(target) });
+}
+
 void cpio_build_trailer(struct cpio_build *a)
 {
     cpio_build_add(a, &(struct cpio_build_entry){ .name = CPIO_TRAILER });

@@ -26,6 +26,7 @@ struct cpio_build_entry {
 size_t cpio_build_add(struct cpio_build *a, const struct cpio_build_entry *e);
 size_t cpio_build_file(struct cpio_build *a, const char *name, const char *text, unsigned mtime);
 size_t cpio_build_dir(struct cpio_build *a, const char *name);
+size_t cpio_build_link(struct cpio_build *a, const char *name, const char *target); /* a symbolic link */
 void cpio_build_trailer(struct cpio_build *a);
 
 #endif

@@ -4,6 +4,7 @@
  * served, the later of two entries, and malformed archives refused with a
  * console line.
  */
+#include <stdio.h>
 #include <string.h>
 
 #include "lib/archive_kind.h"
@@ -116,16 +117,18 @@ TEST(site_later_entries_win_and_bad_names_skip)
     cpio_build_file(&archive, "a/../b.txt", "no", 1);
     cpio_build_add(&archive, &(struct cpio_build_entry){ .name = "link", .mode = 0120000 | 0777, .data = "page.html",
                                                          .size = 9 });
+    cpio_build_add(&archive, &(struct cpio_build_entry){ .name = "fifo", .mode = 0010000 | 0644 });
     cpio_build_trailer(&archive);
     cpio_build_file(&archive, "page.html", "new", 2); /* a second archive, concatenated */
     cpio_build_trailer(&archive);
     CHECK_EQ(load(), 0);
     CHECK(file_is("page.html", "new"));
     CHECK_EQ(find("page.html")->mtime, 2);
-    CHECK(find("link") == NULL);
+    CHECK(file_is("link", "new")); /* links are followed once every archive is read */
+    CHECK(find("fifo") == NULL);
     CHECK(find("escape.txt") == NULL && find("../escape.txt") == NULL);
     CHECK(find("a/b.txt") == NULL);
-    CHECK_EQ(site_stats()->files, 1);
+    CHECK_EQ(site_stats()->files, 2);
     CHECK_EQ(site_stats()->skipped, 6);
 }
 
@@ -224,6 +227,68 @@ TEST(site_compressed_archive_is_named_and_refused)
     vnenv_error_lines = errors;
     CHECK(strstr(vnenv_errors, "bad magic (not a newc cpio header); serving") != NULL);
     CHECK(strstr(vnenv_errors, "it is") == NULL);
+}
+
+TEST(site_links_serve_the_file_they_lead_to)
+{
+    archive.len = 0;
+    cpio_build_file(&archive, "./v2/app.js", "console.log(2)", 500);
+    cpio_build_file(&archive, "./v2/docs/guide.html", "<p>guide</p>", 600);
+    cpio_build_file(&archive, "./top.txt", "top", 700);
+    cpio_build_link(&archive, "./app.js", "v2/app.js");                 /* into a directory */
+    cpio_build_link(&archive, "./v2/docs/up.txt", "../../top.txt");    /* up, within the site */
+    cpio_build_link(&archive, "./v2/docs/self.html", "./guide.html");
+    cpio_build_link(&archive, "./latest", "v2//docs/./../app.js");     /* empty and . components; no extension */
+    cpio_build_link(&archive, "./chain1.js", "chain2.js");              /* through other links */
+    cpio_build_link(&archive, "./chain2.js", "app.js");
+    cpio_build_link(&archive, "./dangling.txt", "nothing.txt");
+    cpio_build_link(&archive, "./abs.txt", "/etc/passwd");
+    cpio_build_link(&archive, "./escape.txt", "../top.txt");
+    cpio_build_link(&archive, "./v2/deep.txt", "../../../top.txt");
+    cpio_build_link(&archive, "./dir", "v2");
+    cpio_build_link(&archive, "./root", "v2/..");
+    cpio_build_link(&archive, "./loop1", "loop2");
+    cpio_build_link(&archive, "./loop2", "loop1");
+    cpio_build_link(&archive, "./empty", "");
+    cpio_build_trailer(&archive);
+    CHECK_EQ(load(), 0);
+
+    CHECK(file_is("app.js", "console.log(2)"));
+    CHECK_EQ(find("app.js")->mtime, 500); /* the file's, as stat() through a link gives */
+    CHECK(strcmp(find("app.js")->content_type, "text/javascript; charset=utf-8") == 0);
+    CHECK(file_is("v2/docs/up.txt", "top"));
+    CHECK(file_is("v2/docs/self.html", "<p>guide</p>"));
+    CHECK(file_is("latest", "console.log(2)"));
+    CHECK(strcmp(find("latest")->content_type, "application/octet-stream") == 0); /* its own name's type */
+    CHECK(file_is("chain1.js", "console.log(2)"));
+    CHECK(file_is("chain2.js", "console.log(2)"));
+    const char *refused[] = { "dangling.txt", "abs.txt", "escape.txt", "v2/deep.txt", "dir", "root", "loop1", "loop2",
+                              "empty" };
+    for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++)
+        CHECK(find(refused[i]) == NULL);
+    CHECK(!is_dir("dir"));
+    CHECK_EQ(site_stats()->files, 3 + 6);
+    CHECK_EQ(site_stats()->skipped, 9);
+}
+
+TEST(site_link_at_the_hop_limit)
+{
+    /* l0 -> l1 -> ... -> l7 -> f: eight links in a row are followed, nine are not. */
+    char names[SITE_LINK_HOPS + 2][8];
+    for (int extra = 0; extra < 2; extra++) {
+        archive.len = 0;
+        cpio_build_file(&archive, "f", "end", 1);
+        int links = SITE_LINK_HOPS + extra;
+        for (int i = 0; i < links; i++) {
+            snprintf(names[i], sizeof names[i], "l%d", i);
+            snprintf(names[i + 1], sizeof names[i + 1], "l%d", i + 1);
+            cpio_build_link(&archive, names[i], i + 1 == links ? "f" : names[i + 1]);
+        }
+        cpio_build_trailer(&archive);
+        CHECK_EQ(load(), 0);
+        CHECK(extra ? find("l0") == NULL : file_is("l0", "end"));
+        CHECK(file_is("l1", "end"));
+    }
 }
 
 TEST(site_empty_archive)
