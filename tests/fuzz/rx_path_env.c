@@ -176,9 +176,8 @@ void *net_mem_malloc(size_t size) { return kmalloc(size); }
 void *net_mem_calloc(size_t count, size_t size) { return calloc(count, size); }
 void net_mem_free(void *ptr) { free(ptr); }
 
-/* ---- PCI and the virtio transport: one simulated virtio-net function ---- */
+/* ---- the virtio transport: one simulated virtio-net function (its PCI side: tests/common/one_pci_function.c) ---- */
 
-static struct pci_device the_function = { .vendor_id = 0x1af4, .device_id = 0x1041 };
 static const struct env_device_ops *device_ops;
 static uint64_t device_features;
 static uint8_t device_config[12]; /* mac[6], status u16, max_virtqueue_pairs u16, mtu u16 */
@@ -193,13 +192,6 @@ void env_set_device(const struct env_device_ops *ops, uint64_t features, const u
 }
 
 struct virtqueue *env_queue(unsigned index) { return index < 2 ? queues[index] : NULL; }
-
-struct pci_device *pci_next_device(struct pci_device *prev) { return prev ? NULL : &the_function; }
-const char *pci_device_name(const struct pci_device *dev, char *buf)
-{
-    (void)dev;
-    return strcpy(buf, "00:01.0");
-}
 
 int virtio_pci_attach(struct pci_device *pci, struct virtio_device *vdev)
 {

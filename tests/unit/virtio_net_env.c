@@ -102,19 +102,11 @@ void klog(enum log_level level, const char *fmt, ...)
     vnenv_error_lines++;
 }
 
-/* ---- the transport: one modern virtio-net function ---- */
+/* ---- the transport: one modern virtio-net function (its PCI side: tests/common/one_pci_function.c) ---- */
 
 static struct vnenv *current;
-static struct pci_device the_function = { .vendor_id = 0x1af4, .device_id = 0x1041 };
 static uint64_t device_features;
 static uint8_t device_config[VNENV_CONFIG_SIZE];
-
-struct pci_device *pci_next_device(struct pci_device *prev) { return prev ? NULL : &the_function; }
-const char *pci_device_name(const struct pci_device *dev, char *buf)
-{
-    (void)dev;
-    return strcpy(buf, "00:01.0");
-}
 
 struct virtio_device *attached[8];
 unsigned attached_count;
