@@ -137,6 +137,8 @@ static const char *link_target(const struct site_file *link, char *buf, size_t *
     size_t n = link->path_len; /* buf holds the link's directory, then each component with a '/' after it */
     while (n && link->path[n - 1] != '/')
         n--;
+    if (n > SITE_LINK_PATH_MAX)
+        return "a target path too long";
     memcpy(buf, link->path, n);
     for (size_t start = 0; start < link->size;) {
         size_t end = start;

@@ -271,6 +271,19 @@ TEST(site_links_serve_the_file_they_lead_to)
     CHECK_EQ(site_stats()->skipped, 9);
 }
 
+TEST(site_link_in_a_directory_longer_than_a_target_may_be)
+{
+    static char name[SITE_LINK_PATH_MAX + 64];
+    archive.len = 0;
+    memset(name, 'd', sizeof name - 1);
+    memcpy(name + sizeof name - 8, "/link", 6); /* "ddd...d/link": a directory name past SITE_LINK_PATH_MAX */
+    cpio_build_link(&archive, name, "target");
+    cpio_build_trailer(&archive);
+    CHECK_EQ(load(), 0);
+    CHECK_EQ(site_stats()->files, 0);
+    CHECK_EQ(site_stats()->skipped, 1);
+}
+
 TEST(site_link_at_the_hop_limit)
 {
     /* l0 -> l1 -> ... -> l7 -> f: eight links in a row are followed, nine are not. */
