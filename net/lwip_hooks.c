@@ -2,6 +2,7 @@
 
 #include "lib/log.h"
 #include "lib/string.h"
+#include "lwip/ip6.h"
 #include "lwip/pbuf.h"
 #include "lwip/prot/dhcp.h"
 #include "lwip/priv/tcp_priv.h"
@@ -21,6 +22,10 @@
 #endif
 #ifndef LWIP_PATCH_TCP_MSS_ON_SYN
 #error "third_party/lwip lacks scripts/lwip-tcp-mss-on-syn.patch: run scripts/setup"
+#endif
+/* ip6_select_source_address's NULL checked before its IPv6 part is taken. */
+#ifndef LWIP_PATCH_IPV6_NO_SOURCE
+#error "third_party/lwip lacks scripts/lwip-ipv6-no-source.patch: run scripts/setup"
 #endif
 
 /* What the hook tells tcp_input: go on, or the segment is dropped (or was
