@@ -541,6 +541,15 @@ static err_t on_sent(void *arg, struct tcp_pcb *pcb, u16_t len)
     return ERR_OK;
 }
 
+/* The response has bytes lwIP has not taken, and lwIP holds none of this
+ * connection's: what holds them back is memory every connection shares
+ * (lwIP's segments and pbufs, which others took first), not the client. */
+static bool waiting_for_memory(const struct http_conn *c)
+{
+    bool unwritten = c->header_len && (c->header_sent < c->header_len || c->body_sent < c->body_len);
+    return unwritten && !c->pcb->unsent && !c->pcb->unacked;
+}
+
 static err_t on_poll(void *arg, struct tcp_pcb *pcb)
 {
     struct http_conn *c = arg;
@@ -558,6 +567,8 @@ static err_t on_poll(void *arg, struct tcp_pcb *pcb)
         }
         return ERR_OK;
     }
+    if (waiting_for_memory(c))
+        c->last_active = now; /* the idle timeout is the client's: not reading, not sending */
     if (now - c->last_active > IDLE_TIMEOUT_NS) {
         stats.timeouts++;
         conn_abort(c);
