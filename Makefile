@@ -209,8 +209,9 @@ bench: $(BUILD)/kernel.efi $(BUILD)/kernel-pvh.elf ## Benchmarks beside a Linux 
 bench-doc: ## Write build/bench/results.json's table into docs/BENCHMARKS.md
 	@$(PYTHON) scripts/bench_report.py $(BUILD)/bench/results.json --doc docs/BENCHMARKS.md
 
-soak: $(BUILD)/kernel.efi ## 10-minute mixed-load soak (SOAK_SECONDS=600): nothing may leak, fail or PANIC (root)
-	@SOAK_SECONDS=$(or $(SOAK_SECONDS),600) $(PYTHON) -m pytest -q -rs -s tests/system/test_soak.py
+soak: all ## 10-minute mixed-load soak (SOAK_SECONDS=600), and the load tests make test skips: nothing may leak, fail or PANIC (root)
+	@SOAK_SECONDS=$(or $(SOAK_SECONDS),600) LOAD_TESTS=1 $(PYTHON) -m pytest -q -rs -s tests/system/test_soak.py \
+		tests/system/test_site.py::test_many_downloads_under_loss_in_little_memory
 
 .PHONY: fuzz test-fuzz
 fuzz: | $(BUILD)/.setup-done ## libFuzzer harnesses (clang), FUZZ_SECONDS each (default 60), FUZZ_PARALLEL at a time (1); fails on any crash
