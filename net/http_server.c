@@ -300,10 +300,16 @@ static void route(struct http_conn *c, const struct http_request *req)
     }
 }
 
+/* Bytes of the response not yet handed to lwIP. */
+static bool response_unwritten(const struct http_conn *c)
+{
+    return c->header_sent < c->header_len || c->body_sent < c->body_len;
+}
+
 /* Queues as much of the response as lwIP's send buffer takes; true when all is queued. */
 static bool write_response(struct http_conn *c)
 {
-    while (c->header_sent < c->header_len || c->body_sent < c->body_len) {
+    while (response_unwritten(c)) {
         bool header = c->header_sent < c->header_len;
         const char *data = header ? c->header + c->header_sent : c->body + c->body_sent;
         size_t left = header ? c->header_len - c->header_sent : c->body_len - c->body_sent;
@@ -546,8 +552,7 @@ static err_t on_sent(void *arg, struct tcp_pcb *pcb, u16_t len)
  * (lwIP's segments and pbufs, which others took first), not the client. */
 static bool waiting_for_memory(const struct http_conn *c)
 {
-    bool unwritten = c->header_len && (c->header_sent < c->header_len || c->body_sent < c->body_len);
-    return unwritten && !c->pcb->unsent && !c->pcb->unacked;
+    return c->header_len && response_unwritten(c) && !c->pcb->unsent && !c->pcb->unacked;
 }
 
 static err_t on_poll(void *arg, struct tcp_pcb *pcb)

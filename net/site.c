@@ -198,18 +198,20 @@ static void resolve_links(void)
     struct site_file *f = the_site.files;
     bool named = false;
     for (size_t i = 0; i < the_site.count; i++) {
-        const struct site_file *target = NULL;
-        const char *why = f[i].is_link ? follow_link(&f[i], &target) : NULL;
-        if (why && !named) { /* the first one named; all counted */
-            log_warn("site: link \"%.*s\" not served: %s", (int)f[i].path_len, f[i].path, why);
+        if (!f[i].is_link)
+            continue;
+        const struct site_file *target;
+        const char *why = follow_link(&f[i], &target);
+        if (why) {
+            if (!named) /* the first one named; all counted */
+                log_warn("site: link \"%.*s\" not served: %s", (int)f[i].path_len, f[i].path, why);
             named = true;
+            continue;
         }
-        if (f[i].is_link && !why) {
-            f[i].data = target->data;
-            f[i].size = target->size;
-            f[i].mtime = target->mtime;
-            f[i].is_link = false;
-        }
+        f[i].data = target->data;
+        f[i].size = target->size;
+        f[i].mtime = target->mtime;
+        f[i].is_link = false;
     }
     size_t kept = 0;
     for (size_t i = 0; i < the_site.count; i++) {
