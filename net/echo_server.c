@@ -222,7 +222,11 @@ static void conn_close(struct echo_conn *c)
 static err_t on_poll(void *arg, struct tcp_pcb *pcb)
 {
     struct echo_conn *c = arg;
-    (void)pcb;
+    if (tcp_service_owed(pcb) && clock_now_ns() - c->last_active > TCP_SERVICE_SEND_TIMEOUT_NS) {
+        stats.tcp_timeouts++;
+        tcp_abort(pcb); /* on_err frees c */
+        return ERR_ABRT;
+    }
     if (c->peer_closed && !c->pending.head)
         conn_close(c);
     else if (!c->pending.head && !c->unacked_count && clock_now_ns() - c->last_active >= REUSABLE_AFTER_NS)
@@ -304,7 +308,7 @@ static void on_err(void *arg, err_t err)
     if (!c)
         return;
     if (err == ERR_ABRT && c->reusable)
-        stats.tcp_reclaimed++; /* tcp_kill_prio's: nothing here aborts a session */
+        stats.tcp_reclaimed++; /* tcp_kill_prio's: on_poll's abort is of a busy session */
     conn_free(c);
 }
 

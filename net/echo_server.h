@@ -10,6 +10,7 @@ struct echo_server_stats {
     uint64_t tcp_connections;
     uint64_t tcp_refused;     /* aborted for lack of memory */
     uint64_t tcp_reclaimed;   /* idle sessions lwIP took for a new client (the PCB pool empty) */
+    uint64_t tcp_timeouts;    /* sessions given up: the peer took nothing for a minute (tcp_service.h) */
     uint64_t tcp_bytes;
     uint64_t tcp_coalesced;   /* pending data copied off the receive buffers */
     uint64_t udp_datagrams;

@@ -36,6 +36,8 @@
  * so no other connection could send. A client that reads (its window open,
  * nothing unsent) is answered as fast as before. */
 #define PIPELINE_PBUFS_MAX 64
+/* A client neither sending nor owing acknowledgements (one that owes some
+ * has TCP_SERVICE_SEND_TIMEOUT_NS). */
 #define IDLE_TIMEOUT_NS (15ULL * 1000000000ULL)
 /* A request's header must be whole this long after its first byte, however
  * often bytes come (a client trickling one every few seconds would hold its
@@ -574,7 +576,7 @@ static err_t on_poll(void *arg, struct tcp_pcb *pcb)
     }
     if (waiting_for_memory(c))
         c->last_active = now; /* the idle timeout is the client's: not reading, not sending */
-    if (now - c->last_active > IDLE_TIMEOUT_NS) {
+    if (now - c->last_active > (tcp_service_owed(c->pcb) ? TCP_SERVICE_SEND_TIMEOUT_NS : IDLE_TIMEOUT_NS)) {
         stats.timeouts++;
         conn_abort(c);
         return ERR_ABRT;

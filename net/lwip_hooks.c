@@ -23,6 +23,10 @@
 #ifndef LWIP_PATCH_TCP_MSS_ON_SYN
 #error "third_party/lwip lacks scripts/lwip-tcp-mss-on-syn.patch: run scripts/setup"
 #endif
+/* Keepalive judges only connections with nothing in flight (net/tcp_keepalive.h). */
+#ifndef LWIP_PATCH_TCP_KEEPALIVE_IDLE
+#error "third_party/lwip lacks scripts/lwip-tcp-keepalive-idle.patch: run scripts/setup"
+#endif
 /* ip6_select_source_address's NULL checked before its IPv6 part is taken. */
 #ifndef LWIP_PATCH_IPV6_NO_SOURCE
 #error "third_party/lwip lacks scripts/lwip-ipv6-no-source.patch: run scripts/setup"

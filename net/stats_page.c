@@ -410,7 +410,9 @@ static void service_metrics(struct text *t)
         snprintf(labels, sizeof(labels), "class=\"%dxx\"", c);
         metric(t, "http_responses_total", "counter", "HTTP responses, by status class.", labels, h->responses_by_class[c]);
     }
-    metric(t, "http_idle_timeouts_total", "counter", "HTTP connections closed for idleness or a request header not whole in 20 s (408).", NULL, h->timeouts);
+    metric(t, "http_idle_timeouts_total", "counter",
+           "HTTP connections closed for idleness, a request header not whole in 20 s (408), or a client that "
+           "acknowledged nothing of a response for a minute.", NULL, h->timeouts);
     metric(t, "http_aborted_total", "counter", "HTTP connections aborted.", NULL, h->aborted);
     metric(t, "http_idle_reused_total", "counter", "Idle HTTP connections aborted for a new one, the TCP PCB pool empty.",
            NULL, h->reused);
@@ -440,6 +442,9 @@ static void service_metrics(struct text *t)
     metric(t, "echo_tcp_reclaimed_total", "counter",
            "Idle TCP echo sessions closed to make room for a new connection (the PCB pool empty).", NULL,
            e->tcp_reclaimed);
+    metric(t, "echo_tcp_timeouts_total", "counter",
+           "TCP echo sessions given up: the peer acknowledged nothing for a minute with data waiting for it.", NULL,
+           e->tcp_timeouts);
     metric(t, "echo_tcp_bytes_total", "counter", "TCP echo bytes echoed.", NULL, e->tcp_bytes);
     metric(t, "echo_tcp_coalesced_total", "counter", "TCP echo data copied off receive buffers (many small segments).",
            NULL, e->tcp_coalesced);

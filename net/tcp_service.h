@@ -4,7 +4,8 @@
  * pcb's arg, keepalive on (net/tcp_keepalive.h), then the service's own
  * callbacks. A connection for which there is no memory is aborted and counted.
  * Also what both do with their connections: an idle one made reclaimable,
- * and a window reopened by more than tcp_recved takes at once.
+ * one whose peer takes nothing for a minute given up, and a window reopened
+ * by more than tcp_recved takes at once.
  */
 #ifndef NET_TCP_SERVICE_H
 #define NET_TCP_SERVICE_H
@@ -17,6 +18,17 @@
 
 /* tcp_poll's interval for once a second: lwIP polls every other TCP timer tick. */
 #define TCP_SERVICE_POLL_1S (1000 / (2 * TCP_TMR_INTERVAL))
+
+/* A peer that has acknowledged nothing for this long while data waits for it
+ * (in flight, or held back by its shut window) is taken for gone: nginx's
+ * send_timeout. lwIP's retransmission and persist timers ask it meanwhile,
+ * and keepalive judges only connections with nothing in flight
+ * (scripts/lwip-tcp-keepalive-idle.patch): a link that goes quiet for less
+ * than this, a Wi-Fi handover, loses no download. */
+#define TCP_SERVICE_SEND_TIMEOUT_NS (60ULL * 1000000000ULL)
+
+/* The peer owes acknowledgements: lwIP holds data for it, sent or not. */
+static inline bool tcp_service_owed(const struct tcp_pcb *pcb) { return pcb->unacked || pcb->unsent; }
 
 struct tcp_service {
     const char *name;       /* in error lines: "http", "echo" */

@@ -376,7 +376,10 @@ struct peer {
     uint64_t last_peer_frame_ns;      /* when the peer last sent */
     bool dropped[SIM_MAX_DROPS];      /* cfg->drop_offsets[i] was dropped, */
     uint64_t dropped_ns[SIM_MAX_DROPS]; /* then */
+    uint64_t outage_end_ns;           /* the link is down until then (0: it has not gone down) */
 };
+
+static bool link_down(const struct peer *p) { return env_now_ns() < p->outage_end_ns; }
 
 static bool lose(struct peer *p, unsigned per_mille)
 {
@@ -435,7 +438,7 @@ static void peer_send(struct peer *p, uint8_t flags, uint32_t seq, const uint8_t
     if (getenv("PEER_TRACE"))
         fprintf(stderr, "peer:  flags %02x seq %u ack %u len %u\n", flags, seq - p->iss, p->rcv_nxt - p->irs, len);
     p->last_peer_frame_ns = env_now_ns();
-    if (lose(p, p->cfg->loss_to_guest)) {
+    if (link_down(p) || lose(p, p->cfg->loss_to_guest)) {
         p->r->lost_to_guest++;
         return;
     }
@@ -603,7 +606,9 @@ static void peer_input(struct peer *p, const uint8_t *f, uint32_t len)
     uint32_t at = seq - (p->irs + 1);
     if (data)
         note_guest_data(p, at, plen);
-    if (lose(p, p->cfg->loss_to_peer) || (data && drop_this(p, at, plen))) {
+    if (data && p->cfg->outage_ms && !p->outage_end_ns && p->cfg->outage_at - at < plen)
+        p->outage_end_ns = env_now_ns() + p->cfg->outage_ms * 1000000ULL;
+    if (link_down(p) || lose(p, p->cfg->loss_to_peer) || (data && drop_this(p, at, plen))) {
         p->r->lost_to_peer++;
         return;
     }

@@ -69,6 +69,11 @@ struct peer_config {
     uint32_t drop_offsets[SIM_MAX_DROPS];
     unsigned drop_count;
     uint16_t data_mss_option;  /* an MSS option of this value on its data segments too (0: none) */
+    /* The link goes down for outage_ms (every frame either way lost) from
+     * the first frame from the guest that carries this offset of the echoed
+     * stream on, so the guest has data in flight throughout (0 ms: none). */
+    uint32_t outage_at;
+    uint32_t outage_ms;
 };
 
 struct peer_result {

@@ -167,6 +167,23 @@ TEST(stack_first_data_lost_waits_under_a_second)
     CHECK(r.resent_after_ms[0] > 0 && r.resent_after_ms[0] <= 1000);
 }
 
+/* The link goes quiet for 30 s (a Wi-Fi handover, a congested queue) while
+ * the guest has echoed data in flight: its retransmissions ask the peer, and
+ * the echo resumes when the link does. Keepalive (net/tcp_keepalive.h: cut
+ * ~20 s after the peer's last segment) judges only connections with nothing
+ * in flight (scripts/lwip-tcp-keepalive-idle.patch); it reset this one. */
+TEST(stack_a_link_outage_with_data_in_flight_is_survived)
+{
+    const uint32_t len = 1u << 20; /* more than the guest's window: the peer is still sending */
+    uint8_t *data = pattern(len, 40203);
+    struct peer_config cfg = { .port = 40203, .data = data, .len = len, .gso = true,
+                               .outage_at = 16 * 1024, .outage_ms = 30000 };
+    struct peer_result r = echo(&cfg, false);
+    CHECK(r.fake_ms > 30000);
+    CHECK(r.timer_retransmits > 0);
+    free(data);
+}
+
 /* ---- a TCP frame whose headers are not all in its first pbuf ---- */
 
 static struct pbuf *tcp_frame_in_two_pieces(bool fragment)

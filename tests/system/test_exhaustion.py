@@ -290,11 +290,15 @@ class TestExhaustion:
         still_serves(g, net, "after the idle echo sessions made room")
 
     def test_vanished_and_reset_clients_are_freed(self, gn):
-        """Clients that vanish (one mid-transfer, one idle) are found by
-        keepalive; one that resets mid-echo of 4 MiB (SO_LINGER 0) is freed at
-        once; the guest serves others meanwhile."""
+        """Clients that vanish are found: an idle one by keepalive, one
+        mid-transfer when it has acknowledged nothing for a minute
+        (net/tcp_service.h; keepalive leaves a connection with data in flight
+        to the retransmission timer); one that resets mid-echo of 4 MiB
+        (SO_LINGER 0) is freed at once; the guest serves others meanwhile."""
         g, net = gn
-        base = stats(g, net)[pool("TCP_PCB")]
+        timeouts = ("echo_tcp_timeouts_total", "")
+        first = stats(g, net)
+        base = first[pool("TCP_PCB")]
         report = send_class(g, net, "vanish", 5)
         if report.get("connected") is False:
             g.fail(f"the vanishing clients could not connect: {report}")
@@ -314,6 +318,10 @@ class TestExhaustion:
         during = stats(g, net)[pool("TCP_PCB")]
         still_serves(g, net, "while vanished clients hold connections")
         value, after = wait_stat(g, net, pool("TCP_PCB"), lambda v: v <= base, 90, "vanished clients")
+        given_up = stats(g, net)[timeouts] - first[timeouts]
+        if given_up != 1:
+            g.fail(f"{given_up} echo sessions given up for acknowledging nothing: the one mid-transfer should be, "
+                   f"and the idle one left to keepalive")
         print(f"vanish: {report}, reset after {sent} bytes; TCP_PCB {during} while held, back to {value} "
               f"(baseline {base}) {after:.0f} s later")
 

@@ -18,6 +18,7 @@ import lzma
 import os
 import random
 import re
+import socket
 import struct
 import subprocess
 import tarfile
@@ -31,7 +32,7 @@ import site_gen
 from netns import GUEST_ADDR, PrivateNetwork, have_root
 from qemu import PVH_KERNEL, Guest
 from test_services import (CURL, GUEST_LL, MAC, TAP, HttpClient, attributed, check_healthy, connect, curl_i, expect,
-                           fetch_stats, get, name_pcap, run, start_guest, wait_ipv6, wait_ready)
+                           fetch_stats, get, inside, name_pcap, run, start_guest, wait_ipv6, wait_ready)
 
 needs_root = pytest.mark.skipif(not have_root(), reason="needs root for network namespaces and tap devices")
 needs_pvh = pytest.mark.skipif(not PVH_KERNEL.is_file(), reason=f"{PVH_KERNEL} is not built; run 'make'")
@@ -509,6 +510,64 @@ def test_large_file_under_loss_and_close_is_byte_exact(tmp_path, site):
             print(f"{how}: {lost_frames(net)} frames lost; 2 x 16 MiB byte-exact in {large} large segments")
             expect(g, large > 0, "no large segments went out")
             check_healthy(g, "after downloads under loss")
+        finally:
+            g.kill()
+
+
+# Every frame either way dropped at the tap: the link has gone quiet.
+LINK_DOWN = """
+table netdev outage {
+    chain to_guest { type filter hook egress device "tap0" priority 0; counter drop; }
+    chain from_guest { type filter hook ingress device "tap0" priority 0; counter drop; }
+}
+"""
+
+
+@needs_root
+@needs_pvh
+def test_a_download_survives_a_link_outage(tmp_path):
+    """The link goes quiet for 22 s in the middle of a download (a Wi-Fi
+    handover, a congested queue): the guest's retransmission or persist
+    timer finds the client again and the download completes byte-exact.
+    Before, the HTTP idle timeout (15 s) and lwIP's keepalive (about 20 s
+    after the client's last segment) each reset it. Now keepalive judges only
+    connections with nothing in flight (scripts/lwip-tcp-keepalive-idle.patch)
+    and a client owing acknowledgements has a minute, nginx's send_timeout."""
+    body = random.Random(6).randbytes(1_000_000)
+    archive = tmp_path / "site.cpio"
+    archive.write_bytes(newc_entry("f.bin", body) + newc_entry("TRAILER!!!"))
+    with PrivateNetwork() as net:
+        g = start_guest(tmp_path, net, machine="microvm", boot="pvh", memory=32, initrd=archive, snaplen=160)
+        try:
+            wait_ready(g)
+            with inside(net):
+                c = socket.socket()
+            c.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)  # the guest's data in flight, not all here
+            c.settimeout(60)
+            c.connect((GUEST_ADDR, 80))
+            c.sendall(b"GET /f.bin HTTP/1.1\r\nHost: guest\r\nConnection: close\r\n\r\n")
+            got = b""
+            while len(got) < 200_000:
+                chunk = c.recv(65536)
+                expect(g, chunk, f"the response ended after {len(got)} bytes")
+                got += chunk
+            subprocess.run([*net.prefix, "nft", "-f", "-"], input=LINK_DOWN, text=True, check=True,
+                           capture_output=True, timeout=30)
+            time.sleep(22)
+            net.run("nft", "delete", "table", "netdev", "outage", check=True)
+            try:
+                while chunk := c.recv(65536):
+                    got += chunk
+                why = "the connection closed"
+            except OSError as e:
+                why = f"the connection failed: {e}"
+            c.close()
+            head, _, received = got.partition(b"\r\n\r\n")
+            expect(g, received == body, f"{why} with {len(received)} of {len(body)} body bytes "
+                                        f"({'byte-exact' if body.startswith(received) else 'differing'})")
+            s = stats(g, net)
+            expect(g, tx_counter(s, "http_idle_timeouts_total") == 0, "the connection timed out as idle")
+            check_healthy(g, "after the outage")
         finally:
             g.kill()
 

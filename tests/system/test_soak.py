@@ -26,7 +26,7 @@ pytestmark = pytest.mark.skipif(not have_root(), reason="needs root for network 
 
 SOAK_SECONDS = float(os.environ.get("SOAK_SECONDS", "20"))
 PROGRESS_EVERY = 30.0
-SETTLE_TIMEOUT = 30.0  # the clients close first (no TIME_WAIT in the guest); keepalive frees a vanished peer in ~20 s
+SETTLE_TIMEOUT = 30.0  # the clients close first (no TIME_WAIT in the guest); keepalive frees an idle vanished peer in ~20 s
 
 
 class Load:
