@@ -10,6 +10,7 @@
 
 #include "drivers/virtio/virtio_net.h"
 #include "lwip/pbuf.h"
+#include "lwip/priv/tcp_priv.h"
 #include "lwip/stats.h"
 #include "lwip/tcp.h"
 #include "net/lwip_pools.h"
@@ -182,6 +183,80 @@ TEST(stack_a_link_outage_with_data_in_flight_is_survived)
     CHECK(r.fake_ms > 30000);
     CHECK(r.timer_retransmits > 0);
     free(data);
+}
+
+/* ---- splitting a large segment ---- */
+
+/* A pcb that takes writes without sending them: ESTABLISHED, never routed. */
+static struct tcp_pcb *unsent_pcb(void)
+{
+    sim_setup(); /* the netif cuts TCP: tcp_write builds large segments */
+    struct tcp_pcb *pcb = tcp_new();
+    pcb->state = ESTABLISHED;
+    pcb->mss = 1460;
+    pcb->snd_wnd = pcb->snd_wnd_max = 1u << 20; /* tcp_write's segments: at most half of it */
+    return pcb;
+}
+
+static void unsent_pcb_free(struct tcp_pcb *pcb)
+{
+    tcp_segs_free(pcb->unsent);
+    pcb->unsent = NULL;
+    pcb->state = CLOSED;
+    tcp_close(pcb);
+}
+
+static bool seg_holds(const struct tcp_seg *seg, const uint8_t *want, uint16_t len)
+{
+    static uint8_t got[65536];
+    uint16_t front = (uint16_t)(seg->p->tot_len - seg->len); /* the TCP header and options */
+    return seg->len == len && pbuf_copy_partial(seg->p, got, len, front) == len && memcmp(got, want, len) == 0;
+}
+
+/* tcp_output fits a large segment to the window with tcp_split_unsent_seg.
+ * The rest keeps the application's bytes by reference (a PBUF_REF onto
+ * them, the pbufs after moved): lwIP copied it into a new heap pbuf, up to
+ * 64 KiB that a loss under load often could not get
+ * (scripts/lwip-large-segments.patch). Bytes the segment holds itself (a
+ * copying write) are still copied, only those of the pbuf split. */
+TEST(stack_a_split_shares_the_bytes_of_a_large_segment)
+{
+    static uint8_t data[20000], second[12000]; /* the stream, and its bytes from 8000 on elsewhere */
+    for (unsigned i = 0; i < sizeof(data); i++)
+        data[i] = (uint8_t)(i * 7 + i / 251);
+    memcpy(second, data + 8000, sizeof(second));
+    for (int copy = 0; copy <= 1; copy++) {
+        /* Two writes, one segment: the second's bytes are chained on (by
+         * reference: a pbuf of their own) or copied in after the first's. */
+        struct tcp_pcb *pcb = unsent_pcb();
+        u8_t flags = copy ? TCP_WRITE_FLAG_COPY : 0;
+        CHECK_EQ(tcp_write(pcb, data, 8000, flags), ERR_OK);
+        CHECK_EQ(tcp_write(pcb, second, sizeof(second), flags), ERR_OK);
+        CHECK(pcb->unsent && !pcb->unsent->next && pcb->unsent->len == sizeof(data));
+        /* Within the first write's bytes, then where the second's begin. */
+        CHECK_EQ(tcp_split_unsent_seg(pcb, 5000), ERR_OK);
+        struct tcp_seg *head = pcb->unsent, *rest = head->next;
+        CHECK(seg_holds(head, data, 5000));
+        CHECK(rest && seg_holds(rest, data + 5000, sizeof(data) - 5000) && !rest->next);
+        CHECK_EQ(pcb->snd_queuelen, pbuf_clen(head->p) + pbuf_clen(rest->p));
+        if (!copy && rest) {
+            const struct pbuf *d = rest->p->next; /* after the pbuf of its TCP header */
+            CHECK(d && d->payload == data + 5000 && d->len == 3000 && d->next && d->next->payload == second);
+        }
+        pcb->unsent = rest;
+        pcb->snd_queuelen -= pbuf_clen(head->p);
+        head->next = NULL;
+        tcp_segs_free(head);
+        CHECK_EQ(tcp_split_unsent_seg(pcb, 3000), ERR_OK);
+        head = pcb->unsent;
+        rest = head->next;
+        CHECK(seg_holds(head, data + 5000, 3000));
+        CHECK(rest && seg_holds(rest, data + 8000, sizeof(data) - 8000) && !rest->next);
+        CHECK_EQ(pcb->snd_queuelen, pbuf_clen(head->p) + pbuf_clen(rest->p));
+        if (!copy && rest)
+            CHECK(rest->p->next && rest->p->next->payload == second && !rest->p->next->next);
+        unsent_pcb_free(pcb);
+    }
 }
 
 /* ---- a TCP frame whose headers are not all in its first pbuf ---- */
