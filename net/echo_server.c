@@ -18,7 +18,8 @@
  * likes, except that when the PCB pool is empty lwIP's tcp_alloc takes the
  * longest-idle such connection for a new client (tcp_kill_prio). Otherwise
  * idle sessions, a few hundred at -m 8, would keep every client of every
- * service out.
+ * service out. A session whose peer acknowledges nothing of its echo for a
+ * minute is given up (net/tcp_service.h): gone, or never reading.
  */
 #include "net/echo_server.h"
 
