@@ -1,11 +1,13 @@
 /*
  * Keepalive for accepted connections: lwIP probes only pcbs with
  * SOF_KEEPALIVE set, and its default would wait two hours. A peer that
- * vanished (powered off, unplugged, its traffic dropped) answers nothing,
- * not even retransmissions, so without this its pcb and buffers stay ours
- * for many minutes (retransmission backoff) or forever (an idle echo
- * connection). Any segment from the peer restarts the idle time, so a
- * live peer, even one advertising a zero window, is never cut.
+ * vanished (powered off, unplugged, its traffic dropped) from an idle
+ * connection answers nothing, so without this its pcb stays ours forever
+ * (an idle echo session). Any segment from the peer restarts the idle
+ * time, so a live peer is never cut; and a connection with data in flight
+ * is left to the retransmission and persist timers
+ * (scripts/lwip-tcp-keepalive-idle.patch) and to the services' minute
+ * (net/tcp_service.h).
  */
 #ifndef NET_TCP_KEEPALIVE_H
 #define NET_TCP_KEEPALIVE_H
