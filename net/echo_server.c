@@ -63,6 +63,7 @@ struct echo_conn {
     bool peer_closed;
     bool closing;                 /* our FIN is out (half close): lwIP ends the pcb, on_err frees this */
     bool reusable;                /* below the listeners' priority: lwIP may take it for a new client */
+    bool probed;                  /* keepalive probes unanswered (as of the last poll): the peer may be gone */
     uint64_t last_active;         /* clock_now_ns of the last data or acknowledgement */
 };
 
@@ -223,6 +224,7 @@ static void conn_close(struct echo_conn *c)
 static err_t on_poll(void *arg, struct tcp_pcb *pcb)
 {
     struct echo_conn *c = arg;
+    c->probed = pcb->keep_cnt_sent != 0;
     if (tcp_service_owed(pcb) && clock_now_ns() - c->last_active > TCP_SERVICE_SEND_TIMEOUT_NS) {
         stats.tcp_timeouts++;
         tcp_abort(pcb); /* on_err frees c */
@@ -308,8 +310,11 @@ static void on_err(void *arg, err_t err)
     struct echo_conn *c = arg;
     if (!c)
         return;
-    if (err == ERR_ABRT && c->reusable)
-        stats.tcp_reclaimed++; /* tcp_kill_prio's: on_poll's abort is of a busy session */
+    /* lwIP tells tcp_kill_prio's abort and keepalive's alike (on_poll's is of
+     * a busy session, never reusable): one whose probes went unanswered was
+     * keepalive's (or taken while its peer was going anyway). */
+    if (err == ERR_ABRT && c->reusable && !c->probed)
+        stats.tcp_reclaimed++;
     conn_free(c);
 }
 

@@ -318,10 +318,15 @@ class TestExhaustion:
         during = stats(g, net)[pool("TCP_PCB")]
         still_serves(g, net, "while vanished clients hold connections")
         value, after = wait_stat(g, net, pool("TCP_PCB"), lambda v: v <= base, 90, "vanished clients")
-        given_up = stats(g, net)[timeouts] - first[timeouts]
+        last = stats(g, net)
+        given_up = last[timeouts] - first[timeouts]
         if given_up != 1:
             g.fail(f"{given_up} echo sessions given up for acknowledging nothing: the one mid-transfer should be, "
                    f"and the idle one left to keepalive")
+        reclaimed = ("echo_tcp_reclaimed_total", "")
+        if last[reclaimed] != first[reclaimed]:
+            g.fail(f"keepalive's abort of the idle one counted as reclaimed for a new client: "
+                   f"{reclaimed[0]} +{last[reclaimed] - first[reclaimed]}")
         print(f"vanish: {report}, reset after {sent} bytes; TCP_PCB {during} while held, back to {value} "
               f"(baseline {base}) {after:.0f} s later")
 
