@@ -576,7 +576,7 @@ def test_a_download_survives_a_link_outage(tmp_path):
 # about one run in four in CI on a second way a download ended under this
 # load (a connection whose ACKs stopped for 15 s with data in flight, reset
 # by the HTTP idle timeout). Such a connection now has a minute
-# (test_a_download_survives_a_link_outage), and 24 runs here since all
+# (test_a_download_survives_a_link_outage), and 23 runs here since all
 # passed, but why its ACKs stopped was not found.
 needs_load = pytest.mark.skipif(os.environ.get("LOAD_TESTS") != "1",
                                 reason="a load test (150 clients, 5 % loss): `make soak` runs it (LOAD_TESTS=1)")
