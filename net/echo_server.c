@@ -224,15 +224,16 @@ static void conn_close(struct echo_conn *c)
 static err_t on_poll(void *arg, struct tcp_pcb *pcb)
 {
     struct echo_conn *c = arg;
+    uint64_t now = clock_now_ns();
     c->probed = pcb->keep_cnt_sent != 0;
-    if (tcp_service_owed(pcb) && clock_now_ns() - c->last_active > TCP_SERVICE_SEND_TIMEOUT_NS) {
+    if (tcp_service_owed(pcb) && now - c->last_active > TCP_SERVICE_SEND_TIMEOUT_NS) {
         stats.tcp_timeouts++;
         tcp_abort(pcb); /* on_err frees c */
         return ERR_ABRT;
     }
     if (c->peer_closed && !c->pending.head)
         conn_close(c);
-    else if (!c->pending.head && !c->unacked_count && clock_now_ns() - c->last_active >= REUSABLE_AFTER_NS)
+    else if (!c->pending.head && !c->unacked_count && now - c->last_active >= REUSABLE_AFTER_NS)
         tcp_service_set_reclaimable(c->pcb, &c->reusable, true);
     return ERR_OK;
 }

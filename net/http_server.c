@@ -554,7 +554,7 @@ static err_t on_sent(void *arg, struct tcp_pcb *pcb, u16_t len)
  * (lwIP's segments and pbufs, which others took first), not the client. */
 static bool waiting_for_memory(const struct http_conn *c)
 {
-    return c->header_len && response_unwritten(c) && !c->pcb->unsent && !c->pcb->unacked;
+    return c->header_len && response_unwritten(c) && !tcp_service_owed(c->pcb);
 }
 
 static err_t on_poll(void *arg, struct tcp_pcb *pcb)

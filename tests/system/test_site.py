@@ -514,6 +514,14 @@ def test_large_file_under_loss_and_close_is_byte_exact(tmp_path, site):
             g.kill()
 
 
+def one_file_site(tmp_path, size, seed):
+    """A site of one file, /f.bin, of `size` random bytes: the bytes, and the archive's path."""
+    body = random.Random(seed).randbytes(size)
+    archive = tmp_path / "site.cpio"
+    archive.write_bytes(newc_entry("f.bin", body) + newc_entry("TRAILER!!!"))
+    return body, archive
+
+
 # Every frame either way dropped at the tap: the link has gone quiet.
 LINK_DOWN = """
 table netdev outage {
@@ -533,9 +541,7 @@ def test_a_download_survives_a_link_outage(tmp_path):
     after the client's last segment) each reset it. Now keepalive judges only
     connections with nothing in flight (scripts/lwip-tcp-keepalive-idle.patch)
     and a client owing acknowledgements has a minute, nginx's send_timeout."""
-    body = random.Random(6).randbytes(1_000_000)
-    archive = tmp_path / "site.cpio"
-    archive.write_bytes(newc_entry("f.bin", body) + newc_entry("TRAILER!!!"))
+    body, archive = one_file_site(tmp_path, 1_000_000, seed=6)
     with PrivateNetwork() as net:
         g = start_guest(tmp_path, net, machine="microvm", boot="pvh", memory=32, initrd=archive, snaplen=160)
         try:
@@ -562,7 +568,7 @@ def test_a_download_survives_a_link_outage(tmp_path):
             except OSError as e:
                 why = f"the connection failed: {e}"
             c.close()
-            head, _, received = got.partition(b"\r\n\r\n")
+            received = got.partition(b"\r\n\r\n")[2]
             expect(g, received == body, f"{why} with {len(received)} of {len(body)} body bytes "
                                         f"({'byte-exact' if body.startswith(received) else 'differing'})")
             s = stats(g, net)
@@ -594,9 +600,7 @@ def test_many_downloads_under_loss_in_little_memory(tmp_path):
     idle timeout spares a response waiting for memory others hold. Before,
     connections stalled until that timeout reset about 80 of them."""
     from test_offload import add_loss
-    body = random.Random(5).randbytes(3_000_000)
-    archive = tmp_path / "site.cpio"
-    archive.write_bytes(newc_entry("f.bin", body) + newc_entry("TRAILER!!!"))
+    body, archive = one_file_site(tmp_path, 3_000_000, seed=5)
     want = hashlib.md5(body).hexdigest()
     with PrivateNetwork() as net:
         g = start_guest(tmp_path, net, machine="microvm", boot="pvh", memory=12, initrd=archive)
