@@ -309,8 +309,9 @@ class TestHostileTraffic:
                 f"http://{GUEST_ADDR}/hello")
         during, after = [], []
         with BackgroundEcho(g, net, seed=12) as echo:
-            floods = [subprocess.Popen([*net.prefix, "timeout", "-s", "INT", str(FLOOD_SECONDS), "hping3", "-q", "-S",
-                                        "-p", "80", "-i", "u10", "--rand-source", GUEST_ADDR],
+            # -k: hping3 once printed its statistics on SIGINT and then hung (a CI run): killed 5 s on.
+            floods = [subprocess.Popen([*net.prefix, "timeout", "-k", "5", "-s", "INT", str(FLOOD_SECONDS), "hping3",
+                                        "-q", "-S", "-p", "80", "-i", "u10", "--rand-source", GUEST_ADDR],
                                        stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
                       for _ in range(FLOOD_PROCESSES)]
             try:
