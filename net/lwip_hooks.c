@@ -1,5 +1,6 @@
 #include "net/lwip_hooks.h"
 
+#include "arch/x86_64/timer.h"
 #include "lib/log.h"
 #include "lib/string.h"
 #include "lwip/ip6.h"
@@ -10,6 +11,7 @@
 #include "lwip/tcp.h"
 #include "net/dhcp_options.h"
 #include "net/nic_netif.h"
+#include "net/tcp_isn.h"
 #include "net/tcp_listen_cookies.h"
 #include "net/tcp_options.h"
 #include "net/tcp_reinject.h"
@@ -56,6 +58,25 @@ static void read_options(const struct tcp_hdr *hdr, u16_t optlen, u16_t opt1len,
     tcp_options_parse(opt, opt2 ? optlen : opt1len, out);
 }
 
+static uint8_t isn_key[SIPHASH_KEY_BYTES];
+static bool isn_key_made;
+/* Set while a SYN that reopens a TIME_WAIT 4-tuple is handed back to
+ * tcp_input, which makes the new connection (and its ISN) within that call. */
+static bool reopening;
+static uint32_t reopened_snd_nxt;
+
+u32_t net_tcp_isn(const ip_addr_t *local_ip, u16_t local_port, const ip_addr_t *remote_ip, u16_t remote_port)
+{
+    if (!isn_key_made) { /* at the first connection, from the clock of that moment */
+        tcp_flow_key_make(isn_key);
+        isn_key_made = true;
+    }
+    struct tcp_flow flow;
+    tcp_flow_of(&flow, local_ip, local_port, remote_ip, remote_port);
+    uint32_t isn = tcp_isn_make(isn_key, &flow, clock_now_ns());
+    return reopening ? tcp_isn_after(isn, reopened_snd_nxt) : isn;
+}
+
 /* A SYN for a 4-tuple in TIME_WAIT (net/tcp_timewait_reuse.h): when it may
  * open a new connection, end the old one and give the SYN back to tcp_input,
  * which now finds only the listener. Otherwise lwIP's tcp_timewait_input
@@ -86,9 +107,12 @@ static err_t timewait_input(struct tcp_pcb *pcb, struct tcp_hdr *hdr, u16_t optl
 #endif
     if (!tcp_timewait_reuse_allowed(&old, &syn) || !tcp_reinject_possible(hdr, optlen, opt2, p))
         return HOOK_CONTINUE;
+    reopened_snd_nxt = pcb->snd_nxt;
     tcp_abort(pcb); /* in TIME_WAIT: unlinked and freed, nothing sent */
     hook_stats.timewait_reused++;
+    reopening = true;
     tcp_reinject(hdr, optlen, p);
+    reopening = false;
     return HOOK_CONSUMED;
 }
 

@@ -23,10 +23,17 @@ void net_memp_pool_memory(const struct memp_desc *desc, u8_t **base, u16_t *num)
  * host order, `p` holding only the data); anything but ERR_OK drops it.
  * By the pcb's state:
  *   LISTEN             SYN cookies past the half-open limit (net/tcp_listen_cookies.h)
- *   TIME_WAIT          a new SYN may reopen the 4-tuple, an RST at rcv_nxt end it (net/tcp_timewait_reuse.h)
+ *   TIME_WAIT          a new SYN may reopen the 4-tuple, an RST at rcv_nxt end it (net/tcp_timewait_reuse.h);
+ *                      the new connection's ISN lies beyond the old one's (net/tcp_isn.h)
  *   SYN_RCVD..FIN_WAIT_2  segments tcp_receive cannot trim are dropped (net/tcp_seq_guard.h) */
 err_t net_tcp_inpacket_hook(struct tcp_pcb *pcb, struct tcp_hdr *hdr, u16_t optlen, u16_t opt1len, u8_t *opt2,
                             struct pbuf *p);
+
+/* LWIP_HOOK_TCP_ISN: the initial sequence number of a new connection
+ * (net/tcp_isn.h), ports in host order. */
+struct ip_addr;
+u32_t net_tcp_isn(const struct ip_addr *local_ip, u16_t local_port, const struct ip_addr *remote_ip,
+                  u16_t remote_port);
 
 /* LWIP_HOOK_DHCP_APPEND_OPTIONS: asks for the interface MTU (option 26) in
  * the parameter request list of a DISCOVER or REQUEST lwIP is writing. */

@@ -127,6 +127,8 @@
  * reuse, and segments tcp_receive would assert on (net/tcp_seq_guard.h). */
 #define LWIP_HOOK_FILENAME "net/lwip_hooks.h"
 #define LWIP_HOOK_TCP_INPACKET_PCB net_tcp_inpacket_hook
+/* RFC 6528 initial sequence numbers (net/tcp_isn.h), not lwIP's counter. */
+#define LWIP_HOOK_TCP_ISN net_tcp_isn
 /* Each pool's memory and count, at lwip_init (net/lwip_pools.h; the hook
  * comes from scripts/lwip-pool-memory.patch). */
 #define LWIP_HOOK_MEMP_POOL_MEMORY(desc, base, num) net_memp_pool_memory(desc, base, num)

@@ -29,26 +29,18 @@ static uint8_t *put_be(uint8_t *p, uint32_t v, unsigned bytes)
     return p;
 }
 
-static uint32_t cookie_hash(const uint8_t key[SIPHASH_KEY_BYTES], const struct syn_cookie_flow *f,
+static uint32_t cookie_hash(const uint8_t key[SIPHASH_KEY_BYTES], const struct tcp_flow *f,
                             uint32_t client_isn, uint32_t tick, unsigned mss_index)
 {
-    /* A fixed layout, so equal inputs hash equally whatever the struct's padding. */
-    uint8_t in[1 + 16 + 16 + 2 + 2 + 4 + 4 + 1];
-    uint8_t *p = in;
-    *p++ = f->ipv6;
-    for (int i = 0; i < 16; i++)
-        *p++ = f->remote[i];
-    for (int i = 0; i < 16; i++)
-        *p++ = f->local[i];
-    p = put_be(p, f->remote_port, 2);
-    p = put_be(p, f->local_port, 2);
+    uint8_t in[TCP_FLOW_BYTES + 4 + 4 + 1];
+    uint8_t *p = tcp_flow_put(in, f);
     p = put_be(p, client_isn, 4);
     p = put_be(p, tick, 4);
     *p = (uint8_t)mss_index;
     return (uint32_t)siphash24(key, in, sizeof(in)) & HASH_MASK;
 }
 
-uint32_t syn_cookie_make(const uint8_t key[SIPHASH_KEY_BYTES], const struct syn_cookie_flow *flow,
+uint32_t syn_cookie_make(const uint8_t key[SIPHASH_KEY_BYTES], const struct tcp_flow *flow,
                          uint32_t client_isn, uint32_t tick, unsigned mss_index)
 {
     mss_index &= MSS_MASK;
@@ -56,7 +48,7 @@ uint32_t syn_cookie_make(const uint8_t key[SIPHASH_KEY_BYTES], const struct syn_
            cookie_hash(key, flow, client_isn, tick, mss_index);
 }
 
-bool syn_cookie_check(const uint8_t key[SIPHASH_KEY_BYTES], const struct syn_cookie_flow *flow,
+bool syn_cookie_check(const uint8_t key[SIPHASH_KEY_BYTES], const struct tcp_flow *flow,
                       uint32_t client_isn, uint32_t cookie, uint32_t now, unsigned *mss_index)
 {
     /* The tick it was made at: the latest one not after `now` with its low 5 bits. */

@@ -24,18 +24,11 @@
 #include <stdint.h>
 
 #include "lib/siphash.h"
+#include "net/tcp_flow.h"
 
 #define SYN_COOKIE_PERIOD_MS 64000u /* RFC 4987 3.6: t advances every 64 s */
 #define SYN_COOKIE_MAX_AGE 1u       /* a cookie of the previous tick is still good */
 #define SYN_COOKIE_MSS_COUNT 8u     /* 3 bits */
-
-/* One connection as the server sees it. IPv4 addresses fill the first 4
- * bytes of the 16 and leave the rest zero; `ipv6` tells the two apart. */
-struct syn_cookie_flow {
-    bool ipv6;
-    uint8_t remote[16], local[16];
-    uint16_t remote_port, local_port;
-};
 
 /* The tick a time in milliseconds falls into (lwIP's sys_now wraps every 49.7
  * days; the tick wraps with it, and only its difference matters). */
@@ -46,12 +39,12 @@ static inline uint32_t syn_cookie_tick(uint32_t now_ms) { return now_ms / SYN_CO
 unsigned syn_cookie_mss_index(uint16_t mss);
 uint16_t syn_cookie_mss(unsigned index);
 
-uint32_t syn_cookie_make(const uint8_t key[SIPHASH_KEY_BYTES], const struct syn_cookie_flow *flow,
+uint32_t syn_cookie_make(const uint8_t key[SIPHASH_KEY_BYTES], const struct tcp_flow *flow,
                          uint32_t client_isn, uint32_t tick, unsigned mss_index);
 
 /* True if `cookie` is one syn_cookie_make gave this flow and client ISN at
  * tick `now` or SYN_COOKIE_MAX_AGE ticks before; then *mss_index is set. */
-bool syn_cookie_check(const uint8_t key[SIPHASH_KEY_BYTES], const struct syn_cookie_flow *flow,
+bool syn_cookie_check(const uint8_t key[SIPHASH_KEY_BYTES], const struct tcp_flow *flow,
                       uint32_t client_isn, uint32_t cookie, uint32_t now, unsigned *mss_index);
 
 #endif

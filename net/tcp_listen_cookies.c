@@ -1,7 +1,5 @@
 #include "net/tcp_listen_cookies.h"
 
-#include "arch/x86_64/timer.h"
-#include "lib/string.h"
 #include "lwip/def.h"
 #include "lwip/inet_chksum.h"
 #include "lwip/ip.h"
@@ -27,32 +25,9 @@ static uint8_t cookie_key[SIPHASH_KEY_BYTES];
 static bool cookies_out;    /* a cookie was ever sent ... */
 static uint32_t last_tick;  /* ... and the last one at this tick */
 
-/* Made at the first cookie, from net_random32 (seeded at boot from RDRAND
- * when the CPU has it, and the TSC) and the clock's nanoseconds at that
- * moment, which an attacker who watched the stack's other random numbers
- * still does not know. */
-static void make_key(void)
+static void flow_of_segment(const struct tcp_hdr *hdr, struct tcp_flow *f)
 {
-    for (unsigned i = 0; i < sizeof(cookie_key); i += 4) {
-        uint32_t r = LWIP_RAND() ^ (uint32_t)clock_now_ns();
-        memcpy(cookie_key + i, &r, 4);
-    }
-}
-
-static void flow_of_segment(const struct tcp_hdr *hdr, struct syn_cookie_flow *f)
-{
-    *f = (struct syn_cookie_flow){ .remote_port = hdr->src, .local_port = hdr->dest };
-    const ip_addr_t *remote = ip_current_src_addr(), *local = ip_current_dest_addr();
-#if LWIP_IPV6
-    if (IP_IS_V6(remote)) {
-        f->ipv6 = true;
-        memcpy(f->remote, ip_2_ip6(remote)->addr, 16);
-        memcpy(f->local, ip_2_ip6(local)->addr, 16);
-        return;
-    }
-#endif
-    memcpy(f->remote, &ip_2_ip4(remote)->addr, 4);
-    memcpy(f->local, &ip_2_ip4(local)->addr, 4);
+    tcp_flow_of(f, ip_current_dest_addr(), hdr->dest, ip_current_src_addr(), hdr->src);
 }
 
 /* A SYN-ACK for `syn` with sequence number `cookie`, built the way lwIP's
@@ -98,9 +73,9 @@ static void send_cookie_synack(const struct tcp_hdr *syn, uint32_t cookie)
 static enum tcp_listen_cookie_verdict answer_syn(const struct tcp_hdr *hdr, const struct tcp_syn_options *syn)
 {
     if (!cookies_out)
-        make_key();
+        tcp_flow_key_make(cookie_key); /* at the first cookie, from the clock of that moment */
     u16_t peer_mss = syn->has_mss ? syn->mss : IP_IS_V6(ip_current_src_addr()) ? DEFAULT_MSS_IPV6 : DEFAULT_MSS_IPV4;
-    struct syn_cookie_flow flow;
+    struct tcp_flow flow;
     flow_of_segment(hdr, &flow);
     uint32_t tick = syn_cookie_tick(sys_now());
     send_cookie_synack(hdr, syn_cookie_make(cookie_key, &flow, hdr->seqno, tick, syn_cookie_mss_index(peer_mss)));
@@ -145,7 +120,7 @@ static enum tcp_listen_cookie_verdict answer_ack(struct tcp_pcb_listen *lpcb, st
     uint32_t now = syn_cookie_tick(sys_now());
     if (!cookies_out || now - last_tick > SYN_COOKIE_MAX_AGE)
         return TCP_COOKIE_PASS; /* none could be good: lwIP resets it, as without cookies */
-    struct syn_cookie_flow flow;
+    struct tcp_flow flow;
     flow_of_segment(hdr, &flow);
     uint32_t cookie = hdr->ackno - 1;
     unsigned mss_index;

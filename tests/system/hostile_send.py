@@ -448,6 +448,82 @@ def timewait_lower_isn():
     return {"connected": True, "guest_fin": True, "first_syn": first, "syn_after_rst": second}
 
 
+def isn_spread():
+    """SYNs to the HTTP port from 16 consecutive ports of one phantom, 50 ms
+    apart, then a second SYN from the first port a second after its first:
+    the ISNs of the SYN-ACKs (each handshake reset after its SYN-ACK), and
+    the seconds between the two SYNs of the first port."""
+    addr, base = "10.0.2.210", rnd.randrange(30000, 60000)
+    sock = conf.L2socket(iface=IFACE)
+    s = sniffer(f"ether src {GUEST_MAC} and tcp and dst host {addr} and src port 80")
+    sock.send(Ether(dst="ff:ff:ff:ff:ff:ff", src=HOST_MAC) / ARP(op=1, hwsrc=HOST_MAC, psrc=addr, pdst=GUEST))
+    time.sleep(0.2)
+
+    def syn(port, seq):
+        sock.send(eth() / IP(src=addr, dst=GUEST) / TCP(sport=port, dport=80, flags="S", seq=seq, window=65535))
+
+    def synack_of(port, after):
+        deadline = time.monotonic() + 3.0
+        while time.monotonic() < deadline:
+            for p in list(s.frames)[after:]:
+                t = p[TCP]
+                if t.dport == port and t.flags.S and t.flags.A:
+                    sock.send(eth() / IP(src=addr, dst=GUEST) / TCP(sport=port, dport=80, flags="R", seq=t.ack))
+                    return t.seq
+            time.sleep(0.02)
+        return None
+
+    isns = []
+    first_at = time.monotonic()
+    for i in range(16):
+        syn(base + i, 1000 + i)
+        isns.append(synack_of(base + i, 0))
+        time.sleep(0.05)
+    time.sleep(max(0.0, first_at + 1.0 - time.monotonic()))
+    again_at, seen = time.monotonic(), len(s.frames)
+    syn(base, 50000000)
+    again = synack_of(base, seen)
+    stop(s, settle=0.2)
+    sock.close()
+    return {"isns": isns, "again": again, "seconds": again_at - first_at}
+
+
+def isn_reopened():
+    """A client reads /stats (about 26 KB) with Connection: close and, as soon
+    as its socket is gone, connects again from the same port, so the guest,
+    holding the 4-tuple in TIME_WAIT, reopens it (net/tcp_timewait_reuse.h).
+    What the guest's FIN and SYN-ACKs said, and the two responses' starts."""
+    import socket
+    port = rnd.randrange(30000, 60000)
+    s = sniffer(f"ether src {GUEST_MAC} and tcp and src port 80 and dst port {port}")
+    starts = []
+    for _ in range(2):
+        deadline = time.monotonic() + 5.0
+        while True:
+            c = socket.socket()
+            c.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            c.settimeout(10)
+            try:
+                c.bind((HOST, port))
+                c.connect((GUEST, 80))
+                break
+            except OSError:  # the old socket waits for the guest's ACK of its FIN
+                c.close()
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.005)
+        c.sendall(b"GET /stats HTTP/1.1\r\nHost: guest\r\nConnection: close\r\n\r\n")
+        data = b""
+        while chunk := c.recv(65536):
+            data += chunk
+        c.close()
+        starts.append(data[:12].decode(errors="replace"))
+    frames = [p[TCP] for p in stop(s, settle=0.5)]
+    synacks = [t.seq for t in frames if t.flags.S and t.flags.A]
+    fins = [(t.seq + len(t.payload) + 1) & 0xFFFFFFFF for t in frames if t.flags.F]
+    return {"responses": starts, "synacks": synacks, "first_end": fins[0] if fins else None}
+
+
 def vanish():
     """Two echo clients that disappear: one mid-transfer (sends 16 KiB, then
     never acknowledges the echo), one idle (sends a few bytes and
@@ -573,7 +649,7 @@ def rst_at(sport, dport, count):
 
 CLASSES = {f.__name__.replace("_", "-"): f for f in
            (truncated, checksums, lengths, options, fragments, tcp_flags, rst_storm, insane_offset, zero_window, tiny_pipeline,
-            timewait_lower_isn,
+            timewait_lower_isn, isn_spread, isn_reopened,
             arp_flood,
             jumbo, smuggle, udp_closed, vanish, packet_too_big)}
 

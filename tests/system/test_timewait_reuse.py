@@ -120,3 +120,58 @@ def test_nat_client_with_a_lower_isn(gn):
         g.fail(f"a SYN below the TIME_WAIT connection's end was answered with {report['first_syn']}, not an ACK")
     if report["syn_after_rst"] != "syn-ack" or after[key] - before[key] != 1:
         g.fail(f"after the client's RST its SYN got {report['syn_after_rst']}, {key[0]} +{after[key] - before[key]}")
+
+
+def seq_after(a, b):
+    """a - b in sequence space, as a signed number."""
+    d = (a - b) & 0xFFFFFFFF
+    return d - (1 << 32) if d >= 1 << 31 else d
+
+
+@needs_root
+def test_isns_follow_a_clock_and_are_not_predictable(gn):
+    """RFC 9293 3.4.1 (MUST-8) and RFC 6528: an ISN is a 4 us clock plus a
+    keyed hash of the 4-tuple (net/tcp_isn.h). The SYN-ACKs to 16 ports in a
+    row must not tell each other's ISNs: lwIP's own counter stepped by its
+    tick count, a few hundred. One port's ISN a second later has moved on
+    by the clock's 250,000 a second (244,140 of 4096 ns ticks)."""
+    from test_hostile import send_class
+    g, net = gn
+    report = send_class(g, net, "isn-spread", 5)
+    isns, again = report["isns"], report["again"]
+    print(f"ISNs: {[hex(i) if i is not None else None for i in isns]}; again {again}, {report['seconds']:.3f} s on")
+    if None in isns or again is None:
+        g.fail(f"SYN-ACKs missing: {report}")
+    near = [(i, seq_after(isns[i], isns[i - 1])) for i in range(1, len(isns))
+            if abs(seq_after(isns[i], isns[i - 1])) < 1 << 24]
+    if len(near) > 2:
+        g.fail(f"{len(near)} of {len(isns) - 1} ISNs within 2^24 of the one before (predictable): {near}")
+    moved = seq_after(again, isns[0])
+    expect = report["seconds"] * 1e9 / 4096
+    if not 0.7 * expect <= moved <= 1.5 * expect + 25000:
+        g.fail(f"the same 4-tuple's ISN moved {moved} in {report['seconds']:.3f} s; a 4 us clock gives {expect:.0f}")
+
+
+@needs_root
+def test_a_reopened_connection_starts_beyond_the_old_one(gn):
+    """A client that reads a 26 KB page and at once connects again from the
+    same port: the guest reopens the TIME_WAIT 4-tuple, and the new
+    connection's ISN must lie beyond everything the old one sent, or the
+    old connection's delayed segments could land in the new one's window
+    (RFC 9293 3.4.1; net/tcp_isn.h). The clock alone moves about 250 bytes
+    a millisecond; the ISN is taken past the old snd_nxt, as Linux does."""
+    from test_hostile import send_class
+    g, net = gn
+    before = stats(g, net)
+    report = send_class(g, net, "isn-reopened", 6)
+    after = stats(g, net)
+    print(f"reopened: {report}, {REUSED[0]} +{after[REUSED] - before[REUSED]}")
+    if report["responses"] != ["HTTP/1.1 200"] * 2:
+        g.fail(f"responses {report['responses']}")
+    if len(report["synacks"]) != 2 or report["first_end"] is None:
+        g.fail(f"expected two SYN-ACKs and the first connection's FIN: {report}")
+    if after[REUSED] - before[REUSED] < 1:
+        g.fail(f"the second SYN did not reopen the TIME_WAIT connection: {report}")
+    beyond = seq_after(report["synacks"][1], report["first_end"])
+    if beyond <= 0:
+        g.fail(f"the reopened connection's ISN is {-beyond} before the old connection's end: {report}")

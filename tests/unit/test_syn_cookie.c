@@ -8,14 +8,14 @@
 
 static const uint8_t key[SIPHASH_KEY_BYTES] = { 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16 };
 
-static struct syn_cookie_flow flow4(void)
+static struct tcp_flow flow4(void)
 {
-    struct syn_cookie_flow f = { .remote = { 10, 0, 2, 2 }, .local = { 10, 0, 2, 15 },
-                                 .remote_port = 40000, .local_port = 80 };
+    struct tcp_flow f = { .remote = { 10, 0, 2, 2 }, .local = { 10, 0, 2, 15 }, .remote_port = 40000,
+                          .local_port = 80 };
     return f;
 }
 
-static bool good(const struct syn_cookie_flow *f, uint32_t isn, uint32_t cookie, uint32_t now)
+static bool good(const struct tcp_flow *f, uint32_t isn, uint32_t cookie, uint32_t now)
 {
     unsigned mss;
     return syn_cookie_check(key, f, isn, cookie, now, &mss);
@@ -23,7 +23,7 @@ static bool good(const struct syn_cookie_flow *f, uint32_t isn, uint32_t cookie,
 
 TEST(syn_cookie_round_trip_and_fields)
 {
-    struct syn_cookie_flow f = flow4();
+    struct tcp_flow f = flow4();
     uint32_t cookie = syn_cookie_make(key, &f, 0x12345678u, 1000, 7);
     unsigned mss = 99;
     CHECK(syn_cookie_check(key, &f, 0x12345678u, cookie, 1000, &mss));
@@ -39,7 +39,7 @@ TEST(syn_cookie_round_trip_and_fields)
 
 TEST(syn_cookie_age)
 {
-    struct syn_cookie_flow f = flow4();
+    struct tcp_flow f = flow4();
     uint32_t cookie = syn_cookie_make(key, &f, 77, 1000, 3);
     CHECK(good(&f, 77, cookie, 1000));
     CHECK(good(&f, 77, cookie, 1001));   /* one tick later */
@@ -57,9 +57,9 @@ TEST(syn_cookie_age)
 
 TEST(syn_cookie_bound_to_the_connection)
 {
-    struct syn_cookie_flow f = flow4();
+    struct tcp_flow f = flow4();
     uint32_t cookie = syn_cookie_make(key, &f, 77, 1000, 3);
-    struct syn_cookie_flow g = f;
+    struct tcp_flow g = f;
     g.remote[3] = 3;
     CHECK(!good(&g, 77, cookie, 1000));
     g = f;
@@ -82,7 +82,7 @@ TEST(syn_cookie_bound_to_the_connection)
 
 TEST(syn_cookie_every_flipped_bit_fails)
 {
-    struct syn_cookie_flow f = flow4();
+    struct tcp_flow f = flow4();
     uint32_t cookie = syn_cookie_make(key, &f, 77, 1000, 3);
     unsigned accepted = 0;
     for (unsigned bit = 0; bit < 32; bit++)
