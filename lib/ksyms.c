@@ -20,5 +20,9 @@ const char *ksym_find(const struct ksym_table *table, uint64_t offset, uint64_t 
         return NULL;
     *within = offset - s->offset;
     *size = s->size;
-    return table->names + s->name;
+    const char *name = table->names;
+    for (uint32_t i = 0; i < lo - 1; i++)
+        while (*name++)
+            ;
+    return name;
 }

@@ -9,17 +9,19 @@
 
 #include <stdint.h>
 
-/* 8 bytes an entry (about 900 of them): scripts/gen-ksyms refuses a function
- * of 64 KiB or more, or a name blob that large. */
-struct ksym {
+/* 6 bytes an entry (about 900 of them): scripts/gen-ksyms refuses a function
+ * of 64 KiB or more. */
+struct __attribute__((packed)) ksym {
     uint32_t offset; /* from ImageBase */
     uint16_t size;
-    uint16_t name;   /* index into the name blob */
 };
 
 struct ksym_table {
     const struct ksym *syms; /* sorted by offset */
     uint32_t count;
+    /* One NUL-terminated name per entry, in the entries' order: a lookup
+     * walks to its name (only backtraces look up), so no entry spends
+     * bytes on where its name starts. */
     const char *names;
 };
 

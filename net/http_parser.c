@@ -172,6 +172,12 @@ static enum http_parse_status parse_request_line(const char *line, size_t n, str
     size_t start, plen = path_span(line + t, i - t, &start);
     if (!start && plen == 0)
         return HTTP_PARSE_BAD_REQUEST; /* "?q": no form of target (RFC 9112, 3.2) */
+    size_t q = t + start + plen;
+    if (q < i) { /* path_span stopped at the '?' */
+        req->query.value = line + q + 1;
+        req->query.len = i - q - 1;
+        req->query.present = true;
+    }
     if (plen == 0) {
         req->path[0] = '/'; /* "http://host" and "http://host?q": the root */
         plen = 1;

@@ -40,6 +40,7 @@ struct http_request {
      * "/" when it has none, 3.2.2). The query is dropped: every page and
      * file is found by its path alone, as nginx matches locations. */
     char path[HTTP_MAX_PATH];
+    struct http_field query; /* what follows the path's '?', as sent: for redirects, which keep it */
     int version_minor;       /* 0, or 1 for HTTP/1.1 and any later 1.x */
     bool keep_alive;         /* after the Connection header and the version's default */
     bool has_body;           /* Content-Length > 0 or chunked: this server reads no bodies */

@@ -338,8 +338,9 @@ static bool needs_no_escape(unsigned char c)
            (c && strchr("-._~!$&'()*+,;=:@/", c) != NULL);
 }
 
-/* 301 to "/path/": the canonical path, percent-encoded again. */
-static void redirect_to_dir(struct http_static_reply *r, const char *path, size_t len)
+/* 301 to "/path/": the canonical path, percent-encoded again, and the
+ * query as it came, if any (nginx keeps it too: a page's script may read it). */
+static void redirect_to_dir(struct http_static_reply *r, const char *path, size_t len, const struct http_field *query)
 {
     static const char hex[] = "0123456789ABCDEF";
     char location[HTTP_STATIC_LOCATION_MAX];
@@ -355,7 +356,9 @@ static void redirect_to_dir(struct http_static_reply *r, const char *path, size_
             location[n++] = hex[c & 15];
         }
     }
-    if (n + 2 >= sizeof(location) || !add_header(r, "Location: %.*s/\r\n", (int)n, location)) {
+    if (n + 2 + query->len >= sizeof(location) ||
+        !add_header(r, "Location: %.*s/%s%.*s\r\n", (int)n, location, query->len ? "?" : "", (int)query->len,
+                    query->value)) {
         r->headers_len = 0;
         fixed(r, 414, too_long_text, sizeof(too_long_text) - 1);
         return;
@@ -451,7 +454,7 @@ bool http_static_answer(const struct http_request *req, uint64_t now, struct htt
     } else if ((f = site_find(path, len)) == NULL || f->is_dir) {
         if (!site_is_dir(path, len))
             return false;
-        redirect_to_dir(r, path, len);
+        redirect_to_dir(r, path, len, &req->query);
         return true;
     }
     if (!f || f->is_dir)

@@ -26,13 +26,12 @@ def gen(listing, base):
 
 
 def entries(asm):
-    """[(offset, size, name)] from the .long/.short pairs and the name blob."""
+    """[(offset, size, name)] from the .long/.short pairs and the names, one each in order."""
     count = int(re.search(r"ksym_entry_count:\n\s+\.long (\d+)", asm).group(1))
-    pairs = re.findall(r"\.long (0x[0-9a-f]+)\n\s+\.short (0x[0-9a-f]+), (\d+)", asm)
+    pairs = re.findall(r"\.long (0x[0-9a-f]+)\n\s+\.short (0x[0-9a-f]+)\n", asm)
     names = re.findall(r'\.asciz "([^"]*)"', asm)
-    blob = "".join(n + "\0" for n in names)
-    out = [(int(o, 16), int(s, 16), blob[int(i):].split("\0")[0]) for o, s, i in pairs]
-    assert len(out) == count
+    assert len(pairs) == len(names) == count
+    out = [(int(o, 16), int(s, 16), n) for (o, s), n in zip(pairs, names)]
     return out
 
 

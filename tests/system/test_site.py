@@ -155,6 +155,8 @@ def header_rules(g, net, files):
 
     r = curl_i(g, net, URL + "/docs")
     expect(g, r.status == 301 and r.header("location") == "/docs/", f"/docs: {r}")
+    r = curl_i(g, net, URL + "/docs?lang=en&v=%202")  # the query goes along, as nginx keeps it
+    expect(g, r.status == 301 and r.header("location") == "/docs/?lang=en&v=%202", f"/docs?lang=en&v=%202: {r}")
     r = curl_i(g, net, URL + "/docs/")
     expect(g, r.status == 200 and r.body == files["docs/index.html"], f"/docs/: {r}")
     r = curl_i(g, net, URL + "/%C3%BCn%C3%AFc%C3%B6d%C3%A9/%E6%97%A5%E6%9C%AC")

@@ -91,24 +91,30 @@ TEST(http_target_paths)
     struct http_request r;
     size_t n;
     const struct {
-        const char *line, *path;
+        const char *line, *path, *query; /* query NULL: none */
     } cases[] = {
-        { "GET /a.txt?v=2&x=%20 HTTP/1.1", "/a.txt" },
-        { "GET /?#x HTTP/1.1", "/" },
-        { "GET http://10.0.2.15/a.txt HTTP/1.1", "/a.txt" },
-        { "GET HTTP://host:8080/dir/?q=1 HTTP/1.1", "/dir/" },
-        { "GET https://h HTTP/1.1", "/" },
-        { "GET http://h?x=1 HTTP/1.1", "/" },
-        { "GET http://user@[fe80::1]:80/p HTTP/1.1", "/p" },
-        { "GET /http://x/y HTTP/1.1", "/http://x/y" },  /* origin-form that merely contains a URI */
-        { "GET ftp://h/a HTTP/1.1", "ftp://h/a" },      /* not ours: left as it is (404) */
-        { "OPTIONS * HTTP/1.1", "*" },
+        { "GET /a.txt?v=2&x=%20 HTTP/1.1", "/a.txt", "v=2&x=%20" },
+        { "GET /?#x HTTP/1.1", "/", "#x" },
+        { "GET /a? HTTP/1.1", "/a", "" },
+        { "GET http://10.0.2.15/a.txt HTTP/1.1", "/a.txt", NULL },
+        { "GET HTTP://host:8080/dir/?q=1 HTTP/1.1", "/dir/", "q=1" },
+        { "GET https://h HTTP/1.1", "/", NULL },
+        { "GET http://h?x=1 HTTP/1.1", "/", "x=1" },
+        { "GET http://user@[fe80::1]:80/p HTTP/1.1", "/p", NULL },
+        { "GET /http://x/y HTTP/1.1", "/http://x/y", NULL },  /* origin-form that merely contains a URI */
+        { "GET ftp://h/a HTTP/1.1", "ftp://h/a", NULL },      /* not ours: left as it is (404) */
+        { "OPTIONS * HTTP/1.1", "*", NULL },
     };
     for (unsigned i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         char text[256];
         snprintf(text, sizeof(text), "%s\r\nHost: x\r\n\r\n", cases[i].line);
         CHECK_EQ(parse(text, &r, &n), HTTP_PARSE_OK);
         CHECK_STR_EQ(r.path, cases[i].path);
+        CHECK_EQ(r.query.present, cases[i].query != NULL);
+        if (cases[i].query) {
+            CHECK_EQ(r.query.len, strlen(cases[i].query));
+            CHECK(memcmp(r.query.value, cases[i].query, r.query.len) == 0);
+        }
     }
 }
 

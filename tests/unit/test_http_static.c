@@ -124,9 +124,16 @@ TEST(static_targets)
     CHECK(ask("GET /docs/a%20b", ""));
     CHECK_EQ(reply.status, 301);
     CHECK(has_header("Location: /docs/a%20b/\r\n"));
-    CHECK(ask("GET /noindex?x=1", ""));
+    /* The query goes along, as it came (nginx keeps it: the page's script may read it). */
+    CHECK(ask("GET /noindex?x=1&y=%20", ""));
+    CHECK_EQ(reply.status, 301);
+    CHECK(has_header("Location: /noindex/?x=1&y=%20\r\n"));
+    CHECK(ask("GET /noindex?", ""));
     CHECK_EQ(reply.status, 301);
     CHECK(has_header("Location: /noindex/\r\n"));
+    CHECK(ask("GET http://x/docs?lang=en", ""));
+    CHECK_EQ(reply.status, 301);
+    CHECK(has_header("Location: /docs/?lang=en\r\n"));
 
     CHECK(!ask("GET /noindex/", ""));      /* a directory without index.html: 404, no listing */
     CHECK(!ask("GET /digits.txt/", ""));   /* a file is no directory */
@@ -308,6 +315,11 @@ TEST(static_redirect_locations)
     CHECK(ask("GET /sp%20ace/%C3%A9%3A%40%21", ""));
     CHECK_EQ(reply.status, 301);
     CHECK(has_header("Location: /sp%20ace/%C3%A9:@!/\r\n"));
+    /* With a query the Location would pass its limit: 414, as for a long path. */
+    snprintf(target, sizeof(target), "GET /%.*s?q=123456789", (int)dir_len, name);
+    CHECK(ask(target, ""));
+    CHECK_EQ(reply.status, 414);
+    CHECK(!has_header("Location"));
 }
 
 TEST(static_nothing_without_a_site)

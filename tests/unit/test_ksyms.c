@@ -9,16 +9,17 @@
 #include "lib/ksyms.h"
 #include "tests/unit/check.h"
 
+/* One name an entry, in order. */
 static const char names[] = "alpha\0beta\0gamma\0delta\0empty\0last";
-enum { ALPHA = 0, BETA = 6, GAMMA = 11, DELTA = 17, EMPTY = 23, LAST = 29 };
+static const unsigned name_at[] = { 0, 6, 11, 17, 23, 29 };
 
 static const struct ksym syms[] = {
-    { 0x1000, 0x20, ALPHA },     /* 0x1000..0x101f */
-    { 0x1020, 0x10, BETA },      /* 0x1020..0x102f, right after alpha */
-    { 0x1040, 0x30, GAMMA },     /* after a gap 0x1030..0x103f */
-    { 0x2000, 0x1, DELTA },      /* one byte */
-    { 0x3000, 0x0, EMPTY },      /* no bytes: never found */
-    { 0xfffffff0, 0x10, LAST },  /* up to the last 32-bit offset */
+    { 0x1000, 0x20 },     /* alpha: 0x1000..0x101f */
+    { 0x1020, 0x10 },     /* beta: 0x1020..0x102f, right after alpha */
+    { 0x1040, 0x30 },     /* gamma: after a gap 0x1030..0x103f */
+    { 0x2000, 0x1 },      /* delta: one byte */
+    { 0x3000, 0x0 },      /* empty: no bytes, never found */
+    { 0xfffffff0, 0x10 }, /* last: up to the last 32-bit offset */
 };
 static const struct ksym_table table = { syms, sizeof(syms) / sizeof(syms[0]), names };
 
@@ -86,13 +87,16 @@ TEST(ksyms_sweep_matches_linear_scan)
     unsigned long wrong = 0;
     for (uint64_t off = 0; off < 0x3100; off++) {
         const struct ksym *want = NULL;
+        const char *want_name = NULL;
         for (size_t i = 0; i < sizeof(syms) / sizeof(syms[0]); i++)
-            if (off >= syms[i].offset && off < (uint64_t)syms[i].offset + syms[i].size)
+            if (off >= syms[i].offset && off < (uint64_t)syms[i].offset + syms[i].size) {
                 want = &syms[i];
+                want_name = names + name_at[i];
+            }
         uint64_t within = 0, size = 0;
         const char *got = ksym_find(&table, off, &within, &size);
         if (want)
-            wrong += !got || got != names + want->name || within != off - want->offset || size != want->size;
+            wrong += got != want_name || within != off - want->offset || size != want->size;
         else
             wrong += got != NULL;
     }
@@ -107,7 +111,7 @@ TEST(ksyms_empty_and_single_tables)
     CHECK(ksym_find(&empty, 0x1000, &within, &size) == NULL);
     CHECK(ksym_find(&empty, UINT64_MAX, &within, &size) == NULL);
 
-    const struct ksym one_sym[] = { { 0x400, 0x100, 0 } };
+    const struct ksym one_sym[] = { { 0x400, 0x100 } };
     const struct ksym_table one = { one_sym, 1, "only" };
     check_find(__FILE__, __LINE__, &one, 0x3ff, NULL, 0, 0);
     check_find(__FILE__, __LINE__, &one, 0x400, "only", 0, 0x100);
@@ -115,7 +119,7 @@ TEST(ksyms_empty_and_single_tables)
     check_find(__FILE__, __LINE__, &one, 0x500, NULL, 0, 0);
 
     /* A symbol at offset 0 (the image base). */
-    const struct ksym zero_sym[] = { { 0, 0x10, 0 }, { 0x10, 0x10, 5 } };
+    const struct ksym zero_sym[] = { { 0, 0x10 }, { 0x10, 0x10 } };
     const struct ksym_table zero = { zero_sym, 2, "head\0next" };
     check_find(__FILE__, __LINE__, &zero, 0, "head", 0, 0x10);
     check_find(__FILE__, __LINE__, &zero, 0x10, "next", 0, 0x10);
