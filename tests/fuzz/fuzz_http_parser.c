@@ -24,10 +24,10 @@ static enum http_parse_status parse_copy(const uint8_t *buf, size_t len, struct 
     CHECK(s == HTTP_PARSE_OK || s == HTTP_PARSE_INCOMPLETE || s == HTTP_PARSE_BAD_REQUEST ||
           s == HTTP_PARSE_BAD_VERSION || s == HTTP_PARSE_URI_TOO_LONG || s == HTTP_PARSE_HEADERS_TOO_LARGE);
     if (s == HTTP_PARSE_OK) {
-        /* Kept header values lie inside the request's header block. */
-        const struct http_field *fields[] = { &req->accept_encoding, &req->if_match, &req->if_none_match,
-                                              &req->if_modified_since, &req->if_unmodified_since, &req->range,
-                                              &req->if_range };
+        /* The query and kept header values lie inside the request's header block. */
+        const struct http_field *fields[] = { &req->query, &req->accept_encoding, &req->if_match,
+                                              &req->if_none_match, &req->if_modified_since, &req->if_unmodified_since,
+                                              &req->range, &req->if_range };
         for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++) {
             struct http_field *f = (struct http_field *)fields[i];
             CHECK(!f->present || (f->value >= copy && f->value + f->len <= copy + *consumed));
