@@ -14,9 +14,15 @@
 #include "lwip/sys.h"
 #include "net/lwip_port.h"
 
+/* lwIP's millisecond clock starts 5 minutes short of its 32-bit wrap, as
+ * Linux's jiffies do (INITIAL_JIFFIES), so that a mistake at the wrap shows
+ * in any run longer than that (the soak, a user's first hour), not after
+ * 49.7 days up. */
+#define SYS_NOW_START (0u - 300000u)
+
 u32_t sys_now(void)
 {
-    return (u32_t)(clock_now_ns() / 1000000);
+    return (u32_t)(clock_now_ns() / 1000000) + SYS_NOW_START;
 }
 
 void net_platform_diag(const char *fmt, ...)

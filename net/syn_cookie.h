@@ -30,9 +30,10 @@
 #define SYN_COOKIE_MAX_AGE 1u       /* a cookie of the previous tick is still good */
 #define SYN_COOKIE_MSS_COUNT 8u     /* 3 bits */
 
-/* The tick a time in milliseconds falls into (lwIP's sys_now wraps every 49.7
- * days; the tick wraps with it, and only its difference matters). */
-static inline uint32_t syn_cookie_tick(uint32_t now_ms) { return now_ms / SYN_COOKIE_PERIOD_MS; }
+/* The tick a time in milliseconds falls into: of the kernel's 64-bit clock,
+ * not lwIP's sys_now, whose 32-bit wrap would make the tick jump back and
+ * refuse the cookies of the minute before it. */
+static inline uint32_t syn_cookie_tick(uint64_t now_ms) { return (uint32_t)(now_ms / SYN_COOKIE_PERIOD_MS); }
 
 /* The index of the largest table MSS not above `mss` (index 0, 536, when
  * `mss` is smaller still, or when the SYN gave no MSS: RFC 9293 3.7.1). */

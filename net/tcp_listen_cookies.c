@@ -1,5 +1,6 @@
 #include "net/tcp_listen_cookies.h"
 
+#include "arch/x86_64/timer.h"
 #include "lwip/def.h"
 #include "lwip/inet_chksum.h"
 #include "lwip/ip.h"
@@ -7,7 +8,6 @@
 #include "lwip/priv/tcp_priv.h"
 #include "lwip/prot/tcp.h"
 #include "lwip/stats.h"
-#include "lwip/sys.h"
 #include "lwip/tcp.h"
 #include "net/syn_cookie.h"
 #include "net/tcp_options.h"
@@ -77,7 +77,7 @@ static enum tcp_listen_cookie_verdict answer_syn(const struct tcp_hdr *hdr, cons
     u16_t peer_mss = syn->has_mss ? syn->mss : IP_IS_V6(ip_current_src_addr()) ? DEFAULT_MSS_IPV6 : DEFAULT_MSS_IPV4;
     struct tcp_flow flow;
     flow_of_segment(hdr, &flow);
-    uint32_t tick = syn_cookie_tick(sys_now());
+    uint32_t tick = syn_cookie_tick(clock_now_ns() / 1000000);
     send_cookie_synack(hdr, syn_cookie_make(cookie_key, &flow, hdr->seqno, tick, syn_cookie_mss_index(peer_mss)));
     cookies_out = true;
     last_tick = tick;
@@ -117,7 +117,7 @@ static struct tcp_pcb *pcb_from_cookie(struct tcp_pcb_listen *lpcb, const struct
 static enum tcp_listen_cookie_verdict answer_ack(struct tcp_pcb_listen *lpcb, struct tcp_hdr *hdr, u16_t optlen,
                                                  const u8_t *opt2, struct pbuf *p)
 {
-    uint32_t now = syn_cookie_tick(sys_now());
+    uint32_t now = syn_cookie_tick(clock_now_ns() / 1000000);
     if (!cookies_out || now - last_tick > SYN_COOKIE_MAX_AGE)
         return TCP_COOKIE_PASS; /* none could be good: lwIP resets it, as without cookies */
     struct tcp_flow flow;

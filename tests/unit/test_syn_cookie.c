@@ -50,9 +50,12 @@ TEST(syn_cookie_age)
     cookie = syn_cookie_make(key, &f, 77, 0xFFFFFFFFu, 3);
     CHECK(good(&f, 77, cookie, 0));
     CHECK(!good(&f, 77, cookie, 1));
-    /* The tick from lwIP's millisecond clock. */
+    /* The tick from the kernel's millisecond clock, past where a 32-bit count
+     * of milliseconds wraps (lwIP's sys_now, 49.7 days): still one more. */
     CHECK_EQ(syn_cookie_tick(SYN_COOKIE_PERIOD_MS - 1), 0u);
     CHECK_EQ(syn_cookie_tick(SYN_COOKIE_PERIOD_MS), 1u);
+    uint64_t wrap = (uint64_t)1 << 32;
+    CHECK_EQ(syn_cookie_tick(wrap + SYN_COOKIE_PERIOD_MS) - syn_cookie_tick(wrap - 1), 1u);
 }
 
 TEST(syn_cookie_bound_to_the_connection)
