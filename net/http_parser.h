@@ -37,7 +37,7 @@ struct http_request {
     enum http_method method;
     char method_text[HTTP_MAX_METHOD];
     /* The request-target's path (RFC 9112, 3.2.1; the absolute-form's path,
-     * "/" when it has none, 3.2.2). The query is dropped: every page and
+     * "/" when it has none, 3.2.2), without the query: every page and
      * file is found by its path alone, as nginx matches locations. */
     char path[HTTP_MAX_PATH];
     struct http_field query; /* what follows the path's '?', as sent: for redirects, which keep it */
