@@ -615,7 +615,11 @@ static void peer_input(struct peer *p, const uint8_t *f, uint32_t len)
     if (getenv("PEER_TRACE"))
         fprintf(stderr, "guest: flags %02x seq %u ack %u len %u wnd %u | peer una %u nxt %u rcv_nxt %u\n", flags,
                 seq - p->irs, ack - p->iss, plen, be16(t + 14), p->snd_una - p->iss, p->snd_nxt - p->iss, p->rcv_nxt - p->irs);
+    if (plen > p->r->largest_segment)
+        p->r->largest_segment = plen;
     uint32_t mss = p->cfg->mss ? p->cfg->mss : MSS;
+    if (mss < TCP_MIN_SND_MSS)
+        mss = TCP_MIN_SND_MSS; /* what the guest takes a smaller MSS for (scripts/lwip-tcp-mss-on-syn.patch) */
     if (plen > mss)
         fail(p, "a segment larger than the MSS on the wire", plen, mss);
     if (flags & 0x04) {

@@ -81,6 +81,7 @@ struct peer_result {
     char why[200];
     uint32_t echoed;            /* bytes that came back in order */
     unsigned guest_frames;      /* TCP frames from the guest on the wire */
+    uint32_t largest_segment;   /* the most data one of them carried */
     unsigned lost_to_peer, lost_to_guest;
     uint64_t fake_ms;           /* fake time it took */
     /* Data the guest sent again, and how much of that its retransmission
@@ -92,7 +93,8 @@ struct peer_result {
 };
 
 /* Connects, sends cfg->data, reads the echo back, closes; the echo must be
- * byte-exact and every guest segment at most the MSS on the wire. */
+ * byte-exact and every guest segment at most the MSS on the wire (or
+ * TCP_MIN_SND_MSS, when the peer announced less). */
 struct peer_result peer_echo(const struct peer_config *cfg, uint8_t *echo);
 
 #endif

@@ -106,6 +106,18 @@ TEST(stack_echo_with_heavy_loss_to_the_peer)
     free(data);
 }
 
+/* A peer announcing an MSS of 1 got a segment per byte (and held a pool
+ * segment per byte queued); the guest now sends it segments of
+ * TCP_MIN_SND_MSS, as Linux does (scripts/lwip-tcp-mss-on-syn.patch). */
+TEST(stack_a_tiny_mss_is_raised_to_the_minimum)
+{
+    uint8_t *data = pattern(4096, 13);
+    struct peer_config cfg = { .port = 40006, .data = data, .len = 4096, .mss = 1 };
+    struct peer_result r = echo(&cfg, false);
+    CHECK_EQ(r.largest_segment, TCP_MIN_SND_MSS);
+    free(data);
+}
+
 /* RFC 9293 3.7.1: the MSS option belongs in a SYN. A peer (or anyone with
  * the connection's addresses and ports) repeating one of 8960 on its data
  * made lwIP cut the guest's segments at 8960 on a 1500-byte link
