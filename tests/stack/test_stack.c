@@ -111,10 +111,18 @@ TEST(stack_echo_with_heavy_loss_to_the_peer)
  * TCP_MIN_SND_MSS, as Linux does (scripts/lwip-tcp-mss-on-syn.patch). */
 TEST(stack_a_tiny_mss_is_raised_to_the_minimum)
 {
-    uint8_t *data = pattern(4096, 13);
+    uint8_t *data = pattern(16384, 13);
     struct peer_config cfg = { .port = 40006, .data = data, .len = 4096, .mss = 1 };
     struct peer_result r = echo(&cfg, false);
     CHECK_EQ(r.largest_segment, TCP_MIN_SND_MSS);
+    /* Small MSSs a peer may really have echo too, cut at theirs. */
+    static const uint16_t small[] = { TCP_MIN_SND_MSS, 88, 120 };
+    for (unsigned i = 0; i < sizeof(small) / sizeof(small[0]); i++) {
+        struct peer_config c = { .port = (uint16_t)(40007 + i), .data = data, .len = 16384, .mss = small[i],
+                                 .loss_to_peer = 10, .loss_to_guest = 10, .seed = i + 5 };
+        r = echo(&c, false);
+        CHECK_EQ(r.largest_segment, small[i]);
+    }
     free(data);
 }
 
