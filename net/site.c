@@ -4,6 +4,7 @@
 #include "lib/cpio.h"
 #include "lib/kheap.h"
 #include "lib/log.h"
+#include "lib/printf.h"
 #include "lib/string.h"
 #include "net/media_types.h"
 
@@ -15,6 +16,7 @@
 static struct {
     struct site_file *files;    /* sorted by path */
     size_t count;
+    size_t dir_links;           /* entries that are links to directories (is_link stays set) */
     struct site_stats stats;
 } the_site;
 
@@ -163,12 +165,15 @@ static const char *link_target(const struct site_file *link, char *buf, size_t *
         start = end + 1;
     }
     if (n == 0)
-        return "a target that is a directory"; /* the root */
+        return "a target that is the site's root";
     *len = n - 1;
     return NULL;
 }
 
-/* The file a link leads to, or why none. */
+static const char dir_target[] = "a target that is a directory";
+
+/* The file a link leads to, or why none (dir_target: a directory, which
+ * lookups then go through). */
 static const char *follow_link(const struct site_file *link, const struct site_file **file)
 {
     char buf[SITE_LINK_PATH_MAX];
@@ -179,9 +184,9 @@ static const char *follow_link(const struct site_file *link, const struct site_f
             return why;
         const struct site_file *t = site_find(buf, len);
         if (!t)
-            return site_is_dir(buf, len) ? "a target that is a directory" : "a target not in the site";
+            return site_is_dir(buf, len) ? dir_target : "a target not in the site";
         if (t->is_dir)
-            return "a target that is a directory";
+            return dir_target;
         if (!t->is_link) {
             *file = t;
             return NULL;
@@ -191,16 +196,29 @@ static const char *follow_link(const struct site_file *link, const struct site_f
     return "too many links in a row";
 }
 
-/* Each link becomes a copy of the file it leads to (its own name, so its own
- * media type); the others leave the table. */
+/* Each link to a file becomes a copy of it (its own name, so its own media
+ * type); a link to a directory stays, for lookups to go through; the others
+ * leave the table. The links to directories are found first, in passes
+ * while one finds more, so that any link may lead through them. */
 static void resolve_links(void)
 {
     struct site_file *f = the_site.files;
+    const struct site_file *target;
+    bool found = true;
+    for (int pass = 0; found && pass < SITE_LINK_HOPS; pass++) {
+        found = false;
+        for (size_t i = 0; i < the_site.count; i++) {
+            if (f[i].is_link && !f[i].is_dir_link && follow_link(&f[i], &target) == dir_target) {
+                f[i].is_dir_link = true;
+                the_site.dir_links++; /* from now on lookups go through it */
+                found = true;
+            }
+        }
+    }
     bool named = false;
     for (size_t i = 0; i < the_site.count; i++) {
-        if (!f[i].is_link)
+        if (!f[i].is_link || f[i].is_dir_link)
             continue;
-        const struct site_file *target;
         const char *why = follow_link(&f[i], &target);
         if (why) {
             if (!named) /* the first one named; all counted */
@@ -215,7 +233,7 @@ static void resolve_links(void)
     }
     size_t kept = 0;
     for (size_t i = 0; i < the_site.count; i++) {
-        if (f[i].is_link)
+        if (f[i].is_link && !f[i].is_dir_link)
             the_site.stats.skipped++;
         else
             f[kept++] = f[i];
@@ -227,7 +245,7 @@ static void link_gzip_variants(void)
 {
     for (size_t i = 0; i < the_site.count; i++) {
         struct site_file *gz = &the_site.files[i];
-        if (gz->is_dir || gz->path_len <= GZIP_SUFFIX_LEN ||
+        if (gz->is_dir || gz->is_dir_link || gz->path_len <= GZIP_SUFFIX_LEN ||
             memcmp(gz->path + gz->path_len - GZIP_SUFFIX_LEN, GZIP_SUFFIX, GZIP_SUFFIX_LEN) != 0)
             continue;
         struct site_file *plain = (struct site_file *)site_find(gz->path, gz->path_len - GZIP_SUFFIX_LEN);
@@ -241,6 +259,7 @@ static void release_table(void)
     kfree(the_site.files);
     the_site.files = NULL;
     the_site.count = 0;
+    the_site.dir_links = 0;
 }
 
 int site_load(const void *archive, size_t size)
@@ -300,12 +319,15 @@ int site_load(const void *archive, size_t size)
     }
     the_site.files = files;
     the_site.count = kept;
+    the_site.stats.served = true; /* site_is_dir answers for the links' targets */
     resolve_links();
     link_gzip_variants();
 
     struct site_stats *s = &the_site.stats;
     for (size_t i = 0; i < the_site.count; i++) {
-        if (files[i].is_dir) {
+        if (files[i].is_dir_link) {
+            s->dir_links++;
+        } else if (files[i].is_dir) {
             s->dirs++;
         } else {
             s->files++;
@@ -313,11 +335,13 @@ int site_load(const void *archive, size_t size)
         }
     }
     s->table_bytes = table_bytes;
-    s->served = true;
+    char links[48] = "";
+    if (s->dir_links)
+        snprintf(links, sizeof(links), "; %llu links to directories", (unsigned long long)s->dir_links);
     log_info("site: %llu files (%llu KiB) in %llu listed directories, from a %llu KiB archive at %p; "
-             "table %llu KiB; %llu entries not served", (unsigned long long)s->files,
+             "table %llu KiB; %llu entries not served%s", (unsigned long long)s->files,
              (unsigned long long)(s->file_bytes / 1024), (unsigned long long)s->dirs, (unsigned long long)(size / 1024),
-             archive, (unsigned long long)(table_bytes / 1024), (unsigned long long)s->skipped);
+             archive, (unsigned long long)(table_bytes / 1024), (unsigned long long)s->skipped, links);
     return 0;
 }
 
@@ -343,12 +367,65 @@ static size_t lower_bound(const char *path, size_t len)
     return lo;
 }
 
-const struct site_file *site_find(const char *path, size_t len)
+static const struct site_file *find_exact(const char *path, size_t len)
 {
     size_t i = lower_bound(path, len);
     if (i < the_site.count && compare_paths(the_site.files[i].path, the_site.files[i].path_len, path, len) == 0)
         return &the_site.files[i];
     return NULL;
+}
+
+/* path[0..len) with its first component that is a link to a directory
+ * replaced by the link's target, again until none is (up to SITE_LINK_HOPS
+ * times): true and *path, *len set to the result (in a buffer of this
+ * file's, good until the next call), or false if no link was on the way or
+ * the result would be too long. Links were checked at load: each leads to a
+ * directory of the site. */
+static bool through_dir_links(const char **path, size_t *len)
+{
+    static char bufs[2][SITE_LINK_PATH_MAX], target[SITE_LINK_PATH_MAX];
+    const char *p = *path;
+    size_t n = *len;
+    for (int hop = 0; hop <= SITE_LINK_HOPS; hop++) {
+        const struct site_file *link = NULL;
+        size_t k = 0;
+        for (;; k++) { /* the shortest prefix first: the outermost directory */
+            while (k < n && p[k] != '/')
+                k++;
+            const struct site_file *f = find_exact(p, k);
+            if ((f && f->is_dir_link) || k >= n) {
+                link = f && f->is_dir_link ? f : NULL;
+                break;
+            }
+        }
+        if (!link) {
+            *path = p;
+            *len = n;
+            return hop > 0;
+        }
+        size_t tlen;
+        if (hop == SITE_LINK_HOPS || link_target(link, target, &tlen))
+            return false;
+        char *out = bufs[hop & 1]; /* p may be the other one */
+        if (tlen + (n - k) > sizeof(bufs[0]))
+            return false;
+        memcpy(out, target, tlen);
+        memcpy(out + tlen, p + k, n - k); /* "/rest", or nothing */
+        p = out;
+        n = tlen + (n - k);
+    }
+    return false;
+}
+
+const struct site_file *site_find(const char *path, size_t len)
+{
+    const struct site_file *f = find_exact(path, len);
+    if (f && !f->is_dir_link)
+        return f;
+    if (!the_site.dir_links || !through_dir_links(&path, &len))
+        return NULL;
+    f = find_exact(path, len);
+    return f && !f->is_dir_link ? f : NULL;
 }
 
 /* Compares a path with path[0..len) + "/" (the key every entry below a directory starts with). */
@@ -366,9 +443,11 @@ bool site_is_dir(const char *path, size_t len)
 {
     if (!the_site.stats.served)
         return false;
+    if (the_site.dir_links)
+        through_dir_links(&path, &len);
     if (len == 0)
         return true;
-    const struct site_file *f = site_find(path, len);
+    const struct site_file *f = find_exact(path, len);
     if (f)
         return f->is_dir;
     /* Implied by an entry below it: the first entry not before "path/" starts with it. */

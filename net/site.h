@@ -10,9 +10,10 @@
  * skipped and counted. Of two entries with one name the later wins, as in an
  * initramfs. A symbolic link (`find . | cpio -o -H newc` keeps them) serves
  * the file it leads to, through up to SITE_LINK_HOPS links, when that is a
- * file of the site; one that dangles, leaves the site (an absolute target, or
- * ".." above the root) or names a directory is skipped and counted, as
- * scripts/pack-site leaves such links out.
+ * file of the site; one to a directory of the site makes the paths below it
+ * those below the directory (as nginx follows them); one that dangles or
+ * leaves the site (an absolute target, ".." above the root, the root
+ * itself) is skipped and counted, as scripts/pack-site leaves such links out.
  * A hard link's data (cpio writes it with the last link only) is shared by
  * every link. Directories exist when the archive lists them or a file lies
  * below them.
@@ -37,6 +38,9 @@ struct site_file {
     const char *content_type;       /* from the name's extension (net/media_types.h) */
     const struct site_file *gzip;   /* "path.gz" beside it, precompressed; NULL if none */
     uint64_t etag;                  /* hash of the content: 0 until site_file_etag computes it */
+    /* A link to a directory (data[0..size) its target), kept for lookups to
+     * go through; site_find never returns one. */
+    bool is_dir_link;
     /* Only while the table is built: */
     uint32_t ino, devmajor, devminor, nlink, order;
     bool is_link;                   /* data[0..size) is the target, not yet resolved */
@@ -47,6 +51,7 @@ struct site_stats {
     bool served;                /* and it is being served (false: refused, see the console) */
     uint64_t archive_bytes;     /* the archive in memory */
     uint64_t files, dirs;
+    uint64_t dir_links;         /* links to directories, which lookups go through */
     uint64_t file_bytes;        /* the files' data, inside the archive */
     uint64_t skipped;           /* entries that are not served: other types, bad or shadowed names */
     uint64_t table_bytes;       /* the table kept beside the archive */

@@ -370,6 +370,8 @@ static void site_metrics(struct text *t)
            s->served ? s->archive_bytes : 0);
     metric(t, "site_files", "gauge", "Files of the site.", NULL, s->files);
     metric(t, "site_directories", "gauge", "Directories the site archive lists.", NULL, s->dirs);
+    metric(t, "site_directory_links", "gauge", "Links to directories of the site, served through.", NULL,
+           s->dir_links);
     metric(t, "site_file_bytes", "gauge", "Bytes of the site's files (inside the archive).", NULL, s->file_bytes);
     metric(t, "site_table_bytes", "gauge", "Heap bytes of the site's file table.", NULL, s->table_bytes);
     metric(t, "site_entries_skipped", "gauge", "Archive entries not served (other types, bad or repeated names).",

@@ -98,6 +98,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         CHECK(site_stats()->served);
         /* Every entry's path is looked up and asked for: all answers stay inside the archive. */
         cpio_reader_init(&r, archive, size);
+        const char *prev = "";
+        size_t prev_len = 0;
         while (cpio_next(&r, &e) == CPIO_ENTRY) {
             const char *name = e.name;
             size_t len = e.name_len;
@@ -110,6 +112,21 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             }
             site_is_dir(name, len);
             request_path(name, len, headers, archive, size);
+            /* And a path below it made of the previous entry's name, so that
+             * links to directories are gone through. */
+            char below[2 * 300];
+            if (len < 300 && prev_len < 300) {
+                memcpy(below, name, len);
+                below[len] = '/';
+                memcpy(below + len + 1, prev, prev_len);
+                f = site_find(below, len + 1 + prev_len);
+                if (f && !f->is_dir)
+                    CHECK(inside(f->data, f->size, archive, size));
+                site_is_dir(below, len + 1 + prev_len);
+                request_path(below, len + 1 + prev_len, headers, archive, size);
+            }
+            prev = name;
+            prev_len = len;
         }
         request_path("", 0, headers, archive, size);
     } else {

@@ -322,15 +322,16 @@ def tar_of(files):
 
 
 def test_pack_site_follows_links_inside_the_site_only(tmp_path):
-    """The guest has no symbolic links: scripts/pack-site packs a link to a
-    file inside the site as that file, and leaves out, saying so, one that
-    leaves the site, dangles or names a directory. No QEMU."""
+    """scripts/pack-site packs a link to a file inside the site as that file,
+    one to a directory inside it as a link with a relative target (in a
+    second archive after the first), and leaves out, saying so, one that
+    leaves the site or dangles. No QEMU."""
     src = tmp_path / "src"
     (src / "sub").mkdir(parents=True)
     (src / "a.txt").write_bytes(b"hello\n")
     (tmp_path / "outside.txt").write_bytes(b"secret\n")
     links = {"latest.txt": "a.txt", "sub/up.txt": "../a.txt", "escape.txt": "../outside.txt",
-             "passwd": "/etc/passwd", "dangling": "nothing", "subdir": "sub"}
+             "passwd": "/etc/passwd", "dangling": "nothing", "subdir": "sub", "sub/abs": str(src / "sub")}
     for name, target in links.items():
         (src / name).symlink_to(target)
     archive = tmp_path / "site.cpio"
@@ -345,10 +346,18 @@ def test_pack_site_follows_links_inside_the_site_only(tmp_path):
         data = subprocess.run(["cpio", "-i", "--quiet", "--to-stdout", name], input=archive.read_bytes(),
                               capture_output=True, timeout=60).stdout
         assert data == b"hello\n", (name, data)
-    for name, why in (("escape.txt", "outside"), ("passwd", "outside"), ("dangling", "a dangling link"),
-                      ("subdir", "not a regular file")):
+    for name, why in (("escape.txt", "outside"), ("passwd", "outside"), ("dangling", "a dangling link")):
         assert re.search(rf"^pack-site: {name}\b.*{why}.*, left out$", r.stderr, re.MULTILINE), r.stderr
-    assert r.stdout.strip().endswith(": 3 files"), r.stdout
+    assert "subdir" not in r.stderr, r.stderr
+    # The links to directories: a second archive after the first one's trailer.
+    first_end = archive.read_bytes().index(b"TRAILER!!!")
+    second = archive.read_bytes()[first_end:]
+    second = second[second.index(b"070701"):]
+    links_listing = subprocess.run(["cpio", "-itv", "--quiet"], input=second, capture_output=True,
+                                   timeout=60).stdout.decode()
+    packed = {line.split()[-3]: line.split()[-1] for line in links_listing.splitlines()}
+    assert packed == {"subdir": "sub", "sub/abs": "."}, links_listing
+    assert r.stdout.strip().endswith(": 3 files, 2 links to directories"), r.stdout
 
 
 FIRST = len(newc_entry("index.html", b"<p>mine</p>\n"))  # offset of the second entry's header
@@ -435,8 +444,9 @@ def test_refused_archive_serves_built_in_pages(tmp_path):
 def test_links_packed_by_cpio_are_followed(tmp_path):
     """The README's by-hand archive (`find . | cpio -o -H newc`, GNU cpio)
     keeps symbolic links: a link to a file of the site serves that file, one
-    that dangles, leaves the site or names a directory is left out with a
-    console line (user network: no root)."""
+    to a directory serves the directory's files below it (as nginx follows
+    it), one that dangles or leaves the site is left out with a console line
+    (user network: no root)."""
     src = tmp_path / "src"
     (src / "v2" / "docs").mkdir(parents=True)
     (src / "v2" / "app.js").write_bytes(b"console.log(2)\n")
@@ -457,16 +467,20 @@ def test_links_packed_by_cpio_are_followed(tmp_path):
                initrd=archive) as g:
         g.wait_for(r"^READY ", timeout=60)
         for path, body in (("/app.js", b"console.log(2)\n"), ("/latest", b"console.log(2)\n"),
-                           ("/v2/docs/home.html", b"<p>home</p>\n")):
+                           ("/v2/docs/home.html", b"<p>home</p>\n"), ("/dir/app.js", b"console.log(2)\n"),
+                           ("/dir/docs/home.html", b"<p>home</p>\n")):
             r = curl_i(g, None, f"http://127.0.0.1:{port}{path}")
             assert r.status == 200 and r.body == body, g.report(f"{path}: {r}")
         r = curl_i(g, None, f"http://127.0.0.1:{port}/app.js")
         assert (r.header("content-type") or "").startswith("text/javascript"), g.report(f"/app.js: {r.headers}")
-        for path in ("/dangling.txt", "/escape.txt", "/abs.txt", "/dir/app.js", "/dir"):
+        r = curl_i(g, None, f"http://127.0.0.1:{port}/dir")
+        assert r.status == 301 and r.header("location") == "/dir/", g.report(f"/dir: {r}")
+        for path in ("/dangling.txt", "/escape.txt", "/abs.txt", "/dir/nothing.js"):
             r = curl_i(g, None, f"http://127.0.0.1:{port}{path}")
             assert r.status == 404, g.report(f"{path}: {r.status}, not 404")
         assert re.search(r'site: link "[a-z.]+" not served: a', g.serial()), g.report("no line for a link left out")
-        assert re.search(r"site: 5 files .* 4 entries not served", g.serial()), g.report("files or entries miscounted")
+        assert re.search(r"site: 5 files .* 3 entries not served; 1 links to directories", g.serial()), \
+            g.report("files, entries or links miscounted")
         assert "PANIC" not in g.serial(), g.report("PANIC")
 
 

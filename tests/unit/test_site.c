@@ -262,13 +262,55 @@ TEST(site_links_serve_the_file_they_lead_to)
     CHECK(strcmp(find("latest")->content_type, "application/octet-stream") == 0); /* its own name's type */
     CHECK(file_is("chain1.js", "console.log(2)"));
     CHECK(file_is("chain2.js", "console.log(2)"));
-    const char *refused[] = { "dangling.txt", "abs.txt", "escape.txt", "v2/deep.txt", "dir", "root", "loop1", "loop2",
+    const char *refused[] = { "dangling.txt", "abs.txt", "escape.txt", "v2/deep.txt", "root", "loop1", "loop2",
                               "empty" };
     for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++)
         CHECK(find(refused[i]) == NULL);
-    CHECK(!is_dir("dir"));
+    /* A link to a directory: the paths below it are the directory's. */
+    CHECK(find("dir") == NULL);
+    CHECK(is_dir("dir"));
+    CHECK(file_is("dir/app.js", "console.log(2)"));
+    CHECK(file_is("dir/docs/guide.html", "<p>guide</p>"));
+    CHECK(is_dir("dir/docs"));
+    CHECK(find("dir/missing") == NULL);
+    CHECK(!is_dir("dir/app.js"));
     CHECK_EQ(site_stats()->files, 3 + 6);
-    CHECK_EQ(site_stats()->skipped, 9);
+    CHECK_EQ(site_stats()->dir_links, 1);
+    CHECK_EQ(site_stats()->skipped, 8);
+}
+
+TEST(site_links_to_directories)
+{
+    archive.len = 0;
+    cpio_build_file(&archive, "./releases/v1/index.html", "<p>v1</p>", 100);
+    cpio_build_file(&archive, "./releases/v2/index.html", "<p>v2</p>", 200);
+    cpio_build_file(&archive, "./releases/v2/notes/a.txt", "a", 200);
+    cpio_build_file(&archive, "./releases/v2/a.txt.gz", "gz", 200);
+    cpio_build_file(&archive, "./releases/v2/a.txt", "plain", 200);
+    cpio_build_link(&archive, "./releases/latest", "v2");            /* beside its target */
+    cpio_build_link(&archive, "./latest", "releases/latest");        /* to a link to a directory */
+    cpio_build_link(&archive, "./docs", "releases/latest/notes");    /* through one */
+    cpio_build_link(&archive, "./releases/v2/up", "../v1");          /* inside a linked directory, and up */
+    cpio_build_link(&archive, "./self", "self/x");                   /* into itself: not in the site */
+    cpio_build_link(&archive, "./x.gz", "releases");                 /* no .gz variant of "x" */
+    cpio_build_file(&archive, "./x", "x", 300);
+    cpio_build_link(&archive, "./ring1", "ring2");
+    cpio_build_link(&archive, "./ring2", "ring1");
+    cpio_build_trailer(&archive);
+    CHECK_EQ(load(), 0);
+
+    CHECK(file_is("releases/latest/index.html", "<p>v2</p>"));
+    CHECK(file_is("latest/index.html", "<p>v2</p>"));
+    CHECK(file_is("latest/notes/a.txt", "a"));
+    CHECK(file_is("docs/a.txt", "a"));
+    CHECK(file_is("latest/up/index.html", "<p>v1</p>"));
+    CHECK(find("latest/a.txt") != NULL && find("latest/a.txt")->gzip != NULL); /* the target's variant */
+    CHECK(is_dir("latest") && is_dir("docs") && is_dir("latest/up") && is_dir("releases/latest"));
+    CHECK(find("latest") == NULL && find("docs") == NULL);
+    CHECK(find("self") == NULL && !is_dir("self") && find("self/x") == NULL);
+    CHECK(file_is("x", "x") && find("x")->gzip == NULL);
+    CHECK(!is_dir("ring1") && find("ring1/a") == NULL);
+    CHECK_EQ(site_stats()->dir_links, 5); /* releases/latest, latest, docs, up, x.gz */
 }
 
 TEST(site_link_in_a_directory_longer_than_a_target_may_be)
