@@ -60,6 +60,13 @@ class PrivateNetwork:
         try:
             self._ip("-n", self.name, "link", "set", "lo", "up")
             self._ip("-n", self.name, "tuntap", "add", TAP, "mode", "tap")
+            # No duplicate address detection on the tap: its IPv6 link-local
+            # address would turn valid a second or two after QEMU opens the
+            # tap, and Chromium takes that for a network change and fails
+            # its requests in flight (ERR_NETWORK_CHANGED; test_browser.py
+            # lost an image so when the PVH guest was ready that soon).
+            subprocess.run(["ip", "netns", "exec", self.name, "sysctl", "-q", "-w",
+                            f"net.ipv6.conf.{TAP}.accept_dad=0"], check=True, capture_output=True, timeout=30)
             self._ip("-n", self.name, "addr", "add", f"{HOST_ADDR}/24", "dev", TAP)
             self._ip("-n", self.name, "link", "set", TAP, "up")
         except Exception:
