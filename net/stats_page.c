@@ -346,7 +346,10 @@ static void unclaimed_metric(void *ctx, unsigned vector, uint64_t count, uint64_
 static void kernel_metrics(struct text *t)
 {
     uint64_t ns = clock_now_ns();
-    metric(t, "kernel_uptime_milliseconds", "gauge", "Time since EFI entry.", NULL, ns / 1000000);
+    /* Seconds, Prometheus's base unit of time (promtool's lint asks for it). */
+    put(t, "# HELP kernel_uptime_seconds Time since the kernel's entry (EFI or PVH).\n"
+           "# TYPE kernel_uptime_seconds gauge\nkernel_uptime_seconds %llu.%03llu\n",
+        (unsigned long long)(ns / 1000000000), (unsigned long long)(ns / 1000000 % 1000));
     struct memory_stats m = memory_get_stats();
     metric(t, "kernel_memory_managed_bytes", "gauge", "Physical memory the page allocator manages.", NULL, m.managed_bytes);
     metric(t, "kernel_memory_free_bytes", "gauge", "Physical memory free.", NULL, m.free_bytes);

@@ -30,7 +30,7 @@ import time
 import pytest
 
 from netns import GUEST_ADDR, GUEST_STATIC_CMDLINE, TAP, PrivateNetwork, have_root
-from qemu import KERNEL, PVH_KERNEL, Guest
+from qemu import KERNEL, PVH_KERNEL, REPO, Guest
 from qemu_args import nic_device
 
 needs_root = pytest.mark.skipif(not have_root(), reason="needs root for network namespaces and tap devices")
@@ -44,6 +44,7 @@ DHCP_UP = r"net: en0 up, ipv4 10\.0\.2\.15 netmask 255\.255\.255\.0 gw 10\.0\.2\
 FALLBACK = r"net: no DHCP answer within 10 s, falling back to 10\.0\.2\.15/24 gw 10\.0\.2\.2$"
 HELLO = b"hello\n"
 CURL = ("curl", "-sS", "--noproxy", "*", "--max-time", "10")
+PROMTOOL = REPO / "third_party" / "tools" / "promtool"
 
 
 # -- guests that record their traffic ----------------------------------------
@@ -403,14 +404,14 @@ def curl_i(g, net, url, *args):
 
 NAME = r"[a-zA-Z_:][a-zA-Z0-9_:]*"
 LABEL = r'[a-zA-Z_][a-zA-Z0-9_]*="(?:[^"\\\n]|\\[\\"n])*"'
-SAMPLE = re.compile(rf"^({NAME})(\{{{LABEL}(?:,{LABEL})*\}})? (\d+)$")
+SAMPLE = re.compile(rf"^({NAME})(\{{{LABEL}(?:,{LABEL})*\}})? (\d+(?:\.\d+)?)$")
 HELP = re.compile(rf"^# HELP ({NAME}) \S.*$")
 TYPE = re.compile(rf"^# TYPE ({NAME}) (counter|gauge|histogram|summary|untyped)$")
 
 
 def parse_prometheus(text):
-    """{(name, labels): int}, after checking the exposition format: every
-    sample line well formed with an integer value, every family introduced
+    """{(name, labels): int or float}, after checking the exposition format:
+    every sample line well formed with a decimal value, every family introduced
     by one # HELP and one # TYPE, a family's lines together, no series twice."""
     assert text.endswith("\n"), "the page does not end with a newline"
     helped, typed, done, samples = set(), set(), set(), {}
@@ -426,12 +427,13 @@ def parse_prometheus(text):
             seen.add(family)
         else:
             m = SAMPLE.match(line)
-            assert m, f"not 'name{{labels}} value' with an integer value, {where}"
+            assert m, f"not 'name{{labels}} value' with a decimal value, {where}"
             family = m.group(1)
             assert family in helped and family in typed, f"sample before its # HELP and # TYPE, {where}"
             key = (family, m.group(2) or "")
             assert key not in samples, f"series repeated, {where}"
-            samples[key] = int(m.group(3))
+            value = m.group(3)
+            samples[key] = float(value) if "." in value else int(value)
         if family != current:
             assert family not in done, f"family {family} split in two groups, {where}"
             if current:
@@ -663,6 +665,21 @@ class TestHttp:
         expect(g, second[key] > first[key], f"http_requests_total {first[key]} then {second[key]}: no increase")
         rx = [k for k in first if k[0] == "virtio_net_rx_packets_total"]
         expect(g, all(second[k] > first[k] for k in rx), "virtio_net_rx_packets_total did not increase")
+        uptime = ("kernel_uptime_seconds", "")
+        expect(g, 0 < first.get(uptime, -1) <= second.get(uptime, -1) < 3600,
+               f"kernel_uptime_seconds {first.get(uptime)} then {second.get(uptime)}")
+
+    def test_stats_passes_promtool(self, gn):
+        """Prometheus's own checker, as someone scraping /stats would run it:
+        the format and its naming rules (base units, counters' _total)."""
+        if not PROMTOOL.is_file():
+            pytest.skip(f"{PROMTOOL} is missing (scripts/setup --test unpacks it from Debian's prometheus)")
+        g, net = gn
+        body = run(net, *CURL, f"http://{GUEST_ADDR}/stats", timeout=30).stdout
+        expect(g, body.startswith(b"# HELP "), f"/stats: {body[:200]!r}")
+        r = subprocess.run([str(PROMTOOL), "check", "metrics"], input=body, capture_output=True, timeout=60)
+        expect(g, r.returncode == 0 and not r.stdout.strip() and not r.stderr.strip(),
+               f"promtool check metrics: exit {r.returncode}: {(r.stdout + r.stderr).decode(errors='replace')}")
 
     def test_several_urls_one_connection_curl(self, gn):
         g, net = gn
