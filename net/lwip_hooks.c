@@ -119,6 +119,14 @@ static err_t timewait_input(struct tcp_pcb *pcb, struct tcp_hdr *hdr, u16_t optl
 static err_t listen_input(struct tcp_pcb_listen *lpcb, struct tcp_hdr *hdr, u16_t optlen, u16_t opt1len, u8_t *opt2,
                           struct pbuf *p)
 {
+    /* A SYN with a FIN (and no ACK, which lwIP answers with an RST): lwIP
+     * would open a connection and lose the FIN. Linux and FreeBSD drop it
+     * (RFC 9293 leaves it open); scanners send it to tell stacks apart. */
+    if ((TCPH_FLAGS(hdr) & (TCP_SYN | TCP_FIN | TCP_ACK | TCP_RST)) == (TCP_SYN | TCP_FIN)) {
+        hook_stats.syn_fin_drops++;
+        TCP_STATS_INC(tcp.drop);
+        return HOOK_CONSUMED;
+    }
     struct tcp_syn_options o;
     read_options(hdr, optlen, opt1len, opt2, &o);
     switch (tcp_listen_cookies_input(lpcb, hdr, optlen, opt2, p, &o)) {

@@ -53,6 +53,7 @@ struct net_tcp_hook_stats {
     uint64_t syn_cookies_sent;     /* SYN-ACKs with a cookie, past the half-open limit */
     uint64_t syn_cookies_accepted; /* connections made from a good cookie */
     uint64_t syn_cookies_bad;      /* ACKs at a listener, while cookies were out, of none of them */
+    uint64_t syn_fin_drops;        /* SYNs with a FIN at a listener, dropped */
 };
 
 const struct net_tcp_hook_stats *net_tcp_hook_stats(void);

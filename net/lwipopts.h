@@ -77,6 +77,11 @@
 #define LWIP_AUTOIP 0
 #define LWIP_DNS 0
 #define LWIP_IGMP 0
+/* Linux's hop limits (net.ipv4.ip_default_ttl, net.ipv6.conf.*.hop_limit),
+ * RFC 1700's 64, not lwIP's 255, which marks every packet as this stack's.
+ * Neighbour discovery keeps its required 255 (ND6_HOPLIM). */
+#define IP_DEFAULT_TTL 64
+#define LWIP_ICMP6_HL 64
 #define IP_REASSEMBLY 1
 #define IP_FRAG 1
 #define IPV6_FRAG_COPYHEADER 1      /* required with 64-bit pointers (ip6_frag.c asserts it) */

@@ -277,6 +277,8 @@ static void lwip_metrics(struct text *t)
     metric(t, "tcp_syn_cookies_bad_total", "counter",
            "ACKs at a listener while cookies were out that acknowledged none (answered with a reset).", NULL,
            tcp->syn_cookies_bad);
+    metric(t, "tcp_syn_fin_drops_total", "counter", "SYNs with a FIN at a listener, dropped as Linux drops them.", NULL,
+           tcp->syn_fin_drops);
 }
 
 static const void *netif_stats_of(int i, const char **name)

@@ -228,6 +228,31 @@ def tcp_flags():
     return {"sent": sent, "answers": by_flags}
 
 
+def syn_fin():
+    """SYNs that also carry a FIN, at each listener, from fresh ports: Linux
+    and FreeBSD drop them (lwIP answered with a SYN-ACK and lost the FIN).
+    With an ACK too, the listener answers with a reset. A plain SYN from the
+    same port afterwards still opens a connection."""
+    result = {}
+    for port in (80, 7):
+        sport = rnd.randrange(30000, 60000)
+        seq = rnd.getrandbits(32)
+        s = sniffer(f"ether src {GUEST_MAC} and tcp and (dst port {sport} or dst port {sport + 1})")
+        send([eth() / ip4() / TCP(sport=sport, dport=port, flags="SF", seq=seq, window=1024) for _ in range(3)]
+             + [eth() / ip4() / TCP(sport=sport + 1, dport=port, flags="SFA", seq=seq, ack=1, window=1024)])
+        first = [p[TCP] for p in stop(s, settle=1.5) if TCP in p]
+        s = sniffer(f"ether src {GUEST_MAC} and tcp and dst port {sport}")
+        send([eth() / ip4() / TCP(sport=sport, dport=port, flags="S", seq=seq, window=1024)])
+        then = [p[TCP] for p in stop(s, settle=1.0) if TCP in p]
+        send([eth() / ip4() / TCP(sport=sport, dport=port, flags="R", seq=(seq + 1) % 2**32)])  # the half-open one
+        result[str(port)] = {
+            "answers_to_syn_fin": [str(t.flags) for t in first if t.dport == sport],
+            "reset_to_syn_fin_ack": any(t.dport == sport + 1 and t.flags.R for t in first),
+            "syn_ack_to_plain_syn": any(t.flags.S and t.flags.A for t in then),
+        }
+    return result
+
+
 class Phantom:
     """A TCP peer driven by hand from an address no one owns."""
 
@@ -648,7 +673,7 @@ def rst_at(sport, dport, count):
 
 
 CLASSES = {f.__name__.replace("_", "-"): f for f in
-           (truncated, checksums, lengths, options, fragments, tcp_flags, rst_storm, insane_offset, zero_window, tiny_pipeline,
+           (truncated, checksums, lengths, options, fragments, tcp_flags, syn_fin, rst_storm, insane_offset, zero_window, tiny_pipeline,
             timewait_lower_isn, isn_spread, isn_reopened,
             arp_flood,
             jumbo, smuggle, udp_closed, vanish, packet_too_big)}

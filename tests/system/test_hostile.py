@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from netns import GUEST_ADDR, have_root
-from test_services import CURL, HELLO, answers_ping, attributed, connect, run, shared_guest, stats, wait_ipv6
+from test_services import CURL, HELLO, answers_ping, attributed, connect, expect, run, shared_guest, stats, wait_ipv6
 
 needs_root = pytest.mark.skipif(not have_root(), reason="needs root for network namespaces and tap devices")
 SEND = Path(__file__).resolve().parent / "hostile_send.py"
@@ -234,6 +234,16 @@ class TestHostileTraffic:
         report, *_ = hostile(gn, "tcp-flags", [lwip("protocol_errors", "tcp"), lwip("packets_dropped", "tcp")])
         if report["sent"] != 768:
             g.fail(f"sent {report['sent']} segments, expected 256 combinations x 3 ports")
+
+    def test_syn_fin_at_a_listener_is_dropped(self, gn):
+        """As Linux and FreeBSD do: no connection for a SYN that carries a FIN
+        (lwIP made one and lost the FIN); nmap's fingerprint probes send it."""
+        g, _ = gn
+        report, *_ = hostile(gn, "syn-fin", [("tcp_syn_fin_drops_total", "")], at_least=6)
+        for port, r in report.items():
+            expect(g, r["answers_to_syn_fin"] == [], f"port {port}: SYN+FIN answered with {r['answers_to_syn_fin']}")
+            expect(g, r["reset_to_syn_fin_ack"], f"port {port}: no reset for a SYN+FIN+ACK")
+            expect(g, r["syn_ack_to_plain_syn"], f"port {port}: no SYN-ACK for a plain SYN after the SYN+FINs")
 
     def test_rst_storm_out_of_window_and_bad_acks(self, gn):
         """600 resets with wrong sequence numbers, 200 out-of-window segments and

@@ -45,6 +45,7 @@ FALLBACK = r"net: no DHCP answer within 10 s, falling back to 10\.0\.2\.15/24 gw
 HELLO = b"hello\n"
 CURL = ("curl", "-sS", "--noproxy", "*", "--max-time", "10")
 PROMTOOL = REPO / "third_party" / "tools" / "promtool"
+IP_RECVTTL = 12  # Linux's <linux/in.h>; Python's socket module lacks it
 
 
 # -- guests that record their traffic ----------------------------------------
@@ -620,6 +621,32 @@ class TestHttp:
         ping(g, net, GUEST_ADDR)
         wait_ipv6(g, net)
         ping(g, net, "-6", f"{GUEST_LL}%{TAP}")
+
+    def test_hop_limit_is_64(self, gn):
+        """Linux's default TTL and hop limit (lwIP's own is 255): in ping's
+        replies, IPv4 and IPv6, and in a UDP echo's datagram."""
+        g, net = gn
+        wait_ipv6(g, net)
+        for args in ((GUEST_ADDR,), ("-6", f"{GUEST_LL}%{TAP}")):
+            out = run(net, "ping", "-c", "1", "-W", "2", *args, timeout=10).stdout.decode(errors="replace")
+            expect(g, re.search(r"\bttl=64\b", out), f"ping {' '.join(args)}: {out}")
+        with inside(net):
+            sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        with sock:
+            sock.setsockopt(socket.IPPROTO_IP, IP_RECVTTL, 1)
+            sock.settimeout(2.0)
+            for _ in range(3):
+                sock.sendto(b"ttl?", (GUEST_ADDR, 7))
+                try:
+                    data, ancillary, _, _ = sock.recvmsg(64, socket.CMSG_SPACE(4))
+                    break
+                except socket.timeout:
+                    continue
+            else:
+                g.fail("UDP echo: no answer in 3 tries")
+            ttls = [int.from_bytes(d[:4], "little") for level, kind, d in ancillary
+                    if level == socket.IPPROTO_IP and kind == socket.IP_TTL]
+            expect(g, data == b"ttl?" and ttls == [64], f"UDP echo {data!r}, TTL {ttls}")
 
     def test_curl_over_ipv6(self, gn):
         g, net = gn
