@@ -22,6 +22,7 @@
 #include "boot/boot_info.h"
 #include "boot/crash.h"
 #include "boot/memory.h"
+#include "boot/power.h"
 #include "boot/mmio_windows.h"
 #include "boot/selftest.h"
 #include "drivers/pci.h"
@@ -174,6 +175,7 @@ static void kmain_on_kernel_stack(void *arg)
     net_cfg.memory_free = memory_get_stats().free_bytes;
     net_init(&net_cfg);
     main_loop_add_hook(&net_timeouts_hook);
+    power_button_watch(); /* after READY: nothing of it is needed to serve */
 
     uint64_t provisional_hz = tsc_hz();
     irq_disable();

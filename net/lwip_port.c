@@ -35,9 +35,9 @@ void net_platform_diag(const char *fmt, ...)
     kprintf("lwip: %s", line);
 }
 
-void net_platform_assert(const char *message, const char *file, int line)
+void net_platform_assert(const char *file, int line)
 {
-    panic("lwIP assertion \"%s\" failed at %s:%d", message, file, line);
+    panic("lwIP assertion failed at %s:%d", file, line);
 }
 
 /* xorshift64*, seeded by net_init from what kmain passed down: good enough

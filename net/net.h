@@ -44,4 +44,13 @@ int net_init(const struct net_config *cfg);
  * the main loop calls this last on every pass. */
 void net_run_timeouts(void);
 
+/* Stopping before power-off: the listeners close (a SYN now gets a reset)
+ * and the count of open TCP connections is returned; while
+ * net_shutdown_draining, some connection still has data its peer has not
+ * acknowledged; net_shutdown_finish resets every connection left, so that
+ * its client knows at once, and returns how many. */
+int net_shutdown_begin(void);
+bool net_shutdown_draining(void);
+int net_shutdown_finish(void);
+
 #endif

@@ -137,7 +137,9 @@ int acpi_init(uint64_t rsdp_addr)
     return 0;
 }
 
-int acpi_find_devices(const char *hid, struct acpi_aml_device *out, int max)
+/* Scans the DSDT and the SSDTs for Devices whose _HID is `hid` (out[0..max)),
+ * and for _S5_ (*s5, when not NULL); returns how many Devices matched. */
+static int scan_aml(const char *hid, struct acpi_aml_device *out, int max, struct acpi_aml_scan *s5)
 {
     int found = 0;
     for (int i = -1; i < acpi_ssdt_count; i++) {
@@ -150,6 +152,8 @@ int acpi_find_devices(const char *hid, struct acpi_aml_device *out, int max)
         acpi_aml_find_devices((const uint8_t *)h + sizeof(*h), h->length - sizeof(*h), hid, out + stored,
                               max - stored, &scan);
         found += scan.found;
+        if (s5 && scan.has_s5 && !s5->has_s5)
+            *s5 = scan;
         if (scan.malformed)
             log_warn("acpi: %.4s at 0x%llx: %d malformed AML object%s skipped while looking for %s", h->signature,
                      (unsigned long long)addr, scan.malformed, scan.malformed == 1 ? "" : "s", hid);
@@ -158,6 +162,21 @@ int acpi_find_devices(const char *hid, struct acpi_aml_device *out, int max)
                       scan.unparsed, scan.unparsed == 1 ? "" : "s");
     }
     return found;
+}
+
+int acpi_find_devices(const char *hid, struct acpi_aml_device *out, int max)
+{
+    return scan_aml(hid, out, max, NULL);
+}
+
+bool acpi_s5_sleep_types(uint8_t *slp_typ_a, uint8_t *slp_typ_b)
+{
+    struct acpi_aml_scan s5 = { 0 };
+    struct acpi_aml_device none[1];
+    scan_aml("\\_S5", none, 0, &s5); /* no Device has that _HID: the name is for its warnings */
+    *slp_typ_a = s5.s5_slp_typ_a;
+    *slp_typ_b = s5.s5_slp_typ_b;
+    return s5.has_s5;
 }
 
 bool acpi_pm_timer_available(void)

@@ -28,6 +28,9 @@ int acpi_init(uint64_t rsdp_addr);
  * (more than max when some did not fit). 0 without ACPI. */
 int acpi_find_devices(const char *hid, struct acpi_aml_device *out, int max);
 
+/* Soft-off's sleep types from \_S5 (7.4.2): false when no table declares it. */
+bool acpi_s5_sleep_types(uint8_t *slp_typ_a, uint8_t *slp_typ_b);
+
 const struct acpi_platform *acpi_platform(void);
 
 /* The PM timer (3.579545 MHz), or false when the FADT names none. */

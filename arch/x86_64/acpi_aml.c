@@ -38,6 +38,9 @@
 #define AML_EXT_BANK_FIELD_OP 0x87
 #define AML_EXT_DATA_REGION_OP 0x88
 
+/* OperationRegion's RegionSpace (19.6.100). */
+#define AML_REGION_SYSTEM_MEMORY 0x00
+
 /* Name strings (20.2.2). */
 #define AML_ROOT_CHAR '\\'
 #define AML_PARENT_PREFIX '^'
@@ -314,6 +317,8 @@ struct aml_device_terms {
     bool has_crs;
     const uint8_t *crs;
     size_t crs_len;
+    bool has_region;
+    uint64_t region_base, region_length;
 };
 
 static void aml_term_list(struct aml_walk *w, const uint8_t *p, const uint8_t *end, int depth,
@@ -335,7 +340,23 @@ static bool aml_hid_matches(const struct aml_walk *w, const uint8_t *data, const
     return false;
 }
 
-/* Name(NameString, DataRefObject): inside a Device, _HID and _CRS are noted. */
+/* _S5_'s Package (7.4.2): NumElements, then SLP_TYPa and SLP_TYPb as integers. */
+static void aml_sleep_package(struct aml_walk *w, const uint8_t *p, const uint8_t *end)
+{
+    const uint8_t *body, *pkg_end;
+    uint64_t a, b;
+    if (p[0] != AML_PACKAGE_OP || !aml_pkg_length(p + 1, end, &body, &pkg_end) || pkg_end - body < 2 || body[0] < 2)
+        return;
+    size_t n = aml_integer(body + 1, pkg_end, &a);
+    if (!n || !aml_integer(body + 1 + n, pkg_end, &b))
+        return;
+    w->scan->has_s5 = true;
+    w->scan->s5_slp_typ_a = (uint8_t)(a & 7);
+    w->scan->s5_slp_typ_b = (uint8_t)(b & 7);
+}
+
+/* Name(NameString, DataRefObject): inside a Device, _HID and _CRS are noted;
+ * outside, _S5_. */
 static size_t aml_name_term(struct aml_walk *w, const uint8_t *p, const uint8_t *end, struct aml_device_terms *device)
 {
     char seg[5];
@@ -351,6 +372,8 @@ static size_t aml_name_term(struct aml_walk *w, const uint8_t *p, const uint8_t 
         device->hid_matches = aml_hid_matches(w, data, data + n);
     if (device && simple && strcmp(seg, "_CRS") == 0)
         device->has_crs = aml_buffer(data, data + n, &device->crs, &device->crs_len);
+    if (!device && strcmp(seg, "_S5_") == 0)
+        aml_sleep_package(w, data, data + n);
     return 1 + name + n;
 }
 
@@ -363,6 +386,9 @@ static void aml_store_device(struct aml_walk *w, const char seg[5], const struct
     memcpy(dev->name, seg, sizeof(dev->name));
     if (terms->has_crs)
         acpi_aml_parse_resources(terms->crs, terms->crs_len, dev);
+    dev->has_region = terms->has_region;
+    dev->region_base = terms->region_base;
+    dev->region_length = terms->region_length;
 }
 
 /* Scope or Device: PkgLength NameString TermList. */
@@ -418,6 +444,25 @@ static size_t aml_skip_named(const uint8_t *p, const uint8_t *end, size_t opcode
     return n;
 }
 
+/* OperationRegion(NameString, RegionSpace, RegionOffset, RegionLen) in a
+ * Device: the first in SystemMemory whose offset and length are integers. */
+static void aml_note_region(const uint8_t *p, const uint8_t *end, struct aml_device_terms *device)
+{
+    char seg[5];
+    bool simple;
+    uint64_t base, length;
+    size_t name = aml_name_string(p + 2, end, seg, &simple);
+    const uint8_t *q = p + 2 + name;
+    if (device->has_region || !name || q >= end || *q != AML_REGION_SYSTEM_MEMORY)
+        return;
+    size_t n = aml_integer(q + 1, end, &base);
+    if (!n || !aml_integer(q + 1 + n, end, &length))
+        return;
+    device->has_region = true;
+    device->region_base = base;
+    device->region_length = length;
+}
+
 /* What aml_term says when it cannot go on: an opcode it cannot size, or a
  * term whose shape it knows running past its container. */
 #define AML_TERM_UNKNOWN 0
@@ -466,6 +511,8 @@ static long aml_term(struct aml_walk *w, const uint8_t *p, const uint8_t *end, i
             return aml_known(aml_skip_package(p, end, 2));
         /* Operands that may be expressions: when they are not constant, the term cannot be sized. */
         case AML_EXT_OP_REGION_OP: /* RegionSpace, RegionOffset, RegionLen */
+            if (device)
+                aml_note_region(p, end, device);
             return (long)aml_skip_named(p, end, 2, 1, 2);
         case AML_EXT_DATA_REGION_OP: /* signature, OEM id, OEM table id */
             return (long)aml_skip_named(p, end, 2, 0, 3);

@@ -36,12 +36,20 @@ struct acpi_aml_device {
     bool has_interrupt;
     uint32_t gsi;
     struct irq_line_mode line;
+    /* The first OperationRegion in SystemMemory declared in the Device with
+     * constant operands (a Generic Event Device's event register). */
+    bool has_region;
+    uint64_t region_base;
+    uint64_t region_length;
 };
 
 struct acpi_aml_scan {
     int found;      /* Devices whose _HID matched; only the first `max` are stored */
     int unparsed;   /* term lists left at an opcode the scanner cannot size */
     int malformed;  /* lengths or names running past their container, nesting too deep */
+    /* Name(_S5_, Package) outside any Device: soft-off's SLP_TYPa and SLP_TYPb (7.4.2). */
+    bool has_s5;
+    uint8_t s5_slp_typ_a, s5_slp_typ_b;
 };
 
 /* Finds every Device whose _HID (a string, or an EISA id as a DWord) equals

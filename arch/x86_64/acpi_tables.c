@@ -27,15 +27,29 @@
 
 #define FADT_OFF_DSDT 40
 #define FADT_OFF_SCI_INT 46
+#define FADT_OFF_SMI_CMD 48
+#define FADT_OFF_ACPI_ENABLE 52
+#define FADT_OFF_PM1A_EVT_BLK 56
+#define FADT_OFF_PM1B_EVT_BLK 60
+#define FADT_OFF_PM1A_CNT_BLK 64
+#define FADT_OFF_PM1B_CNT_BLK 68
 #define FADT_OFF_PM_TMR_BLK 76
+#define FADT_OFF_PM1_EVT_LEN 88
 #define FADT_OFF_IAPC_BOOT_ARCH 109
 #define FADT_OFF_FLAGS 112
 #define FADT_OFF_RESET_REG 116
 #define FADT_OFF_RESET_VALUE 128
 #define FADT_OFF_X_DSDT 140
+#define FADT_OFF_X_PM1A_EVT_BLK 148
+#define FADT_OFF_X_PM1B_EVT_BLK 160
+#define FADT_OFF_X_PM1A_CNT_BLK 172
+#define FADT_OFF_X_PM1B_CNT_BLK 184
 #define FADT_OFF_X_PM_TMR_BLK 208
+#define FADT_OFF_SLEEP_CONTROL_REG 244
+#define FADT_FLAG_PWR_BUTTON (1u << 4)
 #define FADT_FLAG_TMR_VAL_EXT (1u << 8)
 #define FADT_FLAG_RESET_REG_SUP (1u << 10)
+#define FADT_FLAG_HW_REDUCED_ACPI (1u << 20)
 
 /* Unaligned little-endian reads: ACPI fields are byte-packed. */
 static uint16_t rd16(const uint8_t *p) { uint16_t v; memcpy(&v, p, 2); return v; }
@@ -199,6 +213,19 @@ int acpi_parse_mcfg(const void *table, struct mcfg_info *out)
     return 0;
 }
 
+/* A 32-bit block address as an I/O port: 0 (none) when it cannot be one. */
+static uint16_t io_port(uint32_t address) { return address <= 0xFFFF ? (uint16_t)address : 0; }
+
+static void x_io_port(const struct acpi_sdt_header *h, const uint8_t *t, size_t offset, uint16_t *port)
+{
+    struct acpi_gas x;
+    if (h->length < offset + sizeof(x))
+        return;
+    memcpy(&x, t + offset, sizeof(x));
+    if (x.address && x.space_id == ACPI_GAS_IO && x.address <= 0xFFFF)
+        *port = (uint16_t)x.address;
+}
+
 int acpi_parse_fadt(const void *table, struct fadt_info *out)
 {
     const struct acpi_sdt_header *h = table;
@@ -209,9 +236,19 @@ int acpi_parse_fadt(const void *table, struct fadt_info *out)
     out->dsdt_address = rd32(t + FADT_OFF_DSDT);
     out->sci_interrupt = rd16(t + FADT_OFF_SCI_INT);
     out->pm_timer_port = rd32(t + FADT_OFF_PM_TMR_BLK);
+    out->smi_cmd = rd32(t + FADT_OFF_SMI_CMD);
+    out->acpi_enable = t[FADT_OFF_ACPI_ENABLE];
+    out->pm1a_evt = io_port(rd32(t + FADT_OFF_PM1A_EVT_BLK));
+    out->pm1b_evt = io_port(rd32(t + FADT_OFF_PM1B_EVT_BLK));
+    out->pm1a_cnt = io_port(rd32(t + FADT_OFF_PM1A_CNT_BLK));
+    out->pm1b_cnt = io_port(rd32(t + FADT_OFF_PM1B_CNT_BLK));
+    if (h->length >= FADT_OFF_PM1_EVT_LEN + 1)
+        out->pm1_evt_len = t[FADT_OFF_PM1_EVT_LEN];
     if (h->length >= FADT_OFF_FLAGS + 4) {
         uint32_t flags = rd32(t + FADT_OFF_FLAGS);
         out->pm_timer_32bit = flags & FADT_FLAG_TMR_VAL_EXT;
+        out->power_button_device = flags & FADT_FLAG_PWR_BUTTON;
+        out->hw_reduced = flags & FADT_FLAG_HW_REDUCED_ACPI;
         out->boot_arch_flags = rd16(t + FADT_OFF_IAPC_BOOT_ARCH);
         if ((flags & FADT_FLAG_RESET_REG_SUP) && h->length >= FADT_OFF_RESET_VALUE + 1) {
             memcpy(&out->reset_register, t + FADT_OFF_RESET_REG, sizeof(out->reset_register));
@@ -228,6 +265,15 @@ int acpi_parse_fadt(const void *table, struct fadt_info *out)
         memcpy(&x, t + FADT_OFF_X_PM_TMR_BLK, sizeof(x));
         if (x.address && x.space_id == ACPI_GAS_IO)
             out->pm_timer_port = (uint32_t)x.address;
+    }
+    /* ACPI 2.0+: the X_ PM1 blocks win in the same way. */
+    x_io_port(h, t, FADT_OFF_X_PM1A_EVT_BLK, &out->pm1a_evt);
+    x_io_port(h, t, FADT_OFF_X_PM1B_EVT_BLK, &out->pm1b_evt);
+    x_io_port(h, t, FADT_OFF_X_PM1A_CNT_BLK, &out->pm1a_cnt);
+    x_io_port(h, t, FADT_OFF_X_PM1B_CNT_BLK, &out->pm1b_cnt);
+    if (h->length >= FADT_OFF_SLEEP_CONTROL_REG + sizeof(struct acpi_gas)) {
+        memcpy(&out->sleep_control, t + FADT_OFF_SLEEP_CONTROL_REG, sizeof(out->sleep_control));
+        out->has_sleep_control = out->sleep_control.address != 0;
     }
     return 0;
 }

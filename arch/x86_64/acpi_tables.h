@@ -124,6 +124,16 @@ struct fadt_info {
     uint8_t reset_value;
     uint16_t sci_interrupt;
     uint16_t boot_arch_flags;    /* IA-PC boot architecture flags */
+    /* The power button and soft-off (ACPI 6.5, 4.8.3 and 4.8.4.2). */
+    uint32_t smi_cmd;            /* 0: ACPI mode is always on */
+    uint8_t acpi_enable;         /* written to smi_cmd to enter ACPI mode */
+    uint16_t pm1a_evt, pm1b_evt; /* PM1 event blocks (I/O ports; 0: none): status, then enable */
+    uint8_t pm1_evt_len;         /* bytes of each event block, half status and half enable */
+    uint16_t pm1a_cnt, pm1b_cnt; /* PM1 control blocks (I/O ports; 0: none): SCI_EN, SLP_TYP, SLP_EN */
+    bool power_button_device;    /* PWR_BUTTON: the button is a control-method device, not the fixed one */
+    bool hw_reduced;             /* HW_REDUCED_ACPI: no PM1 blocks; sleep through sleep_control */
+    bool has_sleep_control;      /* SLEEP_CONTROL_REG (ACPI 5.0+, hardware-reduced platforms) */
+    struct acpi_gas sleep_control;
 };
 
 int acpi_parse_fadt(const void *table, struct fadt_info *out);

@@ -24,11 +24,13 @@ typedef long ssize_t;
 #define BYTE_ORDER LITTLE_ENDIAN
 
 void net_platform_diag(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-__attribute__((noreturn)) void net_platform_assert(const char *message, const char *file, int line);
+/* An lwIP assertion names its file and line only: its text is there in the
+ * source, and the 8 KiB of texts kept the image under 256 KiB. */
+__attribute__((noreturn)) void net_platform_assert(const char *file, int line);
 uint32_t net_random32(void);
 
 #define LWIP_PLATFORM_DIAG(x) do { net_platform_diag x; } while (0)
-#define LWIP_PLATFORM_ASSERT(x) net_platform_assert((x), __FILE__, __LINE__)
+#define LWIP_PLATFORM_ASSERT(x) net_platform_assert(__FILE__, __LINE__)
 #define LWIP_RAND() net_random32()
 
 /* The pools' arrays: a byte each, as net/lwip_pools.c gives every pool its

@@ -153,9 +153,9 @@ void net_platform_diag(const char *fmt, ...)
     va_end(ap);
 }
 
-void net_platform_assert(const char *message, const char *file, int line)
+void net_platform_assert(const char *file, int line)
 {
-    fprintf(stderr, "lwIP assertion \"%s\" failed at %s:%d\n", message, file, line);
+    fprintf(stderr, "lwIP assertion failed at %s:%d\n", file, line);
     abort();
 }
 

@@ -317,11 +317,14 @@ TEST(aml_microvm_dsdt_other_devices_by_hid)
     CHECK_EQ(r.scan.found, 1);
     CHECK_EQ(r.dev[0].gsi, 9u);
     CHECK(!r.dev[0].line.level_triggered);
+    CHECK(r.dev[0].has_region); /* its event selector, where the power button's event is read */
+    CHECK_EQ(r.dev[0].region_base, 0xFEA00000u);
+    CHECK_EQ(r.dev[0].region_length, 4u);
 
     scan(&dsdt, "PNP0C0C", &r); /* no _CRS at all */
     CHECK_EQ(r.scan.found, 1);
     CHECK(!r.dev[0].crs_ok);
-    CHECK(!r.dev[0].has_memory && !r.dev[0].has_interrupt);
+    CHECK(!r.dev[0].has_memory && !r.dev[0].has_interrupt && !r.dev[0].has_region);
 
     scan(&dsdt, "PNP0B00", &r);
     CHECK_EQ(r.scan.found, 1);
@@ -560,6 +563,45 @@ TEST(aml_unknown_opcode_leaves_its_term_list_only)
     scan(&top, "LNRO0005", &r);
     CHECK_EQ(r.scan.found, 0);
     CHECK_EQ(r.scan.unparsed, 1);
+}
+
+TEST(aml_s5_sleep_types)
+{
+    /* Whatever the _HID looked for, Scope(\) { Name(_S5_, Package { 5, 0, 0, 0 }) } is read. */
+    struct aml dsdt;
+    build_microvm_dsdt(&dsdt, two_nics, 2);
+    struct result r;
+    scan(&dsdt, "NONE0000", &r);
+    CHECK(r.scan.has_s5);
+    CHECK_EQ(r.scan.s5_slp_typ_a, 5);
+    CHECK_EQ(r.scan.s5_slp_typ_b, 0);
+
+    /* At the top level, as QEMU's q35 and pc write it, with Zero and One opcodes. */
+    struct aml top = { .len = 0 };
+    PUT_LIT(&top, "\x08" "_S5_" "\x12\x06\x04\x00\x01\x00\x00");
+    scan(&top, "NONE0000", &r);
+    CHECK(r.scan.has_s5);
+    CHECK_EQ(r.scan.s5_slp_typ_a, 0);
+    CHECK_EQ(r.scan.s5_slp_typ_b, 1);
+
+    /* Inside a Device it is not the system's; a package of one element is not enough;
+     * a non-constant element is not read; none at all says so. */
+    struct aml body = { .len = 0 }, dev = { .len = 0 };
+    PUT_LIT(&body, "\x08" "_S5_" "\x12\x06\x04\x00\x01\x00\x00");
+    device(&dev, "DEV0", &body);
+    scan(&dev, "NONE0000", &r);
+    CHECK(!r.scan.has_s5);
+    top.len = 0;
+    PUT_LIT(&top, "\x08" "_S5_" "\x12\x03\x01\x0A\x05");
+    scan(&top, "NONE0000", &r);
+    CHECK(!r.scan.has_s5);
+    top.len = 0;
+    PUT_LIT(&top, "\x08" "_S5_" "\x12\x06\x04" "LOCL" "\x00");
+    scan(&top, "NONE0000", &r);
+    CHECK(!r.scan.has_s5);
+    top.len = 0;
+    scan(&top, "NONE0000", &r);
+    CHECK(!r.scan.has_s5);
 }
 
 TEST(aml_lengths_past_their_container)

@@ -253,8 +253,18 @@ static int parse_mcfg(const struct table *t, struct mcfg_info *out)
 #define FADT_RESET_VALUE 128
 #define FADT_X_DSDT 140
 #define FADT_X_PM_TMR_BLK 208
+#define FADT_SMI_CMD 48
+#define FADT_ACPI_ENABLE 52
+#define FADT_PM1A_EVT_BLK 56
+#define FADT_PM1A_CNT_BLK 64
+#define FADT_PM1_EVT_LEN 88
+#define FADT_X_PM1A_EVT_BLK 148
+#define FADT_SLEEP_CONTROL_REG 244
 #define FADT_LENGTH_V1 116
 #define FADT_LENGTH_V3 244
+#define FADT_LENGTH_V5 268
+#define FADT_F_PWR_BUTTON (1u << 4)
+#define FADT_F_HW_REDUCED_ACPI (1u << 20)
 
 #define FADT_F_WBINVD (1u << 0)
 #define FADT_F_PROC_C1 (1u << 2)
@@ -283,12 +293,18 @@ static void fadt_begin(struct table *t, uint8_t revision, size_t length)
     put_u32(t->bytes + 4, (uint32_t)length);
 }
 
-/* q35: revision 3, PM timer at 0x608, reset register 0xCF9 <- 0x0F. */
+/* q35: revision 3, PM1 at 0x600 (control 0x604), ACPI_ENABLE 0xF1 to port
+ * 0xB2, PM timer at 0x608, reset register 0xCF9 <- 0x0F. */
 static void build_q35_fadt(struct table *t)
 {
     fadt_begin(t, 3, FADT_LENGTH_V3);
     uint8_t *f = t->bytes;
     put_u16(f + FADT_SCI_INT, 9);
+    put_u32(f + FADT_SMI_CMD, 0xB2);
+    f[FADT_ACPI_ENABLE] = 0xF1;
+    put_u32(f + FADT_PM1A_EVT_BLK, 0x600);
+    put_u32(f + FADT_PM1A_CNT_BLK, 0x604);
+    f[FADT_PM1_EVT_LEN] = 4;
     put_u32(f + FADT_PM_TMR_BLK, 0x608);
     f[FADT_PM_TMR_LEN] = 4;
     put_u16(f + FADT_IAPC_BOOT_ARCH, 0x0002);
@@ -897,6 +913,49 @@ TEST(acpi_fadt_q35)
     CHECK_EQ(f.reset_register.bit_width, 8);
     CHECK_EQ(f.reset_register.address, 0xCF9u);
     CHECK_EQ(f.reset_value, 0x0F);
+}
+
+TEST(acpi_fadt_power_button_fields)
+{
+    struct table t;
+    struct fadt_info f;
+    build_q35_fadt(&t);
+    CHECK_EQ(parse_fadt(&t, &f), 0);
+    CHECK_EQ(f.smi_cmd, 0xB2u);
+    CHECK_EQ(f.acpi_enable, 0xF1);
+    CHECK_EQ(f.pm1a_evt, 0x600);
+    CHECK_EQ(f.pm1a_cnt, 0x604);
+    CHECK_EQ(f.pm1b_evt, 0);
+    CHECK_EQ(f.pm1_evt_len, 4);
+    CHECK(!f.power_button_device && !f.hw_reduced && !f.has_sleep_control);
+
+    /* The X_ block wins when it is an I/O port; a 32-bit one past 0xFFFF is none. */
+    put_gas(t.bytes + FADT_X_PM1A_EVT_BLK, ACPI_GAS_IO, 32, 2, 0xB000);
+    put_u32(t.bytes + FADT_PM1A_CNT_BLK, 0x10004);
+    put_u32(t.bytes + FADT_FLAGS, FADT_FLAGS_COMMON | FADT_F_PWR_BUTTON);
+    tb_fix_checksum(&t, t.len);
+    CHECK_EQ(parse_fadt(&t, &f), 0);
+    CHECK_EQ(f.pm1a_evt, 0xB000);
+    CHECK_EQ(f.pm1a_cnt, 0);
+    CHECK(f.power_button_device);
+
+    /* microvm's: hardware-reduced, no PM1 blocks, a sleep control register. */
+    fadt_begin(&t, 5, FADT_LENGTH_V5);
+    put_u32(t.bytes + FADT_FLAGS, FADT_F_HW_REDUCED_ACPI);
+    put_gas(t.bytes + FADT_SLEEP_CONTROL_REG, ACPI_GAS_MEMORY, 8, 0, 0xFEA00100);
+    tb_fix_checksum(&t, t.len);
+    CHECK_EQ(parse_fadt(&t, &f), 0);
+    CHECK(f.hw_reduced);
+    CHECK_EQ(f.pm1a_evt, 0);
+    CHECK_EQ(f.pm1a_cnt, 0);
+    CHECK(f.has_sleep_control);
+    CHECK_EQ(f.sleep_control.space_id, ACPI_GAS_MEMORY);
+    CHECK_EQ(f.sleep_control.address, 0xFEA00100u);
+
+    /* A revision-3 FADT ends before the sleep control register. */
+    build_q35_fadt(&t);
+    CHECK_EQ(parse_fadt(&t, &f), 0);
+    CHECK(!f.has_sleep_control);
 }
 
 TEST(acpi_fadt_pc)

@@ -1,0 +1,105 @@
+"""The power button, as `virsh shutdown`, QEMU's system_powerdown and a
+cloud's "stop" press it (arch/x86_64/acpi_power.h, boot/power.h): the guest
+stops taking connections, lets data in flight reach its client, resets what
+is left so clients know at once, and powers off, which ends QEMU with status
+0. q35 and pc have ACPI's fixed-feature button, microvm a Generic Event
+Device; microvm without ACPI has no button at all, and says so. Needs root
+(the namespace and its tap)."""
+
+import socket
+import time
+
+import pytest
+
+from netns import GUEST_ADDR, PrivateNetwork, have_root
+from test_services import HELLO, connect, expect, get, run, start_guest, wait_ready, CURL
+
+pytestmark = pytest.mark.skipif(not have_root(), reason="needs root for network namespaces and tap devices")
+
+BUTTON = [("pvh", "microvm"), ("pvh", "q35"), ("pvh", "pc"), ("efi", "q35")]
+ECHO_BYTES = 64 * 1024
+
+
+def keep_alive(g, net):
+    """A connection that has had its answer and now sits idle."""
+    c = connect(net, g=g)
+    c.sendall(get("/hello"))
+    data = b""
+    while not data.endswith(HELLO):
+        chunk = c.recv(4096)
+        expect(g, chunk, f"/hello: the connection closed after {data!r}")
+        data += chunk
+    return c
+
+
+def echo_in_flight(g, net):
+    """An echo connection whose answer waits in the guest: a small receive
+    buffer here keeps most of ECHO_BYTES unsent or unacknowledged there."""
+    from test_services import inside
+    with inside(net):
+        c = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    c.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    c.settimeout(10)
+    c.connect((GUEST_ADDR, 7))
+    payload = bytes(i * 7 % 251 for i in range(ECHO_BYTES))
+    c.sendall(payload)
+    return c, payload
+
+
+@pytest.mark.parametrize("boot,machine", BUTTON, ids=[f"{b}-{m}" for b, m in BUTTON])
+def test_power_button_delivers_then_powers_off(tmp_path, boot, machine):
+    with PrivateNetwork() as net:
+        g = start_guest(tmp_path, net, machine=machine, boot=boot)
+        try:
+            wait_ready(g)
+            g.wait_for(r"acpi: power button: ", timeout=30)
+            idle = keep_alive(g, net)
+            echo, payload = echo_in_flight(g, net)
+            time.sleep(0.3)  # the guest has the bytes and is echoing them into the small window
+            g.monitor("system_powerdown")
+            time.sleep(0.3)  # the press is taken: what is owed must still arrive
+            got = b""
+            try:
+                while len(got) < len(payload):
+                    chunk = echo.recv(65536)
+                    if not chunk:
+                        break
+                    got += chunk
+            except OSError as e:
+                g.fail(f"echo after the press: {e!r} after {len(got)} of {len(payload)} bytes")
+            expect(g, got == payload, f"echo after the press: {len(got)} of {len(payload)} bytes, "
+                   f"{'the same' if payload.startswith(got) else 'different'}")
+            idle.settimeout(10)
+            try:
+                left = idle.recv(4096)
+                expect(g, left == b"", f"the idle connection got {left!r} instead of its end")
+            except ConnectionResetError:
+                pass  # the reset before power-off: the client knows at once
+            except socket.timeout:
+                g.fail("the idle keep-alive connection was neither closed nor reset at power-off")
+            status = g.wait_exit(timeout=30)
+            expect(g, status == 0, f"QEMU exited with {status}, expected 0 (the guest's soft-off)")
+            log = g.serial()
+            for line in ("power: the power button: listeners closed", "power: every response delivered",
+                         "acpi: soft-off (S5"):
+                expect(g, line in log, f"no '{line}' on the console")
+            expect(g, "PANIC" not in log, "PANIC on the console")
+        finally:
+            g.kill()
+
+
+def test_no_button_without_acpi(tmp_path):
+    """microvm,acpi=off has neither PM1 registers nor a Generic Event
+    Device: the console says so, and a press changes nothing."""
+    with PrivateNetwork() as net:
+        g = start_guest(tmp_path, net, machine="microvm,acpi=off", boot="pvh")
+        try:
+            wait_ready(g)
+            g.wait_for(r"acpi: no power button: ", timeout=30)
+            g.monitor("system_powerdown")
+            time.sleep(1.0)
+            expect(g, g.running, "QEMU ended on a press the guest cannot have seen")
+            r = run(net, *CURL, f"http://{GUEST_ADDR}/hello")
+            expect(g, r.returncode == 0 and r.stdout == HELLO, f"after the press: {r}")
+        finally:
+            g.kill()
