@@ -3,6 +3,7 @@
 #define LIB_ERRNO_H
 
 #define EPERM 1
+#define ENOENT 2
 #define EIO 5
 #define ENOMEM 12
 #define EBUSY 16

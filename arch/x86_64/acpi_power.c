@@ -83,7 +83,17 @@ static uint32_t sci_line(uint16_t irq, struct irq_line_mode *mode)
 
 static int route(uint32_t gsi, struct irq_line_mode mode, irq_handler_fn fn, const char *what)
 {
-    int vector = irq_alloc_vector();
+    struct irq_line_mode taken;
+    int vector = ioapic_gsi_vector(gsi, &taken);
+    if (vector >= 0) { /* a PCI device's INTx on the same line: share it, as the SCI allows */
+        if (taken.level_triggered != mode.level_triggered || taken.active_low != mode.active_low ||
+            irq_register((uint8_t)vector, fn, NULL) < 0) {
+            log_error("acpi: power button: the %s's GSI %u is taken with another trigger mode", what, gsi);
+            return -EBUSY;
+        }
+        return vector;
+    }
+    vector = irq_alloc_vector();
     if (vector < 0) {
         log_error("acpi: power button: no vector for the %s", what);
         return vector;

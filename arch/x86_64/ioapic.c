@@ -25,10 +25,12 @@ static int ioapic_count;
 static const struct madt_info *ioapic_madt;
 static uint8_t ioapic_dest;
 
-/* The vector each routed GSI delivers, so that a stuck line can be found by its vector. */
+/* The vector each routed GSI delivers, so that a stuck line can be found by
+ * its vector and a second user of a line can share it. */
 static struct {
     uint32_t gsi;
     uint8_t vector;
+    struct irq_line_mode mode;
 } routes[ROUTES_MAX];
 static int route_count;
 
@@ -103,11 +105,22 @@ int ioapic_route_gsi(uint32_t gsi, uint8_t vector, struct irq_line_mode mode)
     if (r < ROUTES_MAX) {
         routes[r].gsi = gsi;
         routes[r].vector = vector;
+        routes[r].mode = mode;
         route_count += r == route_count;
     }
     log_debug("ioapic: GSI %u -> vector 0x%x, %s, active %s", gsi, vector, mode.level_triggered ? "level" : "edge",
               mode.active_low ? "low" : "high");
     return 0;
+}
+
+int ioapic_gsi_vector(uint32_t gsi, struct irq_line_mode *mode)
+{
+    for (int r = 0; r < route_count; r++)
+        if (routes[r].gsi == gsi) {
+            *mode = routes[r].mode;
+            return routes[r].vector;
+        }
+    return -ENOENT;
 }
 
 static int set_mask(uint32_t gsi, bool masked)
