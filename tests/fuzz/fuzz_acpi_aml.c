@@ -35,6 +35,7 @@ static void scan(const uint8_t *aml, size_t size, const char *hid)
         check_device(&devs[i]);
     acpi_aml_find_devices(aml, size, hid, NULL, 0, &none);
     CHECK(none.found == s.found && none.unparsed == s.unparsed && none.malformed == s.malformed);
+    CHECK(none.has_s5 == s.has_s5 && s.s5_slp_typ_a <= 7 && s.s5_slp_typ_b <= 7); /* 3-bit fields */
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
