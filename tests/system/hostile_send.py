@@ -253,6 +253,13 @@ def syn_fin():
     return result
 
 
+def teach_mac(sock, addr):
+    """Teach the guest our MAC for `addr`, an address no one owns: it records
+    the sender of an ARP request for itself."""
+    sock.send(Ether(dst="ff:ff:ff:ff:ff:ff", src=HOST_MAC) / ARP(op=1, hwsrc=HOST_MAC, psrc=addr, pdst=GUEST))
+    time.sleep(0.2)
+
+
 class Phantom:
     """A TCP peer driven by hand from an address no one owns."""
 
@@ -262,10 +269,7 @@ class Phantom:
         self.seq = rnd.getrandbits(32)
         self.sock = conf.L2socket(iface=IFACE)
         self.sniff = sniffer(f"ether src {GUEST_MAC} and tcp and dst host {addr} and dst port {self.sport}")
-        # Teach the guest our MAC for this address (it records senders of requests for itself).
-        self.sock.send(Ether(dst="ff:ff:ff:ff:ff:ff", src=HOST_MAC) /
-                       ARP(op=1, hwsrc=HOST_MAC, psrc=addr, pdst=GUEST))
-        time.sleep(0.2)
+        teach_mac(self.sock, addr)
 
     def segment(self, flags, payload=b"", seq=None, ack=None, window=None):
         return (eth() / IP(src=self.addr, dst=GUEST) /
@@ -481,8 +485,7 @@ def isn_spread():
     addr, base = "10.0.2.210", rnd.randrange(30000, 60000)
     sock = conf.L2socket(iface=IFACE)
     s = sniffer(f"ether src {GUEST_MAC} and tcp and dst host {addr} and src port 80")
-    sock.send(Ether(dst="ff:ff:ff:ff:ff:ff", src=HOST_MAC) / ARP(op=1, hwsrc=HOST_MAC, psrc=addr, pdst=GUEST))
-    time.sleep(0.2)
+    teach_mac(sock, addr)
 
     def syn(port, seq):
         sock.send(eth() / IP(src=addr, dst=GUEST) / TCP(sport=port, dport=80, flags="S", seq=seq, window=65535))
