@@ -45,9 +45,12 @@ static void shut_down(void)
 
 static void watch(void *arg)
 {
+    static bool stopping; /* this hook also runs in shut_down's own loops: a second press changes nothing */
     (void)arg;
-    if (acpi_power_button_take())
+    if (acpi_power_button_take() && !stopping) {
+        stopping = true;
         shut_down();
+    }
 }
 
 static struct main_loop_hook power_hook = { .fn = watch };
