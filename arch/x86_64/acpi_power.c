@@ -109,8 +109,7 @@ static int route(uint32_t gsi, struct irq_line_mode mode, irq_handler_fn fn, con
 
 static int fixed_button_init(const struct fadt_info *f)
 {
-    /* The enable register follows the status register in each event block. */
-    uint16_t half = f->pm1_evt_len / 2;
+    uint16_t half = f->pm1_evt_len / 2; /* each event block: status, then enable */
     if (!(inw(f->pm1a_cnt) & PM1_CNT_SCI_EN)) {
         if (!f->smi_cmd || !f->acpi_enable) {
             log_info("acpi: no power button: the platform is not in ACPI mode and names no way into it");
@@ -127,17 +126,23 @@ static int fixed_button_init(const struct fadt_info *f)
     }
     button.pm1a_sts = f->pm1a_evt;
     button.pm1b_sts = f->pm1b_evt;
-    outw(f->pm1a_evt, PM1_STS_PWRBTN); /* a press from before boot is not ours to act on */
-    if (f->pm1b_evt)
-        outw(f->pm1b_evt, PM1_STS_PWRBTN);
+    /* Only the button may raise the SCI: the other fixed events (the PM
+     * timer's overflow, the global lock, the RTC) are disabled, and every
+     * status bit from before is cleared (write 1 to clear), a press too. */
+    outw((uint16_t)(f->pm1a_evt + half), 0);
+    outw(f->pm1a_evt, 0xFFFF);
+    if (f->pm1b_evt) {
+        outw((uint16_t)(f->pm1b_evt + half), 0);
+        outw(f->pm1b_evt, 0xFFFF);
+    }
     struct irq_line_mode mode;
     uint32_t gsi = sci_line(f->sci_interrupt, &mode);
     int vector = route(gsi, mode, fixed_button_interrupt, "SCI");
     if (vector < 0)
         return vector;
-    outw((uint16_t)(f->pm1a_evt + half), inw((uint16_t)(f->pm1a_evt + half)) | PM1_EN_PWRBTN);
+    outw((uint16_t)(f->pm1a_evt + half), PM1_EN_PWRBTN);
     if (f->pm1b_evt)
-        outw((uint16_t)(f->pm1b_evt + half), inw((uint16_t)(f->pm1b_evt + half)) | PM1_EN_PWRBTN);
+        outw((uint16_t)(f->pm1b_evt + half), PM1_EN_PWRBTN);
     button.kind = BUTTON_FIXED;
     log_info("acpi: power button: fixed feature, PM1 at port 0x%x, SCI on GSI %u (%s, active %s, vector 0x%x)",
              f->pm1a_evt, gsi, mode.level_triggered ? "level" : "edge", mode.active_low ? "low" : "high", vector);
