@@ -19,6 +19,11 @@
 #define AML_METHOD_OP 0x14
 #define AML_EXTERNAL_OP 0x15
 #define AML_EXT_OP_PREFIX 0x5B
+#define AML_LOCAL0_OP 0x60
+#define AML_LOCAL7_OP 0x67
+#define AML_AND_OP 0x7B
+#define AML_NOTIFY_OP 0x86
+#define AML_LEQUAL_OP 0x93
 #define AML_IF_OP 0xA0
 #define AML_ELSE_OP 0xA1
 #define AML_WHILE_OP 0xA2
@@ -319,6 +324,8 @@ struct aml_device_terms {
     size_t crs_len;
     bool has_region;
     uint64_t region_base, region_length;
+    uint32_t evt_mask;
+    char evt_name[5];
 };
 
 static void aml_term_list(struct aml_walk *w, const uint8_t *p, const uint8_t *end, int depth,
@@ -389,6 +396,8 @@ static void aml_store_device(struct aml_walk *w, const char seg[5], const struct
     dev->has_region = terms->has_region;
     dev->region_base = terms->region_base;
     dev->region_length = terms->region_length;
+    dev->evt_notify_mask = terms->evt_mask;
+    memcpy(dev->evt_notify_name, terms->evt_name, sizeof(dev->evt_notify_name));
 }
 
 /* Scope or Device: PkgLength NameString TermList. */
@@ -463,6 +472,72 @@ static void aml_note_region(const uint8_t *p, const uint8_t *end, struct aml_dev
     device->region_length = length;
 }
 
+/* An operand as a GED's _EVT writes them: a Local, an integer (ZeroOp is
+ * also the null target) or a name. The bytes it spans, 0 for anything else. */
+static size_t aml_simple_operand(const uint8_t *p, const uint8_t *end)
+{
+    uint64_t value;
+    char seg[5];
+    bool simple;
+    if (p >= end)
+        return 0;
+    if (*p >= AML_LOCAL0_OP && *p <= AML_LOCAL7_OP)
+        return 1;
+    size_t n = aml_integer(p, end, &value);
+    return n ? n : aml_name_string(p, end, seg, &simple);
+}
+
+/* If (LEqual (X, K)) { Notify (Name, 0x80) ... }, X an operand or
+ * And (operand, operand, target): the event bit K and Name's last NameSeg.
+ * QEMU's GED writes If (LEqual (And (Local0, 2, Zero), 2)); others store the
+ * And in a Local first. False for any other shape. */
+static bool aml_notify_if(const uint8_t *p, const uint8_t *end, uint64_t *mask, char name[5])
+{
+    const uint8_t *q, *pkg_end;
+    if (p[0] != AML_IF_OP || !aml_pkg_length(p + 1, end, &q, &pkg_end) || q >= pkg_end || *q++ != AML_LEQUAL_OP)
+        return false;
+    int operands = q < pkg_end && *q == AML_AND_OP ? 3 : 1;
+    q += operands == 3;
+    for (int i = 0; i < operands; i++) {
+        size_t n = aml_simple_operand(q, pkg_end);
+        if (!n)
+            return false;
+        q += n;
+    }
+    size_t n = aml_integer(q, pkg_end, mask);
+    if (!n || q + n >= pkg_end || q[n] != AML_NOTIFY_OP)
+        return false;
+    q += n + 1;
+    bool simple;
+    uint64_t value;
+    n = aml_name_string(q, pkg_end, name, &simple);
+    return n && name[0] && aml_integer(q + n, pkg_end, &value) && value == 0x80;
+}
+
+/* Method(_EVT) in a Device: the first If that notifies a device with 0x80
+ * ("button pressed" for a power button, 5.6.6) on one event bit. */
+static void aml_note_evt(const uint8_t *p, const uint8_t *end, struct aml_device_terms *device)
+{
+    const uint8_t *body, *pkg_end;
+    char seg[5];
+    bool simple;
+    if (device->evt_mask || !aml_pkg_length(p + 1, end, &body, &pkg_end))
+        return;
+    size_t name = aml_name_string(body, pkg_end, seg, &simple);
+    if (!name || !simple || strcmp(seg, "_EVT") != 0)
+        return;
+    for (const uint8_t *q = body + name + 1; q < pkg_end; q++) { /* after MethodFlags */
+        uint64_t mask;
+        char target[5];
+        if (*q == AML_IF_OP && aml_notify_if(q, pkg_end, &mask, target) && mask && mask <= 0x80000000u &&
+            !(mask & (mask - 1))) {
+            device->evt_mask = (uint32_t)mask;
+            memcpy(device->evt_name, target, sizeof(device->evt_name));
+            return;
+        }
+    }
+}
+
 /* What aml_term says when it cannot go on: an opcode it cannot size, or a
  * term whose shape it knows running past its container. */
 #define AML_TERM_UNKNOWN 0
@@ -483,6 +558,9 @@ static long aml_term(struct aml_walk *w, const uint8_t *p, const uint8_t *end, i
     case AML_NAME_OP:
         return aml_known(aml_name_term(w, p, end, device));
     case AML_METHOD_OP:
+        if (device)
+            aml_note_evt(p, end, device);
+        return aml_known(aml_skip_package(p, end, 1));
     case AML_IF_OP:
     case AML_ELSE_OP:
     case AML_WHILE_OP:

@@ -7,7 +7,9 @@
  * term list at the first opcode whose length it cannot know. So only
  * constant data is understood: a _HID or _CRS computed by a method, or a
  * Device declared inside an If, is not found (QEMU's microvm and
- * Firecracker declare theirs as plain Names).
+ * Firecracker declare theirs as plain Names). Besides: a Device's first
+ * SystemMemory OperationRegion, the one shape of If in its _EVT that
+ * notifies a button (a GED's power button), and \_S5.
  *
  * Pure logic over bytes in memory: every read is checked against the end
  * of its enclosing package, nesting is bounded, malformed AML is counted
@@ -41,6 +43,11 @@ struct acpi_aml_device {
     bool has_region;
     uint64_t region_base;
     uint64_t region_length;
+    /* A Method(_EVT) in the Device (a Generic Event Device's), read without
+     * running it: the first `If (LEqual (..., K)) { Notify (NAME, 0x80) }`
+     * on one bit K. 0 and "" when there is none of that shape. */
+    uint32_t evt_notify_mask;
+    char evt_notify_name[5];
 };
 
 struct acpi_aml_scan {

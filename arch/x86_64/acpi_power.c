@@ -9,6 +9,7 @@
 #include "arch/x86_64/timer.h"
 #include "lib/errno.h"
 #include "lib/log.h"
+#include "lib/string.h"
 
 /* PM1 registers (ACPI 6.5, 4.8.3.1 and 4.8.3.2). */
 #define PM1_STS_PWRBTN (1u << 8)
@@ -20,10 +21,9 @@
 /* The sleep control register of hardware-reduced platforms (4.8.3.7). */
 #define SLEEP_CTL_SLP_TYP_SHIFT 2
 #define SLEEP_CTL_SLP_EN (1u << 5)
-/* QEMU's Generic Event Device: the event selector's power-down bit
- * (ACPI_GED_PWR_DOWN_EVT), read from the 32-bit register its DSDT declares. */
 #define GED_HID "ACPI0013"
-#define GED_EVENT_POWER_DOWN (1u << 1)
+#define POWER_BUTTON_HID "PNP0C0C"
+#define POWER_BUTTONS_MAX 4
 #define GED_SELECTOR_BYTES 4
 
 #define ACPI_MODE_WAIT_NS (100ULL * 1000000ULL) /* for SCI_EN after ACPI_ENABLE */
@@ -35,6 +35,7 @@ static struct {
     enum button_kind kind;
     uint16_t pm1a_sts, pm1b_sts; /* fixed: status registers (I/O ports; 0: none) */
     volatile void *ged_selector; /* GED: its event selector, mapped */
+    uint32_t ged_mask;           /* GED: the selector's bit for the power button */
     volatile bool pressed;
 } button;
 
@@ -55,7 +56,7 @@ static bool ged_interrupt(void *ctx)
 {
     (void)ctx;
     uint32_t events = mmio_read32(button.ged_selector); /* reading clears them */
-    if (events & GED_EVENT_POWER_DOWN)
+    if (events & button.ged_mask)
         button.pressed = true;
     return events != 0;
 }
@@ -156,6 +157,20 @@ static int ged_init(const struct fadt_info *f, const struct acpi_aml_device *ged
                  ged->name);
         return -ENODEV;
     }
+    /* The bit is the one _EVT turns into "pressed" (Notify 0x80) for a
+     * power button device: QEMU's is 2, cloud-hypervisor's 8 (whose register
+     * is another device's, so it is not found here), and a bit read wrong
+     * would power the machine off on another event. */
+    struct acpi_aml_device buttons[POWER_BUTTONS_MAX];
+    int count = acpi_find_devices(POWER_BUTTON_HID, buttons, POWER_BUTTONS_MAX);
+    bool notifies_a_button = false;
+    for (int i = 0; i < count && i < POWER_BUTTONS_MAX; i++)
+        notifies_a_button |= ged->evt_notify_mask && strcmp(buttons[i].name, ged->evt_notify_name) == 0;
+    if (!notifies_a_button) {
+        log_info("acpi: no power button: the Generic Event Device %s's _EVT notifies no %s device in a shape "
+                 "this kernel reads", ged->name, POWER_BUTTON_HID);
+        return -ENODEV;
+    }
     if (!f->has_sleep_control) {
         log_info("acpi: no power button: a Generic Event Device but no sleep control register to power off with");
         return -ENODEV;
@@ -166,14 +181,15 @@ static int ged_init(const struct fadt_info *f, const struct acpi_aml_device *ged
                   (unsigned long long)ged->region_base);
         return -ENODEV;
     }
+    button.ged_mask = ged->evt_notify_mask;
     (void)mmio_read32(button.ged_selector); /* events from before boot are not ours */
     int vector = route(ged->gsi, ged->line, ged_interrupt, "Generic Event Device");
     if (vector < 0)
         return vector;
     button.kind = BUTTON_GED;
-    log_info("acpi: power button: Generic Event Device %s, events at 0x%llx, GSI %u (%s, active %s, vector 0x%x)",
-             ged->name, (unsigned long long)ged->region_base, ged->gsi, ged->line.level_triggered ? "level" : "edge",
-             ged->line.active_low ? "low" : "high", vector);
+    log_info("acpi: power button: Generic Event Device %s, event 0x%x at 0x%llx for %s, GSI %u (%s, active %s, "
+             "vector 0x%x)", ged->name, button.ged_mask, (unsigned long long)ged->region_base, ged->evt_notify_name,
+             ged->gsi, ged->line.level_triggered ? "level" : "edge", ged->line.active_low ? "low" : "high", vector);
     return 0;
 }
 

@@ -8,9 +8,9 @@
  * - a hardware-reduced platform's Generic Event Device (5.6.9, _HID
  *   ACPI0013), as on QEMU's microvm: its interrupt, then a read of its event
  *   selector register (the OperationRegion in its scope) names the events.
- *   Its _EVT method is AML this kernel does not run; QEMU's sets bit 1 for
- *   power-down (its ACPI_GED_PWR_DOWN_EVT, which _EVT turns into a Notify of
- *   the power button). Soft-off goes through the FADT's sleep control
+ *   Its _EVT method is AML this kernel does not run, but reads: the bit it
+ *   turns into Notify(power button, 0x80) is the press (QEMU's bit 1, its
+ *   ACPI_GED_PWR_DOWN_EVT). Soft-off goes through the FADT's sleep control
  *   register (4.8.3.7).
  * The interrupt handler only records the press; the main loop acts on it.
  */

@@ -22,6 +22,9 @@ static void check_device(const struct acpi_aml_device *d)
         CHECK((d->name[i] >= 'A' && d->name[i] <= 'Z') || (d->name[i] >= '0' && d->name[i] <= '9') || d->name[i] == '_');
     if (!d->crs_ok)
         CHECK(!d->has_memory && !d->has_interrupt);
+    CHECK(!(d->evt_notify_mask & (d->evt_notify_mask - 1))); /* one bit, or none */
+    CHECK(memchr(d->evt_notify_name, '\0', sizeof(d->evt_notify_name)) != NULL);
+    CHECK(!d->evt_notify_mask == !d->evt_notify_name[0]);
 }
 
 static void scan(const uint8_t *aml, size_t size, const char *hid)

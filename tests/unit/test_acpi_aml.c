@@ -320,6 +320,8 @@ TEST(aml_microvm_dsdt_other_devices_by_hid)
     CHECK(r.dev[0].has_region); /* its event selector, where the power button's event is read */
     CHECK_EQ(r.dev[0].region_base, 0xFEA00000u);
     CHECK_EQ(r.dev[0].region_length, 4u);
+    CHECK_EQ(r.dev[0].evt_notify_mask, 2u); /* _EVT: If ((ESEL & 2) == 2) { Notify (PWRB, 0x80) } */
+    CHECK_STR_EQ(r.dev[0].evt_notify_name, "PWRB");
 
     scan(&dsdt, "PNP0C0C", &r); /* no _CRS at all */
     CHECK_EQ(r.scan.found, 1);
@@ -563,6 +565,63 @@ TEST(aml_unknown_opcode_leaves_its_term_list_only)
     scan(&top, "LNRO0005", &r);
     CHECK_EQ(r.scan.found, 0);
     CHECK_EQ(r.scan.unparsed, 1);
+}
+
+/* A GED whose Method(_EVT, 1, Serialized) body is `evt` (`len` bytes), and a PWRB power button. */
+static void ged_with_evt(struct aml *a, const char *evt, size_t len)
+{
+    struct aml body = { .len = 0 }, method = { .len = 0 }, button = { .len = 0 };
+    a->len = 0;
+    name_str(&body, "_HID", "ACPI0013");
+    PUT_LIT(&body, "\x5B\x80" "EREG" "\x00" "\x0C\x00\x00\xA0\xFE" "\x0A\x04");
+    PUT_LIT(&method, "_EVT" "\x09");
+    put(&method, evt, len);
+    put_package(&body, "\x14", 1, &method);
+    device(a, "GED_", &body);
+    name_str(&button, "_HID", "PNP0C0C");
+    device(a, "PWRB", &button);
+}
+
+#define GED_WITH_EVT(a, lit) ged_with_evt((a), (lit), sizeof(lit) - 1)
+
+TEST(aml_ged_evt_names_the_power_button_bit)
+{
+    struct aml a;
+    struct result r;
+    /* And into a Local first, then the comparison, and a path from the root (cloud-hypervisor's shape). */
+    GED_WITH_EVT(&a, "\x70" "ESEL" "\x60" "\x7B\x60\x0A\x01\x61" "\xA0\x08\x93\x61\x01" "CSCN"
+                     "\x7B\x60\x0A\x08\x61" "\xA0\x12\x93\x61\x0A\x08\x86\x5C\x2E" "_SB_" "PWRB" "\x0A\x80");
+    scan(&a, "ACPI0013", &r);
+    CHECK_EQ(r.scan.found, 1);
+    CHECK_EQ(r.dev[0].evt_notify_mask, 8u);
+    CHECK_STR_EQ(r.dev[0].evt_notify_name, "PWRB");
+    CHECK_EQ(r.scan.malformed, 0);
+
+    /* Not "pressed" (0x81), two bits at once, a method called first, no If at all: nothing. */
+    GED_WITH_EVT(&a, "\x70" "ESEL" "\x60" "\xA0\x10\x93\x7B\x60\x0A\x02\x00\x0A\x02\x86" "PWRB" "\x0A\x81");
+    scan(&a, "ACPI0013", &r);
+    CHECK_EQ(r.dev[0].evt_notify_mask, 0u);
+    CHECK_STR_EQ(r.dev[0].evt_notify_name, "");
+    GED_WITH_EVT(&a, "\x70" "ESEL" "\x60" "\xA0\x10\x93\x7B\x60\x0A\x06\x00\x0A\x06\x86" "PWRB" "\x0A\x80");
+    scan(&a, "ACPI0013", &r);
+    CHECK_EQ(r.dev[0].evt_notify_mask, 0u);
+    GED_WITH_EVT(&a, "\x70" "ESEL" "\x60" "\xA0\x14\x93\x7B\x60\x0A\x02\x00\x0A\x02" "CSCN" "\x86" "PWRB" "\x0A\x80");
+    scan(&a, "ACPI0013", &r);
+    CHECK_EQ(r.dev[0].evt_notify_mask, 0u);
+    GED_WITH_EVT(&a, "\x70" "ESEL" "\x60" "\xA0\x0D\x93\x7B\x60\x0A\x02\x00\x0A\x02\x86\x00\x0A\x80");
+    scan(&a, "ACPI0013", &r); /* Notify of the null name */
+    CHECK_EQ(r.dev[0].evt_notify_mask, 0u);
+    GED_WITH_EVT(&a, "\x5C\x2E" "_SB_" "ESCN");
+    scan(&a, "ACPI0013", &r);
+    CHECK_EQ(r.dev[0].evt_notify_mask, 0u);
+
+    /* The same If in a method of another name is not the GED's handler. */
+    GED_WITH_EVT(&a, "\x70" "ESEL" "\x60" "\xA0\x10\x93\x7B\x60\x0A\x02\x00\x0A\x02\x86" "PWRB" "\x0A\x80");
+    for (size_t i = 0; i + 4 <= a.len; i++)
+        if (memcmp(a.b + i, "_EVT", 4) == 0)
+            a.b[i + 3] = 'X';
+    scan(&a, "ACPI0013", &r);
+    CHECK_EQ(r.dev[0].evt_notify_mask, 0u);
 }
 
 TEST(aml_s5_sleep_types)
