@@ -72,6 +72,15 @@ class Sniffer:
     def close(self):
         self.stop = True
         self.thread.join(timeout=5)
+        # Frames the thread had not read when it stopped are still queued on
+        # the socket: the last ones were lost when the host was busy (a CI run
+        # saw 2 of 3 fragmented echo replies).
+        self.sock.setblocking(False)
+        try:
+            while True:
+                self.frames.append(self.sock.recv(65536))
+        except OSError:  # BlockingIOError: the queue is empty
+            pass
         self.sock.close()
 
 
