@@ -15,7 +15,7 @@ import pytest
 from netns import GUEST_ADDR, GUEST_STATIC_CMDLINE, PrivateNetwork, have_root
 from qemu import KERNEL, PVH_KERNEL, Guest
 from qemu_args import nic_device
-from test_services import HELLO, connect, expect, get, ping
+from test_services import HELLO, HttpClient, connect, expect, get, ping
 
 pytestmark = pytest.mark.skipif(not have_root(), reason="needs root for network namespaces and tap devices")
 
@@ -38,14 +38,11 @@ def wait_monitor(g, command, pattern, timeout=60.0):
         time.sleep(0.2)
 
 
-def hello(g, conn, when):
-    conn.sendall(get("/hello"))
-    data = b""
-    while not data.endswith(HELLO):
-        chunk = conn.recv(4096)
-        expect(g, chunk, f"{when}: the keep-alive connection closed after {data!r}")
-        data += chunk
-    expect(g, data.startswith(b"HTTP/1.1 200 "), f"{when}: {data!r}")
+def hello(g, client, when):
+    client.g = g  # a broken response fails the test with this guest's report
+    client.send(get("/hello"))
+    r = client.response()
+    expect(g, r.version == "HTTP/1.1" and r.status == 200 and r.body == HELLO, f"{when}: {r.status_line} {r.body!r}")
 
 
 def echo(g, conn, payload, when):
@@ -67,7 +64,7 @@ def test_saved_and_restored_guest_goes_on(tmp_path, boot, machine):
     with PrivateNetwork() as net:
         with guest(tmp_path / "before", net, boot, machine) as g1:
             g1.wait_for(r"^READY ", timeout=90)
-            web, echoes = connect(net, g=g1), connect(net, (GUEST_ADDR, 7), g=g1)
+            web, echoes = HttpClient(connect(net, g=g1)), connect(net, (GUEST_ADDR, 7), g=g1)
             hello(g1, web, "before")
             echo(g1, echoes, bytes(range(256)) * 64, "before")
             g1.monitor("stop")
@@ -84,12 +81,12 @@ def test_saved_and_restored_guest_goes_on(tmp_path, boot, machine):
                 echo(g2, echoes, bytes(range(255, -1, -1)) * 64, "after the restore")
             except OSError as e:
                 g2.fail(f"a connection made before the save failed after the restore: {e!r}")
-            web.close()
+            web.sock.close()
             echoes.close()
             ping(g2, net, GUEST_ADDR, count=3)
-            fresh = connect(net, g=g2)
+            fresh = HttpClient(connect(net, g=g2))
             hello(g2, fresh, "a new connection after the restore")
-            fresh.close()
+            fresh.sock.close()
             g2.wait_for(r"announced the addresses, as the device asked", timeout=20)
             log = g2.serial()
             expect(g2, "PANIC" not in log and "broken" not in log, f"after the restore:\n{log}")
