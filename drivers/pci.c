@@ -13,7 +13,6 @@
 #define PCI_DEVICES_PER_BUS 32
 #define PCI_FUNCTIONS 8
 #define PCI_BUS_COUNT 256
-#define PCI_MAX_GSI 256
 
 /* Chipset identities (QEMU's pc and q35). */
 #define PCI_VENDOR_INTEL 0x8086
@@ -31,8 +30,6 @@ static struct pci_device **devices_tail = &devices;
 static enum pci_chipset chipset;
 static uint8_t pirq_routes[4];
 static uint8_t bus_seen[PCI_BUS_COUNT / 8];
-/* One vector per INTx line, shared by every device on it (0: not yet routed). */
-static uint8_t intx_line_vector[PCI_MAX_GSI];
 
 const char *pci_device_name(const struct pci_device *dev, char *buf)
 {
@@ -292,7 +289,7 @@ static void route_intx(struct pci_device *d)
          * active high, and that is what its IOAPIC expects (FACTS.md). */
         d->intx_mode = (struct irq_line_mode){ .level_triggered = true, .active_low = false };
     }
-    d->intx_routed = d->intx_gsi < PCI_MAX_GSI;
+    d->intx_routed = true;
 }
 
 int pci_init(void)
@@ -418,23 +415,14 @@ static int use_intx(struct pci_device *dev)
 {
     if (!dev->intx_routed)
         return -ENODEV;
-    uint8_t vector = intx_line_vector[dev->intx_gsi];
-    if (!vector) {
-        int v = irq_alloc_vector();
-        if (v < 0)
-            return -ENOSPC;
-        if (ioapic_route_gsi(dev->intx_gsi, (uint8_t)v, dev->intx_mode) < 0) {
-            irq_free_vector(v);
-            return -ENODEV;
-        }
-        ioapic_unmask(dev->intx_gsi);
-        vector = (uint8_t)v;
-        intx_line_vector[dev->intx_gsi] = vector;
-    }
+    int vector = ioapic_route_shared(dev->intx_gsi, dev->intx_mode);
+    if (vector < 0)
+        return vector;
+    ioapic_unmask(dev->intx_gsi);
     if (dev->msix_cap)
         set_msix_control(dev, 0, PCI_MSIX_CONTROL_ENABLE);
     pci_write16(dev, PCI_COMMAND, pci_read16(dev, PCI_COMMAND) & ~(uint16_t)PCI_COMMAND_INTX_DISABLE);
-    dev->irq_vectors[0] = vector;
+    dev->irq_vectors[0] = (uint8_t)vector;
     dev->irq_mode = PCI_IRQ_MODE_INTX;
     dev->irq_count = 1;
     return 1;

@@ -82,27 +82,16 @@ static uint32_t sci_line(uint16_t irq, struct irq_line_mode *mode)
     return gsi;
 }
 
+/* Shared with a PCI device's INTx already on the line, as the SCI allows. */
 static int route(uint32_t gsi, struct irq_line_mode mode, irq_handler_fn fn, const char *what)
 {
-    struct irq_line_mode taken;
-    int vector = ioapic_gsi_vector(gsi, &taken);
-    if (vector >= 0) { /* a PCI device's INTx on the same line: share it, as the SCI allows */
-        if (taken.level_triggered != mode.level_triggered || taken.active_low != mode.active_low ||
-            irq_register((uint8_t)vector, fn, NULL) < 0) {
-            log_error("acpi: power button: the %s's GSI %u is taken with another trigger mode", what, gsi);
-            return -EBUSY;
-        }
-        return vector;
-    }
-    vector = irq_alloc_vector();
+    int vector = ioapic_route_shared(gsi, mode);
+    if (vector >= 0 && irq_register((uint8_t)vector, fn, NULL) < 0)
+        vector = -ENOSPC;
     if (vector < 0) {
-        log_error("acpi: power button: no vector for the %s", what);
+        log_error("acpi: power button: the %s's GSI %u %s", what, gsi,
+                  vector == -EBUSY ? "is taken with another trigger mode" : "cannot be routed");
         return vector;
-    }
-    if (ioapic_route_gsi(gsi, (uint8_t)vector, mode) < 0 || irq_register((uint8_t)vector, fn, NULL) < 0) {
-        log_error("acpi: power button: the %s's GSI %u cannot be routed", what, gsi);
-        irq_free_vector(vector);
-        return -ENODEV;
     }
     ioapic_unmask(gsi);
     return vector;

@@ -1,5 +1,6 @@
 #include "arch/x86_64/ioapic.h"
 
+#include "arch/x86_64/irq.h"
 #include "arch/x86_64/paging.h"
 #include "lib/errno.h"
 #include "lib/log.h"
@@ -98,29 +99,39 @@ int ioapic_route_gsi(uint32_t gsi, uint8_t vector, struct irq_line_mode mode)
     const struct ioapic *io = ioapic_for_gsi(gsi, &pin);
     if (!io)
         return -ENODEV;
-    write_entry(io, pin, ioapic_redirection_entry(vector, ioapic_dest, mode, true));
     int r = 0;
     while (r < route_count && routes[r].gsi != gsi)
         r++;
-    if (r < ROUTES_MAX) {
-        routes[r].gsi = gsi;
-        routes[r].vector = vector;
-        routes[r].mode = mode;
-        route_count += r == route_count;
-    }
+    if (r == ROUTES_MAX) /* unremembered, a second user would take the line from the first */
+        return -ENOSPC;
+    write_entry(io, pin, ioapic_redirection_entry(vector, ioapic_dest, mode, true));
+    routes[r].gsi = gsi;
+    routes[r].vector = vector;
+    routes[r].mode = mode;
+    route_count += r == route_count;
     log_debug("ioapic: GSI %u -> vector 0x%x, %s, active %s", gsi, vector, mode.level_triggered ? "level" : "edge",
               mode.active_low ? "low" : "high");
     return 0;
 }
 
-int ioapic_gsi_vector(uint32_t gsi, struct irq_line_mode *mode)
+int ioapic_route_shared(uint32_t gsi, struct irq_line_mode mode)
 {
     for (int r = 0; r < route_count; r++)
         if (routes[r].gsi == gsi) {
-            *mode = routes[r].mode;
+            const struct irq_line_mode *m = &routes[r].mode;
+            if (m->level_triggered != mode.level_triggered || m->active_low != mode.active_low)
+                return -EBUSY;
             return routes[r].vector;
         }
-    return -ENOENT;
+    int vector = irq_alloc_vector();
+    if (vector < 0)
+        return vector;
+    int rc = ioapic_route_gsi(gsi, (uint8_t)vector, mode);
+    if (rc < 0) {
+        irq_free_vector(vector);
+        return rc;
+    }
+    return vector;
 }
 
 static int set_mask(uint32_t gsi, bool masked)

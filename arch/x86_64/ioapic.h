@@ -14,10 +14,15 @@
 
 int ioapic_init(const struct madt_info *madt, uint32_t dest_apic_id);
 
-/* Routes `gsi` to `vector` (masked until ioapic_unmask). 0 or -ENODEV (no IOAPIC has it). */
+/* Routes `gsi` to `vector` (masked until ioapic_unmask). 0, -ENODEV (no
+ * IOAPIC has it) or -ENOSPC (no room to remember the route). */
 int ioapic_route_gsi(uint32_t gsi, uint8_t vector, struct irq_line_mode mode);
-/* The vector `gsi` was routed to, and its mode in *mode; -ENOENT when it was not. */
-int ioapic_gsi_vector(uint32_t gsi, struct irq_line_mode *mode);
+/* The vector of a line that several devices may share (PCI INTx, virtio-mmio
+ * windows, the ACPI SCI): the one `gsi` was routed to before if its mode is
+ * `mode`, else a new vector, routed now (masked until ioapic_unmask). Each
+ * user registers its handler on it. -EBUSY: routed with another trigger mode
+ * or polarity; -ENOSPC: no vector or no room; -ENODEV: no IOAPIC has it. */
+int ioapic_route_shared(uint32_t gsi, struct irq_line_mode mode);
 int ioapic_mask(uint32_t gsi);
 int ioapic_unmask(uint32_t gsi);
 

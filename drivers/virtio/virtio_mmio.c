@@ -189,39 +189,14 @@ static uint8_t mm_read_isr(struct virtio_device *v)
 
 /* ---- the interrupt line ---- */
 
-/* Lines already routed for a window, so that two windows on one GSI share
- * its vector (the line handler tells their interrupts apart). */
-struct mmio_line {
-    uint32_t gsi;
-    struct irq_line_mode mode;
-    int vector;
-};
-static struct mmio_line virtio_mmio_lines[VIRTIO_MMIO_WINDOWS_MAX];
-static int virtio_mmio_line_count;
-
+/* Windows on one GSI share its vector: the line handler tells their interrupts apart. */
 static int mm_line_vector(struct virtio_device *v)
 {
-    for (int i = 0; i < virtio_mmio_line_count; i++) {
-        const struct mmio_line *l = &virtio_mmio_lines[i];
-        if (l->gsi != v->mmio.gsi)
-            continue;
-        if (l->mode.level_triggered != v->mmio.line.level_triggered || l->mode.active_low != v->mmio.line.active_low) {
-            log_error("virtio: %s: GSI %u is already routed with another trigger mode or polarity", v->name, l->gsi);
-            return -EINVAL;
-        }
-        return l->vector;
-    }
-    if (virtio_mmio_line_count == VIRTIO_MMIO_WINDOWS_MAX)
-        return -ENOSPC;
-    int vector = irq_alloc_vector();
-    if (vector < 0)
-        return vector;
-    if (ioapic_route_gsi(v->mmio.gsi, (uint8_t)vector, v->mmio.line) < 0) {
+    int vector = ioapic_route_shared(v->mmio.gsi, v->mmio.line);
+    if (vector == -EBUSY)
+        log_error("virtio: %s: GSI %u is already routed with another trigger mode or polarity", v->name, v->mmio.gsi);
+    else if (vector == -ENODEV)
         log_error("virtio: %s: GSI %u belongs to no IOAPIC", v->name, v->mmio.gsi);
-        irq_free_vector(vector);
-        return -ENODEV;
-    }
-    virtio_mmio_lines[virtio_mmio_line_count++] = (struct mmio_line){ v->mmio.gsi, v->mmio.line, vector };
     return vector;
 }
 
