@@ -17,6 +17,7 @@ static const struct {
     { "memory", selftest_memory },
     { "ipi", selftest_self_ipi },
     { "ioapic", selftest_ioapic_pit },
+    { "shared-line", selftest_shared_line },
     { "stuck-line", selftest_stuck_line },
     { "timer", selftest_timer },
     { "pci", selftest_pci_irq },

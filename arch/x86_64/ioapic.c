@@ -156,6 +156,16 @@ int ioapic_unmask(uint32_t gsi)
     return set_mask(gsi, false);
 }
 
+void ioapic_unroute(uint32_t gsi)
+{
+    set_mask(gsi, true);
+    for (int r = 0; r < route_count; r++)
+        if (routes[r].gsi == gsi) {
+            routes[r] = routes[--route_count];
+            break;
+        }
+}
+
 int ioapic_mask_vector(uint8_t vector, bool masked)
 {
     int lines = 0;

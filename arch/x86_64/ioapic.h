@@ -23,6 +23,8 @@ int ioapic_route_gsi(uint32_t gsi, uint8_t vector, struct irq_line_mode mode);
  * user registers its handler on it. -EBUSY: routed with another trigger mode
  * or polarity; -ENOSPC: no vector or no room; -ENODEV: no IOAPIC has it. */
 int ioapic_route_shared(uint32_t gsi, struct irq_line_mode mode);
+/* Masks `gsi` and forgets its route (the self-tests' temporary routes). */
+void ioapic_unroute(uint32_t gsi);
 int ioapic_mask(uint32_t gsi);
 int ioapic_unmask(uint32_t gsi);
 

@@ -10,6 +10,7 @@
 #include "arch/x86_64/lapic.h"
 #include "arch/x86_64/timer.h"
 #include "arch/x86_64/main_loop.h"
+#include "lib/errno.h"
 #include "lib/ktap.h"
 #include "lib/printf.h"
 
@@ -81,8 +82,8 @@ int selftest_ioapic_pit(char *reason, size_t reason_size)
         ioapic_unmask(gsi);
         pit_ch0_mode0(PIT_COUNT_10MS);
         main_loop_run_until(counter_nonzero, (void *)&hits, 500 * MS);
-        ioapic_mask(gsi);
     }
+    ioapic_unroute(gsi);
     irq_unregister((uint8_t)vector, count_interrupt, (void *)&hits);
     irq_free_vector(vector);
     ktap_diag("ioapic: ISA IRQ 0 -> GSI %u (%s, active %s) -> vector 0x%x: %llu interrupt(s)", gsi,
@@ -146,8 +147,8 @@ int selftest_stuck_line(char *reason, size_t reason_size)
         main_loop_run_until(never, NULL, 50 * MS); /* the line must stay quiet */
         after_mask = refused - at_mask;
         outb(PIT_COMMAND, PIT_CMD_CH0_LOHI_MODE0); /* a mode write drops the output */
-        ioapic_mask(gsi);
     }
+    ioapic_unroute(gsi);
     irq_unregister(vector, refuse_interrupt, (void *)&refused);
     irq_free_vector(vector);
     ktap_diag("stuck line: GSI %u level -> vector 0x%x: %llu refused, then %llu in 50 ms after the mask", gsi, vector,
@@ -234,6 +235,69 @@ int selftest_timer(char *reason, size_t reason_size)
     if (have_pm && (elapsed > pm_ns + pm_ns / 50 || elapsed + pm_ns / 50 < pm_ns)) {
         snprintf(reason, reason_size, "TSC says %llu ms, PM timer %llu ms", (unsigned long long)(elapsed / MS),
                  (unsigned long long)(pm_ns / MS));
+        return -1;
+    }
+    return 0;
+}
+
+static bool claim_interrupt(void *ctx)
+{
+    (*(volatile uint64_t *)ctx)++;
+    return true;
+}
+
+static bool pass_interrupt(void *ctx)
+{
+    (*(volatile uint64_t *)ctx)++;
+    return false;
+}
+
+static bool both_nonzero(void *ctx)
+{
+    volatile uint64_t *hits = ctx;
+    return hits[0] && hits[1];
+}
+
+/* Two users of one line (as two devices on a PCI INTx line, or the SCI
+ * beside one): the second gets the first's vector and both handlers see
+ * its interrupt; a user wanting another trigger mode is refused, and the
+ * line keeps the first's. The PIT's IRQ 0 is the line. */
+int selftest_shared_line(char *reason, size_t reason_size)
+{
+    static volatile uint64_t hits[2];
+    hits[0] = hits[1] = 0;
+    struct irq_line_mode mode;
+    uint32_t gsi = ioapic_isa_irq_to_gsi(0, &mode);
+    int first = ioapic_route_shared(gsi, mode);
+    if (first < 0) {
+        snprintf(reason, reason_size, "GSI %u not routed: %d", gsi, first);
+        return -1;
+    }
+    int second = ioapic_route_shared(gsi, mode);
+    struct irq_line_mode other = { .level_triggered = !mode.level_triggered, .active_low = mode.active_low };
+    int refused = ioapic_route_shared(gsi, other);
+    irq_register((uint8_t)first, claim_interrupt, (void *)&hits[0]);
+    irq_register((uint8_t)first, pass_interrupt, (void *)&hits[1]);
+    ioapic_unmask(gsi);
+    pit_ch0_mode0(PIT_COUNT_10MS);
+    main_loop_run_until(both_nonzero, (void *)hits, 500 * MS);
+    ioapic_unroute(gsi);
+    irq_unregister((uint8_t)first, claim_interrupt, (void *)&hits[0]);
+    irq_unregister((uint8_t)first, pass_interrupt, (void *)&hits[1]);
+    irq_free_vector(first);
+    ktap_diag("shared line: GSI %u -> vector 0x%x, again 0x%x, other mode %d; handlers saw %llu and %llu", gsi, first,
+              second, refused, (unsigned long long)hits[0], (unsigned long long)hits[1]);
+    if (second != first) {
+        snprintf(reason, reason_size, "the second user got vector %d, not the line's 0x%x", second, first);
+        return -1;
+    }
+    if (refused != -EBUSY) {
+        snprintf(reason, reason_size, "another trigger mode on the line gave %d, not -EBUSY", refused);
+        return -1;
+    }
+    if (!hits[0] || !hits[1]) {
+        snprintf(reason, reason_size, "the interrupt reached %s", hits[0] ? "the first handler only" :
+                 hits[1] ? "the second handler only" : "neither handler");
         return -1;
     }
     return 0;

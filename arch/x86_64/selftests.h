@@ -10,6 +10,10 @@ int selftest_self_ipi(char *reason, size_t reason_size);
 /* The PIT's IRQ 0, routed through the MADT override and the IOAPIC, arrives. */
 int selftest_ioapic_pit(char *reason, size_t reason_size);
 
+/* Two users of one line share its vector and both see its interrupt;
+ * another trigger mode is refused (ioapic_route_shared). */
+int selftest_shared_line(char *reason, size_t reason_size);
+
 /* A level-triggered line held asserted that no handler claims is masked
  * (IRQ_STUCK_RUN) and the kernel goes on. */
 int selftest_stuck_line(char *reason, size_t reason_size);

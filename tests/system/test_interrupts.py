@@ -38,14 +38,15 @@ def test_boot_lines_show_acpi_lapic_ioapic(guest, machine):
 
 @pytest.mark.parametrize("machine", MACHINES)
 def test_interrupt_selftests(guest, machine):
-    """A self-IPI, the PIT through the IOAPIC, and 2 s of tickless timers."""
-    g = guest(machine, cmdline="selftest=ipi,ioapic,timer")
+    """A self-IPI, the PIT through the IOAPIC (alone, then with two handlers on
+    its line), and 2 s of tickless timers."""
+    g = guest(machine, cmdline="selftest=ipi,ioapic,shared-line,timer")
     g.wait_for(r"^# timer: start", timeout=90)
     started = time.monotonic()
     g.wait_for(r"^(not )?ok \d+ timer", timeout=30)
     host_seconds = time.monotonic() - started
     status, results = ktap.run(g)
-    for name in ("ipi", "ioapic", "timer"):
+    for name in ("ipi", "ioapic", "shared-line", "timer"):
         passed, reason = results.get(name, (False, "missing"))
         if not passed:
             g.fail(f"self-test {name} failed: {reason}")
