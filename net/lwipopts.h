@@ -117,6 +117,13 @@
 /* Out-of-order segments are held in receive buffers: a peer sending tiny
  * segments out of order could pin hundreds per connection. 8 per pcb. */
 #define TCP_OOSEQ_MAX_PBUFS 8
+/* Selective acknowledgements of what is held out of order (RFC 2018): with
+ * them a sender that lost several segments of one window resends just those,
+ * in one round trip (Linux's RFC 6675 recovery), instead of one a round trip
+ * or all after the lost one. Offered in the SYN-ACK only to a client that
+ * asked; SACKs the client sends are read as plain ACKs. docs/network.md. */
+#define LWIP_TCP_SACK_OUT 1
+#define LWIP_TCP_MAX_SACK_NUM 4
 #define LWIP_TCP_KEEPALIVE 1        /* per-pcb keepalive times: net/tcp_keepalive.h */
 /* TIME_WAIT is 2 x TCP_MSL = 60 s, as in Linux and FreeBSD (lwIP's default
  * is 120 s); a new SYN beyond the old sequence space reopens the 4-tuple at

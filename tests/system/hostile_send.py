@@ -289,10 +289,14 @@ class Phantom:
             time.sleep(0.2)
         return None
 
-    def connect(self):
+    def connect(self, options=()):
+        """The handshake; the SYN-ACK stays in self.synack."""
         self.rcv = 0
-        self.sock.send(self.segment("S"))
-        synack = self.wait_for(lambda t: t.flags.S and t.flags.A)
+        self.sock.send(self.segment("S") if not options else
+                       eth() / IP(src=self.addr, dst=GUEST) /
+                       TCP(sport=self.sport, dport=self.dport, flags="S", seq=self.seq, window=self.window,
+                           options=list(options)))
+        synack = self.synack = self.wait_for(lambda t: t.flags.S and t.flags.A)
         if not synack:
             return False
         self.seq += 1
@@ -387,6 +391,55 @@ def zero_window():
     p.close()
     # A one-byte zero-window probe is allowed; a response is not.
     return {"connected": True, "bytes_while_closed": data_while_closed, "response_after_open": got is not None}
+
+
+def sack():
+    """Out-of-order data at the echo service (RFC 2018). From a client whose
+    SYN offered SACK: the SYN-ACK offers it back, and the ACKs for data
+    after a hole carry SACK blocks naming what arrived (two holes: two
+    blocks, the newest first), so the client resends only the holes. From
+    one that did not offer it: neither. Every byte is echoed once the holes
+    are filled."""
+    out = {}
+    for offered, addr in ((True, "10.0.2.211"), (False, "10.0.2.212")):
+        p = Phantom(addr, 7, window=65535)
+        opts = [("MSS", 1460), ("SAckOK", b"")] if offered else [("MSS", 1460)]
+        if not p.connect(opts):
+            return {"connected": False}
+        syn_ack_options = [o[0] for o in p.synack.options]
+        base, rcv = p.seq, p.rcv
+        data = bytes(rnd.getrandbits(8) for _ in range(500))
+        piece = lambda i: data[100 * i:100 * (i + 1)]
+
+        def echoed():
+            got = bytearray(len(data))
+            for seq, v in p.received().items():  # retransmissions may cut the stream differently
+                off = (seq - rcv) & 0xFFFFFFFF
+                got[off:off + len(v)] = v
+            return bytes(got)
+
+        def send_piece(i):  # acknowledging the echo so far, which Nagle's rule waits for
+            ack = rcv + max((((seq - rcv) & 0xFFFFFFFF) + len(v) for seq, v in p.received().items()), default=0)
+            p.sock.send(p.segment("PA", piece(i), seq=(base + 100 * i) & 0xFFFFFFFF, ack=ack & 0xFFFFFFFF))
+            time.sleep(0.3)
+
+        send_piece(1)
+        send_piece(3)
+        blocks = []
+        for q in p.packets():
+            for name, value in q[TCP].options:
+                if name == "SAck":
+                    blocks.append([((v - base) & 0xFFFFFFFF) for v in value])
+        acks = [(q[TCP].ack - base) & 0xFFFFFFFF for q in p.packets() if q[TCP].flags.A and not q[TCP].flags.S]
+        for i in (0, 2, 4):
+            send_piece(i)
+        time.sleep(0.5)
+        got = echoed()
+        p.close()
+        out["offered" if offered else "not_offered"] = {
+            "syn_ack_options": syn_ack_options, "sack_blocks": blocks, "acks_before_fill": acks,
+            "echoed_exact": got == data}
+    return out
 
 
 def guest_stats(*names):
@@ -676,7 +729,7 @@ def rst_at(sport, dport, count):
 
 
 CLASSES = {f.__name__.replace("_", "-"): f for f in
-           (truncated, checksums, lengths, options, fragments, tcp_flags, syn_fin, rst_storm, insane_offset, zero_window, tiny_pipeline,
+           (truncated, checksums, lengths, options, fragments, tcp_flags, syn_fin, sack, rst_storm, insane_offset, zero_window, tiny_pipeline,
             timewait_lower_isn, isn_spread, isn_reopened,
             arp_flood,
             jumbo, smuggle, udp_closed, vanish, packet_too_big)}

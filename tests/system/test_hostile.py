@@ -235,6 +235,23 @@ class TestHostileTraffic:
         if report["sent"] != 768:
             g.fail(f"sent {report['sent']} segments, expected 256 combinations x 3 ports")
 
+    def test_out_of_order_data_is_selectively_acknowledged(self, gn):
+        """A client that offered SACK learns which segments after a hole
+        arrived, so it resends only the holes (RFC 2018; Linux recovers
+        several losses of a window in one round trip so). lwIP sent none."""
+        g, _ = gn
+        report, *_ = hostile(gn, "sack", [])
+        on, off = report["offered"], report["not_offered"]
+        expect(g, "SAckOK" in on["syn_ack_options"], f"the SYN-ACK did not offer SACK back: {on['syn_ack_options']}")
+        expect(g, [100, 200] in on["sack_blocks"], f"no SACK block for the segment after the hole: {on['sack_blocks']}")
+        expect(g, [300, 400, 100, 200] in on["sack_blocks"],
+               f"no two blocks, newest first, after the second hole: {on['sack_blocks']}")
+        expect(g, set(on["acks_before_fill"]) == {0}, f"ACKs moved past the hole: {on['acks_before_fill']}")
+        expect(g, "SAckOK" not in off["syn_ack_options"] and not off["sack_blocks"],
+               f"SACK used with a client that did not offer it: {off}")
+        for name, r in report.items():
+            expect(g, r["echoed_exact"], f"{name}: the echo after the holes were filled is not the data")
+
     def test_syn_fin_at_a_listener_is_dropped(self, gn):
         """As Linux and FreeBSD do: no connection for a SYN that carries a FIN
         (lwIP made one and lost the FIN); nmap's fingerprint probes send it."""
