@@ -22,6 +22,12 @@
 #ifndef LWIP_PATCH_TCP_NEWRENO
 #error "third_party/lwip lacks scripts/lwip-tcp-newreno.patch: run scripts/setup"
 #endif
+#ifndef LWIP_PATCH_TCP_LIMITED_TRANSMIT
+#error "third_party/lwip lacks scripts/lwip-tcp-limited-transmit.patch: run scripts/setup"
+#endif
+#ifndef LWIP_PATCH_TCP_SACK_DUPACKS
+#error "third_party/lwip lacks scripts/lwip-tcp-sack-dupacks.patch: run scripts/setup"
+#endif
 #ifndef LWIP_PATCH_TCP_MSS_ON_SYN
 #error "third_party/lwip lacks scripts/lwip-tcp-mss-on-syn.patch: run scripts/setup"
 #endif

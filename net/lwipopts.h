@@ -121,7 +121,8 @@
  * them a sender that lost several segments of one window resends just those,
  * in one round trip (Linux's RFC 6675 recovery), instead of one a round trip
  * or all after the lost one. Offered in the SYN-ACK only to a client that
- * asked; SACKs the client sends are read as plain ACKs. docs/network.md. */
+ * asked. The client's SACKs tell its duplicate ACKs
+ * (scripts/lwip-tcp-sack-dupacks.patch). docs/network.md. */
 #define LWIP_TCP_SACK_OUT 1
 #define LWIP_TCP_MAX_SACK_NUM 4
 #define LWIP_TCP_KEEPALIVE 1        /* per-pcb keepalive times: net/tcp_keepalive.h */

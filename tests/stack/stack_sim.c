@@ -377,6 +377,9 @@ struct peer {
     bool dropped[SIM_MAX_DROPS];      /* cfg->drop_offsets[i] was dropped, */
     uint64_t dropped_ns[SIM_MAX_DROPS]; /* then */
     uint64_t outage_end_ns;           /* the link is down until then (0: it has not gone down) */
+    bool sack_ok;                     /* the guest's SYN-ACK offered SACK back */
+    uint32_t ooo_left, ooo_right;     /* the one block held after a hole (empty: equal) */
+    uint16_t window;                  /* what the next segment announces (window_grows) */
 };
 
 static bool link_down(const struct peer *p) { return env_now_ns() < p->outage_end_ns; }
@@ -395,6 +398,17 @@ static void peer_send(struct peer *p, uint8_t flags, uint32_t seq, const uint8_t
 {
     static uint8_t f[ETH + 20 + 60 + 65536];
     uint8_t hdr[HDR_LEN] = { 0 };
+    uint8_t with_sack[40];
+    if (p->sack_ok && p->ooo_left != p->ooo_right && !(flags & 0x02) && opts_len + 12 <= sizeof(with_sack)) {
+        if (opts_len)
+            memcpy(with_sack, opts, opts_len);
+        const uint8_t head[4] = { 1, 1, 5, 10 }; /* NOP, NOP, SACK with one block */
+        memcpy(with_sack + opts_len, head, 4);
+        put32(with_sack + opts_len + 4, p->ooo_left);
+        put32(with_sack + opts_len + 8, p->ooo_right);
+        opts = with_sack;
+        opts_len += 12;
+    }
     uint32_t th = 20 + opts_len, total = ETH + 20 + th + len;
     memcpy(f, guest_mac, 6);
     memcpy(f + 6, peer_mac, 6);
@@ -416,7 +430,8 @@ static void peer_send(struct peer *p, uint8_t flags, uint32_t seq, const uint8_t
     put32(t + 8, p->rcv_nxt);
     t[12] = (uint8_t)((th / 4) << 4);
     t[13] = flags;
-    put16(t + 14, 65535); /* with window scale 7: 8 MiB, the peer never limits */
+    /* With window scale 7 about 8 MiB: the peer never limits. */
+    put16(t + 14, p->cfg->window_grows ? p->window++ : 65535);
     if (opts_len)
         memcpy(t + 20, opts, opts_len);
     if (len)
@@ -513,7 +528,8 @@ static void peer_push(struct peer *p)
         p->snd_nxt += n;
         sent += n;
     }
-    if (!p->fin_sent && p->snd_una == p->snd_nxt) {
+    bool echo_back = p->rcv_nxt - (p->irs + 1) == p->cfg->len;
+    if (!p->fin_sent && p->snd_una == p->snd_nxt && (echo_back || !p->cfg->fin_after_echo)) {
         p->fin_sent = true;
         peer_send(p, 0x11, p->snd_nxt, NULL, 0, NULL, 0);
         p->snd_nxt++;
@@ -639,6 +655,8 @@ static void peer_input(struct peer *p, const uint8_t *f, uint32_t len)
             }
             if (kind == 3 && o + 2 < th)
                 p->guest_wscale = t[o + 2];
+            if (kind == 4)
+                p->sack_ok = p->cfg->sack;
             o += t[o + 1] ? t[o + 1] : 1;
         }
         p->established = true;
@@ -665,7 +683,19 @@ static void peer_input(struct peer *p, const uint8_t *f, uint32_t len)
         }
         memcpy(p->echo + at, t + th + old, n);
         p->rcv_nxt += n;
+        if (p->ooo_left != p->ooo_right && (int32_t)(p->rcv_nxt - p->ooo_left) >= 0) {
+            if ((int32_t)(p->ooo_right - p->rcv_nxt) > 0)
+                p->rcv_nxt = p->ooo_right; /* the hole is filled: the block was kept */
+            p->ooo_left = p->ooo_right;
+        }
         p->r->echoed = p->rcv_nxt - (p->irs + 1);
+    } else if (plen && p->sack_ok && (int32_t)(seq - p->rcv_nxt) > 0 && seq - (p->irs + 1) + plen <= p->cfg->len) {
+        /* After a hole: kept, extending the block or starting a new one. */
+        memcpy(p->echo + (seq - (p->irs + 1)), t + th, plen);
+        if (p->ooo_left != p->ooo_right && seq == p->ooo_right)
+            p->ooo_right += plen;
+        else if (p->ooo_left == p->ooo_right || (int32_t)(seq - p->ooo_right) > 0)
+            p->ooo_left = seq, p->ooo_right = seq + plen;
     }
     if (plen)
         ack_now = true; /* every data frame: duplicates too, which drive fast retransmit */
@@ -696,8 +726,11 @@ struct peer_result peer_echo(const struct peer_config *cfg, uint8_t *echo)
     struct peer p = { .cfg = cfg, .r = &r, .echo = echo, .iss = 1000000, .random = cfg->seed | 1, .guest_wnd = MSS };
     p.snd_una = p.snd_nxt = p.iss;
     uint16_t mss = cfg->mss ? cfg->mss : MSS;
-    const uint8_t syn_opts[8] = { 2, 4, (uint8_t)(mss >> 8), (uint8_t)mss, 1, 3, 3, 7 }; /* MSS, NOP, wscale 7 */
-    peer_send(&p, 0x02, p.snd_nxt, NULL, 0, syn_opts, sizeof(syn_opts));
+    /* MSS, NOP, wscale 7, and SACK permitted (NOP, NOP, kind 4). */
+    const uint8_t syn_opts[12] = { 2, 4, (uint8_t)(mss >> 8), (uint8_t)mss, 1, 3, 3, 7, 1, 1, 4, 2 };
+    const unsigned syn_len = cfg->sack ? 12 : 8;
+    p.window = 30000;
+    peer_send(&p, 0x02, p.snd_nxt, NULL, 0, syn_opts, syn_len);
     p.snd_nxt++;
     uint64_t start = env_now_ns();
     unsigned seen = 0;
@@ -718,7 +751,7 @@ struct peer_result peer_echo(const struct peer_config *cfg, uint8_t *echo)
         if (seen == sim_wire_count() && ++p.stalled_ticks >= PEER_RTO_TICKS) {
             p.stalled_ticks = 0;
             if (!p.established) {
-                peer_send(&p, 0x02, p.iss, NULL, 0, syn_opts, sizeof(syn_opts));
+                peer_send(&p, 0x02, p.iss, NULL, 0, syn_opts, syn_len);
             } else if (p.snd_una != p.snd_nxt) {
                 p.snd_nxt = p.snd_una;
                 p.fin_sent = false;

@@ -74,6 +74,15 @@ struct peer_config {
      * stream on, so the guest has data in flight throughout (0 ms: none). */
     uint32_t outage_at;
     uint32_t outage_ms;
+    /* Its SYN offers SACK (RFC 2018); if the guest agrees, it keeps what
+     * arrives after a hole (one block) and names it in its ACKs. */
+    bool sack;
+    /* Each of its ACKs announces a window a little larger than the last, as
+     * a Linux receiver's grows early in a connection. */
+    bool window_grows;
+    /* Its FIN waits until the whole echo is back (an ACK carrying a FIN is
+     * no duplicate, and lwIP starts counting duplicates again after one). */
+    bool fin_after_echo;
 };
 
 struct peer_result {

@@ -177,6 +177,42 @@ TEST(stack_a_lost_last_frame_waits_about_the_rto_floor)
     CHECK(r.resent_after_ms[0] > 0 && r.resent_after_ms[0] <= 400);
 }
 
+/* A peer whose window grows with each ACK (a Linux client's does early in a
+ * connection): its duplicate ACKs after a loss each announce a new window,
+ * which RFC 5681 counts as window updates, not duplicates, so lwIP left every
+ * loss to the timer. Its SACK blocks say they are duplicates (RFC 6675, 2:
+ * scripts/lwip-tcp-sack-dupacks.patch): fast retransmit, no timer. */
+TEST(stack_sack_dupacks_with_a_growing_window_fast_retransmit)
+{
+    const uint32_t len = 256 * 1024;
+    uint8_t *data = pattern(len, 40204);
+    struct peer_config cfg = { .port = 40204, .data = data, .len = len, .gso = true, .drop_count = 1,
+                               .drop_offsets = { len / 2 }, .sack = true, .window_grows = true };
+    struct peer_result r = echo(&cfg, false);
+    CHECK(r.retransmits > 0);
+    CHECK_EQ(r.timer_retransmits, 0);
+    free(data);
+}
+
+/* The first segment of a connection's first window lost: the initial window
+ * is three segments, so only two follow it and bring two duplicate ACKs,
+ * one short of fast retransmit. Limited transmit (RFC 3042,
+ * scripts/lwip-tcp-limited-transmit.patch) sends a new segment for each, and
+ * their duplicates make three: resent at once. */
+TEST(stack_a_small_window_that_lost_one_segment_fast_retransmits)
+{
+    const uint32_t len = 8 * 1460;
+    uint8_t *data = pattern(len, 40205);
+    struct peer_config cfg = { .port = 40205, .data = data, .len = len, .gso = true, .drop_count = 1,
+                               .drop_offsets = { 0 }, .sack = true, .fin_after_echo = true };
+    struct peer_result r = echo(&cfg, false);
+    /* At once, in fake time: not after the peer's own re-ACK of an idle
+     * connection (PEER_RTO_TICKS), which would have made a third duplicate. */
+    CHECK_EQ(r.resent_after_ms[0], 0);
+    CHECK_EQ(r.timer_retransmits, 0);
+    free(data);
+}
+
 /* A connection's first data lost before the round trip is known waits for an
  * RTO derived from the initial 1 s (RFC 6298), not lwIP's 3 s: about 0.7 s
  * after the handshake's one sample, where it was 2.5 s. */
