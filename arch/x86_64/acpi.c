@@ -186,7 +186,7 @@ bool acpi_pm_timer_available(void)
 
 uint32_t acpi_pm_timer_read(void)
 {
-    uint32_t v = inl((uint16_t)platform.fadt.pm_timer_port);
+    uint32_t v = inl(platform.fadt.pm_timer_port);
     return platform.fadt.pm_timer_32bit ? v : v & 0xFFFFFF;
 }
 

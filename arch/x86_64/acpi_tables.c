@@ -235,7 +235,7 @@ int acpi_parse_fadt(const void *table, struct fadt_info *out)
         return ACPI_ERR_TRUNCATED;
     out->dsdt_address = rd32(t + FADT_OFF_DSDT);
     out->sci_interrupt = rd16(t + FADT_OFF_SCI_INT);
-    out->pm_timer_port = rd32(t + FADT_OFF_PM_TMR_BLK);
+    out->pm_timer_port = io_port(rd32(t + FADT_OFF_PM_TMR_BLK));
     out->smi_cmd = rd32(t + FADT_OFF_SMI_CMD);
     out->acpi_enable = t[FADT_OFF_ACPI_ENABLE];
     out->pm1a_evt = io_port(rd32(t + FADT_OFF_PM1A_EVT_BLK));
@@ -259,14 +259,8 @@ int acpi_parse_fadt(const void *table, struct fadt_info *out)
     /* ACPI 2.0+: the 64-bit X_DSDT wins when present and set. */
     if (h->length >= FADT_OFF_X_DSDT + 8 && rd64(t + FADT_OFF_X_DSDT))
         out->dsdt_address = rd64(t + FADT_OFF_X_DSDT);
-    /* ACPI 2.0+: the 64-bit X_PM_TMR_BLK wins when present and in I/O space. */
-    if (h->length >= FADT_OFF_X_PM_TMR_BLK + sizeof(struct acpi_gas)) {
-        struct acpi_gas x;
-        memcpy(&x, t + FADT_OFF_X_PM_TMR_BLK, sizeof(x));
-        if (x.address && x.space_id == ACPI_GAS_IO)
-            out->pm_timer_port = (uint32_t)x.address;
-    }
-    /* ACPI 2.0+: the X_ PM1 blocks win in the same way. */
+    /* ACPI 2.0+: the 64-bit X_ blocks win when present and in I/O space. */
+    x_io_port(h, t, FADT_OFF_X_PM_TMR_BLK, &out->pm_timer_port);
     x_io_port(h, t, FADT_OFF_X_PM1A_EVT_BLK, &out->pm1a_evt);
     x_io_port(h, t, FADT_OFF_X_PM1B_EVT_BLK, &out->pm1b_evt);
     x_io_port(h, t, FADT_OFF_X_PM1A_CNT_BLK, &out->pm1a_cnt);

@@ -117,7 +117,7 @@ struct acpi_gas {
 
 struct fadt_info {
     uint64_t dsdt_address;       /* X_DSDT when set, else DSDT; 0: none */
-    uint32_t pm_timer_port;      /* 0: none */
+    uint16_t pm_timer_port;      /* 0: none */
     bool pm_timer_32bit;         /* else 24 bits */
     bool reset_supported;
     struct acpi_gas reset_register;

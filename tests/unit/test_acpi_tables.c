@@ -1080,6 +1080,22 @@ TEST(acpi_fadt_x_pm_timer_block)
     CHECK_EQ(parse_fadt(&t, &f), 0);
     CHECK_EQ(f.pm_timer_port, 0x608u);
 
+    /* An I/O address past 0xFFFF is no port: the 32-bit field stays (it
+     * was taken, and inl() read port 0x1608 for 0x11608). */
+    build_q35_fadt(&t);
+    put_gas(t.bytes + FADT_X_PM_TMR_BLK, ACPI_GAS_IO, 32, 3, 0x11608);
+    tb_fix_checksum(&t, t.len);
+    CHECK_EQ(parse_fadt(&t, &f), 0);
+    CHECK_EQ(f.pm_timer_port, 0x608u);
+
+    /* Nor is a 32-bit PM_TMR_BLK past 0xFFFF (and no X_ field): no timer. */
+    build_q35_fadt(&t);
+    put_u32(t.bytes + FADT_PM_TMR_BLK, 0x10608);
+    put_gas(t.bytes + FADT_X_PM_TMR_BLK, ACPI_GAS_IO, 32, 3, 0);
+    tb_fix_checksum(&t, t.len);
+    CHECK_EQ(parse_fadt(&t, &f), 0);
+    CHECK_EQ(f.pm_timer_port, 0u);
+
     /* Address zero means absent, whatever the space. */
     build_q35_fadt(&t);
     put_gas(t.bytes + FADT_X_PM_TMR_BLK, ACPI_GAS_IO, 32, 3, 0);
