@@ -25,6 +25,9 @@
 #ifndef LWIP_PATCH_TCP_LIMITED_TRANSMIT
 #error "third_party/lwip lacks scripts/lwip-tcp-limited-transmit.patch: run scripts/setup"
 #endif
+#ifndef LWIP_PATCH_TCP_REXMIT_ONE_MSS
+#error "third_party/lwip lacks scripts/lwip-tcp-rexmit-one-mss.patch: run scripts/setup"
+#endif
 #ifndef LWIP_PATCH_TCP_SACK_DUPACKS
 #error "third_party/lwip lacks scripts/lwip-tcp-sack-dupacks.patch: run scripts/setup"
 #endif

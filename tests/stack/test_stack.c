@@ -88,12 +88,17 @@ TEST(stack_echo_from_a_peer_sending_mss_segments)
     free(data);
 }
 
+/* Also: a retransmission resends one MSS of a large segment, not the segment
+ * from its lost byte to its end (scripts/lwip-tcp-rexmit-one-mss.patch). The
+ * losses are seeded, so the count is the same every run: 1,121 frames sent
+ * again before that patch, 263 after; the bound leaves room for other changes. */
 TEST(stack_echo_with_loss_both_ways_is_byte_exact)
 {
     uint8_t *data = pattern(ECHO_BYTES, 3);
     struct peer_config cfg = { .port = 40003, .data = data, .len = ECHO_BYTES, .gso = true, .loss_to_peer = 20,
                                .loss_to_guest = 20, .seed = 7 };
-    echo(&cfg, true);
+    struct peer_result r = echo(&cfg, true);
+    CHECK(r.retransmits < 600);
     free(data);
 }
 

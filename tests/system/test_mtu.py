@@ -56,43 +56,53 @@ class TcpSniffer:
     def _run(self):
         while not self.stop:
             try:
-                data = self.sock.recv(1 << 17)
+                self._take(self.sock.recv(1 << 17))
             except socket.timeout:
                 continue
             except OSError:
                 return
-            gso_type, gso_size = data[1], struct.unpack("<H", data[4:6])[0]
-            frame = data[10:]
-            if len(frame) < 34 or frame[12:14] != b"\x08\x00" or frame[23] != 6:
-                continue
-            ihl = (frame[14] & 0x0F) * 4
-            total = struct.unpack("!H", frame[16:18])[0]
-            tcp = frame[14 + ihl:14 + total]
-            if len(tcp) < 20:
-                continue
-            sport, dport = struct.unpack("!HH", tcp[:4])
-            if 7 not in (sport, dport):
-                continue
-            doff = (tcp[12] >> 4) * 4
-            payload = len(tcp) - doff
-            sizes = self.from_guest if sport == 7 else self.to_guest
-            if gso_type and gso_size:
-                sizes += [gso_size] * (payload // gso_size) + ([payload % gso_size] if payload % gso_size else [])
-            else:
-                sizes.append(payload)
-            if tcp[13] & 0x02:  # SYN: find the MSS option
-                opts, i = tcp[20:doff], 0
-                while i < len(opts) and opts[i] != 0:
-                    if opts[i] == 1:
-                        i += 1
-                        continue
-                    if opts[i] == 2 and i + 4 <= len(opts):
-                        self.syn_mss["guest" if sport == 7 else "host"] = struct.unpack("!H", opts[i + 2:i + 4])[0]
-                    i += max(opts[i + 1] if i + 1 < len(opts) else 1, 2)
+
+    def _take(self, data):
+        gso_type, gso_size = data[1], struct.unpack("<H", data[4:6])[0]
+        frame = data[10:]
+        if len(frame) < 34 or frame[12:14] != b"\x08\x00" or frame[23] != 6:
+            return
+        ihl = (frame[14] & 0x0F) * 4
+        total = struct.unpack("!H", frame[16:18])[0]
+        tcp = frame[14 + ihl:14 + total]
+        if len(tcp) < 20:
+            return
+        sport, dport = struct.unpack("!HH", tcp[:4])
+        if 7 not in (sport, dport):
+            return
+        doff = (tcp[12] >> 4) * 4
+        payload = len(tcp) - doff
+        sizes = self.from_guest if sport == 7 else self.to_guest
+        if gso_type and gso_size:
+            sizes += [gso_size] * (payload // gso_size) + ([payload % gso_size] if payload % gso_size else [])
+        else:
+            sizes.append(payload)
+        if tcp[13] & 0x02:  # SYN: find the MSS option
+            opts, i = tcp[20:doff], 0
+            while i < len(opts) and opts[i] != 0:
+                if opts[i] == 1:
+                    i += 1
+                    continue
+                if opts[i] == 2 and i + 4 <= len(opts):
+                    self.syn_mss["guest" if sport == 7 else "host"] = struct.unpack("!H", opts[i + 2:i + 4])[0]
+                i += max(opts[i + 1] if i + 1 < len(opts) else 1, 2)
 
     def close(self):
         self.stop = True
         self.thread.join(timeout=5)
+        # What the thread had not read yet is still queued on the socket (as
+        # test_ctrl's Sniffer.close keeps it).
+        self.sock.setblocking(False)
+        try:
+            while True:
+                self._take(self.sock.recv(1 << 17))
+        except OSError:  # BlockingIOError: the queue is empty
+            pass
         self.sock.close()
 
 
