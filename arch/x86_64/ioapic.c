@@ -93,15 +93,22 @@ int ioapic_init(const struct madt_info *madt, uint32_t dest_apic_id)
     return ioapic_count ? 0 : -ENODEV;
 }
 
+/* The routes entry of `gsi`, or route_count when it has none. */
+static int route_of(uint32_t gsi)
+{
+    int r = 0;
+    while (r < route_count && routes[r].gsi != gsi)
+        r++;
+    return r;
+}
+
 int ioapic_route_gsi(uint32_t gsi, uint8_t vector, struct irq_line_mode mode)
 {
     uint32_t pin;
     const struct ioapic *io = ioapic_for_gsi(gsi, &pin);
     if (!io)
         return -ENODEV;
-    int r = 0;
-    while (r < route_count && routes[r].gsi != gsi)
-        r++;
+    int r = route_of(gsi);
     if (r == ROUTES_MAX) /* unremembered, a second user would take the line from the first */
         return -ENOSPC;
     write_entry(io, pin, ioapic_redirection_entry(vector, ioapic_dest, mode, true));
@@ -116,13 +123,13 @@ int ioapic_route_gsi(uint32_t gsi, uint8_t vector, struct irq_line_mode mode)
 
 int ioapic_route_shared(uint32_t gsi, struct irq_line_mode mode)
 {
-    for (int r = 0; r < route_count; r++)
-        if (routes[r].gsi == gsi) {
-            const struct irq_line_mode *m = &routes[r].mode;
-            if (m->level_triggered != mode.level_triggered || m->active_low != mode.active_low)
-                return -EBUSY;
-            return routes[r].vector;
-        }
+    int r = route_of(gsi);
+    if (r < route_count) {
+        const struct irq_line_mode *m = &routes[r].mode;
+        if (m->level_triggered != mode.level_triggered || m->active_low != mode.active_low)
+            return -EBUSY;
+        return routes[r].vector;
+    }
     int vector = irq_alloc_vector();
     if (vector < 0)
         return vector;
@@ -159,11 +166,9 @@ int ioapic_unmask(uint32_t gsi)
 void ioapic_unroute(uint32_t gsi)
 {
     set_mask(gsi, true);
-    for (int r = 0; r < route_count; r++)
-        if (routes[r].gsi == gsi) {
-            routes[r] = routes[--route_count];
-            break;
-        }
+    int r = route_of(gsi);
+    if (r < route_count)
+        routes[r] = routes[--route_count];
 }
 
 int ioapic_mask_vector(uint8_t vector, bool masked)

@@ -240,18 +240,6 @@ int selftest_timer(char *reason, size_t reason_size)
     return 0;
 }
 
-static bool claim_interrupt(void *ctx)
-{
-    (*(volatile uint64_t *)ctx)++;
-    return true;
-}
-
-static bool pass_interrupt(void *ctx)
-{
-    (*(volatile uint64_t *)ctx)++;
-    return false;
-}
-
 static bool both_nonzero(void *ctx)
 {
     volatile uint64_t *hits = ctx;
@@ -276,14 +264,14 @@ int selftest_shared_line(char *reason, size_t reason_size)
     int second = ioapic_route_shared(gsi, mode);
     struct irq_line_mode other = { .level_triggered = !mode.level_triggered, .active_low = mode.active_low };
     int refused = ioapic_route_shared(gsi, other);
-    irq_register((uint8_t)first, claim_interrupt, (void *)&hits[0]);
-    irq_register((uint8_t)first, pass_interrupt, (void *)&hits[1]);
+    irq_register((uint8_t)first, count_interrupt, (void *)&hits[0]);
+    irq_register((uint8_t)first, refuse_interrupt, (void *)&hits[1]);
     ioapic_unmask(gsi);
     pit_ch0_mode0(PIT_COUNT_10MS);
     main_loop_run_until(both_nonzero, (void *)hits, 500 * MS);
     ioapic_unroute(gsi);
-    irq_unregister((uint8_t)first, claim_interrupt, (void *)&hits[0]);
-    irq_unregister((uint8_t)first, pass_interrupt, (void *)&hits[1]);
+    irq_unregister((uint8_t)first, count_interrupt, (void *)&hits[0]);
+    irq_unregister((uint8_t)first, refuse_interrupt, (void *)&hits[1]);
     irq_free_vector(first);
     ktap_diag("shared line: GSI %u -> vector 0x%x, again 0x%x, other mode %d; handlers saw %llu and %llu", gsi, first,
               second, refused, (unsigned long long)hits[0], (unsigned long long)hits[1]);

@@ -723,13 +723,13 @@ struct peer_result peer_echo(const struct peer_config *cfg, uint8_t *echo)
 {
     sim_setup();
     struct peer_result r = { .ok = true };
-    struct peer p = { .cfg = cfg, .r = &r, .echo = echo, .iss = 1000000, .random = cfg->seed | 1, .guest_wnd = MSS };
+    struct peer p = { .cfg = cfg, .r = &r, .echo = echo, .iss = 1000000, .random = cfg->seed | 1, .guest_wnd = MSS,
+                      .window = 30000 };
     p.snd_una = p.snd_nxt = p.iss;
     uint16_t mss = cfg->mss ? cfg->mss : MSS;
     /* MSS, NOP, wscale 7, and SACK permitted (NOP, NOP, kind 4). */
     const uint8_t syn_opts[12] = { 2, 4, (uint8_t)(mss >> 8), (uint8_t)mss, 1, 3, 3, 7, 1, 1, 4, 2 };
     const unsigned syn_len = cfg->sack ? 12 : 8;
-    p.window = 30000;
     peer_send(&p, 0x02, p.snd_nxt, NULL, 0, syn_opts, syn_len);
     p.snd_nxt++;
     uint64_t start = env_now_ns();

@@ -271,10 +271,11 @@ class Phantom:
         self.sniff = sniffer(f"ether src {GUEST_MAC} and tcp and dst host {addr} and dst port {self.sport}")
         teach_mac(self.sock, addr)
 
-    def segment(self, flags, payload=b"", seq=None, ack=None, window=None):
+    def segment(self, flags, payload=b"", seq=None, ack=None, window=None, options=()):
         return (eth() / IP(src=self.addr, dst=GUEST) /
                 TCP(sport=self.sport, dport=self.dport, flags=flags, seq=self.seq if seq is None else seq,
-                    ack=self.rcv if ack is None else ack, window=self.window if window is None else window)
+                    ack=self.rcv if ack is None else ack, window=self.window if window is None else window,
+                    options=list(options))
                 / payload)
 
     def packets(self):
@@ -292,10 +293,7 @@ class Phantom:
     def connect(self, options=()):
         """The handshake; the SYN-ACK stays in self.synack."""
         self.rcv = 0
-        self.sock.send(self.segment("S") if not options else
-                       eth() / IP(src=self.addr, dst=GUEST) /
-                       TCP(sport=self.sport, dport=self.dport, flags="S", seq=self.seq, window=self.window,
-                           options=list(options)))
+        self.sock.send(self.segment("S", options=options))
         synack = self.synack = self.wait_for(lambda t: t.flags.S and t.flags.A)
         if not synack:
             return False

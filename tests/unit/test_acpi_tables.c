@@ -1054,19 +1054,29 @@ TEST(acpi_fadt_shorter_than_pm_timer)
     CHECK(!f.pm_timer_32bit);
 }
 
+/* The PM timer port parsed from q35's FADT with X_PM_TMR_BLK set as given
+ * (its 32-bit PM_TMR_BLK is 0x608). */
+static uint16_t pm_timer_port_with_x(uint8_t space, uint64_t address)
+{
+    struct table t;
+    struct fadt_info f;
+    build_q35_fadt(&t);
+    put_gas(t.bytes + FADT_X_PM_TMR_BLK, space, 32, 3, address);
+    tb_fix_checksum(&t, t.len);
+    CHECK_EQ(parse_fadt(&t, &f), 0);
+    return f.pm_timer_port;
+}
+
 TEST(acpi_fadt_x_pm_timer_block)
 {
     struct table t;
     struct fadt_info f;
 
     /* In I/O space, X_PM_TMR_BLK wins over the 32-bit field. */
-    build_q35_fadt(&t);
-    put_gas(t.bytes + FADT_X_PM_TMR_BLK, ACPI_GAS_IO, 32, 3, 0x1608);
-    tb_fix_checksum(&t, t.len);
-    CHECK_EQ(parse_fadt(&t, &f), 0);
-    CHECK_EQ(f.pm_timer_port, 0x1608u);
+    CHECK_EQ(pm_timer_port_with_x(ACPI_GAS_IO, 0x1608), 0x1608u);
 
     /* A FADT with only the X field (32-bit field zero). */
+    build_q35_fadt(&t);
     put_u32(t.bytes + FADT_PM_TMR_BLK, 0);
     put_gas(t.bytes + FADT_X_PM_TMR_BLK, ACPI_GAS_IO, 32, 3, 0x608);
     tb_fix_checksum(&t, t.len);
@@ -1074,19 +1084,11 @@ TEST(acpi_fadt_x_pm_timer_block)
     CHECK_EQ(f.pm_timer_port, 0x608u);
 
     /* In memory space it is not a port: the 32-bit field stays. */
-    build_q35_fadt(&t);
-    put_gas(t.bytes + FADT_X_PM_TMR_BLK, ACPI_GAS_MEMORY, 32, 3, 0xFED00000);
-    tb_fix_checksum(&t, t.len);
-    CHECK_EQ(parse_fadt(&t, &f), 0);
-    CHECK_EQ(f.pm_timer_port, 0x608u);
+    CHECK_EQ(pm_timer_port_with_x(ACPI_GAS_MEMORY, 0xFED00000), 0x608u);
 
     /* An I/O address past 0xFFFF is no port: the 32-bit field stays (it
      * was taken, and inl() read port 0x1608 for 0x11608). */
-    build_q35_fadt(&t);
-    put_gas(t.bytes + FADT_X_PM_TMR_BLK, ACPI_GAS_IO, 32, 3, 0x11608);
-    tb_fix_checksum(&t, t.len);
-    CHECK_EQ(parse_fadt(&t, &f), 0);
-    CHECK_EQ(f.pm_timer_port, 0x608u);
+    CHECK_EQ(pm_timer_port_with_x(ACPI_GAS_IO, 0x11608), 0x608u);
 
     /* Nor is a 32-bit PM_TMR_BLK past 0xFFFF (and no X_ field): no timer. */
     build_q35_fadt(&t);
@@ -1097,11 +1099,7 @@ TEST(acpi_fadt_x_pm_timer_block)
     CHECK_EQ(f.pm_timer_port, 0u);
 
     /* Address zero means absent, whatever the space. */
-    build_q35_fadt(&t);
-    put_gas(t.bytes + FADT_X_PM_TMR_BLK, ACPI_GAS_IO, 32, 3, 0);
-    tb_fix_checksum(&t, t.len);
-    CHECK_EQ(parse_fadt(&t, &f), 0);
-    CHECK_EQ(f.pm_timer_port, 0x608u);
+    CHECK_EQ(pm_timer_port_with_x(ACPI_GAS_IO, 0), 0x608u);
 
     /* A FADT that ends inside X_PM_TMR_BLK: the field is not read. */
     build_q35_fadt(&t);
