@@ -31,6 +31,9 @@
 #ifndef LWIP_PATCH_TCP_SACK_DUPACKS
 #error "third_party/lwip lacks scripts/lwip-tcp-sack-dupacks.patch: run scripts/setup"
 #endif
+#ifndef LWIP_PATCH_TCP_TAIL_LOSS
+#error "third_party/lwip lacks scripts/lwip-tcp-tail-loss.patch: run scripts/setup"
+#endif
 #ifndef LWIP_PATCH_TCP_MSS_ON_SYN
 #error "third_party/lwip lacks scripts/lwip-tcp-mss-on-syn.patch: run scripts/setup"
 #endif

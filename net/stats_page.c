@@ -279,6 +279,9 @@ static void lwip_metrics(struct text *t)
            tcp->syn_cookies_bad);
     metric(t, "tcp_syn_fin_drops_total", "counter", "SYNs with a FIN at a listener, dropped as Linux drops them.", NULL,
            tcp->syn_fin_drops);
+    metric(t, "tcp_loss_probes_total", "counter",
+           "Tail loss probes: one segment sent when data in flight brought no news for two round trips "
+           "(scripts/lwip-tcp-tail-loss.patch).", NULL, tcp_loss_probes);
 }
 
 static const void *netif_stats_of(int i, const char **name)

@@ -376,7 +376,7 @@ struct peer {
     uint64_t last_peer_frame_ns;      /* when the peer last sent */
     bool dropped[SIM_MAX_DROPS];      /* cfg->drop_offsets[i] was dropped, */
     uint64_t dropped_ns[SIM_MAX_DROPS]; /* then */
-    uint64_t outage_end_ns;           /* the link is down until then (0: it has not gone down) */
+    uint64_t outage_start_ns, outage_end_ns; /* the link is down between (0: it has not gone down) */
     bool sack_ok;                     /* the guest's SYN-ACK offered SACK back */
     uint32_t ooo_left, ooo_right;     /* the one block held after a hole (empty: equal) */
     uint16_t window;                  /* what the next segment announces (window_grows) */
@@ -622,9 +622,14 @@ static void peer_input(struct peer *p, const uint8_t *f, uint32_t len)
     uint32_t at = seq - (p->irs + 1);
     if (data)
         note_guest_data(p, at, plen);
-    if (data && p->cfg->outage_ms && !p->outage_end_ns && p->cfg->outage_at - at < plen)
-        p->outage_end_ns = env_now_ns() + p->cfg->outage_ms * 1000000ULL;
-    if (link_down(p) || lose(p, p->cfg->loss_to_peer) || (data && drop_this(p, at, plen))) {
+    if (data && p->outage_end_ns && !link_down(p) && !p->r->resumed_after_outage_ms)
+        p->r->resumed_after_outage_ms = (env_now_ns() - p->outage_start_ns) / 1000000;
+    if (data && p->cfg->outage_ms && !p->outage_end_ns && p->cfg->outage_at - at < plen) {
+        p->outage_start_ns = env_now_ns();
+        p->outage_end_ns = p->outage_start_ns + p->cfg->outage_ms * 1000000ULL;
+    }
+    if ((link_down(p) && !p->cfg->outage_to_guest_only) || lose(p, p->cfg->loss_to_peer) ||
+        (data && drop_this(p, at, plen))) {
         p->r->lost_to_peer++;
         return;
     }

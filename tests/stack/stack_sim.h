@@ -65,7 +65,8 @@ struct peer_config {
     uint16_t mss;            /* the MSS it announces and checks the guest's segments against (0: 1460) */
     uint32_t seed;
     /* Lost on the way to the peer as well: the first frame from the guest
-     * that carries each of these offsets of the echoed stream. */
+     * that carries each of these offsets of the echoed stream (an offset
+     * named twice: its first two frames). */
     uint32_t drop_offsets[SIM_MAX_DROPS];
     unsigned drop_count;
     uint16_t data_mss_option;  /* an MSS option of this value on its data segments too (0: none) */
@@ -74,6 +75,7 @@ struct peer_config {
      * stream on, so the guest has data in flight throughout (0 ms: none). */
     uint32_t outage_at;
     uint32_t outage_ms;
+    bool outage_to_guest_only;  /* only the peer's frames are lost in it (its ACKs) */
     /* Its SYN offers SACK (RFC 2018); if the guest agrees, it keeps what
      * arrives after a hole (one block) and names it in its ACKs. */
     bool sack;
@@ -99,6 +101,8 @@ struct peer_result {
      * dropped frame to the next one carrying that offset. */
     unsigned retransmits, timer_retransmits;
     uint64_t resent_after_ms[SIM_MAX_DROPS];
+    /* The fake time from the outage's start to the guest's first data frame after it. */
+    uint64_t resumed_after_outage_ms;
 };
 
 /* Connects, sends cfg->data, reads the echo back, closes; the echo must be

@@ -218,6 +218,41 @@ TEST(stack_a_small_window_that_lost_one_segment_fast_retransmits)
     free(data);
 }
 
+/* The peer's ACKs of a flight are lost (all its frames, for a moment), so
+ * nothing tells the guest what arrived. A tail loss probe (RFC 8985 7,
+ * scripts/lwip-tcp-tail-loss.patch) sends one segment two round trips (at
+ * least 10 ms; fake time moves 50 ms a step) on, and its ACK tells; before
+ * it, the guest waited for the retransmission timer (250 fake ms and more). */
+TEST(stack_lost_acks_of_a_flight_bring_a_probe_before_the_rto)
+{
+    const uint32_t len = 64 * 1024;
+    uint8_t *data = pattern(len, 40206);
+    struct peer_config cfg = { .port = 40206, .data = data, .len = len, .outage_at = 16 * 1024, .outage_ms = 1,
+                               .outage_to_guest_only = true };
+    struct peer_result r = echo(&cfg, false);
+    printf("    the guest sent again %llu fake ms after the ACKs were lost\n",
+           (unsigned long long)r.resumed_after_outage_ms);
+    CHECK(r.resumed_after_outage_ms > 0 && r.resumed_after_outage_ms < 100);
+    free(data);
+}
+
+/* A fast retransmission lost as well: the peer SACKs what the guest sent
+ * after it and still lacks it, so the guest sends it again at once (RACK's
+ * rule, RFC 8985 6.2, by sequence rather than time); before, it waited for
+ * the retransmission timer. The same offset twice drops its first two
+ * transmissions. */
+TEST(stack_a_lost_retransmission_goes_again_when_later_data_is_sacked)
+{
+    const uint32_t len = 256 * 1024;
+    uint8_t *data = pattern(len, 40207);
+    struct peer_config cfg = { .port = 40207, .data = data, .len = len, .gso = true, .drop_count = 2,
+                               .drop_offsets = { 64 * 1024, 64 * 1024 }, .sack = true, .fin_after_echo = true };
+    struct peer_result r = echo(&cfg, false);
+    CHECK_EQ(r.resent_after_ms[1], 0);
+    CHECK_EQ(r.timer_retransmits, 0);
+    free(data);
+}
+
 /* A connection's first data lost before the round trip is known waits for an
  * RTO derived from the initial 1 s (RFC 6298), not lwIP's 3 s: about 0.7 s
  * after the handshake's one sample, where it was 2.5 s. */

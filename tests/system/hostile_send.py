@@ -237,11 +237,13 @@ def syn_fin():
     for port in (80, 7):
         sport = rnd.randrange(30000, 60000)
         seq = rnd.getrandbits(32)
-        s = sniffer(f"ether src {GUEST_MAC} and tcp and (dst port {sport} or dst port {sport + 1})")
+        # From the listener only: the random port may be one an earlier class's
+        # connection used, which the guest may still be retransmitting to.
+        s = sniffer(f"ether src {GUEST_MAC} and tcp src port {port} and (dst port {sport} or dst port {sport + 1})")
         send([eth() / ip4() / TCP(sport=sport, dport=port, flags="SF", seq=seq, window=1024) for _ in range(3)]
              + [eth() / ip4() / TCP(sport=sport + 1, dport=port, flags="SFA", seq=seq, ack=1, window=1024)])
         first = [p[TCP] for p in stop(s, settle=1.5) if TCP in p]
-        s = sniffer(f"ether src {GUEST_MAC} and tcp and dst port {sport}")
+        s = sniffer(f"ether src {GUEST_MAC} and tcp src port {port} and dst port {sport}")
         send([eth() / ip4() / TCP(sport=sport, dport=port, flags="S", seq=seq, window=1024)])
         then = [p[TCP] for p in stop(s, settle=1.0) if TCP in p]
         send([eth() / ip4() / TCP(sport=sport, dport=port, flags="R", seq=(seq + 1) % 2**32)])  # the half-open one
