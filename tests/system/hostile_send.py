@@ -435,11 +435,27 @@ def sack():
             send_piece(i)
         time.sleep(0.5)
         got = echoed()
+        p.seq = (base + len(data)) & 0xFFFFFFFF  # the reset at rcv_nxt, or the guest keeps the connection
         p.close()
         out["offered" if offered else "not_offered"] = {
             "syn_ack_options": syn_ack_options, "sack_blocks": blocks, "acks_before_fill": acks,
             "echoed_exact": got == data}
     return out
+
+
+def tail_probe():
+    """A client asks for /stats (several segments) and then acknowledges
+    nothing, as if every ACK of the flight were lost: before its
+    retransmission timer the guest sends one segment to learn what arrived
+    (RFC 8985 7's tail loss probe), and no other until the client speaks."""
+    p = Phantom("10.0.2.213", 80, window=65535)
+    if not p.connect([("MSS", 1460)]):
+        return {"connected": False}
+    p.send_data(b"GET /stats HTTP/1.1\r\nHost: x\r\n\r\n")
+    time.sleep(3.0)
+    seqs = [(q[TCP].seq - p.rcv) & 0xFFFFFFFF for q in p.packets() if len(q[TCP].payload)]
+    p.close()
+    return {"connected": True, "data_segments": len(seqs), "offsets": seqs}
 
 
 def guest_stats(*names):
@@ -729,7 +745,8 @@ def rst_at(sport, dport, count):
 
 
 CLASSES = {f.__name__.replace("_", "-"): f for f in
-           (truncated, checksums, lengths, options, fragments, tcp_flags, syn_fin, sack, rst_storm, insane_offset, zero_window, tiny_pipeline,
+           (truncated, checksums, lengths, options, fragments, tcp_flags, syn_fin, sack, tail_probe, rst_storm, insane_offset,
+            zero_window, tiny_pipeline,
             timewait_lower_isn, isn_spread, isn_reopened,
             arp_flood,
             jumbo, smuggle, udp_closed, vanish, packet_too_big)}

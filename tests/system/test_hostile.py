@@ -252,6 +252,19 @@ class TestHostileTraffic:
         for name, r in report.items():
             expect(g, r["echoed_exact"], f"{name}: the echo after the holes were filled is not the data")
 
+    def test_a_silent_client_gets_one_tail_loss_probe(self, gn):
+        """A client that stops acknowledging after its request (its ACKs all
+        lost) gets one probe before the retransmission timer, and only one
+        until it speaks (scripts/lwip-tcp-tail-loss.patch); lwIP had none."""
+        g, net = gn
+        before = stats(g, net)
+        report = send_class(g, net, "tail-probe", 4)
+        after = stats(g, net)
+        if not report["connected"] or report["data_segments"] < 2:
+            g.fail(f"the silent client got no response to probe after: {report}")
+        deltas = rose(g, before, after, [("tcp_loss_probes_total", "")])
+        print(f"tail probe: {report}; counters {deltas}")
+
     def test_syn_fin_at_a_listener_is_dropped(self, gn):
         """As Linux and FreeBSD do: no connection for a SYN that carries a FIN
         (lwIP made one and lost the FIN); nmap's fingerprint probes send it."""

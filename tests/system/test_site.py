@@ -506,9 +506,9 @@ def tx_counter(s, name):
 @needs_root
 @needs_pvh
 def test_large_file_under_loss_and_close_is_byte_exact(tmp_path, site):
-    """1 % of the frames lost both ways (a lost 64 KiB segment is sent again
-    whole, or in the MSS the window allows), over keep-alive and over
-    HTTP/1.0, where the FIN rides on the last large segment: byte-exact."""
+    """1 % of the frames lost both ways (a lost large segment is sent again
+    an MSS at a time), over keep-alive and over HTTP/1.0, where the FIN rides
+    on the last large segment: byte-exact. The tail loss probes are shown."""
     from test_offload import add_loss, lost_frames
     files = site[1]
     want = hashlib.sha256(files[site_gen.LARGE_NAME]).hexdigest()
@@ -523,7 +523,9 @@ def test_large_file_under_loss_and_close_is_byte_exact(tmp_path, site):
                 expect(g, digest == want, f"16 MiB download (curl {' '.join(args)}) differs: {err}")
             after = stats(g, net)
             large = tx_counter(after, "netif_tx_gso_frames_total") - tx_counter(before, "netif_tx_gso_frames_total")
-            print(f"{how}: {lost_frames(net)} frames lost; 2 x 16 MiB byte-exact in {large} large segments")
+            probes = tx_counter(after, "tcp_loss_probes_total") - tx_counter(before, "tcp_loss_probes_total")
+            print(f"{how}: {lost_frames(net)} frames lost; 2 x 16 MiB byte-exact in {large} large segments, "
+                  f"{probes} tail loss probes")
             expect(g, large > 0, "no large segments went out")
             check_healthy(g, "after downloads under loss")
         finally:
