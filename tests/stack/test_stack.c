@@ -309,6 +309,32 @@ static bool seg_holds(const struct tcp_seg *seg, const uint8_t *want, uint16_t l
     return seg->len == len && pbuf_copy_partial(seg->p, got, len, front) == len && memcmp(got, want, len) == 0;
 }
 
+/* A retransmission timeout moves what is in flight back to unsent in
+ * sequence order. A segment tcp_rexmit put back and could not send yet (a
+ * fast retransmit waiting for cwnd, or a tail loss probe's) lies in unsent
+ * below later segments still unacked; lwIP put those in front of it, and
+ * tcp_output, sending in order, then never got past them: downloads from a
+ * 12 MiB guest at 5 % loss stalled until the HTTP send timeout reset them
+ * (scripts/lwip-tcp-tail-loss.patch). */
+TEST(stack_a_timeout_keeps_a_segment_waiting_for_resend_first)
+{
+    static uint8_t data[3 * 1460];
+    struct tcp_pcb *pcb = unsent_pcb();
+    pcb->snd_wnd = pcb->snd_wnd_max = 2 * 1460; /* segments of one MSS */
+    CHECK_EQ(tcp_write(pcb, data, sizeof(data), 0), ERR_OK);
+    struct tcp_seg *first = pcb->unsent, *second = first ? first->next : NULL;
+    CHECK(second != NULL && second->next != NULL);
+    if (second && second->next) {
+        pcb->unacked = second; /* sent, with the third; the first back in unsent */
+        first->next = NULL;
+        pcb->lastack = lwip_ntohl(first->tcphdr->seqno);
+        pcb->snd_nxt = pcb->snd_lbb;
+        CHECK_EQ(tcp_rexmit_rto_prepare(pcb), ERR_OK);
+        CHECK(pcb->unsent == first && first->next == second && pcb->unacked == NULL);
+    }
+    unsent_pcb_free(pcb);
+}
+
 /* tcp_output fits a large segment to the window with tcp_split_unsent_seg.
  * The rest keeps the application's bytes by reference (a PBUF_REF onto
  * them, the pbufs after moved): lwIP copied it into a new heap pbuf, up to

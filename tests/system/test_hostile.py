@@ -264,6 +264,7 @@ class TestHostileTraffic:
             g.fail(f"the silent client got no response to probe after: {report}")
         deltas = rose(g, before, after, [("tcp_loss_probes_total", "")])
         print(f"tail probe: {report}; counters {deltas}")
+        expect(g, deltas["tcp_loss_probes_total"] == 1, f"not one probe in 3 s of silence: {deltas}")
 
     def test_syn_fin_at_a_listener_is_dropped(self, gn):
         """As Linux and FreeBSD do: no connection for a SYN that carries a FIN
