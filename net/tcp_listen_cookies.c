@@ -161,7 +161,8 @@ enum tcp_listen_cookie_verdict tcp_listen_cookies_input(struct tcp_pcb_listen *l
                                                         const struct tcp_syn_options *syn)
 {
     u8_t flags = TCPH_FLAGS(hdr) & (TCP_SYN | TCP_ACK | TCP_RST | TCP_FIN);
-    if (flags == TCP_SYN && (lpcb->accepts_pending >= TCP_LISTEN_HALF_OPEN_MAX || pcb_would_cost_a_connection()))
+    u16_t half_open_max = tcp_listen_half_open_max(lwip_stats.memp[MEMP_TCP_PCB]->avail, lpcb->backlog);
+    if (flags == TCP_SYN && (lpcb->accepts_pending >= half_open_max || pcb_would_cost_a_connection()))
         return answer_syn(hdr, syn);
     if ((flags & ~TCP_FIN) == TCP_ACK)
         return answer_ack(lpcb, hdr, optlen, opt2, p);

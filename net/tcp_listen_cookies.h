@@ -4,7 +4,7 @@
  * to 20 s and never evicts one for a new SYN, so a SYN flood from forged
  * addresses fills the PCB pool and refuses every real client for 20 s.
  *
- * Here a listener keeps at most TCP_LISTEN_HALF_OPEN_MAX connections half
+ * Here a listener keeps at most tcp_listen_half_open_max connections half
  * open, as lwIP would; a SYN beyond that, or one whose PCB would be an
  * idle connection's (the pool empty), is answered with a SYN-ACK whose
  * sequence number is a cookie, and nothing is kept. When an ACK reaches the
@@ -24,10 +24,19 @@
 #include "lwip/opt.h"
 #include "net/lwip_pools.h"
 
-/* A quarter of the smallest PCB pool per listener: a flood at one port
- * leaves the rest to established connections, and real clients beyond it
- * are served through cookies. */
-#define TCP_LISTEN_HALF_OPEN_MAX (LWIP_POOLS_TCP_PCBS_MIN / 4)
+/* A quarter of the TCP PCB pool per listener (16 of the smallest pool),
+ * but not past its backlog, which lwIP enforces itself by dropping the SYN
+ * (at most 255: lwIP counts in a byte). A flood at one port leaves the
+ * rest to established connections, and real clients beyond it are served
+ * through cookies. Not fewer: a cookie's SYN-ACK carries neither window
+ * scaling nor SACK, and clients that connect together (`wrk -c 100`) would
+ * lose both; Linux's SYN queue takes nginx's backlog of 511 before it sends
+ * cookies. */
+static inline u16_t tcp_listen_half_open_max(u16_t pool_pcbs, u8_t backlog)
+{
+    u16_t quarter = pool_pcbs > LWIP_POOLS_TCP_PCBS_MIN ? pool_pcbs / 4 : LWIP_POOLS_TCP_PCBS_MIN / 4;
+    return quarter < backlog ? quarter : backlog;
+}
 
 struct tcp_pcb_listen;
 struct tcp_hdr;

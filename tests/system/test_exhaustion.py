@@ -17,6 +17,7 @@ from test_services import request as http_request
 
 needs_root = pytest.mark.skipif(not have_root(), reason="needs root for network namespaces and tap devices")
 HELD = ("virtio_net_rx_buffers_held", f"{{{NIC}}}")
+TCPI_OPT_SACK, TCPI_OPT_WSCALE = 2, 4  # linux/tcp.h: struct tcp_info's tcpi_options (its sixth byte)
 
 
 @pytest.fixture(scope="module")
@@ -88,6 +89,36 @@ def open_many(net, n, port, timeout=5.0, first=b""):
     return ([r for r in results if isinstance(r, socket.socket)], results.count("refused"), results.count("timeout"))
 
 
+def connect_at_once(net, n, port, timeout=5.0):
+    """n connection attempts started together, their SYNs leaving within a
+    millisecond or two as a load generator's do (threads, as open_many
+    uses, spread them over tens of milliseconds); (sockets connected,
+    refused, timed out)."""
+    with inside(net):
+        socks = [socket.socket() for _ in range(n)]
+    for s in socks:
+        s.setblocking(False)
+        s.connect_ex((GUEST_ADDR, port))
+    pending, connected, refused = {s.fileno(): s for s in socks}, [], 0
+    poller = select.poll()
+    for fd in pending:
+        poller.register(fd, select.POLLOUT)
+    deadline = time.monotonic() + timeout
+    while pending and time.monotonic() < deadline:
+        for fd, _ in poller.poll(100):
+            s = pending.pop(fd)
+            poller.unregister(fd)
+            if s.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR):
+                refused += 1
+                s.close()
+            else:
+                s.setblocking(True)
+                connected.append(s)
+    for s in pending.values():
+        s.close()
+    return connected, refused, len(pending)
+
+
 def open_idle(g, net, n, port=80):
     """n connections, each with one exchange done (a keep-alive /hello
     answered on port 80, a byte echoed on port 7), then idle long enough to
@@ -156,6 +187,40 @@ class TestExhaustion:
         value, after = wait_stat(g, net, pool("TCP_PCB"), lambda v: v <= base, 60, "after closing them all")
         print(f"TCP_PCB pool back to {value} (baseline {base}) {after:.0f} s after the close")
         still_serves(g, net, "after the connection overload")
+
+    def test_a_burst_of_clients_keeps_its_tcp_options(self, gn):
+        """100 clients connecting at once, as `ab -c 100` or `wrk -c 100`
+        do, each get a connection with window scaling and SACK: a listener
+        keeps that many half open (a quarter of the PCB pool, as Linux's SYN
+        queue takes nginx's backlog of 511) instead of answering with SYN
+        cookies, whose SYN-ACK can carry neither option. Before: past 16
+        half-open connections the rest were cookies (`ab -c 200`, 400
+        requests: 271 of them)."""
+        g, net = gn
+        cookies = ("tcp_syn_cookies_sent_total", "")
+        before = stats(g, net)
+        request = get("/hello")
+        socks, refused, timed_out = connect_at_once(net, 100, 80)
+        try:
+            for s in socks:
+                s.sendall(request)
+            without = []
+            for i, s in enumerate(socks):
+                info = s.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, 8)
+                if info[5] & (TCPI_OPT_WSCALE | TCPI_OPT_SACK) != TCPI_OPT_WSCALE | TCPI_OPT_SACK:
+                    without.append((i, info[5]))
+            answered = sum(HttpClient(s).response(timeout=10).body == HELLO for s in socks)
+        finally:
+            for s in socks:
+                s.close()
+        sent = stats(g, net)[cookies] - before[cookies]
+        print(f"100 clients at once: {len(socks)} connected ({refused} refused, {timed_out} timed out), "
+              f"{answered} answered, {len(without)} without window scaling or SACK, {sent} cookies")
+        if len(socks) != 100 or answered != 100:
+            g.fail(f"of 100 clients at once {len(socks)} connected and {answered} were answered")
+        if without or sent:
+            g.fail(f"{len(without)} of 100 connections lack window scaling or SACK (tcpi_options: {without[:5]}); "
+                   f"{sent} SYN cookies sent")
 
     def test_idle_connections_make_room(self, gn):
         """The pool full of keep-alive connections idle after a response, and

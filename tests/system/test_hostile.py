@@ -32,7 +32,8 @@ FLOOD_CURL_SECONDS = 5  # each curl's limit: a SYN lost in the flood is retransm
 # reached 750,000 a second on these machines by December 2026, of which the
 # guest (about 150,000 SYNs a second under TCG) saw one in five, and curls
 # failed for frames the tap dropped, with or without SYN cookies. Without
-# cookies 16 SYNs fill the listener for 20 s, so any of these rates tests them.
+# cookies 255 SYNs (lwIP's backlog) fill the listener for 20 s, so any of
+# these rates tests them.
 FLOOD_PROCESSES = 2
 
 
@@ -340,7 +341,7 @@ class TestHostileTraffic:
     def test_syn_flood(self, gn):
         """10 s of hping3 SYNs from random sources at port 80, about 50,000 a
         second (FLOOD_PROCESSES; the SYN-ACKs go nowhere), with a curl started every 0.5 s during it and
-        after it. Past TCP_LISTEN_HALF_OPEN_MAX half-open connections the
+        after it. Past tcp_listen_half_open_max half-open connections the
         guest answers with SYN cookies and keeps no state, so most curls
         during the flood are served and the first one after it is (issue
         15; lwIP alone kept every PCB in SYN_RCVD for 20 s)."""
