@@ -37,6 +37,10 @@
 #ifndef LWIP_PATCH_TCP_MSS_ON_SYN
 #error "third_party/lwip lacks scripts/lwip-tcp-mss-on-syn.patch: run scripts/setup"
 #endif
+/* The first flight is lwipopts.h's LWIP_TCP_CALC_INITIAL_CWND (RFC 6928's ten segments). */
+#ifndef LWIP_PATCH_TCP_INITIAL_CWND
+#error "third_party/lwip lacks scripts/lwip-tcp-initial-window.patch: run scripts/setup"
+#endif
 /* Keepalive judges only connections with nothing in flight (net/tcp_keepalive.h). */
 #ifndef LWIP_PATCH_TCP_KEEPALIVE_IDLE
 #error "third_party/lwip lacks scripts/lwip-tcp-keepalive-idle.patch: run scripts/setup"

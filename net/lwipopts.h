@@ -102,6 +102,13 @@
 #define TCP_WND (256 * 1024)
 #define TCP_SND_BUF (256 * 1024)
 #define TCP_SND_QUEUELEN (4 * TCP_SND_BUF / TCP_MSS_ETHERNET)
+/* The first flight (RFC 6928): min(10 MSS, max(2 MSS, 14600)), 14,600 bytes
+ * at MSS 1460, as Linux (since 2.6.39), FreeBSD and Windows send, where
+ * lwIP's default is RFC 5681's 4,380. A response up to 14 KiB then reaches
+ * the client in one round trip, not three; only the first flight changes,
+ * and loss still sets cwnd by the rules of docs/network.md. */
+#define LWIP_TCP_CALC_INITIAL_CWND(mss) \
+    ((tcpwnd_size_t)LWIP_MIN(10U * (mss), LWIP_MAX(2U * (mss), 14600U)))
 /* lwIP's default (half the send buffer) breaks its own rule that this stays
  * 4 MSS below 64 KiB, where the sent callback's 16-bit count would overflow. */
 #define TCP_SNDLOWAT (0xFFFF - 4 * TCP_MSS - 1)

@@ -376,10 +376,14 @@ struct peer {
     uint64_t last_peer_frame_ns;      /* when the peer last sent */
     bool dropped[SIM_MAX_DROPS];      /* cfg->drop_offsets[i] was dropped, */
     uint64_t dropped_ns[SIM_MAX_DROPS]; /* then */
+    bool resent[SIM_MAX_DROPS];       /* and the guest has sent it again */
     uint64_t outage_start_ns, outage_end_ns; /* the link is down between (0: it has not gone down) */
     bool sack_ok;                     /* the guest's SYN-ACK offered SACK back */
     uint32_t ooo_left, ooo_right;     /* the one block held after a hole (empty: equal) */
     uint16_t window;                  /* what the next segment announces (window_grows) */
+    bool first_flight_done;           /* a batch of the guest's frames carried echoed data */
+    bool drop_batch_done;             /* the batch of frames that lost cfg->drop_offsets[0] is read, */
+    uint32_t sent_at_drop;            /* when the guest had sent up to this offset */
 };
 
 static bool link_down(const struct peer *p) { return env_now_ns() < p->outage_end_ns; }
@@ -556,8 +560,10 @@ static void note_guest_data(struct peer *p, uint32_t at, uint32_t plen)
             p->r->timer_retransmits++;
     }
     for (unsigned i = 0; i < p->cfg->drop_count && i < SIM_MAX_DROPS; i++)
-        if (p->dropped[i] && !p->r->resent_after_ms[i] && p->cfg->drop_offsets[i] - at < plen)
+        if (p->dropped[i] && !p->resent[i] && p->cfg->drop_offsets[i] - at < plen) {
+            p->resent[i] = true;
             p->r->resent_after_ms[i] = (env_now_ns() - p->dropped_ns[i]) / 1000000;
+        }
     if (at + plen > p->guest_sent)
         p->guest_sent = at + plen;
 }
@@ -622,6 +628,11 @@ static void peer_input(struct peer *p, const uint8_t *f, uint32_t len)
     uint32_t at = seq - (p->irs + 1);
     if (data)
         note_guest_data(p, at, plen);
+    if (data && !p->first_flight_done)
+        p->r->first_flight += plen;
+    if (data && p->drop_batch_done && !p->resent[0] && at >= p->sent_at_drop &&
+        !(p->cfg->drop_offsets[0] - at < plen))
+        p->r->new_before_resend += plen;
     if (data && p->outage_end_ns && !link_down(p) && !p->r->resumed_after_outage_ms)
         p->r->resumed_after_outage_ms = (env_now_ns() - p->outage_start_ns) / 1000000;
     if (data && p->cfg->outage_ms && !p->outage_end_ns && p->cfg->outage_at - at < plen) {
@@ -746,6 +757,11 @@ struct peer_result peer_echo(const struct peer_config *cfg, uint8_t *echo)
             while (seen < sim_wire_count() && r.ok) {
                 const struct wire_frame *w = sim_wire(seen++);
                 peer_input(&p, w->data, w->len);
+            }
+            p.first_flight_done = r.first_flight != 0; /* the guest has heard nothing of what it sent yet */
+            if (p.dropped[0] && !p.drop_batch_done) {
+                p.drop_batch_done = true;
+                p.sent_at_drop = p.guest_sent;
             }
             peer_push(&p);
             continue;

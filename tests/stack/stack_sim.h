@@ -101,6 +101,12 @@ struct peer_result {
      * dropped frame to the next one carrying that offset. */
     unsigned retransmits, timer_retransmits;
     uint64_t resent_after_ms[SIM_MAX_DROPS];
+    /* Echoed bytes in the guest's first frames that carried any, sent
+     * before it could hear of them: its initial window, when it has more. */
+    uint32_t first_flight;
+    /* Bytes past all it had sent when cfg->drop_offsets[0] was dropped that
+     * the guest sent before it resent that offset. */
+    uint32_t new_before_resend;
     /* The fake time from the outage's start to the guest's first data frame after it. */
     uint64_t resumed_after_outage_ms;
 };
