@@ -630,8 +630,7 @@ static void peer_input(struct peer *p, const uint8_t *f, uint32_t len)
         note_guest_data(p, at, plen);
     if (data && !p->first_flight_done)
         p->r->first_flight += plen;
-    if (data && p->drop_batch_done && !p->resent[0] && at >= p->sent_at_drop &&
-        !(p->cfg->drop_offsets[0] - at < plen))
+    if (data && p->drop_batch_done && !p->resent[0] && at >= p->sent_at_drop)
         p->r->new_before_resend += plen;
     if (data && p->outage_end_ns && !link_down(p) && !p->r->resumed_after_outage_ms)
         p->r->resumed_after_outage_ms = (env_now_ns() - p->outage_start_ns) / 1000000;
@@ -758,7 +757,7 @@ struct peer_result peer_echo(const struct peer_config *cfg, uint8_t *echo)
                 const struct wire_frame *w = sim_wire(seen++);
                 peer_input(&p, w->data, w->len);
             }
-            p.first_flight_done = r.first_flight != 0; /* the guest has heard nothing of what it sent yet */
+            p.first_flight_done = r.first_flight != 0; /* what it sends next, it sends knowing of these */
             if (p.dropped[0] && !p.drop_batch_done) {
                 p.drop_batch_done = true;
                 p.sent_at_drop = p.guest_sent;
