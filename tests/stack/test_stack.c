@@ -92,9 +92,10 @@ TEST(stack_echo_from_a_peer_sending_mss_segments)
  * keeps nothing after a hole, so each loss costs what was in flight behind
  * it, and the count follows the size of flights: 349 frames sent again
  * with RFC 5681's initial window, 682 with RFC 6928's (which finishes
- * sooner: 2,450 fake ms against 3,900). The bound catches a sender that resends whole large segments
- * (1,121 before scripts/lwip-tcp-rexmit-one-mss.patch); since the later
- * loss-recovery patches this echo no longer tells that patch apart, and
+ * sooner: 2,450 fake ms against 3,900). The bound catches a sender that
+ * resends whole large segments (1,121 before
+ * scripts/lwip-tcp-rexmit-one-mss.patch); since the later loss-recovery
+ * patches this echo no longer tells that patch apart, and
  * stack_a_fast_retransmit_resends_one_mss_of_a_large_segment does. */
 TEST(stack_echo_with_loss_both_ways_is_byte_exact)
 {
@@ -298,7 +299,7 @@ TEST(stack_the_first_flight_is_ten_segments)
  * That send counts as a retransmission from lastack, as tcp_rexmit's does,
  * so once the peer SACKs data sent after it, it goes again
  * (scripts/lwip-tcp-tail-loss.patch; the peer's duplicates come 50 fake
- * ms apart here: 250 ms); before, nothing marked it and it waited 2 s for
+ * ms apart here: 300 ms); before, nothing marked it and it waited 2 s for
  * the backed-off timer while the peer SACKed everything that followed. */
 TEST(stack_a_lost_resend_from_unsent_goes_again_when_later_data_is_sacked)
 {
