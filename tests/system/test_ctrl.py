@@ -10,18 +10,17 @@ import re
 import socket
 import struct
 import subprocess
-import threading
 import time
 
 import pytest
 
 from netns import GUEST_ADDR, GUEST_STATIC_CMDLINE, HOST_ADDR, TAP, PrivateNetwork, have_root
-from test_services import (GUEST_LL, MAC, check_healthy, expect, inside, name_pcap, ping, start_guest, stats, wait_ipv6,
+from tap_sniffer import TapSniffer
+from test_services import (GUEST_LL, MAC, check_healthy, expect, name_pcap, ping, start_guest, stats, wait_ipv6,
                            wait_ready)
 
 pytestmark = pytest.mark.skipif(not have_root(), reason="needs root for network namespaces and tap devices")
 
-ETH_P_ALL = 0x0003
 OTHER_MAC = bytes.fromhex("525400aabbcc")
 GUEST_MAC = bytes.fromhex(MAC.replace(":", ""))
 FILTER_LINE = r"virtio-net: 00:02\.0: receive filter: promiscuous off, all-multicast off, MAC table 1 unicast \+ 0 multicast"
@@ -45,43 +44,15 @@ def echo_request_frame(src_mac, dst_mac, ident, seq):
     return dst_mac + src_mac + b"\x08\x00" + ip + icmp
 
 
-class Sniffer:
+class Sniffer(TapSniffer):
     """Every frame on the tap, inside the namespace, from now until close()."""
 
     def __init__(self, net):
-        with inside(net):
-            self.sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(ETH_P_ALL))
-        self.sock.bind((TAP, 0))
-        self.sock.settimeout(0.2)
-        self.frames, self.stop = [], False
-        self.thread = threading.Thread(target=self._run, daemon=True)
-        self.thread.start()
+        self.frames = []
+        super().__init__(net)
 
-    def _run(self):
-        while not self.stop:
-            try:
-                self.frames.append(self.sock.recv(65536))
-            except socket.timeout:
-                continue
-            except OSError:
-                return
-
-    def send(self, frame):
-        self.sock.send(frame)
-
-    def close(self):
-        self.stop = True
-        self.thread.join(timeout=5)
-        # Frames the thread had not read when it stopped are still queued on
-        # the socket: the last ones were lost when the host was busy (a CI run
-        # saw 2 of 3 fragmented echo replies).
-        self.sock.setblocking(False)
-        try:
-            while True:
-                self.frames.append(self.sock.recv(65536))
-        except OSError:  # BlockingIOError: the queue is empty
-            pass
-        self.sock.close()
+    def take(self, data):
+        self.frames.append(data)
 
 
 def tap_mac(net):

@@ -7,15 +7,14 @@ without MRG_RXBUF (without it each receive buffer holds a whole frame), and
 with packed rings. Needs root."""
 
 import re
-import socket
 import struct
 import subprocess
-import threading
 
 import pytest
 
 from netns import GUEST_ADDR, GUEST_STATIC_CMDLINE, TAP, PrivateNetwork, have_root
-from test_services import (GUEST_LL, check_healthy, connect, expect, inside, name_pcap, ping, start_guest, tcp_echo,
+from tap_sniffer import TapSniffer
+from test_services import (GUEST_LL, check_healthy, connect, expect, name_pcap, ping, start_guest, tcp_echo,
                            wait_ipv6, wait_ready)
 
 pytestmark = pytest.mark.skipif(not have_root(), reason="needs root for network namespaces and tap devices")
@@ -28,41 +27,20 @@ CELLS = {
     "mrg_rxbuf-off": ",mrg_rxbuf=off",
     "packed": ",disable-legacy=on,packed=on",
 }
-ETH_P_ALL = 0x0003
 
 
-SOL_PACKET = 263
-PACKET_VNET_HDR = 15  # each frame read comes behind a struct virtio_net_hdr (10 bytes)
-
-
-class TcpSniffer:
-    """A packet socket on the tap, inside the namespace: the payload size of
-    every IPv4 TCP segment to or from port 7, and the MSS option of each SYN.
+class TcpSniffer(TapSniffer):
+    """The payload size of every IPv4 TCP segment on the tap to or from
+    port 7, and the MSS option of each SYN.
     With segmentation offloads (issue 16) the tap carries large segments
     whole; the socket's virtio header gives their gso_size, and each counts
     as the segments the wire carries: gso_size bytes each, the rest last."""
 
     def __init__(self, net):
-        with inside(net):
-            self.sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(ETH_P_ALL))
-        self.sock.setsockopt(SOL_PACKET, PACKET_VNET_HDR, 1)
-        self.sock.bind((TAP, 0))
-        self.sock.settimeout(0.2)
         self.to_guest, self.from_guest, self.syn_mss = [], [], {}
-        self.stop = False
-        self.thread = threading.Thread(target=self._run, daemon=True)
-        self.thread.start()
+        super().__init__(net, vnet_hdr=True)
 
-    def _run(self):
-        while not self.stop:
-            try:
-                self._take(self.sock.recv(1 << 17))
-            except socket.timeout:
-                continue
-            except OSError:
-                return
-
-    def _take(self, data):
+    def take(self, data):
         gso_type, gso_size = data[1], struct.unpack("<H", data[4:6])[0]
         frame = data[10:]
         if len(frame) < 34 or frame[12:14] != b"\x08\x00" or frame[23] != 6:
@@ -92,18 +70,6 @@ class TcpSniffer:
                     self.syn_mss["guest" if sport == 7 else "host"] = struct.unpack("!H", opts[i + 2:i + 4])[0]
                 i += max(opts[i + 1] if i + 1 < len(opts) else 1, 2)
 
-    def close(self):
-        self.stop = True
-        self.thread.join(timeout=5)
-        # What the thread had not read yet is still queued on the socket (as
-        # test_ctrl's Sniffer.close keeps it).
-        self.sock.setblocking(False)
-        try:
-            while True:
-                self._take(self.sock.recv(1 << 17))
-        except OSError:  # BlockingIOError: the queue is empty
-            pass
-        self.sock.close()
 
 
 def sniffed_echo(g, net, addr, size, seed):
