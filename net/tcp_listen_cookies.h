@@ -21,6 +21,7 @@
 #define NET_TCP_LISTEN_COOKIES_H
 
 #include "lwip/arch.h"
+#include "lwip/def.h"
 #include "lwip/opt.h"
 #include "net/lwip_pools.h"
 
@@ -34,8 +35,8 @@
  * cookies. */
 static inline u16_t tcp_listen_half_open_max(u16_t pool_pcbs, u8_t backlog)
 {
-    u16_t quarter = pool_pcbs > LWIP_POOLS_TCP_PCBS_MIN ? pool_pcbs / 4 : LWIP_POOLS_TCP_PCBS_MIN / 4;
-    return quarter < backlog ? quarter : backlog;
+    u16_t quarter = LWIP_MAX(pool_pcbs, LWIP_POOLS_TCP_PCBS_MIN) / 4;
+    return LWIP_MIN(quarter, backlog);
 }
 
 struct tcp_pcb_listen;
