@@ -1,5 +1,6 @@
 #include "drivers/pci.h"
 
+#include "arch/x86_64/acpi.h"
 #include "arch/x86_64/ioapic.h"
 #include "arch/x86_64/irq.h"
 #include "arch/x86_64/lapic.h"
@@ -30,6 +31,14 @@ static struct pci_device **devices_tail = &devices;
 static enum pci_chipset chipset;
 static uint8_t pirq_routes[4];
 static uint8_t bus_seen[PCI_BUS_COUNT / 8];
+/* The host bridge's memory window for BARs no firmware placed (0 if none),
+ * and its _PRT with the link devices it names (find_host_bridge). */
+static uint64_t window_next, window_end;
+static const uint8_t *prt;
+static size_t prt_len;
+#define PCI_LINKS_MAX 8
+static struct acpi_aml_device links[PCI_LINKS_MAX];
+static int link_count;
 
 const char *pci_device_name(const struct pci_device *dev, char *buf)
 {
@@ -95,6 +104,36 @@ static void probe_bars(struct pci_device *dev)
         i += pci_bar_decode(value, value_high, probe, probe_high, &dev->bars[i]);
     }
     pci_write16(dev, PCI_COMMAND, command);
+}
+
+/* microvm's PCIe host (pcie=on) is programmed by no firmware: qboot knows
+ * only the 0xCF8 ports, which that machine lacks, so every BAR reads 0.
+ * Like Linux, which assigns what the firmware left unassigned, give each
+ * sized memory BAR at 0 an aligned place in the host bridge's window; an
+ * I/O BAR at 0 stays off (that host has no I/O window). */
+static void assign_bars(struct pci_device *dev)
+{
+    char name[8];
+    for (int i = 0; i < PCI_BAR_COUNT; i++) {
+        struct pci_bar *b = &dev->bars[i];
+        if (b->type == PCI_BAR_NONE || b->base || !b->size)
+            continue;
+        uint64_t base = (window_next + b->size - 1) & ~(b->size - 1);
+        bool fits = b->type != PCI_BAR_IO && base >= window_next && base + b->size <= window_end;
+        if (!fits) {
+            klog(b->type == PCI_BAR_IO ? LOG_INFO : LOG_WARN, "pci: %s: BAR%d (%s, %llu bytes) stays off: %s",
+                   pci_device_name(dev, name), i, pci_bar_type_name(b->type), (unsigned long long)b->size,
+                   b->type == PCI_BAR_IO ? "no I/O window" : "no room in the window");
+            b->type = PCI_BAR_NONE;
+            continue;
+        }
+        uint16_t reg = (uint16_t)(PCI_BAR0 + 4 * i);
+        pci_write32(dev, reg, (uint32_t)base | (pci_read32(dev, reg) & 0xF));
+        if (b->type == PCI_BAR_MEM64)
+            pci_write32(dev, reg + 4, 0);
+        b->base = base;
+        window_next = base + b->size;
+    }
 }
 
 static const char *describe(const struct pci_device *d)
@@ -202,6 +241,8 @@ static struct pci_device *add_function(struct pci_address addr, struct pci_devic
         d->irq_pin = 0; /* not a valid pin: treat as none */
     pci_cap_walk(read8_at_address, &d->addr, &d->caps);
     probe_bars(d);
+    if (window_end)
+        assign_bars(d);
     d->msix_cap = pci_cap_find(&d->caps, PCI_CAP_ID_MSIX);
     if (d->msix_cap)
         pci_msix_decode(pci_read16(d, d->msix_cap + PCI_MSIX_CONTROL), pci_read32(d, d->msix_cap + PCI_MSIX_TABLE),
@@ -262,6 +303,46 @@ static void setup_chipset(void)
     log_warn("pci: unknown chipset: INTx cannot be routed, only MSI-X");
 }
 
+/* The DSDT's host bridge, read only where no MCFG describes PCI Express:
+ * QEMU's microvm with pcie=on gives its ECAM and windows nowhere else. */
+static void find_host_bridge(struct acpi_aml_device *host)
+{
+    if (acpi_platform()->have_mcfg || acpi_find_devices("PNP0A08", host, 1) < 1 || !host->has_cba)
+        return;
+    if (host->has_window32) {
+        window_next = host->window32_base;
+        window_end = host->window32_base + host->window32_length;
+    }
+    prt = host->prt;
+    prt_len = host->prt_len;
+    if (prt) {
+        link_count = acpi_find_devices("PNP0C0F", links, PCI_LINKS_MAX);
+        link_count = link_count < PCI_LINKS_MAX ? link_count : PCI_LINKS_MAX;
+    }
+    log_info("pci: host bridge %.4s: ECAM at 0x%llx, window 0x%llx-0x%llx for BARs the firmware left at 0, "
+             "INTx by %s (%d link devices)", host->name, (unsigned long long)host->cba,
+             (unsigned long long)window_next, (unsigned long long)(window_end ? window_end - 1 : 0),
+             prt ? "its _PRT" : "nothing", link_count);
+}
+
+/* A root-bus slot's pin (1-4) through the host bridge's _PRT: its link
+ * device's interrupt, or a GSI given directly (level, active low: 6.2.13). */
+static bool route_by_prt(uint8_t slot, uint8_t pin, uint32_t *gsi, struct irq_line_mode *mode)
+{
+    char source[5];
+    if (!acpi_aml_prt_route(prt, prt_len, slot, (uint8_t)(pin - 1), source, gsi))
+        return false;
+    *mode = (struct irq_line_mode){ .level_triggered = true, .active_low = true };
+    for (int i = 0; source[0] && i < link_count; i++) {
+        if (strcmp(links[i].name, source) == 0 && links[i].has_interrupt) {
+            *gsi = links[i].gsi;
+            *mode = links[i].line;
+            return true;
+        }
+    }
+    return !source[0];
+}
+
 /* The GSI a device's pin reaches, through every bridge above it. */
 static void route_intx(struct pci_device *d)
 {
@@ -272,6 +353,10 @@ static void route_intx(struct pci_device *d)
     while (root->parent) {
         pin = pci_swizzle_pin(pin, root->addr.device);
         root = root->parent;
+    }
+    if (prt) {
+        d->intx_routed = route_by_prt(root->addr.device, pin, &d->intx_gsi, &d->intx_mode);
+        return;
     }
     uint32_t line;
     bool isa;
@@ -294,9 +379,11 @@ static void route_intx(struct pci_device *d)
 
 int pci_init(void)
 {
-    pci_config_init();
+    struct acpi_aml_device host = { 0 };
+    find_host_bridge(&host);
+    pci_config_init(&host);
     scan_bus(0, NULL);
-    if (devices) /* microvm without pcie=on has no PCI at all: nothing to route */
+    if (devices && !prt) /* microvm has no PCI without pcie=on, and a _PRT with it */
         setup_chipset();
     int count = 0;
     for (struct pci_device *d = devices; d; d = d->next, count++) {

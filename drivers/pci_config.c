@@ -10,25 +10,41 @@
 
 static const struct mcfg_entry *ecam;
 static volatile uint8_t *ecam_base;
+static struct mcfg_entry host_ecam;
 
-int pci_config_init(void)
+static bool use_ecam(const struct mcfg_entry *e, const char *source)
+{
+    uint64_t first = e->base + pci_ecam_offset(e->bus_start, 0, 0, 0);
+    uint64_t size = (uint64_t)(e->bus_end - e->bus_start + 1) << 20;
+    if (!mmio_map(first, size)) {
+        log_error("pci: cannot map ECAM at 0x%llx, using the legacy ports", (unsigned long long)first);
+        return false;
+    }
+    ecam = e;
+    ecam_base = (volatile uint8_t *)e->base;
+    log_info("pci: config access through ECAM at 0x%llx (buses %u-%u) from %s", (unsigned long long)e->base,
+             e->bus_start, e->bus_end, source);
+    return true;
+}
+
+int pci_config_init(const struct acpi_aml_device *host)
 {
     const struct acpi_platform *p = acpi_platform();
     for (int i = 0; p->have_mcfg && i < p->mcfg.count; i++) {
         const struct mcfg_entry *e = &p->mcfg.entries[i];
-        if (e->segment != 0)
-            continue; /* this kernel enumerates segment 0 only */
-        uint64_t first = e->base + pci_ecam_offset(e->bus_start, 0, 0, 0);
-        uint64_t size = (uint64_t)(e->bus_end - e->bus_start + 1) << 20;
-        if (!mmio_map(first, size)) {
-            log_error("pci: cannot map ECAM at 0x%llx, using the legacy ports", (unsigned long long)first);
+        if (e->segment == 0) { /* this kernel enumerates segment 0 only */
+            use_ecam(e, "the MCFG");
             return 0;
         }
-        ecam = e;
-        ecam_base = (volatile uint8_t *)e->base;
-        log_info("pci: config access through ECAM at 0x%llx (buses %u-%u)", (unsigned long long)e->base,
-                 e->bus_start, e->bus_end);
-        return 0;
+    }
+    if (host && host->has_cba) {
+        host_ecam = (struct mcfg_entry){ .base = host->cba, .bus_start = 0, .bus_end = 0xFF };
+        if (host->has_bus_range) {
+            host_ecam.bus_start = host->bus_start;
+            host_ecam.bus_end = host->bus_end;
+        }
+        if (use_ecam(&host_ecam, "the host bridge's _CBA (no MCFG)"))
+            return 0;
     }
     log_info("pci: config access through ports 0xCF8/0xCFC (no MCFG)");
     return 0;

@@ -1,7 +1,7 @@
 /*
  * PCI configuration space through one API with two back ends: ECAM (memory-
- * mapped, from ACPI's MCFG; q35) and the legacy 0xCF8/0xCFC ports (pc, or
- * wherever MCFG is absent). Offsets past 0xFF need ECAM.
+ * mapped, from ACPI's MCFG on q35, or the host bridge's _CBA on microvm with
+ * pcie=on) and the legacy 0xCF8/0xCFC ports (pc). Offsets past 0xFF need ECAM.
  */
 #ifndef DRIVERS_PCI_CONFIG_H
 #define DRIVERS_PCI_CONFIG_H
@@ -31,8 +31,11 @@ static inline uint32_t pci_port_address(uint8_t bus, uint8_t device, uint8_t fun
            ((uint32_t)(function & 0x7) << 8) | (reg & 0xFC);
 }
 
-/* Chooses ECAM when the MCFG offers it (mapping its buses), else the ports. */
-int pci_config_init(void);
+struct acpi_aml_device;
+
+/* Chooses ECAM when the MCFG offers it, else when `host` (the DSDT's PCI
+ * host bridge, or NULL) has a _CBA, mapping its buses; else the ports. */
+int pci_config_init(const struct acpi_aml_device *host);
 bool pci_config_uses_ecam(void);
 
 uint32_t pci_config_read32(struct pci_address a, uint16_t reg);

@@ -9,19 +9,16 @@
 
 #include <stdint.h>
 
-/* 6 bytes an entry (about 900 of them): scripts/gen-ksyms refuses a function
- * of 64 KiB or more. */
-struct __attribute__((packed)) ksym {
-    uint32_t offset; /* from ImageBase */
-    uint16_t size;
-};
-
+/* 2 bytes a function (about 950 of them): the functions in address order,
+ * each as its span, from its start to the next one's (the padding after it
+ * included; the last one's own size). scripts/gen-ksyms refuses a span of
+ * 64 KiB or more. A function of span 0 (an alias of the next) is never found. */
 struct ksym_table {
-    const struct ksym *syms; /* sorted by offset */
+    uint32_t first;        /* offset from ImageBase of the first function */
+    const uint16_t *spans;
     uint32_t count;
-    /* One NUL-terminated name per entry, in the entries' order: a lookup
-     * walks to its name (only backtraces look up), so no entry spends
-     * bytes on where its name starts. */
+    /* One NUL-terminated name per function, in the same order: a lookup
+     * walks the spans and the names together (only backtraces look up). */
     const char *names;
 };
 

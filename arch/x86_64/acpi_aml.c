@@ -28,6 +28,7 @@
 #define AML_ELSE_OP 0xA1
 #define AML_WHILE_OP 0xA2
 #define AML_NOOP_OP 0xA3
+#define AML_RETURN_OP 0xA4
 #define AML_ONES_OP 0xFF
 /* After AML_EXT_OP_PREFIX. */
 #define AML_EXT_MUTEX_OP 0x01
@@ -65,7 +66,12 @@
 #define RES_SMALL_END_TAG 0x0F            /* 6.4.2.9 */
 #define RES_LARGE_MEMORY32 0x05           /* 6.4.3.3 */
 #define RES_LARGE_MEMORY32_FIXED 0x06     /* 6.4.3.4 */
+#define RES_LARGE_DWORD_ADDRESS 0x07      /* 6.4.3.5.2 */
+#define RES_LARGE_WORD_ADDRESS 0x08       /* 6.4.3.5.3 */
 #define RES_LARGE_EXTENDED_IRQ 0x09       /* 6.4.3.6 */
+#define RES_LARGE_QWORD_ADDRESS 0x0A      /* 6.4.3.5.1 */
+#define RES_ADDRESS_MEMORY 0              /* Resource Type byte of an address space descriptor */
+#define RES_ADDRESS_BUS 2
 #define RES_IRQ_FLAG_EDGE 0x01            /* IRQ byte 3 bit 0 (_HE) */
 #define RES_IRQ_FLAG_ACTIVE_LOW 0x08      /* IRQ byte 3 bit 3 (_LL) */
 #define RES_EXT_IRQ_FLAG_EDGE 0x02        /* Extended Interrupt byte 3 bit 1 (_HE) */
@@ -256,9 +262,45 @@ static void aml_small_descriptor(struct acpi_aml_device *dev, uint8_t type, cons
                        flags & RES_IRQ_FLAG_ACTIVE_LOW);
 }
 
+/* Word, DWord and QWord address space descriptors share one layout: Resource
+ * Type, two flag bytes, then granularity, minimum, maximum, translation
+ * offset and length, each `width` bytes. Only the bus range and the first
+ * memory window below 4 GiB are kept; translated windows are not (x86 has none). */
+static void aml_address_descriptor(struct acpi_aml_device *dev, const uint8_t *d, size_t n, size_t width)
+{
+    if (n < 3 + 5 * width)
+        return;
+    uint64_t v[5];
+    for (size_t i = 0; i < 5; i++) {
+        const uint8_t *f = d + 3 + i * width;
+        v[i] = width == 2 ? rd16(f) : width == 4 ? rd32(f) : rd64(f);
+    }
+    uint64_t min = v[1], max = v[2], translation = v[3], length = v[4];
+    if (!length || max < min || max - min != length - 1 || translation)
+        return;
+    if (d[0] == RES_ADDRESS_BUS && !dev->has_bus_range && max <= 0xFF) {
+        dev->has_bus_range = true;
+        dev->bus_start = (uint8_t)min;
+        dev->bus_end = (uint8_t)max;
+    } else if (d[0] == RES_ADDRESS_MEMORY && !dev->has_window32 && max <= 0xFFFFFFFFu) {
+        dev->has_window32 = true;
+        dev->window32_base = min;
+        dev->window32_length = length;
+    }
+}
+
 static void aml_large_descriptor(struct acpi_aml_device *dev, uint8_t type, const uint8_t *d, size_t n)
 {
     switch (type) {
+    case RES_LARGE_WORD_ADDRESS:
+        aml_address_descriptor(dev, d, n, 2);
+        break;
+    case RES_LARGE_DWORD_ADDRESS:
+        aml_address_descriptor(dev, d, n, 4);
+        break;
+    case RES_LARGE_QWORD_ADDRESS:
+        aml_address_descriptor(dev, d, n, 8);
+        break;
     case RES_LARGE_MEMORY32_FIXED: /* information, base, length */
         if (n >= 9)
             aml_take_memory(dev, rd32(d + 1), rd32(d + 5));
@@ -278,7 +320,7 @@ static void aml_large_descriptor(struct acpi_aml_device *dev, uint8_t type, cons
 
 bool acpi_aml_parse_resources(const uint8_t *buf, size_t len, struct acpi_aml_device *dev)
 {
-    dev->has_memory = dev->has_interrupt = dev->crs_ok = false;
+    dev->has_memory = dev->has_interrupt = dev->crs_ok = dev->has_bus_range = dev->has_window32 = false;
     size_t off = 0;
     while (off < len) {
         uint8_t tag = buf[off];
@@ -303,7 +345,7 @@ bool acpi_aml_parse_resources(const uint8_t *buf, size_t len, struct acpi_aml_de
         }
     }
     /* No end tag inside the buffer: nothing read from it is trusted. */
-    dev->has_memory = dev->has_interrupt = false;
+    dev->has_memory = dev->has_interrupt = dev->has_bus_range = dev->has_window32 = false;
     return false;
 }
 
@@ -326,6 +368,10 @@ struct aml_device_terms {
     uint64_t region_base, region_length;
     uint32_t evt_mask;
     char evt_name[5];
+    bool has_cba;
+    uint64_t cba;
+    const uint8_t *prt;
+    size_t prt_len;
 };
 
 static void aml_term_list(struct aml_walk *w, const uint8_t *p, const uint8_t *end, int depth,
@@ -379,6 +425,12 @@ static size_t aml_name_term(struct aml_walk *w, const uint8_t *p, const uint8_t 
         device->hid_matches = aml_hid_matches(w, data, data + n);
     if (device && simple && strcmp(seg, "_CRS") == 0)
         device->has_crs = aml_buffer(data, data + n, &device->crs, &device->crs_len);
+    if (device && simple && strcmp(seg, "_PRT") == 0) {
+        device->prt = data;
+        device->prt_len = n;
+    }
+    if (device && simple && strcmp(seg, "_CBA") == 0)
+        device->has_cba = aml_integer(data, data + n, &device->cba) == n;
     if (!device && strcmp(seg, "_S5_") == 0)
         aml_sleep_package(w, data, data + n);
     return 1 + name + n;
@@ -398,6 +450,40 @@ static void aml_store_device(struct aml_walk *w, const char seg[5], const struct
     dev->region_length = terms->region_length;
     dev->evt_notify_mask = terms->evt_mask;
     memcpy(dev->evt_notify_name, terms->evt_name, sizeof(dev->evt_notify_name));
+    dev->has_cba = terms->has_cba;
+    dev->cba = terms->cba;
+    dev->prt = terms->prt;
+    dev->prt_len = terms->prt_len;
+}
+
+/* Each entry: Package { Address (slot << 16 | 0xFFFF), Pin, Source, Source Index }. */
+bool acpi_aml_prt_route(const uint8_t *prt, size_t len, uint8_t slot, uint8_t pin, char source[5], uint32_t *gsi)
+{
+    const uint8_t *end = prt + len, *q, *pkg_end;
+    uint64_t count = 0;
+    if (!len || (prt[0] != AML_PACKAGE_OP && prt[0] != AML_VAR_PACKAGE_OP) ||
+        !aml_pkg_length(prt + 1, end, &q, &pkg_end) || q >= pkg_end)
+        return false;
+    size_t n = prt[0] == AML_PACKAGE_OP ? (count = *q, 1) : aml_integer(q, pkg_end, &count);
+    for (q += n; n && count-- && q < pkg_end;) {
+        const uint8_t *e, *e_end;
+        uint64_t address, entry_pin, index;
+        bool simple;
+        if (*q != AML_PACKAGE_OP || !aml_pkg_length(q + 1, pkg_end, &e, &e_end) || e >= e_end)
+            return false;
+        q = e_end;
+        size_t a = aml_integer(++e, e_end, &address); /* after NumElements */
+        size_t b = a ? aml_integer(e + a, e_end, &entry_pin) : 0;
+        if (!b || address != ((uint64_t)slot << 16 | 0xFFFF) || entry_pin != pin)
+            continue;
+        e += a + b;
+        size_t c = aml_name_string(e, e_end, source, &simple); /* ZeroOp reads as the null name */
+        if (!c || !aml_integer(e + c, e_end, &index) || index > 0xFFFFFFFFu)
+            return false;
+        *gsi = (uint32_t)index;
+        return true;
+    }
+    return false;
 }
 
 /* Scope or Device: PkgLength NameString TermList. */
@@ -514,17 +600,31 @@ static bool aml_notify_if(const uint8_t *p, const uint8_t *end, uint64_t *mask, 
     return n && name[0] && aml_integer(q + n, pkg_end, &value) && value == 0x80;
 }
 
-/* Method(_EVT) in a Device: the first If that notifies a device with 0x80
- * ("button pressed" for a power button, 5.6.6) on one event bit. */
-static void aml_note_evt(const uint8_t *p, const uint8_t *end, struct aml_device_terms *device)
+/* Method(_CBA) { Return (K) }: K, QEMU's GPEX way of giving the ECAM base. */
+static void aml_note_cba(const uint8_t *q, const uint8_t *pkg_end, struct aml_device_terms *device)
+{
+    if (q < pkg_end && *q == AML_RETURN_OP) {
+        size_t n = aml_integer(q + 1, pkg_end, &device->cba);
+        device->has_cba = n && q + 1 + n == pkg_end;
+    }
+}
+
+/* A Method in a Device, read without running it. _EVT: the first If that
+ * notifies a device with 0x80 ("button pressed" for a power button, 5.6.6)
+ * on one event bit. _CBA: its constant. */
+static void aml_note_method(const uint8_t *p, const uint8_t *end, struct aml_device_terms *device)
 {
     const uint8_t *body, *pkg_end;
     char seg[5];
     bool simple;
-    if (device->evt_mask || !aml_pkg_length(p + 1, end, &body, &pkg_end))
+    if (!aml_pkg_length(p + 1, end, &body, &pkg_end))
         return;
     size_t name = aml_name_string(body, pkg_end, seg, &simple);
-    if (!name || !simple || strcmp(seg, "_EVT") != 0)
+    if (!name || !simple || body + name >= pkg_end)
+        return;
+    if (strcmp(seg, "_CBA") == 0)
+        aml_note_cba(body + name + 1, pkg_end, device);
+    if (device->evt_mask || strcmp(seg, "_EVT") != 0)
         return;
     for (const uint8_t *q = body + name + 1; q < pkg_end; q++) { /* after MethodFlags */
         uint64_t mask;
@@ -559,7 +659,7 @@ static long aml_term(struct aml_walk *w, const uint8_t *p, const uint8_t *end, i
         return aml_known(aml_name_term(w, p, end, device));
     case AML_METHOD_OP:
         if (device)
-            aml_note_evt(p, end, device);
+            aml_note_method(p, end, device);
         return aml_known(aml_skip_package(p, end, 1));
     case AML_IF_OP:
     case AML_ELSE_OP:

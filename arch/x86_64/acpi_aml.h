@@ -8,7 +8,7 @@
  * constant data is understood: a _HID or _CRS computed by a method, or a
  * Device declared inside an If, is not found (QEMU's microvm and
  * Firecracker declare theirs as plain Names). Besides: a Device's first
- * SystemMemory OperationRegion, the one shape of If in its _EVT that
+ * SystemMemory OperationRegion, a host bridge's _CBA and windows, the one shape of If in its _EVT that
  * notifies a button (a GED's power button), and \_S5.
  *
  * Pure logic over bytes in memory: every read is checked against the end
@@ -48,6 +48,20 @@ struct acpi_aml_device {
      * on one bit K. 0 and "" when there is none of that shape. */
     uint32_t evt_notify_mask;
     char evt_notify_name[5];
+    /* A PCI host bridge's (PNP0A08): its ECAM base from _CBA (a Name, or a
+     * Method that returns a constant; PCI Firmware spec 3.3, 4.1.3), and from
+     * _CRS's address space descriptors (6.4.3.5) the bus numbers it decodes
+     * and its first memory window wholly below 4 GiB. */
+    bool has_cba;
+    uint64_t cba;
+    bool has_bus_range;
+    uint8_t bus_start, bus_end;
+    bool has_window32;
+    uint64_t window32_base, window32_length;
+    /* Its _PRT (a Name holding a Package), where it lies in the table for
+     * acpi_aml_prt_route; NULL when there is none. */
+    const uint8_t *prt;
+    size_t prt_len;
 };
 
 struct acpi_aml_scan {
@@ -66,9 +80,15 @@ void acpi_aml_find_devices(const uint8_t *aml, size_t len, const char *hid, stru
                            struct acpi_aml_scan *scan);
 
 /* Reads a resource template (6.4: small and large descriptors up to the end
- * tag) into the memory and interrupt fields of *dev; sets and returns
+ * tag) into the memory, interrupt, bus and window fields of *dev; sets and returns
  * dev->crs_ok. A template that runs past `len` keeps nothing. */
 bool acpi_aml_parse_resources(const uint8_t *buf, size_t len, struct acpi_aml_device *dev);
+
+/* PCI interrupt routing (6.2.13): the entry of the _PRT package at
+ * prt[0..len) for root-bus `slot` and `pin` (0-3 = INTA-D). Sets `source` to
+ * its link device's last NameSeg, or to "" when it names none and *gsi is
+ * its Source Index, a GSI. False when no entry matches or one is malformed. */
+bool acpi_aml_prt_route(const uint8_t *prt, size_t len, uint8_t slot, uint8_t pin, char source[5], uint32_t *gsi);
 
 /* A compressed EISA id (as the DWord reads little-endian) as its 7-character string, e.g. "PNP0501". */
 void acpi_aml_eisa_id(uint32_t value, char out[8]);

@@ -1,8 +1,8 @@
 """scripts/gen-ksyms, which writes the symbol table backtraces use
 (lib/ksyms.h), over a small nm listing (no QEMU needed): every function
-symbol is in it, first one included, offsets from the link address, a
-sizeless symbol reaching to the next one; and a size that does not fit the
-entry's 16 bits fails the build instead of being cut."""
+symbol is in it, first one included, the first offset from the link
+address, each span reaching to the next function, the last one's its size;
+and a span that does not fit 16 bits fails the build instead of being cut."""
 import pathlib
 import re
 import subprocess
@@ -26,27 +26,31 @@ def gen(listing, base):
 
 
 def entries(asm):
-    """[(offset, size, name)] from the .long/.short pairs and the names, one each in order."""
-    count = int(re.search(r"ksym_entry_count:\n\s+\.long (\d+)", asm).group(1))
-    pairs = re.findall(r"\.long (0x[0-9a-f]+)\n\s+\.short (0x[0-9a-f]+)\n", asm)
+    """(first offset, [(span, name)]) from the spans and the names, one each in order."""
+    count = int(re.search(r"ksym_count:\n\s+\.long (\d+)", asm).group(1))
+    first = int(re.search(r"ksym_first:\n\s+\.long (0x[0-9a-f]+)", asm).group(1), 16)
+    spans_text = asm.split("ksym_spans:")[1].split("ksym_names:")[0]
+    spans = [int(v, 16) for v in re.findall(r"\.short (0x[0-9a-f]+)", spans_text)]
     names = re.findall(r'\.asciz "([^"]*)"', asm)
-    assert len(pairs) == len(names) == count
-    out = [(int(o, 16), int(s, 16), n) for (o, s), n in zip(pairs, names)]
-    return out
+    assert len(spans) == len(names) == count
+    return first, list(zip(spans, names))
 
 
 def test_every_function_symbol_from_the_first():
     r = gen(NM, "0x100000")
     assert r.returncode == 0, r.stderr
-    assert entries(r.stdout) == [
-        (0x0, 0xad, "pvh_start32"),       # no size: up to the next symbol
-        (0xad, 0x20, "pvh_start64"),
-        (0xcd, 0x47, "boot_memmap_add"),
-        (0x114, 0x10e, "parse_number_prefix"),
-    ]
+    assert entries(r.stdout) == (0x0, [
+        (0xad, "pvh_start32"),       # no size: up to the next symbol
+        (0x20, "pvh_start64"),
+        (0x47, "boot_memmap_add"),
+        (0x10e, "parse_number_prefix"),  # the last: its own size
+    ])
 
 
-def test_a_function_of_64_kib_fails_the_build():
+def test_a_span_of_64_kib_fails_the_build():
     r = gen("0000000000001000 0000000000010000 T huge\n", "0")
     assert r.returncode != 0
-    assert "huge: size 65536" in r.stderr
+    assert "huge: span 65536" in r.stderr
+    r = gen("0000000000001000 0000000000000010 T before\n0000000000011000 0000000000000010 T after\n", "0")
+    assert r.returncode != 0
+    assert "before: span 65536" in r.stderr

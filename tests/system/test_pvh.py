@@ -1,7 +1,7 @@
 """The PVH entry (build/kernel-pvh.elf, no OVMF): boots and serves on q35 and
-pc through SeaBIOS's PVH option ROM (the whole PCI path, MSI-X and INTx), and
-on QEMU microvm: the start_info hand-off, the clock without port 0x61, small
-memory. Each machine: boot, ping v4 and v6, curl, TCP echo byte-exact, UDP
+pc through SeaBIOS's PVH option ROM (the whole PCI path, MSI-X and INTx), on
+microvm's PCI Express host (pcie=on), and on QEMU microvm: the start_info
+hand-off, the clock without port 0x61, small memory. Each machine: boot, ping v4 and v6, curl, TCP echo byte-exact, UDP
 echo. Network tests need root."""
 
 import re
@@ -59,6 +59,40 @@ def test_pvh_on_seabios_serves(request, tmp_path, machine, mode):
         log = g.serial()
         expect(g, re.search(r"boot: PVH: \d+ memory ranges, 0 modules, ACPI RSDP at 0x[0-9a-f]+", log),
                "no PVH hand-off line with an RSDP")
+        expect(g, re.search(rf"virtio: \S+: {expected}", log), f"interrupt mode is not {expected}")
+        serves(g, net)
+
+
+# microvm,pcie=on: a PCI Express host that only the DSDT describes (no MCFG:
+# ECAM from the host bridge's _CBA), with no firmware to place BARs (qboot
+# knows only the 0xCF8 ports, which microvm lacks) and INTx through _PRT's
+# link devices: GSI 16-19 on the second IOAPIC's machine, 12-15 with one.
+# The NIC sits at 00:01.0, so its pin A reaches link (1 + 0) % 4.
+MICROVM_PCIE = {
+    "msix": ("microvm,pcie=on", "irq=msix", "", "MSI-X per queue", 17),
+    "intx": ("microvm,pcie=on", "irq=intx", ",vectors=0", "INTx", 17),
+    "intx-one-ioapic": ("microvm,pcie=on,ioapic2=off", "irq=intx", ",vectors=0", "INTx", 13),
+}
+
+
+@needs_root
+@pytest.mark.parametrize("case", MICROVM_PCIE)
+def test_pvh_microvm_pcie_serves(request, tmp_path, case):
+    machine, irq, props, expected, gsi = MICROVM_PCIE[case]
+    with PrivateNetwork() as net:
+        g = start_guest(tmp_path, net, machine=machine, cmdline=f"{GUEST_STATIC_CMDLINE} {irq}",
+                        props=props + ",romfile=", boot="pvh", snaplen=160)
+        request.addfinalizer(g.kill)
+        name_pcap(request, g)
+        wait_ready(g)
+        log = g.serial()
+        expect(g, "pci: config access through ECAM at 0xe0000000 (buses 0-255) from the host bridge's _CBA" in log,
+               "ECAM not taken from the host bridge's _CBA")
+        expect(g, re.search(r"pci: 00:01\.0 1af4:1000 .*bar4=mem64p@0xc[0-9a-f]{7}/16K "
+                            rf"intA=gsi{gsi}$", log, re.MULTILINE),
+               f"the NIC's BAR is not in the host bridge's window or its pin A is not on GSI {gsi}")
+        expect(g, "pci: 00:01.0: BAR0 (io, 32 bytes) stays off: no I/O window" in log,
+               "the legacy I/O BAR was not reported off")
         expect(g, re.search(rf"virtio: \S+: {expected}", log), f"interrupt mode is not {expected}")
         serves(g, net)
 

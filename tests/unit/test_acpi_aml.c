@@ -3,7 +3,9 @@
  * hw/i386/acpi-microvm.c builds (FWCF, COM1, RTC, GED with an
  * OperationRegion, a Field and a Method, PWRB, the virtio-mmio VRnn
  * devices, then Scope(\) with _S5), byte for byte as a microvm guest reads
- * it, then variants: other descriptors, nesting, paths, opcodes the scanner
+ * it; the PCI Express host bridge hw/pci-host/gpex-acpi.c adds with pcie=on
+ * (_CBA, _CRS's address space descriptors, _PRT and its link devices); then
+ * variants: other descriptors, nesting, paths, opcodes the scanner
  * cannot size, and malformed lengths. Every scan runs over a heap copy of
  * exactly the AML's length, so a read past the end trips AddressSanitizer;
  * the exhaustive truncation and corruption sweeps run in a forked child.
@@ -18,7 +20,7 @@
 /* ---- assembling AML (ACPI 6.5, chapter 20) ---- */
 
 struct aml {
-    uint8_t b[2048];
+    uint8_t b[4096]; /* a GPEX host bridge's _PRT alone is 1.8 KiB */
     size_t len;
 };
 
@@ -156,6 +158,43 @@ static void res_ext_irq(struct aml *r, uint8_t flags, uint32_t gsi)
 
 static void res_end(struct aml *r) { put8(r, 0x79); put8(r, 0x00); }
 
+/* Word, DWord and QWord address space descriptors (6.4.3.5): Resource Type
+ * (0 memory, 2 bus numbers), flags, then granularity, minimum, maximum,
+ * translation offset and length in `width` bytes. */
+static void res_address(struct aml *r, size_t width, uint8_t type, uint64_t min, uint64_t max, uint64_t translation)
+{
+    put8(r, width == 2 ? 0x88 : width == 4 ? 0x87 : 0x8A);
+    put16(r, (uint16_t)(3 + 5 * width));
+    put8(r, type);
+    put8(r, 0x0C); /* MinFixed, MaxFixed */
+    put8(r, 0x00);
+    uint64_t v[5] = { 0, min, max, translation, max - min + 1 };
+    for (int i = 0; i < 5; i++)
+        for (size_t k = 0; k < width; k++)
+            put8(r, (uint8_t)(v[i] >> (8 * k)));
+}
+
+/* An integer with the prefix QEMU's aml_int picks. */
+static void put_int(struct aml *a, uint64_t v)
+{
+    if (v <= 1) {
+        put8(a, (uint8_t)v);
+    } else if (v <= 0xFF) {
+        put8(a, 0x0A);
+        put8(a, (uint8_t)v);
+    } else if (v <= 0xFFFF) {
+        put8(a, 0x0B);
+        put16(a, (uint16_t)v);
+    } else if (v <= 0xFFFFFFFFu) {
+        put8(a, 0x0C);
+        put32(a, (uint32_t)v);
+    } else {
+        put8(a, 0x0E);
+        put32(a, (uint32_t)v);
+        put32(a, (uint32_t)(v >> 32));
+    }
+}
+
 #define EXT_IRQ_CONSUMER 0x01
 #define EXT_IRQ_EDGE 0x02
 #define EXT_IRQ_ACTIVE_LOW 0x04
@@ -247,6 +286,78 @@ static void build_microvm_dsdt(struct aml *out, const unsigned *indices, int cou
     struct aml root = { .len = 0 };
     PUT_LIT(&root, "\x08" "_S5_" "\x12\x07\x04\x0A\x05\x00\x00\x00");
     scope(out, "\\\x00", 2, &root);
+}
+
+/* ---- QEMU 7.2's PCI Express host on microvm (gpex-acpi.c) ---- */
+
+#define GPEX_ECAM 0xE0000000u
+#define GPEX_MMIO32 0xC0000000u
+#define GPEX_MMIO32_SIZE 0x20000000u
+#define GPEX_MMIO64 0x8000000000ULL
+#define GPEX_IRQ 16u
+
+/* Package(4) { slot << 16 | 0xFFFF, pin, source, index }: a link's NameSeg, or Zero. */
+static void prt_entry(struct aml *a, unsigned slot, unsigned pin, const char *link, uint32_t index)
+{
+    struct aml e = { .len = 0 };
+    put8(&e, 4);
+    put_int(&e, (uint64_t)slot << 16 | 0xFFFF);
+    put_int(&e, pin);
+    if (link)
+        put(&e, link, 4);
+    else
+        put8(&e, 0x00);
+    put_int(&e, index);
+    put_package(a, "\x12", 1, &e);
+}
+
+/* Device(PCI0) as acpi_dsdt_add_gpex writes it for bus 0, inside `sb`. */
+static void gpex_host(struct aml *sb)
+{
+    struct aml d = { .len = 0 }, crs = { .len = 0 }, prt = { .len = 0 }, m = { .len = 0 };
+    name_str(&d, "_HID", "PNP0A08");
+    name_str(&d, "_CID", "PNP0A03");
+    name_int(&d, "_SEG", 0);
+    name_int(&d, "_BBN", 0);
+    name_int(&d, "_UID", 0);
+    name_int(&d, "_CCA", 1);
+    put_int(&prt, 128); /* VarNumElements */
+    for (unsigned slot = 0; slot < 32; slot++)
+        for (unsigned pin = 0; pin < 4; pin++) {
+            char link[5] = { 'G', 'S', 'I', (char)('0' + (pin + slot) % 4), 0 };
+            prt_entry(&prt, slot, pin, link, 0);
+        }
+    put8(&d, 0x08);
+    PUT_LIT(&d, "_PRT");
+    put_package(&d, "\x13", 1, &prt);
+    for (unsigned i = 0; i < 4; i++) {
+        struct aml link = { .len = 0 }, irq = { .len = 0 }, srs = { .len = 0 };
+        char seg[5] = { 'G', 'S', 'I', (char)('0' + i), 0 };
+        name_str(&link, "_HID", "PNP0C0F");
+        name_int(&link, "_UID", i);
+        res_ext_irq(&irq, EXT_IRQ_CONSUMER, GPEX_IRQ + i);
+        res_end(&irq);
+        name_buffer(&link, "_PRS", &irq);
+        name_buffer(&link, "_CRS", &irq);
+        PUT_LIT(&srs, "_SRS" "\x01");
+        put_package(&link, "\x14", 1, &srs);
+        device(&d, seg, &link);
+    }
+    PUT_LIT(&m, "_CBA" "\x00" "\xA4");
+    put_int(&m, GPEX_ECAM);
+    put_package(&d, "\x14", 1, &m);
+    res_address(&crs, 2, 2, 0, 255, 0);
+    res_address(&crs, 4, 0, GPEX_MMIO32, GPEX_MMIO32 + GPEX_MMIO32_SIZE - 1, 0);
+    res_address(&crs, 8, 0, GPEX_MMIO64, GPEX_MMIO64 * 2 - 1, 0);
+    res_end(&crs);
+    name_buffer(&d, "_CRS", &crs);
+    struct aml res0 = { .len = 0 }, ecam = { .len = 0 };
+    name_str(&res0, "_HID", "PNP0C02");
+    res_address(&ecam, 8, 0, GPEX_ECAM, GPEX_ECAM + 0x10000000u - 1, 0);
+    res_end(&ecam);
+    name_buffer(&res0, "_CRS", &ecam);
+    device(&d, "RES0", &res0);
+    device(sb, "PCI0", &d);
 }
 
 /* ---- scanning ---- */
@@ -756,4 +867,154 @@ static int sweep_microvm_dsdt(void *arg)
 TEST(aml_every_truncation_and_corruption_is_safe)
 {
     CHECK_EQ(unit_run_in_child(sweep_microvm_dsdt, NULL), 0);
+}
+
+/* The host bridge as pcie=on declares it: ECAM from the _CBA method, the
+ * buses and the 32-bit window from _CRS (the 64-bit one is not taken), and
+ * each slot's pins through _PRT to its four link devices. */
+TEST(aml_pcie_host_bridge_on_microvm)
+{
+    struct aml sb = { .len = 0 }, dsdt = { .len = 0 };
+    gpex_host(&sb);
+    scope(&dsdt, "_SB_", 4, &sb);
+    uint8_t *copy = malloc(dsdt.len);
+    if (!copy)
+        abort();
+    memcpy(copy, dsdt.b, dsdt.len);
+    struct acpi_aml_device host[2], links[5];
+    struct acpi_aml_scan s;
+    acpi_aml_find_devices(copy, dsdt.len, "PNP0A08", host, 2, &s);
+    CHECK_EQ(s.found, 1);
+    CHECK_EQ(s.unparsed, 0);
+    CHECK_EQ(s.malformed, 0);
+    CHECK_STR_EQ(host[0].name, "PCI0");
+    CHECK(host[0].has_cba);
+    CHECK_EQ(host[0].cba, GPEX_ECAM);
+    CHECK(host[0].has_bus_range);
+    CHECK_EQ(host[0].bus_start, 0);
+    CHECK_EQ(host[0].bus_end, 255);
+    CHECK(host[0].has_window32);
+    CHECK_EQ(host[0].window32_base, GPEX_MMIO32);
+    CHECK_EQ(host[0].window32_length, GPEX_MMIO32_SIZE);
+    CHECK(!host[0].has_memory); /* address space descriptors are windows, not the device's own memory */
+    CHECK(host[0].prt != NULL);
+
+    char link[5];
+    uint32_t gsi = 0xdead;
+    CHECK(acpi_aml_prt_route(host[0].prt, host[0].prt_len, 1, 0, link, &gsi)); /* 00:01.0 INTA */
+    CHECK_STR_EQ(link, "GSI1");
+    CHECK(acpi_aml_prt_route(host[0].prt, host[0].prt_len, 3, 2, link, &gsi));
+    CHECK_STR_EQ(link, "GSI1");
+    CHECK(acpi_aml_prt_route(host[0].prt, host[0].prt_len, 0, 0, link, &gsi)); /* the address as a WordConst */
+    CHECK_STR_EQ(link, "GSI0");
+    CHECK(acpi_aml_prt_route(host[0].prt, host[0].prt_len, 31, 3, link, &gsi));
+    CHECK_STR_EQ(link, "GSI2");
+    CHECK(!acpi_aml_prt_route(host[0].prt, host[0].prt_len, 32, 0, link, &gsi));
+    CHECK(!acpi_aml_prt_route(host[0].prt, host[0].prt_len, 1, 4, link, &gsi));
+
+    acpi_aml_find_devices(copy, dsdt.len, "PNP0C0F", links, 5, &s);
+    CHECK_EQ(s.found, 4);
+    for (int i = 0; i < 4; i++) {
+        CHECK_EQ(links[i].name[3], '0' + i);
+        CHECK(links[i].has_interrupt);
+        CHECK_EQ(links[i].gsi, GPEX_IRQ + (unsigned)i);
+        CHECK(links[i].line.level_triggered && !links[i].line.active_low);
+    }
+    acpi_aml_find_devices(copy, dsdt.len, "PNP0C02", links, 5, &s); /* RES0, nested in PCI0 */
+    CHECK_EQ(s.found, 1);
+    CHECK(links[0].has_window32); /* a QWord descriptor below 4 GiB counts */
+    CHECK_EQ(links[0].window32_base, GPEX_ECAM);
+    free(copy);
+}
+
+/* _CBA as a Name, a _CBA method that is not a constant, and the descriptors
+ * not taken: a translated window, one above 4 GiB, a length that disagrees. */
+TEST(aml_host_bridge_variants)
+{
+    struct aml d = { .len = 0 }, sb = { .len = 0 }, dsdt = { .len = 0 }, crs = { .len = 0 };
+    name_str(&d, "_HID", "PNP0A08");
+    name_int(&d, "_CBA", 0xB0000000u);
+    res_address(&crs, 4, 0, 0x80000000u, 0x8FFFFFFFu, 0x1000); /* translated */
+    res_address(&crs, 8, 0, GPEX_MMIO64, GPEX_MMIO64 + 0xFFFF, 0); /* above 4 GiB */
+    res_address(&crs, 4, 0, 0xA0000000u, 0xAFFFFFFFu, 0);
+    crs.b[crs.len - 4] ^= 1; /* ...its length one off */
+    res_address(&crs, 2, 2, 0, 0x1FF, 0); /* buses past 255 */
+    res_address(&crs, 4, 0, 0xC0000000u, 0xC00FFFFFu, 0); /* the first that counts */
+    res_address(&crs, 2, 2, 0x10, 0x1F, 0);
+    res_end(&crs);
+    name_buffer(&d, "_CRS", &crs);
+    device(&sb, "PCI0", &d);
+    d.len = 0;
+    struct aml m = { .len = 0 };
+    name_str(&d, "_HID", "PNP0A08");
+    PUT_LIT(&m, "_CBA" "\x00" "\xA4" "\x60"); /* Return (Local0) */
+    put_package(&d, "\x14", 1, &m);
+    device(&sb, "PCI1", &d);
+    scope(&dsdt, "_SB_", 4, &sb);
+    struct result r;
+    scan(&dsdt, "PNP0A08", &r);
+    CHECK_EQ(r.scan.found, 2);
+    CHECK(r.dev[0].has_cba);
+    CHECK_EQ(r.dev[0].cba, 0xB0000000u);
+    CHECK(r.dev[0].has_window32);
+    CHECK_EQ(r.dev[0].window32_base, 0xC0000000u);
+    CHECK_EQ(r.dev[0].window32_length, 0x100000u);
+    CHECK(r.dev[0].has_bus_range);
+    CHECK_EQ(r.dev[0].bus_start, 0x10);
+    CHECK_EQ(r.dev[0].bus_end, 0x1F);
+    CHECK(r.dev[0].prt == NULL);
+    CHECK(!r.dev[1].has_cba);
+    CHECK(!r.dev[1].has_window32 && !r.dev[1].has_bus_range);
+}
+
+/* A _PRT of fixed size whose entries give GSIs directly (Source Zero), and
+ * malformed ones: an entry that is not a Package, a count past the end,
+ * a truncated entry, a Source Index past 32 bits. */
+TEST(aml_prt_sources_and_malformed_tables)
+{
+    struct aml prt = { .len = 0 }, body = { .len = 0 };
+    put8(&body, 2); /* NumElements */
+    prt_entry(&body, 2, 0, NULL, 20);
+    prt_entry(&body, 2, 1, "LNKB", 0);
+    put_package(&prt, "\x12", 1, &body);
+    char link[5];
+    uint32_t gsi = 0;
+    CHECK(acpi_aml_prt_route(prt.b, prt.len, 2, 0, link, &gsi));
+    CHECK_STR_EQ(link, "");
+    CHECK_EQ(gsi, 20u);
+    CHECK(acpi_aml_prt_route(prt.b, prt.len, 2, 1, link, &gsi));
+    CHECK_STR_EQ(link, "LNKB");
+    CHECK(!acpi_aml_prt_route(prt.b, prt.len, 2, 2, link, &gsi));
+    CHECK(!acpi_aml_prt_route(prt.b, 0, 2, 0, link, &gsi));
+    /* Every truncation is refused or answers as the whole would. */
+    for (size_t len = 1; len < prt.len; len++) {
+        uint8_t *copy = malloc(len);
+        if (!copy)
+            abort();
+        memcpy(copy, prt.b, len);
+        CHECK(!acpi_aml_prt_route(copy, len, 2, 1, link, &gsi));
+        free(copy);
+    }
+    /* NumElements larger than what is there: the entries present still count. */
+    struct aml more = prt;
+    more.b[2] = 9;
+    CHECK(acpi_aml_prt_route(more.b, more.len, 2, 1, link, &gsi));
+    /* An element that is not a Package stops the walk. */
+    struct aml bad = { .len = 0 }, bad_body = { .len = 0 };
+    put8(&bad_body, 2);
+    put_int(&bad_body, 7);
+    prt_entry(&bad_body, 2, 0, NULL, 20);
+    put_package(&bad, "\x12", 1, &bad_body);
+    CHECK(!acpi_aml_prt_route(bad.b, bad.len, 2, 0, link, &gsi));
+    /* A Source Index of 64 bits. */
+    struct aml wide = { .len = 0 }, fixed = { .len = 0 }, entry = { .len = 0 };
+    put8(&fixed, 1);
+    put8(&entry, 4);
+    put_int(&entry, 2u << 16 | 0xFFFF);
+    put_int(&entry, 0);
+    put8(&entry, 0x00);
+    put_int(&entry, 0x100000000ULL);
+    put_package(&fixed, "\x12", 1, &entry);
+    put_package(&wide, "\x12", 1, &fixed);
+    CHECK(!acpi_aml_prt_route(wide.b, wide.len, 2, 0, link, &gsi));
 }
