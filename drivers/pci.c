@@ -34,6 +34,7 @@ static uint8_t bus_seen[PCI_BUS_COUNT / 8];
 /* The host bridge's memory window for BARs no firmware placed (0 if none),
  * and its _PRT with the link devices it names (find_host_bridge). */
 static uint64_t window_next, window_end;
+static unsigned next_bus = 1; /* the next bus number to give a bridge no firmware numbered */
 static const uint8_t *prt;
 static size_t prt_len;
 #define PCI_LINKS_MAX 8
@@ -254,6 +255,41 @@ static struct pci_device *add_function(struct pci_address addr, struct pci_devic
     return d;
 }
 
+static void scan_bus(uint8_t bus, struct pci_device *parent);
+
+static uint64_t align_window(uint64_t a) { return (a + PCI_BRIDGE_WINDOW_ALIGN - 1) & ~(uint64_t)(PCI_BRIDGE_WINDOW_ALIGN - 1); }
+
+/* A bridge no firmware numbered (a pcie-root-port on microvm): the next bus
+ * number for its secondary side, what is behind it scanned (its BARs placed
+ * in the host window), then a memory window over those BARs in 1 MiB units;
+ * the I/O and prefetchable windows closed (base above limit). */
+static void number_bridge(struct pci_device *b, uint8_t bus)
+{
+    uint8_t secondary = (uint8_t)next_bus++;
+    pci_write8(b, PCI_PRIMARY_BUS, bus);
+    pci_write8(b, PCI_SECONDARY_BUS, secondary);
+    pci_write8(b, PCI_SUBORDINATE_BUS, 0xFF); /* until the buses behind it are known */
+    b->secondary_bus = secondary;
+    window_next = align_window(window_next);
+    uint64_t start = window_next;
+    scan_bus(secondary, b);
+    pci_write8(b, PCI_SUBORDINATE_BUS, (uint8_t)(next_bus - 1));
+    window_next = align_window(window_next);
+    bool used = window_next > start && window_next <= window_end;
+    pci_write16(b, PCI_MEMORY_BASE, used ? (uint16_t)(start >> 16) : 0xFFF0);
+    pci_write16(b, PCI_MEMORY_BASE + 2, used ? (uint16_t)((window_next - 1) >> 16) : 0);
+    pci_write16(b, PCI_PREF_MEMORY_BASE, 0xFFF0);
+    pci_write16(b, PCI_PREF_MEMORY_BASE + 2, 0);
+    pci_write16(b, PCI_IO_BASE, 0x00F0);
+    pci_write16(b, PCI_COMMAND, pci_read16(b, PCI_COMMAND) | PCI_COMMAND_MEMORY | PCI_COMMAND_BUS_MASTER);
+    char name[8];
+    if (used)
+        log_info("pci: %s: bridge given bus %u-%u, memory window 0x%llx-0x%llx", pci_device_name(b, name), secondary,
+                 next_bus - 1, (unsigned long long)start, (unsigned long long)(window_next - 1));
+    else
+        log_info("pci: %s: bridge given bus %u-%u, no memory window", pci_device_name(b, name), secondary, next_bus - 1);
+}
+
 static void scan_bus(uint8_t bus, struct pci_device *parent)
 {
     if (bus_seen[bus / 8] & (1u << (bus % 8)))
@@ -269,8 +305,14 @@ static void scan_bus(uint8_t bus, struct pci_device *parent)
             if (pci_config_read16(a, PCI_VENDOR_ID) == 0xFFFF)
                 continue;
             struct pci_device *d = add_function(a, parent);
-            if (d && (d->header_type & PCI_HEADER_TYPE_MASK) == PCI_HEADER_TYPE_BRIDGE && d->secondary_bus > bus)
+            if (!d || (d->header_type & PCI_HEADER_TYPE_MASK) != PCI_HEADER_TYPE_BRIDGE)
+                continue;
+            if (d->secondary_bus > bus)
                 scan_bus(d->secondary_bus, d);
+            else if (window_end && next_bus <= 0xFF)
+                number_bridge(d, bus);
+            else
+                log_warn("pci: %02x:%02x.%x: bridge without bus numbers: nothing behind it is scanned", bus, dev, fn);
         }
     }
 }

@@ -21,7 +21,14 @@
 #define PCI_CLASS 0x0B
 #define PCI_HEADER_TYPE 0x0E
 #define PCI_BAR0 0x10
-#define PCI_SECONDARY_BUS 0x19 /* type 1 (bridge) header */
+/* Type 1 (bridge) header (PCI-to-PCI Bridge spec 1.2, 3.2). */
+#define PCI_PRIMARY_BUS 0x18
+#define PCI_SECONDARY_BUS 0x19
+#define PCI_SUBORDINATE_BUS 0x1A
+#define PCI_IO_BASE 0x1C          /* and limit at 0x1D */
+#define PCI_MEMORY_BASE 0x20      /* and limit at 0x22: address bits 31:20 in bits 15:4 */
+#define PCI_PREF_MEMORY_BASE 0x24 /* and limit at 0x26 */
+#define PCI_BRIDGE_WINDOW_ALIGN (1u << 20)
 #define PCI_CAPABILITY_POINTER 0x34
 #define PCI_INTERRUPT_LINE 0x3C
 #define PCI_INTERRUPT_PIN 0x3D

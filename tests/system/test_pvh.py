@@ -11,8 +11,8 @@ import pytest
 
 from netns import GUEST_ADDR, GUEST_STATIC_CMDLINE, TAP, PrivateNetwork, have_root
 from qemu import PVH_KERNEL, Guest
-from test_services import (GUEST_LL, check_healthy, connect, curl_i, expect, inside, name_pcap, ping,
-                           start_guest, tcp_echo, udp_echo, wait_ipv6, wait_ready)
+from test_services import (GUEST_LL, CapturedGuest, check_healthy, connect, curl_i, expect, inside, name_pcap,
+                           ping, start_guest, tcp_echo, udp_echo, wait_ipv6, wait_ready)
 
 needs_root = pytest.mark.skipif(not have_root(), reason="needs root for network namespaces and tap devices")
 needs_pvh = pytest.mark.skipif(not PVH_KERNEL.is_file(), reason=f"{PVH_KERNEL} is not built; run 'make'")
@@ -64,35 +64,47 @@ def test_pvh_on_seabios_serves(request, tmp_path, machine, mode):
 
 
 # microvm,pcie=on: a PCI Express host that only the DSDT describes (no MCFG:
-# ECAM from the host bridge's _CBA), with no firmware to place BARs (qboot
-# knows only the 0xCF8 ports, which microvm lacks) and INTx through _PRT's
-# link devices: GSI 16-19 on the second IOAPIC's machine, 12-15 with one.
-# The NIC sits at 00:01.0, so its pin A reaches link (1 + 0) % 4.
+# ECAM from the host bridge's _CBA), with no firmware to place BARs or number
+# bridges (qboot knows only the 0xCF8 ports, which microvm lacks), and INTx
+# through _PRT's link devices: GSI 16-19 on the second IOAPIC's machine,
+# 12-15 with one. On the root bus the NIC sits at 00:01.0, so its pin A
+# reaches link (1 + 0) % 4; behind a root port at slot 2 it is 01:00.0 (only
+# modern there), and its pin A arrives at the port's slot as pin A: link 2.
+ROOT_PORT_AT_2 = ("-device", "pcie-root-port,id=rp1,bus=pcie.0,addr=2,chassis=1")
 MICROVM_PCIE = {
-    "msix": ("microvm,pcie=on", "irq=msix", "", "MSI-X per queue", 17),
-    "intx": ("microvm,pcie=on", "irq=intx", ",vectors=0", "INTx", 17),
-    "intx-one-ioapic": ("microvm,pcie=on,ioapic2=off", "irq=intx", ",vectors=0", "INTx", 13),
+    #  name: (machine, command line, device properties, interrupt mode line, NIC, its GSI, behind a root port)
+    "msix": ("microvm,pcie=on", "irq=msix", "", "MSI-X per queue", "00:01.0 1af4:1000", 17, False),
+    "intx": ("microvm,pcie=on", "irq=intx", ",vectors=0", "INTx", "00:01.0 1af4:1000", 17, False),
+    "intx-one-ioapic": ("microvm,pcie=on,ioapic2=off", "irq=intx", ",vectors=0", "INTx", "00:01.0 1af4:1000", 13,
+                        False),
+    "intx-behind-root-port": ("microvm,pcie=on", "irq=intx", ",vectors=0,bus=rp1", "INTx", "01:00.0 1af4:1041", 18,
+                              True),
 }
 
 
 @needs_root
 @pytest.mark.parametrize("case", MICROVM_PCIE)
 def test_pvh_microvm_pcie_serves(request, tmp_path, case):
-    machine, irq, props, expected, gsi = MICROVM_PCIE[case]
+    machine, irq, props, expected, nic, gsi, root_port = MICROVM_PCIE[case]
     with PrivateNetwork() as net:
-        g = start_guest(tmp_path, net, machine=machine, cmdline=f"{GUEST_STATIC_CMDLINE} {irq}",
-                        props=props + ",romfile=", boot="pvh", snaplen=160)
+        g = CapturedGuest(tmp_path, machine=machine, cmdline=f"{GUEST_STATIC_CMDLINE} {irq}", boot="pvh",
+                          nic=(ROOT_PORT_AT_2 if root_port else ()) + net.nic(props=props + ",romfile="),
+                          prefix=net.prefix, snaplen=160)
         request.addfinalizer(g.kill)
+        g.start()
         name_pcap(request, g)
         wait_ready(g)
         log = g.serial()
         expect(g, "pci: config access through ECAM at 0xe0000000 (buses 0-255) from the host bridge's _CBA" in log,
                "ECAM not taken from the host bridge's _CBA")
-        expect(g, re.search(r"pci: 00:01\.0 1af4:1000 .*bar4=mem64p@0xc[0-9a-f]{7}/16K "
-                            rf"intA=gsi{gsi}$", log, re.MULTILINE),
+        expect(g, re.search(rf"pci: {nic} .*bar4=mem64p@0xc[0-9a-f]{{7}}/16K intA=gsi{gsi}$", log, re.MULTILINE),
                f"the NIC's BAR is not in the host bridge's window or its pin A is not on GSI {gsi}")
-        expect(g, "pci: 00:01.0: BAR0 (io, 32 bytes) stays off: no I/O window" in log,
-               "the legacy I/O BAR was not reported off")
+        if root_port:
+            expect(g, "pci: 00:02.0: bridge given bus 1-1, memory window 0xc0100000-0xc01fffff" in log,
+                   "the root port was not numbered with a window over the NIC's BARs")
+        else:
+            expect(g, "pci: 00:01.0: BAR0 (io, 32 bytes) stays off: no I/O window" in log,
+                   "the legacy I/O BAR was not reported off")
         expect(g, re.search(rf"virtio: \S+: {expected}", log), f"interrupt mode is not {expected}")
         serves(g, net)
 
