@@ -135,6 +135,13 @@ static void status_changed(struct netif *netif)
     ip4addr_ntoa_r(netif_ip4_gw(netif), gw, sizeof(gw));
     log_info("net: %c%c%u up, ipv4 %s netmask %s gw %s%s", netif->name[0], netif->name[1], netif->num, ip, mask, gw,
              dhcp_supplied_address(netif) ? " (DHCP)" : "");
+    struct netif *other;
+    NETIF_FOREACH(other) {
+        /* lwIP routes by the first interface that matches: the other one would receive and never answer. */
+        if (other != netif && netif_is_up(other) && ip4_addr_cmp(netif_ip4_addr(other), netif_ip4_addr(netif)))
+            log_warn("net: %c%c%u and %c%c%u both have %s: replies leave by one of them only", netif->name[0],
+                     netif->name[1], netif->num, other->name[0], other->name[1], other->num, ip);
+    }
     print_ready(netif);
 }
 

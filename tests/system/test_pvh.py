@@ -159,3 +159,26 @@ def test_pvh_microvm_takes_a_linux_command_line(request, tmp_path):
         expect(g, warnings[:-1] == [f"unknown key '{k}' ignored" for k in ("reboot", "panic", "pci")],
                f"cmdline warnings: {warnings}")
         serves(g, net, echo_bytes=1 << 16)
+
+
+@needs_root
+def test_pvh_microvm_pci_and_mmio_nics_together(request, tmp_path):
+    """Both transports at once on microvm,pcie=on: en0 is the PCI NIC on the
+    tap (static address), en1 a virtio-mmio NIC on QEMU's user network, whose
+    DHCP server hands out the same 10.0.2.15. Both come up, en0 answers, and
+    the console says the two share an address: lwIP routes by the first
+    interface that matches, so the other would receive and never answer."""
+    with PrivateNetwork() as net:
+        user_nic = ("-netdev", "user,id=n1,restrict=on", "-device", "virtio-net-device,netdev=n1")
+        g = CapturedGuest(tmp_path, machine="microvm,pcie=on", cmdline=GUEST_STATIC_CMDLINE, boot="pvh",
+                          nic=net.nic(props=",romfile=") + user_nic, prefix=net.prefix, snaplen=160)
+        request.addfinalizer(g.kill)
+        g.start()
+        name_pcap(request, g)
+        wait_ready(g)
+        g.wait_for(r"net: en1 up, ipv4 10\.0\.2\.15 netmask 255\.255\.255\.0 gw \S+ \(DHCP\)\n", timeout=30)
+        g.wait_for(r"net: en1 and en0 both have 10\.0\.2\.15: replies leave by one of them only\n", timeout=5)
+        log = g.serial()
+        expect(g, "net: en0 on 00:01.0, mac 52:54:00:12:34:56" in log, "en0 is not the PCI NIC")
+        expect(g, re.search(r"net: en1 on mmio@feb0[0-9a-f]{4}, mac 52:54:00:12:34:57", log), "en1 is not the mmio NIC")
+        ping(g, net, GUEST_ADDR)
