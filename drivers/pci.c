@@ -123,8 +123,8 @@ static void assign_bars(struct pci_device *dev)
         bool fits = b->type != PCI_BAR_IO && base >= window_next && base + b->size <= window_end;
         if (!fits) {
             klog(b->type == PCI_BAR_IO ? LOG_INFO : LOG_WARN, "pci: %s: BAR%d (%s, %llu bytes) stays off: %s",
-                   pci_device_name(dev, name), i, pci_bar_type_name(b->type), (unsigned long long)b->size,
-                   b->type == PCI_BAR_IO ? "no I/O window" : "no room in the window");
+                 pci_device_name(dev, name), i, pci_bar_type_name(b->type), (unsigned long long)b->size,
+                 b->type == PCI_BAR_IO ? "no I/O window" : "no room in the window");
             b->type = PCI_BAR_NONE;
             continue;
         }
@@ -257,7 +257,10 @@ static struct pci_device *add_function(struct pci_address addr, struct pci_devic
 
 static void scan_bus(uint8_t bus, struct pci_device *parent);
 
-static uint64_t align_window(uint64_t a) { return (a + PCI_BRIDGE_WINDOW_ALIGN - 1) & ~(uint64_t)(PCI_BRIDGE_WINDOW_ALIGN - 1); }
+static uint64_t align_window(uint64_t a)
+{
+    return (a + PCI_BRIDGE_WINDOW_ALIGN - 1) & ~(uint64_t)(PCI_BRIDGE_WINDOW_ALIGN - 1);
+}
 
 /* A bridge no firmware numbered (a pcie-root-port on microvm): the next bus
  * number for its secondary side, what is behind it scanned (its BARs placed
@@ -287,7 +290,8 @@ static void number_bridge(struct pci_device *b, uint8_t bus)
         log_info("pci: %s: bridge given bus %u-%u, memory window 0x%llx-0x%llx", pci_device_name(b, name), secondary,
                  next_bus - 1, (unsigned long long)start, (unsigned long long)(window_next - 1));
     else
-        log_info("pci: %s: bridge given bus %u-%u, no memory window", pci_device_name(b, name), secondary, next_bus - 1);
+        log_info("pci: %s: bridge given bus %u-%u, no memory window", pci_device_name(b, name), secondary,
+                 next_bus - 1);
 }
 
 static void scan_bus(uint8_t bus, struct pci_device *parent)

@@ -8,8 +8,9 @@
  * constant data is understood: a _HID or _CRS computed by a method, or a
  * Device declared inside an If, is not found (QEMU's microvm and
  * Firecracker declare theirs as plain Names). Besides: a Device's first
- * SystemMemory OperationRegion, a host bridge's _CBA and windows, the one shape of If in its _EVT that
- * notifies a button (a GED's power button), and \_S5.
+ * SystemMemory OperationRegion, a host bridge's _CBA, windows and _PRT,
+ * the one shape of If in its _EVT that notifies a button (a GED's power
+ * button), and \_S5.
  *
  * Pure logic over bytes in memory: every read is checked against the end
  * of its enclosing package, nesting is bounded, malformed AML is counted
@@ -79,9 +80,9 @@ struct acpi_aml_scan {
 void acpi_aml_find_devices(const uint8_t *aml, size_t len, const char *hid, struct acpi_aml_device *out, int max,
                            struct acpi_aml_scan *scan);
 
-/* Reads a resource template (6.4: small and large descriptors up to the end
- * tag) into the memory, interrupt, bus and window fields of *dev; sets and returns
- * dev->crs_ok. A template that runs past `len` keeps nothing. */
+/* Reads a resource template (6.4: small and large descriptors up to the
+ * end tag) into the memory, interrupt, bus and window fields of *dev; sets
+ * and returns dev->crs_ok. A template that runs past `len` keeps nothing. */
 bool acpi_aml_parse_resources(const uint8_t *buf, size_t len, struct acpi_aml_device *dev);
 
 /* PCI interrupt routing (6.2.13): the entry of the _PRT package at
