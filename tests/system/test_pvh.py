@@ -1,8 +1,9 @@
 """The PVH entry (build/kernel-pvh.elf, no OVMF): boots and serves on q35 and
 pc through SeaBIOS's PVH option ROM (the whole PCI path, MSI-X and INTx), on
 microvm's PCI Express host (pcie=on), and on QEMU microvm: the start_info
-hand-off, the clock without port 0x61, small memory. Each machine: boot, ping v4 and v6, curl, TCP echo byte-exact, UDP
-echo. Network tests need root."""
+hand-off, the clock without port 0x61, small memory. Each machine: boot,
+ping v4 and v6, curl, TCP echo byte-exact, UDP echo. Network tests need
+root."""
 
 import re
 import socket
