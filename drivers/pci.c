@@ -34,7 +34,7 @@ static uint8_t bus_seen[PCI_BUS_COUNT / 8];
 /* The host bridge's memory window for BARs no firmware placed (0 if none),
  * and its _PRT with the link devices it names (find_host_bridge). */
 static uint64_t window_next, window_end;
-static unsigned next_bus = 1; /* the next bus number to give a bridge no firmware numbered */
+static unsigned next_bus = 1, last_bus; /* the bus numbers to give bridges no firmware numbered */
 static const uint8_t *prt;
 static size_t prt_len;
 #define PCI_LINKS_MAX 8
@@ -313,7 +313,7 @@ static void scan_bus(uint8_t bus, struct pci_device *parent)
                 continue;
             if (d->secondary_bus > bus)
                 scan_bus(d->secondary_bus, d);
-            else if (window_end && next_bus <= 0xFF)
+            else if (window_end && next_bus <= last_bus)
                 number_bridge(d, bus);
             else
                 log_warn("pci: %02x:%02x.%x: bridge without bus numbers: nothing behind it is scanned", bus, dev, fn);
@@ -359,6 +359,7 @@ static void find_host_bridge(struct acpi_aml_device *host)
         window_next = host->window32_base;
         window_end = host->window32_base + host->window32_length;
     }
+    last_bus = host->has_bus_range ? host->bus_end : 0xFF;
     prt = host->prt;
     prt_len = host->prt_len;
     if (prt) {
