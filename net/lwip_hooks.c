@@ -45,6 +45,10 @@
 #ifndef LWIP_PATCH_TCP_KEEPALIVE_IDLE
 #error "third_party/lwip lacks scripts/lwip-tcp-keepalive-idle.patch: run scripts/setup"
 #endif
+/* A zero-window probe that cannot leave (the link down) backs off, not retried every tick. */
+#ifndef LWIP_PATCH_TCP_PERSIST_BACKOFF
+#error "third_party/lwip lacks scripts/lwip-tcp-persist-backoff.patch: run scripts/setup"
+#endif
 /* ip6_select_source_address's NULL checked before its IPv6 part is taken. */
 #ifndef LWIP_PATCH_IPV6_NO_SOURCE
 #error "third_party/lwip lacks scripts/lwip-ipv6-no-source.patch: run scripts/setup"
