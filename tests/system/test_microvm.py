@@ -11,10 +11,7 @@ queue, and a link flap. Then windows that hold no NIC (an empty transport
 slot, nothing at all, a malformed word) are refused with a line and the real
 NIC still comes up. Network tests need root."""
 
-import random
 import re
-import socket
-import threading
 import time
 
 import pytest
@@ -23,7 +20,7 @@ from netns import GUEST_ADDR, GUEST_STATIC_CMDLINE, PrivateNetwork, have_root
 from qemu import PVH_KERNEL, Guest
 from test_device_faults import Transfer, check_recovery, inject, nic_stats, still_serves
 from test_pvh import serves
-from test_services import CapturedGuest, connect, expect, name_pcap, wait_ready
+from test_services import CapturedGuest, connect, expect, name_pcap, tcp_echo, wait_ready
 
 needs_root = pytest.mark.skipif(not have_root(), reason="needs root for network namespaces and tap devices")
 needs_pvh = pytest.mark.skipif(not PVH_KERNEL.is_file(), reason=f"{PVH_KERNEL} is not built; run 'make'")
@@ -151,46 +148,23 @@ def test_microvm_link_down_while_the_peer_reads_nothing(request, tmp_path):
     tick (80 ms here) and counted each, and 12 ended the connection a second
     into the outage: once the link was back, the peer got a reset. Now a
     probe that cannot leave backs off as a sent one does."""
-    size = 2 << 20
-    data = random.Random(16).randbytes(size)
     with PrivateNetwork() as net:
         g = start_microvm(tmp_path, net, "microvm", MODERN, GUEST_STATIC_CMDLINE)
         request.addfinalizer(g.kill)
         wait_ready(g, timeout=60)
-        s = connect(net, (GUEST_ADDR, 7), g=g)
-        s.settimeout(60)  # before the writer starts: both threads share it
-        writer_errors = []
 
-        def write():
-            try:
-                s.sendall(data)
-                s.shutdown(socket.SHUT_WR)
-            except OSError as e:
-                writer_errors.append(e)
-        writer = threading.Thread(target=write, daemon=True)
-        writer.start()
-        time.sleep(2.0)  # nothing read: the windows close both ways
-        g.monitor("set_link n0 off")
-        g.wait_for(r"net: en0 link down", timeout=20)
-        time.sleep(3.0)
-        g.monitor("set_link n0 on")
-        deadline = time.monotonic() + 20
-        while g.serial().count("net: en0 link up") < 2 and time.monotonic() < deadline:
-            time.sleep(0.1)
-        echo = bytearray()
-        try:
-            while len(echo) < size:
-                chunk = s.recv(65536)
-                if not chunk:
-                    break
-                echo += chunk
-        except OSError as e:
-            g.fail(f"echo after the outage: {e!r} after {len(echo)} bytes (writer errors {writer_errors})")
-        finally:
-            writer.join(timeout=10)
-            s.close()
-        expect(g, bytes(echo) == data, f"echo of {size} bytes: {len(echo)} came back, or they differ "
-               f"(writer errors {writer_errors})")
+        def outage():
+            time.sleep(2.0)  # nothing read: the windows close both ways
+            g.monitor("set_link n0 off")
+            g.wait_for(r"net: en0 link down", timeout=20)
+            time.sleep(3.0)
+            g.monitor("set_link n0 on")
+            deadline = time.monotonic() + 20
+            while g.serial().count("net: en0 link up") < 2 and time.monotonic() < deadline:
+                time.sleep(0.1)
+        with connect(net, (GUEST_ADDR, 7), g=g) as s:
+            # The writer blocks through the outage: a stall limit past it.
+            tcp_echo(g, s, 2 << 20, seed=16, stall=30.0, before_reading=outage)
         still_serves(g, net)
 
 

@@ -467,11 +467,13 @@ def stats(g, net):
 
 # -- echo ------------------------------------------------------------------------
 
-def tcp_echo(g, sock, size, seed, slow_for=0.0, timeout=120.0, stall=5.0):
+def tcp_echo(g, sock, size, seed, slow_for=0.0, timeout=120.0, stall=5.0, before_reading=None):
     """Send `size` random bytes from a writer thread while this thread reads
-    them back (slowly, 4 KiB every 10 ms, for the first `slow_for` seconds);
-    compare byte for byte; then the server must close after our FIN; nothing
-    back for `stall` seconds fails. Returns the throughput in MiB/s."""
+    them back (slowly, 4 KiB every 10 ms, for the first `slow_for` seconds;
+    not at all until `before_reading()` returns, when given); compare byte
+    for byte; then the server must close after our FIN; nothing back for
+    `stall` seconds fails (the writer's sends too). Returns the throughput
+    in MiB/s."""
     data = random.Random(seed).randbytes(size)
     errors = []
 
@@ -492,6 +494,8 @@ def tcp_echo(g, sock, size, seed, slow_for=0.0, timeout=120.0, stall=5.0):
     t.start()
     eof = False
     try:
+        if before_reading:
+            before_reading()
         while len(received) < size:
             if time.monotonic() > deadline:
                 g.fail(f"echo of {size} bytes: only {len(received)} back after {timeout:g} s")
