@@ -384,6 +384,7 @@ struct peer {
     bool first_flight_done;           /* a batch of the guest's frames carried echoed data */
     bool drop_batch_done;             /* the batch of frames that lost cfg->drop_offsets[0] is read, */
     uint32_t sent_at_drop;            /* when the guest had sent up to this offset */
+    bool ack_owed;                    /* ack_per_batch: data came in this batch */
 };
 
 static bool link_down(const struct peer *p) { return env_now_ns() < p->outage_end_ns; }
@@ -561,7 +562,7 @@ static void note_guest_data(struct peer *p, uint32_t at, uint32_t plen)
     }
     for (unsigned i = 0; i < p->cfg->drop_count && i < SIM_MAX_DROPS; i++)
         if (p->dropped[i] && !p->resent[i] && p->cfg->drop_offsets[i] - at < plen) {
-            p->resent[i] = true;
+            p->resent[i] = p->r->resent[i] = true;
             p->r->resent_after_ms[i] = (env_now_ns() - p->dropped_ns[i]) / 1000000;
         }
     if (at + plen > p->guest_sent)
@@ -606,6 +607,22 @@ static void check_send_queues(struct peer *p)
         ;
     if (TCP_SEQ_LT(covered, pcb->snd_lbb))
         fail(p, "bytes in neither of lwIP's send queues (from, to)", covered - (p->irs + 1), pcb->snd_lbb - (p->irs + 1));
+}
+
+/* After the guest has run: with nothing but new data queued and no loss
+ * being recovered, tcp_output sends as much as the window takes, in whole
+ * MSS. A large segment that did not fit whole behind one that did used to
+ * wait (a lone remainder in flight, which a Linux receiver acknowledges only
+ * after its 40 ms delayed-ACK timer): counted. */
+static void check_window_used(struct peer *p)
+{
+    struct tcp_pcb *pcb = tcp_active_pcbs;
+    if (!pcb || (pcb->state != ESTABLISHED && pcb->state != CLOSE_WAIT) || !pcb->unsent || pcb->dupacks ||
+        (pcb->flags & TF_INFR) || pcb->persist_backoff || lwip_ntohl(pcb->unsent->tcphdr->seqno) != pcb->snd_nxt)
+        return;
+    uint32_t wnd = LWIP_MIN(pcb->snd_wnd, pcb->cwnd), in_flight = pcb->snd_nxt - pcb->lastack;
+    if (pcb->unsent->len >= pcb->mss && in_flight + pcb->mss <= wnd)
+        p->r->window_left_unused++;
 }
 
 /* One frame the guest put on the wire. */
@@ -712,7 +729,9 @@ static void peer_input(struct peer *p, const uint8_t *f, uint32_t len)
         else if (p->ooo_left == p->ooo_right || (int32_t)(seq - p->ooo_right) > 0)
             p->ooo_left = seq, p->ooo_right = seq + plen;
     }
-    if (plen)
+    if (plen && p->cfg->ack_per_batch)
+        p->ack_owed = true;
+    else if (plen)
         ack_now = true; /* every data frame: duplicates too, which drive fast retransmit */
     if ((flags & 0x01) && seq + plen == p->rcv_nxt && !p->guest_fin) {
         p->guest_fin = true;
@@ -752,10 +771,15 @@ struct peer_result peer_echo(const struct peer_config *cfg, uint8_t *echo)
     while (r.ok && !(p.guest_fin && p.fin_acked) && env_now_ns() - start < MAX_FAKE_MS * 1000000ULL) {
         env_run_polls();
         check_send_queues(&p);
+        check_window_used(&p);
         if (seen < sim_wire_count()) {
             while (seen < sim_wire_count() && r.ok) {
                 const struct wire_frame *w = sim_wire(seen++);
                 peer_input(&p, w->data, w->len);
+            }
+            if (p.ack_owed) {
+                p.ack_owed = false;
+                peer_ack(&p);
             }
             p.first_flight_done = r.first_flight != 0; /* what it sends next, it sends knowing of these */
             if (p.dropped[0] && !p.drop_batch_done) {

@@ -82,6 +82,10 @@ struct peer_config {
     /* Each of its ACKs announces a window a little larger than the last, as
      * a Linux receiver's grows early in a connection. */
     bool window_grows;
+    /* It acknowledges once per batch of the guest's frames (those put on
+     * the wire together), not each data frame: the stretch ACKs a Linux
+     * receiver sends when the host's tap hands it a large segment whole. */
+    bool ack_per_batch;
     /* Its FIN waits until the whole echo is back (an ACK carrying a FIN is
      * no duplicate, and lwIP starts counting duplicates again after one). */
     bool fin_after_echo;
@@ -100,6 +104,7 @@ struct peer_result {
      * an ACK; and for each of cfg->drop_offsets, the fake time from the
      * dropped frame to the next one carrying that offset. */
     unsigned retransmits, timer_retransmits;
+    bool resent[SIM_MAX_DROPS];
     uint64_t resent_after_ms[SIM_MAX_DROPS];
     /* Echoed bytes in the guest's first frames that carried any, sent
      * before it could hear of them: its initial window, when it has more. */
@@ -109,6 +114,9 @@ struct peer_result {
     uint32_t new_before_resend;
     /* The fake time from the outage's start to the guest's first data frame after it. */
     uint64_t resumed_after_outage_ms;
+    /* Times the guest, done running, held new data the window had room for
+     * (one MSS or more) with no loss to recover. */
+    unsigned window_left_unused;
 };
 
 /* Connects, sends cfg->data, reads the echo back, closes; the echo must be
