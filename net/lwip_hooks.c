@@ -49,6 +49,10 @@
 #ifndef LWIP_PATCH_TCP_PERSIST_BACKOFF
 #error "third_party/lwip lacks scripts/lwip-tcp-persist-backoff.patch: run scripts/setup"
 #endif
+/* SACKed data shows the first unacknowledged segment lost before the third duplicate. */
+#ifndef LWIP_PATCH_TCP_UNSACKED_LOST
+#error "third_party/lwip lacks scripts/lwip-tcp-unsacked-lost.patch: run scripts/setup"
+#endif
 /* ip6_select_source_address's NULL checked before its IPv6 part is taken. */
 #ifndef LWIP_PATCH_IPV6_NO_SOURCE
 #error "third_party/lwip lacks scripts/lwip-ipv6-no-source.patch: run scripts/setup"

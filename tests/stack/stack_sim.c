@@ -541,7 +541,12 @@ static void peer_push(struct peer *p)
     }
 }
 
-static void peer_ack(struct peer *p) { peer_send(p, 0x10, p->snd_nxt, NULL, 0, NULL, 0); }
+static void peer_ack(struct peer *p)
+{
+    if (p->dropped[0] && !p->resent[0] && p->sack_ok && p->ooo_left != p->ooo_right)
+        p->r->sacks_before_resend++;
+    peer_send(p, 0x10, p->snd_nxt, NULL, 0, NULL, 0);
+}
 
 static void fail(struct peer *p, const char *why, uint32_t a, uint32_t b)
 {

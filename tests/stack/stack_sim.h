@@ -112,6 +112,8 @@ struct peer_result {
     /* Bytes past all it had sent when cfg->drop_offsets[0] was dropped that
      * the guest sent before it resent that offset. */
     uint32_t new_before_resend;
+    /* ACKs with a SACK block the peer sent between that drop and the resend. */
+    unsigned sacks_before_resend;
     /* The fake time from the outage's start to the guest's first data frame after it. */
     uint64_t resumed_after_outage_ms;
     /* Times the guest, done running, held new data the window had room for

@@ -298,6 +298,28 @@ TEST(stack_a_lost_retransmission_goes_again_when_later_data_is_sacked)
     free(data);
 }
 
+/* A peer acknowledging each batch of frames at once (as Linux does a large
+ * segment from the tap) names everything after a lost frame in the SACK
+ * of its first duplicate ACK. More than two MSS SACKed above it shows the
+ * frame lost (RFC 6675, 4: IsLost), and it goes again at once
+ * (scripts/lwip-tcp-unsacked-lost.patch); before, limited transmit sent
+ * two segments of new data first, each bringing a duplicate of its own,
+ * to reach the third (3 SACKs before the resend, not 1). */
+TEST(stack_a_lost_frame_is_resent_on_the_first_sack_of_what_followed)
+{
+    const uint32_t len = 256 * 1024;
+    uint8_t *data = pattern(len, 40209);
+    struct peer_config cfg = { .port = 40209, .data = data, .len = len, .gso = true, .drop_count = 1,
+                               .drop_offsets = { 64 * 1024 }, .sack = true, .ack_per_batch = true,
+                               .fin_after_echo = true };
+    struct peer_result r = echo(&cfg, false);
+    printf("    duplicate ACKs with SACK before the resend: %u\n", r.sacks_before_resend);
+    CHECK(r.resent[0]);
+    CHECK_EQ(r.sacks_before_resend, 1);
+    CHECK_EQ(r.timer_retransmits, 0);
+    free(data);
+}
+
 /* The guest's first flight of data is RFC 6928's initial window,
  * min(10 MSS, max(2 MSS, 14600)): 14,600 bytes at MSS 1460, as Linux
  * sends, not RFC 5681's 4,380 (lwIP's default). A response under 14 KiB
