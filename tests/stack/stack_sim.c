@@ -375,8 +375,7 @@ struct peer {
     uint32_t guest_sent;              /* the guest's highest stream offset sent */
     uint64_t last_peer_frame_ns;      /* when the peer last sent */
     bool dropped[SIM_MAX_DROPS];      /* cfg->drop_offsets[i] was dropped, */
-    uint64_t dropped_ns[SIM_MAX_DROPS]; /* then */
-    bool resent[SIM_MAX_DROPS];       /* and the guest has sent it again */
+    uint64_t dropped_ns[SIM_MAX_DROPS]; /* then (r->resent[i]: and the guest has sent it again) */
     uint64_t outage_start_ns, outage_end_ns; /* the link is down between (0: it has not gone down) */
     bool sack_ok;                     /* the guest's SYN-ACK offered SACK back */
     uint32_t ooo_left, ooo_right;     /* the one block held after a hole (empty: equal) */
@@ -543,7 +542,7 @@ static void peer_push(struct peer *p)
 
 static void peer_ack(struct peer *p)
 {
-    if (p->dropped[0] && !p->resent[0] && p->sack_ok && p->ooo_left != p->ooo_right)
+    if (p->dropped[0] && !p->r->resent[0] && p->sack_ok && p->ooo_left != p->ooo_right)
         p->r->sacks_before_resend++;
     peer_send(p, 0x10, p->snd_nxt, NULL, 0, NULL, 0);
 }
@@ -566,8 +565,8 @@ static void note_guest_data(struct peer *p, uint32_t at, uint32_t plen)
             p->r->timer_retransmits++;
     }
     for (unsigned i = 0; i < p->cfg->drop_count && i < SIM_MAX_DROPS; i++)
-        if (p->dropped[i] && !p->resent[i] && p->cfg->drop_offsets[i] - at < plen) {
-            p->resent[i] = p->r->resent[i] = true;
+        if (p->dropped[i] && !p->r->resent[i] && p->cfg->drop_offsets[i] - at < plen) {
+            p->r->resent[i] = true;
             p->r->resent_after_ms[i] = (env_now_ns() - p->dropped_ns[i]) / 1000000;
         }
     if (at + plen > p->guest_sent)
@@ -652,7 +651,7 @@ static void peer_input(struct peer *p, const uint8_t *f, uint32_t len)
         note_guest_data(p, at, plen);
     if (data && !p->first_flight_done)
         p->r->first_flight += plen;
-    if (data && p->drop_batch_done && !p->resent[0] && at >= p->sent_at_drop)
+    if (data && p->drop_batch_done && !p->r->resent[0] && at >= p->sent_at_drop)
         p->r->new_before_resend += plen;
     if (data && p->outage_end_ns && !link_down(p) && !p->r->resumed_after_outage_ms)
         p->r->resumed_after_outage_ms = (env_now_ns() - p->outage_start_ns) / 1000000;
