@@ -454,10 +454,12 @@ static void peer_send(struct peer *p, uint8_t flags, uint32_t seq, const uint8_t
     } else {
         set_tcp_checksum(f, total);
     }
-    if (getenv("PEER_TRACE"))
-        fprintf(stderr, "peer:  flags %02x seq %u ack %u len %u\n", flags, seq - p->iss, p->rcv_nxt - p->irs, len);
     p->last_peer_frame_ns = env_now_ns();
-    if (link_down(p) || lose(p, p->cfg->loss_to_guest)) {
+    bool lost = link_down(p) || lose(p, p->cfg->loss_to_guest);
+    if (getenv("PEER_TRACE"))
+        fprintf(stderr, "peer:  flags %02x seq %u ack %u len %u at %llu ms%s\n", flags, seq - p->iss,
+                p->rcv_nxt - p->irs, len, (unsigned long long)(env_now_ns() / 1000000), lost ? " (lost)" : "");
+    if (lost) {
         p->r->lost_to_guest++;
         return;
     }
@@ -661,6 +663,9 @@ static void peer_input(struct peer *p, const uint8_t *f, uint32_t len)
     }
     if ((link_down(p) && !p->cfg->outage_to_guest_only) || lose(p, p->cfg->loss_to_peer) ||
         (data && drop_this(p, at, plen))) {
+        if (getenv("PEER_TRACE"))
+            fprintf(stderr, "guest: seq %u len %u at %llu ms (lost)\n", seq - p->irs, plen,
+                    (unsigned long long)(env_now_ns() / 1000000));
         p->r->lost_to_peer++;
         return;
     }

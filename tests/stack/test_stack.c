@@ -320,6 +320,31 @@ TEST(stack_a_lost_frame_is_resent_on_the_first_sack_of_what_followed)
     free(data);
 }
 
+/* The last frame of a flight lost, and the peer's ACK of the flight with
+ * it: nothing comes back, and a tail loss probe sends one MSS of new data.
+ * The peer SACKs it, one MSS above its ACK: too little for RFC 6675's
+ * IsLost, but the probe went two round trips after the frame before it, so
+ * that frame is lost (RACK, RFC 8985 6.2), and it goes again at once
+ * (scripts/lwip-tcp-unsacked-lost.patch); before, only the next flight's
+ * SACK showed it (2 SACKs before the resend, not 1). */
+TEST(stack_a_sacked_probe_shows_the_tail_before_it_lost)
+{
+    const uint32_t len = 64 * 1024;
+    uint8_t *data = pattern(len, 40211);
+    /* The guest's second flight is 12 MSS, from offset 10 MSS on. */
+    const uint32_t last_of_second_flight = 21 * 1460;
+    struct peer_config cfg = { .port = 40211, .data = data, .len = len, .gso = true, .drop_count = 1,
+                               .drop_offsets = { last_of_second_flight }, .outage_at = last_of_second_flight,
+                               .outage_ms = 1, .outage_to_guest_only = true, .sack = true, .ack_per_batch = true,
+                               .fin_after_echo = true };
+    struct peer_result r = echo(&cfg, false);
+    printf("    SACKs before the resend: %u\n", r.sacks_before_resend);
+    CHECK(r.resent[0]);
+    CHECK_EQ(r.sacks_before_resend, 1);
+    CHECK_EQ(r.timer_retransmits, 0);
+    free(data);
+}
+
 /* The guest's first flight of data is RFC 6928's initial window,
  * min(10 MSS, max(2 MSS, 14600)): 14,600 bytes at MSS 1460, as Linux
  * sends, not RFC 5681's 4,380 (lwIP's default). A response under 14 KiB
