@@ -49,6 +49,10 @@
 #ifndef LWIP_PATCH_TCP_PERSIST_BACKOFF
 #error "third_party/lwip lacks scripts/lwip-tcp-persist-backoff.patch: run scripts/setup"
 #endif
+/* The retransmission timer backs off by its own timeouts, not fast retransmits too. */
+#ifndef LWIP_PATCH_TCP_TIMEOUT_BACKOFF
+#error "third_party/lwip lacks scripts/lwip-tcp-timeout-backoff.patch: run scripts/setup"
+#endif
 /* SACKed data shows the first unacknowledged segment lost before the third duplicate. */
 #ifndef LWIP_PATCH_TCP_UNSACKED_LOST
 #error "third_party/lwip lacks scripts/lwip-tcp-unsacked-lost.patch: run scripts/setup"

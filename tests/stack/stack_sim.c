@@ -661,6 +661,8 @@ static void peer_input(struct peer *p, const uint8_t *f, uint32_t len)
         p->outage_start_ns = env_now_ns();
         p->outage_end_ns = p->outage_start_ns + p->cfg->outage_ms * 1000000ULL;
     }
+    if (data && p->outage_end_ns && p->cfg->outage_at - at < plen && p->r->outage_at_sends < SIM_OUTAGE_SENDS)
+        p->r->outage_at_sent_ms[p->r->outage_at_sends++] = (env_now_ns() - p->outage_start_ns) / 1000000;
     if ((link_down(p) && !p->cfg->outage_to_guest_only) || lose(p, p->cfg->loss_to_peer) ||
         (data && drop_this(p, at, plen))) {
         if (getenv("PEER_TRACE"))

@@ -54,6 +54,7 @@ void sim_send_udp_to_echo(uint16_t sport, const void *payload, uint16_t len);
 void sim_answer_arp(unsigned from);
 
 #define SIM_MAX_DROPS 4
+#define SIM_OUTAGE_SENDS 8
 
 struct peer_config {
     uint16_t port;           /* the peer's own port */
@@ -116,6 +117,10 @@ struct peer_result {
     unsigned sacks_before_resend;
     /* The fake time from the outage's start to the guest's first data frame after it. */
     uint64_t resumed_after_outage_ms;
+    /* The fake times, from the outage's start, of the guest's first frames
+     * that carried cfg->outage_at (its first send, then its resends). */
+    uint64_t outage_at_sent_ms[SIM_OUTAGE_SENDS];
+    unsigned outage_at_sends;
     /* Times the guest, done running, held new data the window had room for
      * (one MSS or more) with no loss to recover. */
     unsigned window_left_unused;

@@ -345,6 +345,34 @@ TEST(stack_a_sacked_probe_shows_the_tail_before_it_lost)
     free(data);
 }
 
+/* The link down (both ways) near the end of an echo: the tail loss probe
+ * resends the first unacknowledged segment, then the retransmission timer
+ * does at each timeout, and each timeout doubles the timer (RFC 6298, 5.5):
+ * after the first (400 fake ms here) it waits 1,000 ms, then 2,000. lwIP's
+ * backoff counted the probe's resend too (nrtx, as it does a fast
+ * retransmit), so the timer went to 2,000 ms after the first timeout, 5
+ * times (scripts/lwip-tcp-timeout-backoff.patch). */
+TEST(stack_each_timeout_doubles_the_timer_after_a_resent_probe)
+{
+    const uint32_t len = 64 * 1024;
+    uint8_t *data = pattern(len, 40212);
+    struct peer_config cfg = { .port = 40212, .data = data, .len = len, .outage_at = 60 * 1024,
+                               .outage_ms = 10000, .fin_after_echo = true };
+    struct peer_result r = echo(&cfg, false);
+    const uint64_t *t = r.outage_at_sent_ms; /* sent, probed, then the timeouts' resends */
+    printf("    sent at");
+    for (unsigned i = 0; i < r.outage_at_sends; i++)
+        printf(" %llu", (unsigned long long)t[i]);
+    printf(" fake ms into the outage\n");
+    CHECK(r.outage_at_sends >= 5);
+    if (r.outage_at_sends >= 5) {
+        uint64_t first = t[2] - t[1], second = t[3] - t[2], third = t[4] - t[3];
+        CHECK(second < 3 * first);
+        CHECK(third <= 2 * second + 100 && third >= 2 * second - 100);
+    }
+    free(data);
+}
+
 /* The guest's first flight of data is RFC 6928's initial window,
  * min(10 MSS, max(2 MSS, 14600)): 14,600 bytes at MSS 1460, as Linux
  * sends, not RFC 5681's 4,380 (lwIP's default). A response under 14 KiB
