@@ -347,11 +347,11 @@ TEST(stack_a_sacked_probe_shows_the_tail_before_it_lost)
 
 /* The link down (both ways) near the end of an echo: the tail loss probe
  * resends the first unacknowledged segment, then the retransmission timer
- * does at each timeout, and each timeout doubles the timer (RFC 6298, 5.5):
- * after the first (400 fake ms here) it waits 1,000 ms, then 2,000. lwIP's
- * backoff counted the probe's resend too (nrtx, as it does a fast
- * retransmit), so the timer went to 2,000 ms after the first timeout, 5
- * times (scripts/lwip-tcp-timeout-backoff.patch). */
+ * does at each timeout, and each timeout doubles the timer (RFC 6298, 5.5).
+ * lwIP's backoff also counted the probe's resend (nrtx counts it, as it
+ * does a fast retransmit), so the first timeout quadrupled it: after a
+ * first timeout of 400 fake ms the timer waited 2,000 ms, then 4,000; now
+ * 1,000, then 2,000 (scripts/lwip-tcp-timeout-backoff.patch). */
 TEST(stack_each_timeout_doubles_the_timer_after_a_resent_probe)
 {
     const uint32_t len = 64 * 1024;
