@@ -298,6 +298,17 @@ TEST(stack_a_lost_retransmission_goes_again_when_later_data_is_sacked)
     free(data);
 }
 
+/* cfg->drop_offsets[0] lost: the guest sends it again on the first ACK
+ * whose SACK shows it lost, not on a later one, nor by its timer. */
+static void expect_resend_on_the_first_sack(const struct peer_config *cfg)
+{
+    struct peer_result r = echo(cfg, false);
+    printf("    SACKs before the resend: %u\n", r.sacks_before_resend);
+    CHECK(r.resent[0]);
+    CHECK_EQ(r.sacks_before_resend, 1);
+    CHECK_EQ(r.timer_retransmits, 0);
+}
+
 /* A peer acknowledging each batch of frames at once (as Linux does a large
  * segment from the tap) names everything after a lost frame in the SACK
  * of its first duplicate ACK. More than two MSS SACKed above it shows the
@@ -312,11 +323,7 @@ TEST(stack_a_lost_frame_is_resent_on_the_first_sack_of_what_followed)
     struct peer_config cfg = { .port = 40209, .data = data, .len = len, .gso = true, .drop_count = 1,
                                .drop_offsets = { 64 * 1024 }, .sack = true, .ack_per_batch = true,
                                .fin_after_echo = true };
-    struct peer_result r = echo(&cfg, false);
-    printf("    duplicate ACKs with SACK before the resend: %u\n", r.sacks_before_resend);
-    CHECK(r.resent[0]);
-    CHECK_EQ(r.sacks_before_resend, 1);
-    CHECK_EQ(r.timer_retransmits, 0);
+    expect_resend_on_the_first_sack(&cfg);
     free(data);
 }
 
@@ -337,11 +344,7 @@ TEST(stack_a_sacked_probe_shows_the_tail_before_it_lost)
                                .drop_offsets = { last_of_second_flight }, .outage_at = last_of_second_flight,
                                .outage_ms = 1, .outage_to_guest_only = true, .sack = true, .ack_per_batch = true,
                                .fin_after_echo = true };
-    struct peer_result r = echo(&cfg, false);
-    printf("    SACKs before the resend: %u\n", r.sacks_before_resend);
-    CHECK(r.resent[0]);
-    CHECK_EQ(r.sacks_before_resend, 1);
-    CHECK_EQ(r.timer_retransmits, 0);
+    expect_resend_on_the_first_sack(&cfg);
     free(data);
 }
 
