@@ -10,7 +10,9 @@ kernel_interrupts_unclaimed_total, not reported (docs/interrupts.md).
 QEMU's microvm documentation starts it with no PIT and no RTC: the TSC rate
 then comes from kvmclock, and so does the wall clock for HTTP's Date.
 kernel.efi is not run here: OVMF guests die under this host's KVM ("KVM
-internal error", at an x87 instruction). Needs root and a usable /dev/kvm."""
+internal error", at an x87 instruction). Where the KVM is kvm_pvm (docs/boot.md,
+"Choices") the guest runs far slower than under TCG, so the timeouts here are
+generous. Needs root and a usable /dev/kvm."""
 
 import fcntl
 import functools
