@@ -57,6 +57,10 @@
 #ifndef LWIP_PATCH_TCP_UNSACKED_LOST
 #error "third_party/lwip lacks scripts/lwip-tcp-unsacked-lost.patch: run scripts/setup"
 #endif
+/* Slow start grows by all each ACK acknowledges, as Linux's does with stretch ACKs. */
+#ifndef LWIP_PATCH_TCP_WINDOW_GROWTH
+#error "third_party/lwip lacks scripts/lwip-tcp-window-growth.patch: run scripts/setup"
+#endif
 /* ip6_select_source_address's NULL checked before its IPv6 part is taken. */
 #ifndef LWIP_PATCH_IPV6_NO_SOURCE
 #error "third_party/lwip lacks scripts/lwip-ipv6-no-source.patch: run scripts/setup"

@@ -784,10 +784,13 @@ struct peer_result peer_echo(const struct peer_config *cfg, uint8_t *echo)
         check_send_queues(&p);
         check_window_used(&p);
         if (seen < sim_wire_count()) {
+            uint32_t sent_before = p.guest_sent;
             while (seen < sim_wire_count() && r.ok) {
                 const struct wire_frame *w = sim_wire(seen++);
                 peer_input(&p, w->data, w->len);
             }
+            if (p.guest_sent > sent_before && r.flight_count < SIM_FLIGHTS)
+                r.flights[r.flight_count++] = p.guest_sent - sent_before;
             if (p.ack_owed) {
                 p.ack_owed = false;
                 peer_ack(&p);

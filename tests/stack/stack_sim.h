@@ -55,6 +55,7 @@ void sim_answer_arp(unsigned from);
 
 #define SIM_MAX_DROPS 4
 #define SIM_OUTAGE_SENDS 8
+#define SIM_FLIGHTS 8
 
 struct peer_config {
     uint16_t port;           /* the peer's own port */
@@ -121,6 +122,11 @@ struct peer_result {
      * that carried cfg->outage_at (its first send, then its resends). */
     uint64_t outage_at_sent_ms[SIM_OUTAGE_SENDS];
     unsigned outage_at_sends;
+    /* New bytes (past all it had sent before) in each of the guest's first
+     * batches of frames that carried any: how its window grew, a round trip
+     * a batch when the peer acknowledges each batch at once. */
+    uint32_t flights[SIM_FLIGHTS];
+    unsigned flight_count;
     /* Times the guest, done running, held new data the window had room for
      * (one MSS or more) with no loss to recover. */
     unsigned window_left_unused;
