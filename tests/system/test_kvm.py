@@ -25,7 +25,7 @@ import pytest
 
 import ktap
 from netns import GUEST_ADDR, GUEST_STATIC_CMDLINE, PrivateNetwork, have_root
-from qemu import EXIT_SUCCESS, PVH_KERNEL, Guest
+from qemu import EXIT_SUCCESS, PVH_KERNEL, QEMU, Guest
 from test_pvh import serves
 from test_services import CapturedGuest, curl_i, expect, expect_hosts_date, name_pcap, stats, wait_ready
 
@@ -54,7 +54,7 @@ def host_cpu():
     hardware virtualization: "failed to set MSR 0x10a", then an assertion,
     before the guest's first instruction); there the same CPU without that MSR,
     which no part of the kernel reads."""
-    probe = subprocess.run(["qemu-system-x86_64", "-machine", "microvm", "-accel", "kvm", "-cpu", "host", "-m", "16",
+    probe = subprocess.run([QEMU, "-machine", "microvm", "-accel", "kvm", "-cpu", "host", "-m", "16",
                             "-nodefaults", "-display", "none", "-S", "-monitor", "stdio"],
                            input="quit\n", capture_output=True, text=True, timeout=60)
     if "failed to set MSR 0x10a" in probe.stdout + probe.stderr:
