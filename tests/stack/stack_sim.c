@@ -384,6 +384,7 @@ struct peer {
     bool drop_batch_done;             /* the batch of frames that lost cfg->drop_offsets[0] is read, */
     uint32_t sent_at_drop;            /* when the guest had sent up to this offset */
     bool ack_owed;                    /* ack_per_batch: data came in this batch */
+    uint32_t batch_bytes;             /* data bytes from the guest in this batch */
 };
 
 static bool link_down(const struct peer *p) { return env_now_ns() < p->outage_end_ns; }
@@ -649,8 +650,10 @@ static void peer_input(struct peer *p, const uint8_t *f, uint32_t len)
     uint8_t flags = t[13];
     bool data = p->established && plen && !(flags & 0x02); /* at `at` in the echoed stream */
     uint32_t at = seq - (p->irs + 1);
-    if (data)
+    if (data) {
         note_guest_data(p, at, plen);
+        p->batch_bytes += plen;
+    }
     if (data && !p->first_flight_done)
         p->r->first_flight += plen;
     if (data && p->drop_batch_done && !p->r->resent[0] && at >= p->sent_at_drop)
@@ -785,12 +788,15 @@ struct peer_result peer_echo(const struct peer_config *cfg, uint8_t *echo)
         check_window_used(&p);
         if (seen < sim_wire_count()) {
             uint32_t sent_before = p.guest_sent;
+            p.batch_bytes = 0;
             while (seen < sim_wire_count() && r.ok) {
                 const struct wire_frame *w = sim_wire(seen++);
                 peer_input(&p, w->data, w->len);
             }
             if (p.guest_sent > sent_before && r.flight_count < SIM_FLIGHTS)
                 r.flights[r.flight_count++] = p.guest_sent - sent_before;
+            if (p.outage_end_ns && !link_down(&p) && p.batch_bytes && r.after_outage_count < SIM_FLIGHTS)
+                r.after_outage[r.after_outage_count++] = p.batch_bytes;
             if (p.ack_owed) {
                 p.ack_owed = false;
                 peer_ack(&p);

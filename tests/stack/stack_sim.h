@@ -127,6 +127,11 @@ struct peer_result {
      * a batch when the peer acknowledges each batch at once. */
     uint32_t flights[SIM_FLIGHTS];
     unsigned flight_count;
+    /* Data bytes, new or sent again, in each of the guest's first batches
+     * of frames once the outage is over: how its window grew back after
+     * the retransmission timeouts. */
+    uint32_t after_outage[SIM_FLIGHTS];
+    unsigned after_outage_count;
     /* Times the guest, done running, held new data the window had room for
      * (one MSS or more) with no loss to recover. */
     unsigned window_left_unused;

@@ -145,6 +145,30 @@ TEST(stack_slow_start_doubles_the_window_on_stretch_acks)
     free(data);
 }
 
+/* After a retransmission timeout slow start grows the window by one MSS an
+ * ACK (RFC 3465, 2.3), not by all a stretch ACK covers as before it
+ * (measured slower at 10 % loss; scripts/lwip-tcp-window-growth.patch).
+ * The link goes down for 1.5 s in the third flight, and the timer's resend
+ * is lost too. The peer's ACK of the 10 MSS that had arrived comes through
+ * after it, then each batch is acknowledged at once: batches of 2, 3, 4 and
+ * 5 MSS, where counting all sent 11 MSS, then 20. */
+TEST(stack_after_a_timeout_the_window_grows_one_mss_an_ack)
+{
+    uint8_t *data = pattern(ECHO_BYTES / 4, 40402);
+    struct peer_config cfg = { .port = 40402, .data = data, .len = ECHO_BYTES / 4, .gso = true,
+                               .ack_per_batch = true, .outage_at = 40 * 1460, .outage_ms = 1500 };
+    struct peer_result r = echo(&cfg, true);
+    printf("    after the outage:");
+    for (unsigned i = 0; i < r.after_outage_count; i++)
+        printf(" %u", r.after_outage[i]);
+    printf(" bytes\n");
+    CHECK(r.timer_retransmits > 0);
+    CHECK(r.after_outage_count >= 4);
+    for (unsigned i = 0; i < 4 && i < r.after_outage_count; i++)
+        CHECK_EQ(r.after_outage[i], (i + 2) * 1460);
+    free(data);
+}
+
 /* The first frame of a large segment lost (the first flight's: ten MSS in
  * one), and a peer that keeps what follows a hole (SACK): the fast
  * retransmit resends that one MSS, not the large segment, which the peer
