@@ -189,16 +189,17 @@ class Guest:
             return ""
         return data.decode("utf-8", errors="replace")
 
-    def wait_for(self, pattern, timeout=BOOT_TIMEOUT):
+    def wait_for(self, pattern, timeout=BOOT_TIMEOUT, after=0):
         """Wait until the serial log matches `pattern` (a regex, searched with
-        re.MULTILINE over the whole log) and return the match."""
+        re.MULTILINE over the log from character `after` on, such as the
+        log's length before an event) and return the match."""
         regex = re.compile(pattern, re.MULTILINE) if isinstance(pattern, str) else pattern
         deadline = time.monotonic() + timeout
         while True:
             # Read the status before the log: when QEMU has exited, the log
             # read after that is final and the match is decided on it.
             exited = self.proc.poll() is not None
-            match = regex.search(self.serial())
+            match = regex.search(self.serial(), after)
             if match:
                 return match
             if exited:

@@ -164,9 +164,10 @@ def test_link_down_and_up(guest, net):
     g.wait_for(r"net: en0 link down", timeout=20)
     sent, received, _ = ping(g, net, 3, interval="0.2", deadline=3)
     assert received == 0, g.report(f"{received} pings answered while the link was down")
+    mark = len(g.serial())  # "link up" is on the boot log too
     g.monitor("set_link n0 on")
-    g.wait_for(r"virtio-net: 00:02\.0: link up", timeout=20)
-    g.wait_for(r"net: en0 link up", timeout=20)
+    g.wait_for(r"virtio-net: 00:02\.0: link up", timeout=20, after=mark)
+    g.wait_for(r"net: en0 link up", timeout=20, after=mark)
     expect_no_loss(g, net, 20)
 
 
