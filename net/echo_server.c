@@ -221,6 +221,8 @@ static void conn_close(struct echo_conn *c)
     c->closing = true;
 }
 
+static void pump(struct echo_conn *c);
+
 static err_t on_poll(void *arg, struct tcp_pcb *pcb)
 {
     struct echo_conn *c = arg;
@@ -231,6 +233,8 @@ static err_t on_poll(void *arg, struct tcp_pcb *pcb)
         tcp_abort(pcb); /* on_err frees c */
         return ERR_ABRT;
     }
+    if (c->pending.head && !c->closing)
+        pump(c); /* after a write refused for memory with nothing in flight, no sent callback comes */
     if (c->peer_closed && !c->pending.head)
         conn_close(c);
     else if (!c->pending.head && !c->unacked_count && now - c->last_active >= REUSABLE_AFTER_NS)
@@ -253,7 +257,7 @@ static void pump(struct echo_conn *c)
         u16_t n = left < room ? left : room;
         bool last = n == left && !p->next;
         if (tcp_write(c->pcb, (u8_t *)p->payload + c->pending_written, n, last ? 0 : TCP_WRITE_FLAG_MORE) != ERR_OK)
-            break; /* no memory now: the sent callback tries again */
+            break; /* no memory now: the sent callback, or the poll, tries again */
         if (c->pending_written == 0) {
             pbuf_ref(p); /* the unacked queue's own reference */
             c->unacked[(c->unacked_head + c->unacked_count++) % MAX_UNACKED] = p;
@@ -339,10 +343,25 @@ static const struct tcp_service echo_service = {
     .refused = &stats.tcp_refused,
 };
 
+/* A datagram from echo, discard, daytime, chargen or time (RFC 862-868) is
+ * not answered, nor one sent to a broadcast or multicast address: one forged
+ * datagram between two echo services would bounce for ever, and a broadcast
+ * would be answered by every host (CERT CA-1996-01; inetd does the same). */
+static bool udp_echo_refused(u16_t port)
+{
+    if (port == 7 || port == 9 || port == 13 || port == 19 || port == 37)
+        return true;
+    const ip_addr_t *dst = ip_current_dest_addr();
+    return IP_IS_V6(dst) ? ip6_addr_ismulticast(ip_2_ip6(dst))
+                         : ip4_addr_ismulticast(ip_2_ip4(dst)) || ip4_addr_isbroadcast(ip_2_ip4(dst), ip_current_netif());
+}
+
 static void on_udp(void *arg, struct udp_pcb *pcb, struct pbuf *p, const ip_addr_t *addr, u16_t port)
 {
     (void)arg;
-    if (udp_sendto(pcb, p, addr, port) == ERR_OK)
+    if (udp_echo_refused(port))
+        stats.udp_refused++;
+    else if (udp_sendto(pcb, p, addr, port) == ERR_OK)
         stats.udp_datagrams++;
     else
         stats.udp_errors++;

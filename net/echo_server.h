@@ -15,6 +15,7 @@ struct echo_server_stats {
     uint64_t tcp_coalesced;   /* pending data copied off the receive buffers */
     uint64_t udp_datagrams;
     uint64_t udp_errors;
+    uint64_t udp_refused;     /* from a small service's port or to a broadcast/multicast: not answered */
 };
 
 int echo_server_start(void);

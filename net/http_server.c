@@ -183,16 +183,21 @@ static void conn_abort(struct http_conn *c)
 static err_t on_poll(void *arg, struct tcp_pcb *pcb);
 
 /* Graceful close. The connection state goes at once; if lwIP has no memory
- * for the FIN now, the pcb stays with a poll that retries (on_poll, arg NULL). */
+ * for the FIN now, the pcb stays with a poll that retries (on_poll, arg NULL).
+ * The bytes held here (a trailing CRLF, a partial request) were read: only
+ * data that comes after the close earns the client an RST (RFC 1122
+ * 4.2.2.13), which would also discard the response not yet acknowledged. */
 static void conn_close(struct http_conn *c)
 {
     struct tcp_pcb *pcb = c->pcb;
+    size_t held = c->request_len + conn_drop_pending(c);
+    c->request_len = 0;
+    tcp_service_recved(pcb, held);
     detach_callbacks(pcb);
     conn_free(c);
+    tcp_poll(pcb, NULL, 0); /* before tcp_close, which may free the pcb */
     if (tcp_close(pcb) != ERR_OK)
         tcp_poll(pcb, on_poll, TCP_SERVICE_POLL_1S);
-    else
-        tcp_poll(pcb, NULL, 0);
 }
 
 /* content_type NULL: a response without content (304), so neither Content-Type
@@ -585,7 +590,7 @@ static err_t on_poll(void *arg, struct tcp_pcb *pcb)
         stats.timeouts++; /* the header still not whole: process() leaves none waiting otherwise */
         respond_error(c, 408);
     }
-    if (!c->header_len && !c->request_len && now - c->last_active >= REUSABLE_AFTER_NS)
+    if (!c->header_len && !c->request_len && !tcp_service_owed(pcb) && now - c->last_active >= REUSABLE_AFTER_NS)
         conn_mark_reusable(c, true);
     process(c);
     return ERR_OK;

@@ -346,7 +346,8 @@ static void redirect_to_dir(struct http_static_reply *r, const char *path, size_
     char location[HTTP_STATIC_LOCATION_MAX];
     size_t n = 0;
     location[n++] = '/';
-    for (size_t i = 0; i < len && n + 4 < sizeof(location); i++) {
+    size_t i = 0;
+    for (; i < len && n + 4 < sizeof(location); i++) {
         unsigned char c = (unsigned char)path[i];
         if (needs_no_escape(c)) {
             location[n++] = (char)c;
@@ -356,7 +357,7 @@ static void redirect_to_dir(struct http_static_reply *r, const char *path, size_
             location[n++] = hex[c & 15];
         }
     }
-    if (n + 2 + query->len >= sizeof(location) ||
+    if (i < len || n + 2 + query->len >= sizeof(location) ||
         !add_header(r, "Location: %.*s/%s%.*s\r\n", (int)n, location, query->len ? "?" : "", (int)query->len,
                     query->value)) {
         r->headers_len = 0;

@@ -460,6 +460,9 @@ static void service_metrics(struct text *t)
            NULL, e->tcp_coalesced);
     metric(t, "echo_udp_datagrams_total", "counter", "UDP echo datagrams echoed.", NULL, e->udp_datagrams);
     metric(t, "echo_udp_errors_total", "counter", "UDP echo datagrams that could not be sent back.", NULL, e->udp_errors);
+    metric(t, "echo_udp_refused_total", "counter",
+           "UDP echo datagrams not answered: from port 7, 9, 13, 19 or 37, or to a broadcast or multicast address.",
+           NULL, e->udp_refused);
 }
 
 char *stats_page_render(size_t *len)

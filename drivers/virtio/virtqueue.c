@@ -33,7 +33,7 @@ void vq_break(struct virtqueue *vq, const char *fmt, ...)
         vq->env.report(msg);
 }
 
-bool vq_used_ok(struct virtqueue *vq, uint32_t id, uint32_t len)
+bool vq_used_ok(struct virtqueue *vq, uint32_t id, uint32_t *len)
 {
     if (!vq_valid_key(vq, id)) {
         vq_break(vq, "used id %u out of range (queue size %u)", id, vq->num);
@@ -43,8 +43,12 @@ bool vq_used_ok(struct virtqueue *vq, uint32_t id, uint32_t len)
         vq_break(vq, "used id %u is not the %s of a chain in flight", id, vq->ops->key_name);
         return false;
     }
-    if (len > vq->state[id].writable_bytes) {
-        vq_break(vq, "used id %u reports %u bytes written, only %u were writable", id, len,
+    if (!vq->state[id].writable_bytes) {
+        *len = 0;
+        return true;
+    }
+    if (*len > vq->state[id].writable_bytes) {
+        vq_break(vq, "used id %u reports %u bytes written, only %u were writable", id, *len,
                  vq->state[id].writable_bytes);
         return false;
     }

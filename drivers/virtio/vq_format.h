@@ -72,9 +72,13 @@ extern const struct vq_ops vq_packed_ops;
 __attribute__((format(printf, 2, 3))) void vq_break(struct virtqueue *vq, const char *fmt, ...);
 
 /* The checks every used entry passes, whatever the format: `id` names a
- * chain in flight and `len` fits what it offered. False (and the queue
- * broken, saying which check failed) otherwise. */
-bool vq_used_ok(struct virtqueue *vq, uint32_t id, uint32_t len);
+ * chain in flight and `*len` fits what it offered. False (and the queue
+ * broken, saying which check failed) otherwise. A chain with nothing
+ * writable has its length ignored and set to 0: the spec reserves it in a
+ * packed used descriptor (2.8.4), legacy devices set it loosely (2.7.8.3;
+ * VirtualBox reports a transmitted frame's size), and Linux ignores it for
+ * transmit. */
+bool vq_used_ok(struct virtqueue *vq, uint32_t id, uint32_t *len);
 
 /* Ends a chain's flight: its ring room back on the free list, its indirect
  * table freed, its state cleared; returns its token. */

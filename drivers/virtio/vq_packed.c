@@ -168,9 +168,9 @@ static void *vq_packed_get_buf(struct virtqueue *vq, uint32_t *len)
     uint16_t id = READ_ONCE16(&d->id);
     /* The spec reserves the length of a used descriptor without WRITE
      * (2.8.4), but QEMU 7.2 never sets WRITE in one: like Linux, take the
-     * length as written, and a length past what was writable as a lie. */
+     * length as written when the chain had room for it (vq_used_ok). */
     uint32_t written = READ_ONCE32(&d->len);
-    if (!vq_used_ok(vq, id, written))
+    if (!vq_used_ok(vq, id, &written))
         return NULL;
     vq_packed_advance(vq, &p->last_used, &p->used_wrap, vq->state[id].descs);
     /* With EVENT_IDX and callbacks on, ask for an interrupt after the next completion. */

@@ -97,7 +97,7 @@ static void *vq_split_get_buf(struct virtqueue *vq, uint32_t *len)
     dma_rmb();
     const struct vring_used_elem *e = &vr->used->ring[last & (vq->num - 1)];
     uint32_t id = READ_ONCE32(&e->id), written = READ_ONCE32(&e->len);
-    if (!vq_used_ok(vq, id, written))
+    if (!vq_used_ok(vq, id, &written))
         return NULL;
     vq->split.last_used_idx++;
     /* With EVENT_IDX and callbacks on, ask for an interrupt after the next completion. */

@@ -491,13 +491,14 @@ void sim_answer_arp(unsigned from)
     }
 }
 
-void sim_send_udp_to_echo(uint16_t sport, const void *payload, uint16_t len)
+void sim_send_udp_to_echo(uint16_t sport, bool broadcast, const void *payload, uint16_t len)
 {
+    static const uint8_t all_ones[6] = { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff }, subnet_broadcast[4] = { 10, 0, 2, 255 };
     static uint8_t f[ETH + 20 + 8 + 1472];
     uint8_t hdr[HDR_LEN] = { 0 };
     if (len > 1472)
         abort();
-    memcpy(f, guest_mac, 6);
+    memcpy(f, broadcast ? all_ones : guest_mac, 6);
     memcpy(f + 6, peer_mac, 6);
     put16(f + 12, 0x0800);
     uint8_t *ip = f + ETH, *u = ip + 20;
@@ -507,7 +508,7 @@ void sim_send_udp_to_echo(uint16_t sport, const void *payload, uint16_t len)
     ip[8] = 64;
     ip[9] = 17;
     memcpy(ip + 12, peer_ip, 4);
-    memcpy(ip + 16, guest_ip, 4);
+    memcpy(ip + 16, broadcast ? subnet_broadcast : guest_ip, 4);
     set_ip_checksum(f);
     put16(u, sport);
     put16(u + 2, 7);
@@ -834,4 +835,40 @@ struct peer_result peer_echo(const struct peer_config *cfg, uint8_t *echo)
         fail(&p, device_error, device_errors, 0);
     quiesce();
     return r;
+}
+
+/* A TCP frame from the peer as given: the services' tests drive a client by hand. */
+void sim_tcp_send(uint16_t sport, uint16_t dport, uint8_t flags, uint32_t seq, uint32_t ack, uint16_t wnd,
+                  const void *payload, uint32_t len, const uint8_t *opts, unsigned opts_len)
+{
+    static uint8_t f[ETH + 20 + 60 + 2000];
+    uint8_t hdr[HDR_LEN] = { 0 };
+    uint32_t th = 20 + opts_len, total = ETH + 20 + th + len;
+    memcpy(f, guest_mac, 6);
+    memcpy(f + 6, peer_mac, 6);
+    put16(f + 12, 0x0800);
+    uint8_t *ip = f + ETH;
+    memset(ip, 0, 20);
+    ip[0] = 0x45;
+    put16(ip + 2, 20 + th + len);
+    ip[8] = 64;
+    ip[9] = 6;
+    memcpy(ip + 12, peer_ip, 4);
+    memcpy(ip + 16, guest_ip, 4);
+    set_ip_checksum(f);
+    uint8_t *t = ip + 20;
+    memset(t, 0, th);
+    put16(t, sport);
+    put16(t + 2, dport);
+    put32(t + 4, seq);
+    put32(t + 8, ack);
+    t[12] = (uint8_t)((th / 4) << 4);
+    t[13] = flags;
+    put16(t + 14, wnd);
+    if (opts_len)
+        memcpy(t + 20, opts, opts_len);
+    if (len)
+        memcpy(t + th, payload, len);
+    set_tcp_checksum(f, total);
+    device_receive(hdr, f, total);
 }

@@ -47,10 +47,15 @@ unsigned long sim_tx_gso_chains(void);
  * that stopped); resuming sends what waits there, as a device may at any time. */
 void sim_pause_transmit(bool paused);
 
-/* The peer sends a UDP datagram from `sport` to the guest's echo port; and
+/* The peer sends a UDP datagram from `sport` to the guest's echo port (at
+ * the subnet's broadcast address if `broadcast`); and
  * answers the guest's ARP requests for its address among the frames on the
  * wire (from `from` on). */
-void sim_send_udp_to_echo(uint16_t sport, const void *payload, uint16_t len);
+void sim_send_udp_to_echo(uint16_t sport, bool broadcast, const void *payload, uint16_t len);
+/* A TCP frame from the peer's address, flags and numbers as given, and
+ * `opts_len` bytes of options. */
+void sim_tcp_send(uint16_t sport, uint16_t dport, uint8_t flags, uint32_t seq, uint32_t ack, uint16_t wnd,
+                  const void *payload, uint32_t len, const uint8_t *opts, unsigned opts_len);
 void sim_answer_arp(unsigned from);
 
 #define SIM_MAX_DROPS 4

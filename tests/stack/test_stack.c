@@ -656,7 +656,7 @@ TEST(stack_full_ring_backlogs_frames_in_order_and_wakes)
     sim_wire_clear();
     /* One answer first, so the guest knows the peer's MAC. */
     uint32_t n = 0xFFFFFFFFu;
-    sim_send_udp_to_echo(41000, &n, sizeof(n));
+    sim_send_udp_to_echo(41000, false, &n, sizeof(n));
     env_run_polls();
     sim_answer_arp(0);
     env_run_polls();
@@ -667,7 +667,7 @@ TEST(stack_full_ring_backlogs_frames_in_order_and_wakes)
     enum { DATAGRAMS = 600 };
     sim_pause_transmit(true);
     for (n = 0; n < DATAGRAMS; n++) {
-        sim_send_udp_to_echo(41000, &n, sizeof(n));
+        sim_send_udp_to_echo(41000, false, &n, sizeof(n));
         if (n % 32 == 31)
             env_run_polls();
     }

@@ -334,3 +334,27 @@ TEST(static_nothing_without_a_site)
     CHECK(!ask("GET /", ""));
     CHECK(!ask("GET /index.html", ""));
 }
+
+/* A directory's path whose characters grow when escaped again ('|' is taken
+ * raw in a request and becomes %7C): the 301's Location would not fit, and
+ * the escaping stopped where it ran out, redirecting to a path cut inside a
+ * name. It is a 414, as any Location too long is. */
+TEST(http_static_a_location_that_does_not_fit_escaped_is_a_414)
+{
+    archive.len = 0;
+    char name[1200] = "", target[1300], seg[201], file[1210];
+    memset(seg, '|', 200);
+    seg[200] = 0;
+    for (int i = 0; i < 3; i++) { /* 200 + 10 + 200 names: 412 bytes raw, 1,236 escaped */
+        if (i)
+            strcat(name, "/");
+        strcat(name, i == 1 ? seg + 190 : seg);
+    }
+    snprintf(file, sizeof(file), "%s/f", name);
+    cpio_build_file(&archive, file, "deep", MTIME);
+    cpio_build_trailer(&archive);
+    CHECK_EQ(site_load(archive.bytes, archive.len), 0);
+    snprintf(target, sizeof(target), "GET /%s", name);
+    CHECK(ask(target, ""));
+    CHECK_EQ(reply.status, 414);
+}
