@@ -193,8 +193,8 @@ static void recover(struct virtio_net *nic, const char *why)
     virtqueue_disable_cb(txq(nic));
     if (nic->busy_poll)
         virtqueue_disable_cb(rxq(nic));
-    vn_rx_refill(nic);
     virtio_driver_ok(v);
+    vn_rx_refill(nic); /* its kick after DRIVER_OK (virtio 1.2, 3.1.1) */
     irq_enable();
     vn_ctrl_start(nic); /* the device forgot the receive filter */
     nic->stats.device_resets++;
@@ -378,9 +378,9 @@ static int probe_one(struct virtio_net *nic, const struct virtio_net_config *cfg
         virtqueue_disable_cb(rxq(nic));
         napi_schedule(&nic->napi);
     }
-    vn_rx_refill(nic);
     read_link(nic);
     virtio_driver_ok(v);
+    vn_rx_refill(nic); /* no notification before DRIVER_OK (virtio 1.2, 3.1.1) */
     vn_ctrl_start(nic);
     log_info("virtio-net: %s: mac %02x:%02x:%02x:%02x:%02x:%02x, mtu %u, header %u bytes%s, %u receive buffers (%u KiB), "
              "link %s, budget %u%s%s%s",

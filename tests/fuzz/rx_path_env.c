@@ -228,9 +228,17 @@ void virtio_config_read(struct virtio_device *vdev, unsigned offset, void *buf, 
     memcpy(buf, device_config + offset, len);
 }
 
+/* Set by virtio_driver_ok, cleared when the queues are made: a driver must
+ * not notify the device before DRIVER_OK (virtio 1.2, 3.1.1). */
+static bool driver_ok;
+
 static void queue_notify(struct virtqueue *vq, void *ctx)
 {
     (void)ctx;
+    if (!driver_ok) {
+        fprintf(stderr, "queue %s notified before DRIVER_OK\n", vq->name);
+        abort();
+    }
     if (device_ops && device_ops->queue_notified)
         device_ops->queue_notified(vq);
 }
@@ -247,6 +255,7 @@ static void queue_report(const char *message)
 int virtio_find_vqs(struct virtio_device *vdev, unsigned nvqs, const char *const names[],
                     void (*const callbacks[])(struct virtqueue *vq), enum irq_mode mode)
 {
+    driver_ok = false;
     (void)mode;
     if (nvqs > 2)
         return -1;
@@ -267,7 +276,11 @@ int virtio_find_vqs(struct virtio_device *vdev, unsigned nvqs, const char *const
     return 0;
 }
 
-void virtio_driver_ok(struct virtio_device *vdev) { (void)vdev; }
+void virtio_driver_ok(struct virtio_device *vdev)
+{
+    (void)vdev;
+    driver_ok = true;
+}
 
 void virtio_fail(struct virtio_device *vdev, const char *why)
 {
