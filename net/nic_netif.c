@@ -269,7 +269,8 @@ void nic_netif_set_link_mtu(struct netif *netif, uint16_t mtu)
     netif->mtu6 = mtu > IPV6_MIN_LINK_MTU ? mtu : IPV6_MIN_LINK_MTU;
 }
 
-static err_t netif_setup(struct netif *netif)
+/* Setup runs once: cold, so built for size in this -O2 file (HOT_SRCS). */
+__attribute__((cold)) static err_t netif_setup(struct netif *netif)
 {
     struct nic_netif *n = netif->state;
     netif->name[0] = 'e';
@@ -300,7 +301,7 @@ static err_t netif_setup(struct netif *netif)
 int nic_netif_count(void) { return registry_count; }
 struct nic_netif *nic_netif_get(int i) { return i >= 0 && i < registry_count ? registry[i] : NULL; }
 
-struct nic_netif *nic_netif_add(struct virtio_net *nic)
+__attribute__((cold)) struct nic_netif *nic_netif_add(struct virtio_net *nic)
 {
     if (registry_count == VIRTIO_NET_MAX_DEVICES)
         return NULL;

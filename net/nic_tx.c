@@ -308,7 +308,8 @@ void nic_tx_flush(struct nic_tx *tx)
     }
 }
 
-int nic_tx_init(struct nic_tx *tx, struct virtio_net *nic, struct netif *netif)
+/* Once per interface: cold, so built for size in this -O2 file (HOT_SRCS). */
+__attribute__((cold)) int nic_tx_init(struct nic_tx *tx, struct virtio_net *nic, struct netif *netif)
 {
     *tx = (struct nic_tx){ .nic = nic, .netif = netif, .csum_offload = virtio_net_tx_csum_offload(nic) };
     tx->tso[0] = virtio_net_tx_tso(nic, false);

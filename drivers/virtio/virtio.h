@@ -106,9 +106,12 @@ struct virtio_device {
     /* Modern transport: the regions the vendor capabilities point at. */
     volatile uint8_t *common_cfg;
     volatile uint8_t *notify_base;
+    uint32_t notify_length;             /* bytes of the notify region */
     uint32_t notify_multiplier;
+    volatile uint8_t *notify[VIRTIO_MAX_QUEUES]; /* each queue's, checked inside the region at setup */
     volatile uint8_t *isr;
     volatile uint8_t *device_cfg;
+    uint32_t device_cfg_length;
     /* Legacy transport: the I/O BAR. */
     uint16_t io_base;
 

@@ -89,8 +89,9 @@ static uint8_t modern_config_generation(struct virtio_device *v)
 
 static uint8_t modern_config_read8(struct virtio_device *v, unsigned offset)
 {
-    /* The device-specific capability is optional: without it the fields read as 0. */
-    return v->device_cfg ? mmio_read8(v->device_cfg + offset) : 0;
+    /* The device-specific capability is optional: without it, or past its
+     * length, the fields read as 0. */
+    return offset < v->device_cfg_length ? mmio_read8(v->device_cfg + offset) : 0;
 }
 
 static uint16_t modern_queue_max_size(struct virtio_device *v, uint16_t index)
@@ -112,6 +113,15 @@ static int modern_queue_setup(struct virtio_device *v, struct virtqueue *vq)
     write64(v, COMMON_QUEUE_DESC, virtqueue_desc_addr(vq));
     write64(v, COMMON_QUEUE_DRIVER, virtqueue_driver_addr(vq));
     write64(v, COMMON_QUEUE_DEVICE, virtqueue_device_addr(vq));
+    /* The queue's notify address, once: it must lie inside the notify
+     * region (4.1.4.4), or every kick would write past it. */
+    uint64_t at = (uint64_t)mmio_read16(common(v, COMMON_QUEUE_NOTIFY_OFF)) * v->notify_multiplier;
+    if (vq->index >= VIRTIO_MAX_QUEUES || at + 2 > v->notify_length) {
+        log_error("virtio: %s: queue %u's notify offset 0x%llx lies outside the %u-byte notify region", v->name,
+                  vq->index, (unsigned long long)at, v->notify_length);
+        return -EIO;
+    }
+    v->notify[vq->index] = v->notify_base + at;
     return 0;
 }
 
@@ -124,10 +134,7 @@ static int modern_queue_enable(struct virtio_device *v, uint16_t index)
 
 static void modern_queue_notify(struct virtio_device *v, uint16_t index)
 {
-    /* The queue's notify address is fixed once set up; re-reading it keeps no state per queue. */
-    mmio_write16(common(v, COMMON_QUEUE_SELECT), index);
-    uint16_t off = mmio_read16(common(v, COMMON_QUEUE_NOTIFY_OFF));
-    mmio_write16(v->notify_base + (uint32_t)off * v->notify_multiplier, index);
+    mmio_write16(v->notify[index], index);
 }
 
 static uint16_t modern_set_config_vector(struct virtio_device *v, uint16_t entry)
@@ -170,8 +177,9 @@ const struct virtio_transport_ops virtio_pci_modern_ops = {
     .describe_interrupts = virtio_pci_describe_interrupts,
 };
 
-/* Maps the region a vendor capability describes, after checking it lies inside its BAR. */
-static volatile uint8_t *map_cap_region(struct virtio_device *v, uint8_t cap, uint32_t min_length)
+/* Maps the region a vendor capability describes, after checking it lies
+ * inside its BAR; its length in *length. */
+static volatile uint8_t *map_cap_region(struct virtio_device *v, uint8_t cap, uint32_t min_length, uint32_t *length_out)
 {
     struct pci_device *pci = v->pci;
     uint8_t bar = pci_read8(pci, cap + VIRTIO_CAP_BAR);
@@ -183,6 +191,7 @@ static volatile uint8_t *map_cap_region(struct virtio_device *v, uint8_t cap, ui
         return NULL;
     }
     volatile uint8_t *base = pci_map_bar(pci, bar);
+    *length_out = base ? length : 0;
     return base ? base + offset : NULL;
 }
 
@@ -195,15 +204,16 @@ int virtio_pci_modern_attach(struct virtio_device *v)
         uint8_t cap = caps->caps[i].offset;
         uint8_t type = pci_read8(v->pci, cap + VIRTIO_CAP_CFG_TYPE);
         /* The first capability of each type is the one to use (4.1.4.1). */
+        uint32_t length;
         if (type == VIRTIO_PCI_CAP_COMMON_CFG && !v->common_cfg)
-            v->common_cfg = map_cap_region(v, cap, COMMON_CFG_MIN_LENGTH);
+            v->common_cfg = map_cap_region(v, cap, COMMON_CFG_MIN_LENGTH, &length);
         else if (type == VIRTIO_PCI_CAP_NOTIFY_CFG && !v->notify_base) {
-            v->notify_base = map_cap_region(v, cap, 2);
+            v->notify_base = map_cap_region(v, cap, 2, &v->notify_length);
             v->notify_multiplier = pci_read32(v->pci, cap + VIRTIO_CAP_NOTIFY_MULTIPLIER);
         } else if (type == VIRTIO_PCI_CAP_ISR_CFG && !v->isr)
-            v->isr = map_cap_region(v, cap, 1);
+            v->isr = map_cap_region(v, cap, 1, &length);
         else if (type == VIRTIO_PCI_CAP_DEVICE_CFG && !v->device_cfg)
-            v->device_cfg = map_cap_region(v, cap, 1);
+            v->device_cfg = map_cap_region(v, cap, 1, &v->device_cfg_length);
     }
     if (!v->common_cfg || !v->notify_base || !v->isr)
         return -ENODEV;
