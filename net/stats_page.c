@@ -18,7 +18,12 @@
 #include "net/nic_tx.h"
 #include "net/site.h"
 
-#define PAGE_CAPACITY (32 * 1024)
+/* The first buffer's size; a page that does not fit is made again in one
+ * twice as large (each NIC adds about 2.6 KB), up to the last. */
+#ifndef PAGE_CAPACITY_FIRST
+#define PAGE_CAPACITY_FIRST (32 * 1024) /* tests/stack builds it smaller, to make pages again */
+#endif
+#define PAGE_CAPACITY_MAX (512 * 1024)
 
 static struct stats_sources sources;
 
@@ -29,19 +34,23 @@ void stats_page_init(const struct stats_sources *src)
 
 struct text {
     char *buf;
-    size_t len;
+    size_t len, capacity;
+    bool full;               /* something did not fit: the page is made again, larger */
     const char *last_family; /* HELP/TYPE lines once per metric family */
 };
 
 __attribute__((format(printf, 2, 3))) static void put(struct text *t, const char *fmt, ...)
 {
-    if (t->len >= PAGE_CAPACITY)
+    if (t->full)
         return;
     va_list ap;
     va_start(ap, fmt);
-    int n = vsnprintf(t->buf + t->len, PAGE_CAPACITY - t->len, fmt, ap);
+    int n = vsnprintf(t->buf + t->len, t->capacity - t->len, fmt, ap);
     va_end(ap);
-    t->len += (size_t)n < PAGE_CAPACITY - t->len ? (size_t)n : PAGE_CAPACITY - t->len - 1;
+    if (n < 0 || (size_t)n >= t->capacity - t->len)
+        t->full = true;
+    else
+        t->len += (size_t)n;
 }
 
 /* One sample; families are introduced by their first sample. */
@@ -467,14 +476,20 @@ static void service_metrics(struct text *t)
 
 char *stats_page_render(size_t *len)
 {
-    struct text t = { .buf = kmalloc(PAGE_CAPACITY) };
-    if (!t.buf)
-        return NULL;
-    kernel_metrics(&t);
-    nic_metrics(&t);
-    netif_metrics(&t);
-    lwip_metrics(&t);
-    service_metrics(&t);
-    *len = t.len;
-    return t.buf;
+    for (size_t capacity = PAGE_CAPACITY_FIRST; capacity <= PAGE_CAPACITY_MAX; capacity *= 2) {
+        struct text t = { .buf = kmalloc(capacity), .capacity = capacity };
+        if (!t.buf)
+            return NULL;
+        kernel_metrics(&t);
+        nic_metrics(&t);
+        netif_metrics(&t);
+        lwip_metrics(&t);
+        service_metrics(&t);
+        if (!t.full) {
+            *len = t.len;
+            return t.buf;
+        }
+        kfree(t.buf);
+    }
+    return NULL; /* never cut short: a 500 instead */
 }
