@@ -84,6 +84,7 @@ struct http_conn {
     bool unread_input;       /* the client may still send what is not read: a body, the rest of a refused request */
     bool lingering;          /* response sent and FIN queued; reading and dropping until the client's FIN */
     bool peer_closed;
+    bool held_back;          /* the next pipelined request waits for the client to read (not a slow header) */
     bool reusable;           /* idle between requests, at TCP_PRIO_MIN: lwIP may abort it for a new connection */
     uint64_t last_active, linger_start;
     uint64_t request_start;  /* when the first byte of the request in `request` came */
@@ -442,8 +443,14 @@ static void process(struct http_conn *c)
         }
         if (tcp_sndqueuelen(c->pcb) > PIPELINE_PBUFS_MAX) {
             tcp_output(c->pcb); /* what the window lets out goes; what stays is the client's to read */
-            if (c->pcb->unsent)
-                return; /* the next pipelined request waits for the client to read (on_sent) */
+            if (c->pcb->unsent) {
+                c->held_back = true; /* until the client reads (on_sent); the send timeout is its limit */
+                return;
+            }
+        }
+        if (c->held_back) {
+            c->held_back = false;
+            c->request_start = clock_now_ns(); /* the next request's time starts now, as when it is next */
         }
         struct http_request req;
         size_t consumed = 0;
@@ -586,7 +593,7 @@ static err_t on_poll(void *arg, struct tcp_pcb *pcb)
         conn_abort(c);
         return ERR_ABRT;
     }
-    if (c->request_len && !c->header_len && now - c->request_start > HEADER_TIMEOUT_NS) {
+    if (c->request_len && !c->header_len && !c->held_back && now - c->request_start > HEADER_TIMEOUT_NS) {
         stats.timeouts++; /* the header still not whole: process() leaves none waiting otherwise */
         respond_error(c, 408);
     }
