@@ -106,7 +106,7 @@ static void receive(void *ctx, const struct virtio_net_rx_frame *frame)
     for (unsigned i = 0; i < frame->count; i++)
         total += frame->bufs[i].len;
     bool gso = frame->gso_type != VIRTIO_NET_HDR_GSO_NONE;
-    uint32_t limit = gso ? VIRTIO_NET_MAX_GSO_FRAME : (uint32_t)virtio_net_mtu(n->nic) + ETH_HEADER_LEN + VLAN_TAG_LEN;
+    uint32_t limit = gso ? VIRTIO_NET_MAX_GSO_FRAME : (uint32_t)virtio_net_rx_mtu(n->nic) + ETH_HEADER_LEN + VLAN_TAG_LEN;
     uint32_t skip = total > PBUF_MAX_TOT_LEN ? ETH_HEADER_LEN : 0;
     if (total > limit || (skip && !ip_only_fits(n, frame, total))) {
         n->stats.rx_drop_oversize++;

@@ -40,6 +40,7 @@ const uint8_t *virtio_net_mac(const struct virtio_net *nic) { return nic->mac; }
 const char *virtio_net_name(const struct virtio_net *nic) { return nic->vdev.name; }
 bool virtio_net_link_up(const struct virtio_net *nic) { return nic->link_up; }
 uint16_t virtio_net_mtu(const struct virtio_net *nic) { return nic->mtu; }
+uint16_t virtio_net_rx_mtu(const struct virtio_net *nic) { return nic->rx_mtu; }
 const struct virtio_device *virtio_net_device(const struct virtio_net *nic) { return &nic->vdev; }
 
 bool virtio_net_tx_csum_offload(const struct virtio_net *nic)
@@ -307,15 +308,19 @@ static uint64_t vet_features(struct virtio_device *vdev, uint64_t offered, uint6
     bool has_mtu = offered & wanted & VIRTIO_NET_F_MTU;
     if (has_mtu)
         virtio_config_read(vdev, VIRTIO_NET_CONFIG_MTU, &device_mtu, sizeof(device_mtu));
-    switch (virtio_net_mtu_choose(has_mtu, device_mtu, &nic->mtu)) {
+    enum virtio_net_mtu_verdict verdict = virtio_net_mtu_choose(has_mtu, device_mtu, &nic->mtu);
+    /* Capped, the device still sends frames up to its own MTU, and buffers
+     * for one of them are owed it (5.1.4.2). */
+    nic->rx_mtu = verdict == VIRTIO_NET_MTU_CAPPED ? device_mtu : nic->mtu;
+    switch (verdict) {
     case VIRTIO_NET_MTU_REJECTED:
         log_warn("virtio-net: %s: device MTU %u is below the minimum %u: VIRTIO_NET_F_MTU not accepted, mtu %u",
                  vdev->name, device_mtu, VIRTIO_NET_MTU_MIN, nic->mtu);
         wanted &= ~VIRTIO_NET_F_MTU;
         break;
     case VIRTIO_NET_MTU_CAPPED:
-        log_info("virtio-net: %s: device MTU %u is above the %u this driver takes: mtu %u", vdev->name, device_mtu,
-                 VIRTIO_NET_MTU_MAX, nic->mtu);
+        log_info("virtio-net: %s: device MTU %u is above the %u this driver sends: mtu %u, frames up to %u taken",
+                 vdev->name, device_mtu, VIRTIO_NET_MTU_MAX, nic->mtu, device_mtu);
         break;
     default:
         break;
@@ -329,7 +334,7 @@ static int probe_one(struct virtio_net *nic, const struct virtio_net_config *cfg
     nic->vdev.priv = nic;
     nic->vdev.config_changed = config_changed;
     nic->vdev.vet_features = vet_features;
-    nic->mtu = VIRTIO_NET_MTU_DEFAULT;
+    nic->mtu = nic->rx_mtu = VIRTIO_NET_MTU_DEFAULT;
     /* Segmentation offloads both ways (5.1.6.2, 5.1.6.4): 64 KiB TCP segments
      * instead of MTU-sized frames. HOST_ECN is not asked for: lwIP sends no ECN. */
     uint64_t wanted = VIRTIO_NET_F_MAC | VIRTIO_NET_F_STATUS | VIRTIO_NET_F_MRG_RXBUF | VIRTIO_NET_F_CSUM |
@@ -354,8 +359,8 @@ static int probe_one(struct virtio_net *nic, const struct virtio_net_config *cfg
     nic->busy_poll = cfg->virtio.irq_mode == IRQ_MODE_POLL;
     nic->faults_enabled = cfg->faults;
     read_mac(nic);
-    nic->rx_buffer_size = virtio_net_rx_buffer_bytes(nic->mergeable, nic->hdr_len, nic->mtu);
-    nic->rx_max_buffers = nic->mergeable ? virtio_net_rx_buffers_for(virtio_net_rx_max_frame(v->features, nic->mtu),
+    nic->rx_buffer_size = virtio_net_rx_buffer_bytes(nic->mergeable, nic->hdr_len, nic->rx_mtu);
+    nic->rx_max_buffers = nic->mergeable ? virtio_net_rx_buffers_for(virtio_net_rx_max_frame(v->features, nic->rx_mtu),
                                                                      nic->hdr_len, nic->rx_buffer_size)
                                          : 1;
     /* The control queue is polled for its answers: no callback, no interrupt vector. */

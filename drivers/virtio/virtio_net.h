@@ -182,6 +182,9 @@ const uint8_t *virtio_net_mac(const struct virtio_net *nic);
 const char *virtio_net_name(const struct virtio_net *nic);
 bool virtio_net_link_up(const struct virtio_net *nic);
 uint16_t virtio_net_mtu(const struct virtio_net *nic);
+/* The largest frame the device may hand over, as an MTU: its own, which is
+ * above virtio_net_mtu when that was capped. */
+uint16_t virtio_net_rx_mtu(const struct virtio_net *nic);
 bool virtio_net_tx_csum_offload(const struct virtio_net *nic);
 /* The device cuts large TCP segments over IPv4 / IPv6 (HOST_TSO4 / HOST_TSO6). */
 bool virtio_net_tx_tso(const struct virtio_net *nic, bool ipv6);

@@ -10,7 +10,7 @@
 
 #define VIRTIO_NET_MTU_DEFAULT 1500   /* Ethernet's, without VIRTIO_NET_F_MTU */
 #define VIRTIO_NET_MTU_MIN 68         /* the spec's floor for mtu (5.1.4.1), IPv4's minimum (RFC 791) */
-#define VIRTIO_NET_MTU_MAX 9000       /* the largest this driver takes: jumbo frames */
+#define VIRTIO_NET_MTU_MAX 9000       /* the largest this driver sends at: jumbo frames */
 #define VIRTIO_NET_ETH_OVERHEAD 18    /* Ethernet header 14 and one VLAN tag 4 */
 #define VIRTIO_NET_RX_BUFFER_SIZE 2048 /* one receive buffer with MRG_RXBUF, and the least without */
 #define VIRTIO_NET_RX_BUFFER_ALIGN 64
@@ -18,7 +18,7 @@
 enum virtio_net_mtu_verdict {
     VIRTIO_NET_MTU_NOT_OFFERED, /* no VIRTIO_NET_F_MTU: the default */
     VIRTIO_NET_MTU_TAKEN,       /* the device's, as it is */
-    VIRTIO_NET_MTU_CAPPED,      /* above what the driver takes: VIRTIO_NET_MTU_MAX */
+    VIRTIO_NET_MTU_CAPPED,      /* above what the driver sends at: VIRTIO_NET_MTU_MAX (frames up to the device's still taken) */
     VIRTIO_NET_MTU_REJECTED,    /* below the minimum: the feature is not accepted, the default */
 };
 

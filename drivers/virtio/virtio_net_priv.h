@@ -55,6 +55,7 @@ struct virtio_net {
     uint8_t mac[6];
     bool link_up;
     uint16_t mtu;
+    uint16_t rx_mtu;          /* what may come in: the device's MTU, also when above mtu (5.1.4.2) */
     uint32_t rx_buffer_size;  /* virtio_net_rx_buffer_bytes: whole frames without MRG_RXBUF */
     unsigned hdr_len;
     bool mergeable;

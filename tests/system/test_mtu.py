@@ -112,3 +112,25 @@ def test_jumbo_frames(request, tmp_path, cell):
         print(f"{cell}: {len(sniffer.to_guest)} segments to the guest, {len(sniffer.from_guest)} from it, "
               f"{sum(1 for n in sniffer.from_guest if n == MSS)} of {MSS} bytes from it")
         check_healthy(g, "at the end")
+
+
+@pytest.mark.parametrize("cell", ["mergeable", "mrg_rxbuf-off"])
+def test_a_device_mtu_above_what_the_guest_sends_is_still_received(request, tmp_path, cell):
+    """host_mtu=9216 on a tap of MTU 9216: the guest sends at most 9000 (its
+    cap) but takes frames up to the device's MTU, as the spec asks of a
+    driver that accepts VIRTIO_NET_F_MTU (5.1.4.2). A 9188-byte ping with DF
+    (a 9216-byte packet) gets its answer, which the guest fragments at
+    9000. Its receive buffers were sized for 9000: without MRG_RXBUF QEMU
+    dropped the frame, with it the driver did (too many buffers)."""
+    device_mtu = 9216
+    with PrivateNetwork() as net:
+        subprocess.run([*net.prefix, "ip", "link", "set", TAP, "mtu", str(device_mtu)], check=True, timeout=30)
+        g = start_guest(tmp_path, net, cmdline=GUEST_STATIC_CMDLINE, props=f",host_mtu={device_mtu}{CELLS[cell]}")
+        request.addfinalizer(g.kill)
+        name_pcap(request, g)
+        wait_ready(g)
+        expect(g, re.search(rf"virtio-net: \S+: mac \S+, mtu {JUMBO}, ", g.serial()), f"the driver does not send at {JUMBO}")
+        expect(g, f"frames up to {device_mtu} taken" in g.serial(), "no console line for the capped MTU")
+        ping(g, net, "-M", "do", "-s", str(device_mtu - 28), GUEST_ADDR, count=3)
+        ping(g, net, "-s", "1000", GUEST_ADDR, count=3)
+        check_healthy(g, "after the pings")
