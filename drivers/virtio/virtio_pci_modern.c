@@ -178,7 +178,7 @@ const struct virtio_transport_ops virtio_pci_modern_ops = {
 };
 
 /* Maps the region a vendor capability describes, after checking it lies
- * inside its BAR; its length in *length. */
+ * inside its BAR; its length in *length_out. */
 static volatile uint8_t *map_cap_region(struct virtio_device *v, uint8_t cap, uint32_t min_length, uint32_t *length_out)
 {
     struct pci_device *pci = v->pci;
