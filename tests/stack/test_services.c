@@ -1,8 +1,9 @@
 /*
  * The HTTP and echo services over the whole stack, driven by a client made
  * by hand (sim_tcp_send): closes with bytes left over, a response still owed
- * when the PCB pool runs out, writes refused for lack of memory, and the
- * framing of many pipelined requests.
+ * when the PCB pool runs out, writes refused for lack of memory, requests
+ * held for a client that does not read, the framing of many pipelined
+ * requests, UDP echo's refusals, and /stats past its first buffer.
  */
 #define _GNU_SOURCE
 #include <stdio.h>
