@@ -69,6 +69,48 @@ static void set_ip_checksum(uint8_t *f)
     put16(f + ETH + 10, (uint16_t)~fold(sum_bytes(f + ETH, ihl, 0)));
 }
 
+/* The Ethernet and IPv4 headers of a frame from the peer: to `dst_mac` and
+ * `dst_ip`, an IPv4 packet of `ip_len` bytes carrying `proto`. */
+static void peer_ip_headers(uint8_t *f, const uint8_t dst_mac[6], const uint8_t dst_ip[4], uint8_t proto,
+                            uint32_t ip_len)
+{
+    memcpy(f, dst_mac, 6);
+    memcpy(f + 6, peer_mac, 6);
+    put16(f + 12, 0x0800);
+    uint8_t *ip = f + ETH;
+    memset(ip, 0, 20);
+    ip[0] = 0x45;
+    put16(ip + 2, ip_len);
+    ip[8] = 64;
+    ip[9] = proto;
+    memcpy(ip + 12, peer_ip, 4);
+    memcpy(ip + 16, dst_ip, 4);
+    set_ip_checksum(f);
+}
+
+/* A TCP segment from the peer to the guest in `f`: headers, options and
+ * payload, the TCP checksum left to the caller. Returns the frame's length. */
+static uint32_t peer_tcp_frame(uint8_t *f, uint16_t sport, uint16_t dport, uint8_t flags, uint32_t seq, uint32_t ack,
+                               uint16_t wnd, const void *payload, uint32_t len, const uint8_t *opts, unsigned opts_len)
+{
+    uint32_t th = 20 + opts_len;
+    peer_ip_headers(f, guest_mac, guest_ip, 6, 20 + th + len);
+    uint8_t *t = f + ETH + 20;
+    memset(t, 0, th);
+    put16(t, sport);
+    put16(t + 2, dport);
+    put32(t + 4, seq);
+    put32(t + 8, ack);
+    t[12] = (uint8_t)((th / 4) << 4);
+    t[13] = flags;
+    put16(t + 14, wnd);
+    if (opts_len)
+        memcpy(t + 20, opts, opts_len);
+    if (len)
+        memcpy(t + th, payload, len);
+    return ETH + 20 + th + len;
+}
+
 /* ---- the device: errors ---- */
 
 static unsigned device_errors;
@@ -414,33 +456,11 @@ static void peer_send(struct peer *p, uint8_t flags, uint32_t seq, const uint8_t
         opts = with_sack;
         opts_len += 12;
     }
-    uint32_t th = 20 + opts_len, total = ETH + 20 + th + len;
-    memcpy(f, guest_mac, 6);
-    memcpy(f + 6, peer_mac, 6);
-    put16(f + 12, 0x0800);
-    uint8_t *ip = f + ETH;
-    memset(ip, 0, 20);
-    ip[0] = 0x45;
-    put16(ip + 2, 20 + th + len);
-    ip[8] = 64;
-    ip[9] = 6;
-    memcpy(ip + 12, peer_ip, 4);
-    memcpy(ip + 16, guest_ip, 4);
-    set_ip_checksum(f);
-    uint8_t *t = ip + 20;
-    memset(t, 0, th);
-    put16(t, p->cfg->port);
-    put16(t + 2, 7);
-    put32(t + 4, seq);
-    put32(t + 8, p->rcv_nxt);
-    t[12] = (uint8_t)((th / 4) << 4);
-    t[13] = flags;
     /* With window scale 7 about 8 MiB: the peer never limits. */
-    put16(t + 14, p->cfg->window_grows ? p->window++ : 65535);
-    if (opts_len)
-        memcpy(t + 20, opts, opts_len);
-    if (len)
-        memcpy(t + th, payload, len);
+    uint16_t wnd = p->cfg->window_grows ? p->window++ : 65535;
+    uint32_t total = peer_tcp_frame(f, p->cfg->port, 7, flags, seq, p->rcv_nxt, wnd, payload, len, opts, opts_len);
+    uint32_t th = 20 + opts_len;
+    uint8_t *ip = f + ETH, *t = ip + 20;
     if (len > MSS) {
         hdr[0] = VIRTIO_NET_HDR_F_NEEDS_CSUM;
         hdr[1] = VIRTIO_NET_HDR_GSO_TCPV4;
@@ -498,18 +518,9 @@ void sim_send_udp_to_echo(uint16_t sport, bool broadcast, const void *payload, u
     uint8_t hdr[HDR_LEN] = { 0 };
     if (len > 1472)
         abort();
-    memcpy(f, broadcast ? all_ones : guest_mac, 6);
-    memcpy(f + 6, peer_mac, 6);
-    put16(f + 12, 0x0800);
-    uint8_t *ip = f + ETH, *u = ip + 20;
-    memset(ip, 0, 28);
-    ip[0] = 0x45;
-    put16(ip + 2, 28 + len);
-    ip[8] = 64;
-    ip[9] = 17;
-    memcpy(ip + 12, peer_ip, 4);
-    memcpy(ip + 16, broadcast ? subnet_broadcast : guest_ip, 4);
-    set_ip_checksum(f);
+    peer_ip_headers(f, broadcast ? all_ones : guest_mac, broadcast ? subnet_broadcast : guest_ip, 17, 28 + len);
+    uint8_t *u = f + ETH + 20;
+    memset(u, 0, 8);
     put16(u, sport);
     put16(u + 2, 7);
     put16(u + 4, 8 + len); /* checksum 0: none (RFC 768) */
@@ -843,32 +854,9 @@ void sim_tcp_send(uint16_t sport, uint16_t dport, uint8_t flags, uint32_t seq, u
 {
     static uint8_t f[ETH + 20 + 60 + 2000];
     uint8_t hdr[HDR_LEN] = { 0 };
-    uint32_t th = 20 + opts_len, total = ETH + 20 + th + len;
-    memcpy(f, guest_mac, 6);
-    memcpy(f + 6, peer_mac, 6);
-    put16(f + 12, 0x0800);
-    uint8_t *ip = f + ETH;
-    memset(ip, 0, 20);
-    ip[0] = 0x45;
-    put16(ip + 2, 20 + th + len);
-    ip[8] = 64;
-    ip[9] = 6;
-    memcpy(ip + 12, peer_ip, 4);
-    memcpy(ip + 16, guest_ip, 4);
-    set_ip_checksum(f);
-    uint8_t *t = ip + 20;
-    memset(t, 0, th);
-    put16(t, sport);
-    put16(t + 2, dport);
-    put32(t + 4, seq);
-    put32(t + 8, ack);
-    t[12] = (uint8_t)((th / 4) << 4);
-    t[13] = flags;
-    put16(t + 14, wnd);
-    if (opts_len)
-        memcpy(t + 20, opts, opts_len);
-    if (len)
-        memcpy(t + th, payload, len);
+    if (len > 2000 || opts_len > 40)
+        abort();
+    uint32_t total = peer_tcp_frame(f, sport, dport, flags, seq, ack, wnd, payload, len, opts, opts_len);
     set_tcp_checksum(f, total);
     device_receive(hdr, f, total);
 }

@@ -38,6 +38,19 @@ struct client {
     bool acks;       /* acknowledges what it receives (off: its ACKs are lost) */
 };
 
+/* An ACK of all that came in order. */
+static void client_ack(const struct client *c)
+{
+    sim_tcp_send(c->sport, c->dport, TCP_ACK, c->snd_nxt, c->rcv_nxt, 65535, NULL, 0, NULL, 0);
+}
+
+/* After its ACKs were lost: it acknowledges again, now and from here on. */
+static void client_acks_again(struct client *c)
+{
+    c->acks = true;
+    client_ack(c);
+}
+
 static void client_read(struct client *c)
 {
     env_run_polls();
@@ -75,7 +88,7 @@ static void client_read(struct client *c)
             c->rcv_nxt++;
         }
         if (c->acks && (plen || (flags & TCP_FIN) || seq == c->rcv_nxt - 1 /* keepalive */))
-            sim_tcp_send(c->sport, c->dport, TCP_ACK, c->snd_nxt, c->rcv_nxt, 65535, NULL, 0, NULL, 0);
+            client_ack(c);
     }
 }
 
@@ -98,7 +111,7 @@ static void client_connect(struct client *c, uint16_t sport, uint16_t dport)
     for (int i = 0; i < 4 && !c->rcv_nxt; i++)
         client_read(c); /* the guest may ask for the client's MAC first */
     CHECK(c->rcv_nxt != 0);
-    sim_tcp_send(sport, dport, TCP_ACK, c->snd_nxt, c->rcv_nxt, 65535, NULL, 0, NULL, 0);
+    client_ack(c);
     client_read(c);
 }
 
@@ -120,6 +133,15 @@ static size_t body_received(const struct client *c, size_t *content_length)
 }
 
 static void client_done(struct client *c) { free(c->in); }
+
+/* The guest's active connection with a client's port, or NULL. */
+static const struct tcp_pcb *active_pcb_from(uint16_t port)
+{
+    for (const struct tcp_pcb *p = tcp_active_pcbs; p; p = p->next)
+        if (p->remote_port == port)
+            return p;
+    return NULL;
+}
 
 /* All of lwIP's TCP segments taken, as by many other connections; then given back. */
 static void *held_segs[4096];
@@ -155,8 +177,7 @@ TEST(stack_http_a_close_with_bytes_left_over_still_sends_the_whole_response)
         c.acks = false;
         client_send(&c, requests[i], strlen(requests[i]), 0);
         client_send(&c, NULL, 0, TCP_FIN);
-        c.acks = true;
-        sim_tcp_send(c.sport, c.dport, TCP_ACK, c.snd_nxt, c.rcv_nxt, 65535, NULL, 0, NULL, 0);
+        client_acks_again(&c);
         client_run(&c, 3000);
         size_t length, got = body_received(&c, &length);
         printf("    request %u: %zu of %zu body bytes, fin %d, rst %d\n", i, got, length, c.fin, c.rst);
@@ -201,24 +222,18 @@ TEST(stack_http_a_response_still_owed_is_not_reclaimed)
     const char req[] = "GET /stats HTTP/1.1\r\nHost: x\r\n\r\n";
     client_send(&c, req, sizeof(req) - 1, 0);
     client_run(&c, 2500);
-    struct tcp_pcb *pcb = NULL;
-    for (struct tcp_pcb *p = tcp_active_pcbs; p; p = p->next)
-        if (p->remote_port == 42001)
-            pcb = p;
+    const struct tcp_pcb *pcb = active_pcb_from(42001);
     CHECK(pcb && (pcb->unacked || pcb->unsent));
     unsigned made = 0;
     struct tcp_pcb *others[2048];
     while (made < 2048 && (others[made] = tcp_new()) != NULL)
         made++;
-    bool alive = false;
-    for (struct tcp_pcb *p = tcp_active_pcbs; p; p = p->next)
-        alive |= p->remote_port == 42001;
+    bool alive = active_pcb_from(42001) != NULL;
     printf("    %u new PCBs made; the owing connection %s\n", made, alive ? "kept" : "aborted");
     CHECK(alive);
     for (unsigned i = 0; i < made; i++)
         tcp_abort(others[i]);
-    c.acks = true;
-    sim_tcp_send(c.sport, c.dport, TCP_ACK, c.snd_nxt, c.rcv_nxt, 65535, NULL, 0, NULL, 0);
+    client_acks_again(&c);
     client_run(&c, 3000);
     size_t length, got = body_received(&c, &length);
     CHECK_EQ(got, length);
@@ -362,8 +377,7 @@ TEST(stack_http_pipelined_requests_held_for_a_slow_reader_get_no_408)
     for (int k = 0; k < 5; k++)
         client_send(&c, reqs, len, 0);
     client_run(&c, 25000);
-    c.acks = true;
-    sim_tcp_send(c.sport, c.dport, TCP_ACK, c.snd_nxt, c.rcv_nxt, 65535, NULL, 0, NULL, 0);
+    client_acks_again(&c);
     client_run(&c, 10000);
     unsigned ok = 0;
     for (const char *p = c.in; p && (p = strstr(p, "HTTP/1.1 200")) != NULL; p++)
