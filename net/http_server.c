@@ -183,6 +183,16 @@ static void conn_abort(struct http_conn *c)
 
 static err_t on_poll(void *arg, struct tcp_pcb *pcb);
 
+/* Drops the input held here (buffered and pending), which the client's
+ * window still counts, and reopens the window for it; returns its bytes. */
+static size_t conn_drop_input(struct http_conn *c)
+{
+    size_t held = c->request_len + conn_drop_pending(c);
+    c->request_len = 0;
+    tcp_service_recved(c->pcb, held);
+    return held;
+}
+
 /* Graceful close. The connection state goes at once; if lwIP has no memory
  * for the FIN now, the pcb stays with a poll that retries (on_poll, arg NULL).
  * The bytes held here (a trailing CRLF, a partial request) were read: only
@@ -191,9 +201,7 @@ static err_t on_poll(void *arg, struct tcp_pcb *pcb);
 static void conn_close(struct http_conn *c)
 {
     struct tcp_pcb *pcb = c->pcb;
-    size_t held = c->request_len + conn_drop_pending(c);
-    c->request_len = 0;
-    tcp_service_recved(pcb, held);
+    conn_drop_input(c);
     detach_callbacks(pcb);
     conn_free(c);
     tcp_poll(pcb, NULL, 0); /* before tcp_close, which may free the pcb */
@@ -240,10 +248,7 @@ static void start_response(struct http_conn *c, int status, const char *content_
  * dropped until the client's FIN or a timeout (RFC 9112, 9.6). */
 static void conn_linger(struct http_conn *c)
 {
-    size_t dropped = c->request_len + conn_drop_pending(c);
-    c->request_len = 0;
-    stats.input_bytes_discarded += dropped;
-    tcp_service_recved(c->pcb, dropped); /* the window reopens for all of it */
+    stats.input_bytes_discarded += conn_drop_input(c);
     if (c->peer_closed || tcp_shutdown(c->pcb, 0, 1) != ERR_OK) {
         conn_close(c);
         return;
