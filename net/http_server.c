@@ -574,7 +574,8 @@ static bool waiting_for_memory(const struct http_conn *c)
     return c->header_len && response_unwritten(c) && !tcp_service_owed(c->pcb);
 }
 
-static err_t on_poll(void *arg, struct tcp_pcb *pcb)
+/* Once a second a connection: cold, so built for size in this -O2 file (HOT_SRCS). */
+__attribute__((cold)) static err_t on_poll(void *arg, struct tcp_pcb *pcb)
 {
     struct http_conn *c = arg;
     if (!c) {

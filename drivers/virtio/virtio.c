@@ -123,11 +123,16 @@ int virtio_negotiate(struct virtio_device *vdev, uint64_t wanted)
 void virtio_config_read(struct virtio_device *vdev, unsigned offset, void *buf, unsigned len)
 {
     uint8_t *out = buf;
+    unsigned width = len == 2 ? 2 : 1;
     /* A changed generation means the device updated the fields meanwhile: read again. */
     for (int attempt = 0; attempt < CONFIG_READ_TRIES; attempt++) {
         uint8_t before = vdev->ops->config_generation(vdev);
-        for (unsigned i = 0; i < len; i++)
-            out[i] = vdev->ops->config_read8(vdev, offset + i);
+        for (unsigned i = 0; i < len; i += width) {
+            uint16_t field = vdev->ops->config_read(vdev, offset + i, width);
+            out[i] = (uint8_t)field;
+            if (width == 2)
+                out[i + 1] = (uint8_t)(field >> 8);
+        }
         if (vdev->ops->config_generation(vdev) == before)
             return;
     }

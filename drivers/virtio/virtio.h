@@ -59,7 +59,10 @@ struct virtio_transport_ops {
     uint64_t (*get_features)(struct virtio_device *vdev);
     void (*set_features)(struct virtio_device *vdev, uint64_t features);
     uint8_t (*config_generation)(struct virtio_device *vdev);
-    uint8_t (*config_read8)(struct virtio_device *vdev, unsigned offset);
+    /* One field of the device's configuration, read at its own width, 1 or 2
+     * bytes (4.1.3.1, 4.2.2.2: a 16-bit field by a 16-bit access); 0 past
+     * what the device gives. */
+    uint16_t (*config_read)(struct virtio_device *vdev, unsigned offset, unsigned width);
     uint16_t (*queue_max_size)(struct virtio_device *vdev, uint16_t index); /* 0: no such queue */
     /* Tells the device where the rings of `vq` are and how many entries it has. */
     int (*queue_setup)(struct virtio_device *vdev, struct virtqueue *vq);
@@ -159,8 +162,16 @@ int virtio_restore(struct virtio_device *vdev);
 bool virtio_needs_reset(struct virtio_device *vdev);
 void virtio_fail(struct virtio_device *vdev, const char *why);
 
-/* Device-specific configuration, consistent under the generation counter. */
+/* Device-specific configuration, consistent under the generation counter:
+ * a 2-byte `len` is one 16-bit field, any other length bytes (the MAC). */
 void virtio_config_read(struct virtio_device *vdev, unsigned offset, void *buf, unsigned len);
+
+/* For the transports: a field of `width` bytes at `offset` lies within the
+ * `length` bytes of configuration the device gives (no wrap-around). */
+static inline bool virtio_config_within(unsigned offset, unsigned width, uint64_t length)
+{
+    return offset < length && width <= length - offset;
+}
 
 const char *virtio_irq_mode_name(enum virtio_irq_mode mode);
 

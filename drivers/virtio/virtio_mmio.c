@@ -121,11 +121,12 @@ static uint8_t mm_config_generation(struct virtio_device *v)
     return mm_legacy(v) ? 0 : (uint8_t)mm_read(v, MMIO_CONFIG_GENERATION);
 }
 
-static uint8_t mm_config_read8(struct virtio_device *v, unsigned offset)
+static uint16_t mm_config_read(struct virtio_device *v, unsigned offset, unsigned width)
 {
-    if (offset >= v->mmio.size - MMIO_CONFIG)
+    if (!virtio_config_within(offset, width, v->mmio.size - MMIO_CONFIG))
         return 0; /* beyond the window the platform gave */
-    return mmio_read8(v->mmio.regs + MMIO_CONFIG + offset);
+    volatile uint8_t *field = v->mmio.regs + MMIO_CONFIG + offset;
+    return width == 2 ? mmio_read16(field) : mmio_read8(field);
 }
 
 static uint16_t mm_queue_max_size(struct virtio_device *v, uint16_t index)
@@ -246,7 +247,7 @@ static const struct virtio_transport_ops virtio_mmio_ops = {
     .get_features = mm_get_features,
     .set_features = mm_set_features,
     .config_generation = mm_config_generation,
-    .config_read8 = mm_config_read8,
+    .config_read = mm_config_read,
     .queue_max_size = mm_queue_max_size,
     .queue_setup = mm_queue_setup,
     .queue_enable = mm_queue_enable,
@@ -267,7 +268,7 @@ static const struct virtio_transport_ops virtio_mmio_legacy_ops = {
     .get_features = mm_get_features,
     .set_features = mm_set_features,
     .config_generation = mm_config_generation,
-    .config_read8 = mm_config_read8,
+    .config_read = mm_config_read,
     .queue_max_size = mm_queue_max_size,
     .queue_setup = mm_queue_setup,
     .queue_enable = mm_queue_enable,

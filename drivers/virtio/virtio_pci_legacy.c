@@ -38,10 +38,11 @@ static uint64_t legacy_get_features(struct virtio_device *v) { return inl(port(v
 static void legacy_set_features(struct virtio_device *v, uint64_t f) { outl(port(v, LEGACY_DRIVER_FEATURES), (uint32_t)f); }
 static uint8_t legacy_config_generation(struct virtio_device *v) { (void)v; return 0; }
 
-static uint8_t legacy_config_read8(struct virtio_device *v, unsigned offset)
+static uint16_t legacy_config_read(struct virtio_device *v, unsigned offset, unsigned width)
 {
     unsigned header = v->pci->irq_mode == PCI_IRQ_MODE_MSIX ? LEGACY_CONFIG_WITH_MSIX : LEGACY_CONFIG_NO_MSIX;
-    return inb(port(v, header + offset));
+    uint16_t at = port(v, header + offset);
+    return width == 2 ? inw(at) : inb(at);
 }
 
 static uint16_t legacy_queue_max_size(struct virtio_device *v, uint16_t index)
@@ -95,7 +96,7 @@ const struct virtio_transport_ops virtio_pci_legacy_ops = {
     .get_features = legacy_get_features,
     .set_features = legacy_set_features,
     .config_generation = legacy_config_generation,
-    .config_read8 = legacy_config_read8,
+    .config_read = legacy_config_read,
     .queue_max_size = legacy_queue_max_size,
     .queue_setup = legacy_queue_setup,
     .queue_enable = legacy_queue_enable,

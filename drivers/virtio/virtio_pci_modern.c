@@ -87,11 +87,13 @@ static uint8_t modern_config_generation(struct virtio_device *v)
     return mmio_read8(common(v, COMMON_CONFIG_GENERATION));
 }
 
-static uint8_t modern_config_read8(struct virtio_device *v, unsigned offset)
+static uint16_t modern_config_read(struct virtio_device *v, unsigned offset, unsigned width)
 {
     /* The device-specific capability is optional: without it, or past its
      * length, the fields read as 0. */
-    return offset < v->device_cfg_length ? mmio_read8(v->device_cfg + offset) : 0;
+    if (!virtio_config_within(offset, width, v->device_cfg_length))
+        return 0;
+    return width == 2 ? mmio_read16(v->device_cfg + offset) : mmio_read8(v->device_cfg + offset);
 }
 
 static uint16_t modern_queue_max_size(struct virtio_device *v, uint16_t index)
@@ -164,7 +166,7 @@ const struct virtio_transport_ops virtio_pci_modern_ops = {
     .get_features = modern_get_features,
     .set_features = modern_set_features,
     .config_generation = modern_config_generation,
-    .config_read8 = modern_config_read8,
+    .config_read = modern_config_read,
     .queue_max_size = modern_queue_max_size,
     .queue_setup = modern_queue_setup,
     .queue_enable = modern_queue_enable,

@@ -303,11 +303,15 @@ TEST(virtio_mmio_config_space_stays_in_the_window)
     CHECK_EQ(attach(2, 1, 12, &vdev), 0);
     for (unsigned i = 0; i < WINDOW_SIZE - 0x100; i++)
         window[0x100 + i] = (uint8_t)(i + 1);
-    CHECK_EQ(vdev.ops->config_read8(&vdev, 0), 1);
-    CHECK_EQ(vdev.ops->config_read8(&vdev, 5), 6);
-    CHECK_EQ(vdev.ops->config_read8(&vdev, WINDOW_SIZE - 0x101), (WINDOW_SIZE - 0x100) & 0xFF);
-    CHECK_EQ(vdev.ops->config_read8(&vdev, WINDOW_SIZE - 0x100), 0);
-    CHECK_EQ(vdev.ops->config_read8(&vdev, 0xFFFFFFFFu), 0);
+    CHECK_EQ(vdev.ops->config_read(&vdev, 0, 1), 1);
+    CHECK_EQ(vdev.ops->config_read(&vdev, 5, 1), 6);
+    CHECK_EQ(vdev.ops->config_read(&vdev, WINDOW_SIZE - 0x101, 1), (WINDOW_SIZE - 0x100) & 0xFF);
+    CHECK_EQ(vdev.ops->config_read(&vdev, WINDOW_SIZE - 0x100, 1), 0);
+    CHECK_EQ(vdev.ops->config_read(&vdev, 0xFFFFFFFFu, 1), 0);
+    CHECK_EQ(vdev.ops->config_read(&vdev, 6, 2), 0x0807); /* a 16-bit field, little-endian */
+    CHECK_EQ(vdev.ops->config_read(&vdev, WINDOW_SIZE - 0x102, 2), 0x00FF);
+    CHECK_EQ(vdev.ops->config_read(&vdev, WINDOW_SIZE - 0x101, 2), 0); /* its second byte past the window */
+    CHECK_EQ(vdev.ops->config_read(&vdev, 0xFFFFFFFFu, 2), 0);
     set_reg(0x0fc, 0x1234);
     CHECK_EQ(vdev.ops->config_generation(&vdev), 0x34);
 }

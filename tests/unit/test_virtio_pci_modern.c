@@ -146,8 +146,11 @@ TEST(virtio_pci_modern_device_config_past_its_region_reads_zero)
     bar[AT_DEVICE] = 0x52;
     bar[AT_DEVICE + 1] = 0x54;
     bar[AT_DEVICE + 2] = 0x99; /* past the capability's 2 bytes */
-    CHECK_EQ(v.ops->config_read8(&v, 0), 0x52);
-    CHECK_EQ(v.ops->config_read8(&v, 1), 0x54);
-    CHECK_EQ(v.ops->config_read8(&v, 2), 0);
-    CHECK_EQ(v.ops->config_read8(&v, 5000), 0);
+    CHECK_EQ(v.ops->config_read(&v, 0, 1), 0x52);
+    CHECK_EQ(v.ops->config_read(&v, 1, 1), 0x54);
+    CHECK_EQ(v.ops->config_read(&v, 2, 1), 0);
+    CHECK_EQ(v.ops->config_read(&v, 5000, 1), 0);
+    CHECK_EQ(v.ops->config_read(&v, 0, 2), 0x5452); /* a 16-bit field, little-endian */
+    CHECK_EQ(v.ops->config_read(&v, 1, 2), 0);      /* its second byte past the region */
+    CHECK_EQ(v.ops->config_read(&v, 0xFFFFFFFFu, 2), 0);
 }
