@@ -12,6 +12,15 @@ static bool is_token_char(char c)
     return c && strchr("!#$%&'*+-.^_`|~", c) != NULL;
 }
 
+/* The characters of uri-host [ ":" port ] (RFC 3986, 3.2.2: a reg-name, an
+ * IPv4 address or a bracketed IP literal). */
+static bool is_host_char(char c)
+{
+    if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9'))
+        return true;
+    return c && strchr("-._~%!$&'()*+,;=:[]", c) != NULL;
+}
+
 static char lower(char c)
 {
     return c >= 'A' && c <= 'Z' ? (char)(c - 'A' + 'a') : c;
@@ -236,7 +245,7 @@ enum http_parse_status http_parse_request(const char *buf, size_t len, struct ht
     bool conn_close = false, conn_keep_alive = false;
     uint64_t content_length = 0;
     int content_lengths = 0;
-    int headers = 0;
+    int headers = 0, hosts = 0;
     for (const char *line = next;; line = next) {
         size_t n = line_length(line, block - (size_t)(line - buf), &next);
         if (n == 0)
@@ -286,8 +295,17 @@ enum http_parse_status http_parse_request(const char *buf, size_t len, struct ht
             req->has_body |= length > 0;
         } else if (http_equals_ci(line, colon, "transfer-encoding")) {
             req->has_body = true;
+        } else if (http_equals_ci(line, colon, "host")) {
+            hosts++;
+            for (size_t k = 0; k < vlen; k++)
+                if (!is_host_char(value[k]))
+                    return HTTP_PARSE_BAD_REQUEST;
         }
     }
+    /* RFC 9112, 3.2: an HTTP/1.1 request without Host, or any with two, or
+     * with one that is not a host, is a 400 (as nginx answers). */
+    if (hosts > 1 || (req->version_minor == 1 && !hosts))
+        return HTTP_PARSE_BAD_REQUEST;
     req->keep_alive = req->version_minor == 1 ? !conn_close : (conn_keep_alive && !conn_close);
     *consumed = skip + block;
     return HTTP_PARSE_OK;

@@ -55,7 +55,7 @@ static void request_path(const char *path, size_t len, const char *headers, cons
     size_t n = (size_t)snprintf(text, sizeof(text), "GET /");
     for (size_t i = 0; i < len && n + 4 < HTTP_MAX_PATH; i++)
         n += (size_t)snprintf(text + n, 4, "%%%02X", (unsigned char)path[i]);
-    n += (size_t)snprintf(text + n, sizeof(text) - n, " HTTP/1.1\r\n%s\r\n", headers);
+    n += (size_t)snprintf(text + n, sizeof(text) - n, " HTTP/1.1\r\nHost: fuzz\r\n%s\r\n", headers);
     struct http_request req;
     size_t consumed;
     if (http_parse_request(text, n, &req, &consumed) != HTTP_PARSE_OK)

@@ -244,7 +244,7 @@ SEEDS = {
     "ipv6-ns": [neighbor_solicitation()],
     "ipv6-echo": [neighbor_solicitation(), echo6()],
     "ipv6-ra-slaac": [router_advertisement()],
-    "ipv6-http-get": [neighbor_solicitation()] + tcp_conversation(80, [b"GET /hello HTTP/1.1\r\n\r\n"], v6=True),
+    "ipv6-http-get": [neighbor_solicitation()] + tcp_conversation(80, [b"GET /hello HTTP/1.1\r\nHost: [fe80::5054:ff:fe12:3456]\r\n\r\n"], v6=True),
     "ipv6-echo-udp": [neighbor_solicitation(), rec(v6_frame(17, udp(40007, 7, b"udp6", v6=True)))],
 }
 

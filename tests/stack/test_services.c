@@ -197,7 +197,7 @@ TEST(stack_http_a_close_after_waiting_for_memory_sends_the_whole_response)
     struct client c;
     client_connect(&c, 45001, 80);
     take_all_segments();
-    const char req[] = "GET /stats HTTP/1.1\r\n\r\n\r\n";
+    const char req[] = "GET /stats HTTP/1.1\r\nHost: h\r\n\r\n\r\n";
     client_send(&c, req, sizeof(req) - 1, TCP_FIN);
     client_run(&c, 200);
     CHECK_EQ(c.in_len, 0);
@@ -266,9 +266,9 @@ TEST(stack_http_many_pipelined_requests_in_random_segments)
 {
     struct client c;
     client_connect(&c, 47001, 80);
-    static const char *const reqs[] = { "GET /hello HTTP/1.1\r\n\r\n", "HEAD /hello HTTP/1.1\r\n\r\n",
-                                        "GET / HTTP/1.1\r\nX: y\r\n\r\n", "GET /nope HTTP/1.1\n\n",
-                                        "HEAD /stats HTTP/1.1\r\n\r\n", "\r\nGET /index.html HTTP/1.1\r\n\r\n",
+    static const char *const reqs[] = { "GET /hello HTTP/1.1\r\nHost: h\r\n\r\n", "HEAD /hello HTTP/1.1\r\nHost: h\r\n\r\n",
+                                        "GET / HTTP/1.1\r\nX: y\r\nHost: h\r\n\r\n", "GET /nope HTTP/1.1\nHost: h\n\n",
+                                        "HEAD /stats HTTP/1.1\r\nHost: h\r\n\r\n", "\r\nGET /index.html HTTP/1.1\r\nHost: h\r\n\r\n",
                                         "HEAD / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n" };
     static const bool is_head[] = { false, true, false, false, true, false, true };
     enum { REQUESTS = 2000 };
@@ -369,10 +369,11 @@ TEST(stack_http_pipelined_requests_held_for_a_slow_reader_get_no_408)
 {
     struct client c;
     client_connect(&c, 46001, 80);
-    static char reqs[40 * 24];
+    static const char req[] = "GET /hello HTTP/1.1\r\nHost: h\r\n\r\n";
+    static char reqs[40 * sizeof(req)];
     size_t len = 0;
     for (int i = 0; i < 40; i++)
-        len += (size_t)sprintf(reqs + len, "GET /hello HTTP/1.1\r\n\r\n");
+        len += (size_t)sprintf(reqs + len, "%s", req);
     c.acks = false;
     for (int k = 0; k < 5; k++)
         client_send(&c, reqs, len, 0);

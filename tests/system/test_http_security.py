@@ -29,9 +29,9 @@ NOT_OWNED = [
 
 # Over-long targets: 414 and close (RFC 9112, 3).
 TOO_LONG = {
-    "target-1024-bytes": b"GET /" + b"a" * 1023 + b" HTTP/1.1\r\n\r\n",
-    "path-of-4-KiB": b"GET /" + b"../" * 1400 + b" HTTP/1.1\r\n\r\n",
-    "encoded-path-of-3-KiB": b"GET /" + b"%2e%2e/" * 450 + b" HTTP/1.1\r\n\r\n",
+    "target-1024-bytes": b"GET /" + b"a" * 1023 + b" HTTP/1.1\r\nHost: x\r\n\r\n",
+    "path-of-4-KiB": b"GET /" + b"../" * 1400 + b" HTTP/1.1\r\nHost: x\r\n\r\n",
+    "encoded-path-of-3-KiB": b"GET /" + b"%2e%2e/" * 450 + b" HTTP/1.1\r\nHost: x\r\n\r\n",
 }
 TOO_LONG_BODY = b"414 URI Too Long\n"
 
@@ -45,9 +45,9 @@ MALFORMED = {
     "raw-utf8-in-target": "GET /h\u00e9llo HTTP/1.1\r\nHost: x\r\n\r\n".encode(),
     "raw-overlong-utf8": b"GET /\xc0\xae\xc0\xae/hello HTTP/1.1\r\nHost: x\r\n\r\n",
     "del-in-target": b"GET /hello\x7f HTTP/1.1\r\nHost: x\r\n\r\n",
-    "cr-in-header-value": b"GET /hello HTTP/1.1\r\nX-A: a\rb\r\n\r\n",
-    "nul-in-header-value": b"GET /hello HTTP/1.1\r\nX-A: a\x00b\r\n\r\n",
-    "bad-content-length": b"GET /hello HTTP/1.1\r\nContent-Length: %n\r\n\r\n",
+    "cr-in-header-value": b"GET /hello HTTP/1.1\r\nHost: x\r\nX-A: a\rb\r\n\r\n",
+    "nul-in-header-value": b"GET /hello HTTP/1.1\r\nHost: x\r\nX-A: a\x00b\r\n\r\n",
+    "bad-content-length": b"GET /hello HTTP/1.1\r\nHost: x\r\nContent-Length: %n\r\n\r\n",
 }
 
 

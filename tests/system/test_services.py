@@ -821,7 +821,8 @@ class TestHttp:
                                 [bytes(1048576)], 405),
         "more-after-a-400": (b"GET / HTTP/1.1\r\nHost x\r\n\r\n", [b"", b"whatever comes next\r\n"], 400),
         # Requests after one that asked to close are not answered (RFC 9112, 9.6), nor reset.
-        "pipelined-after-close": (b"GET / HTTP/1.1\r\nConnection: close\r\n\r\nGET /hello HTTP/1.1\r\n\r\n", [], 200),
+        "pipelined-after-close": (b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\nGET /hello HTTP/1.1\r\nHost: x\r\n\r\n",
+                                  [], 200),
     }
 
     @pytest.mark.parametrize("name", BODIES)
@@ -870,13 +871,17 @@ class TestHttp:
         "missing-version": b"GET /\r\nHost: x\r\n\r\n",
         "bad-version-syntax": b"GET / HTTP/1\r\n\r\n",
         "lowercase-version": b"GET / http/1.1\r\n\r\n",
-        "space-in-target": b"GET /a b HTTP/1.1\r\n\r\n",
+        "space-in-target": b"GET /a b HTTP/1.1\r\nHost: x\r\n\r\n",
         "header-without-colon": b"GET / HTTP/1.1\r\nHost x\r\n\r\n",
         "space-before-colon": b"GET / HTTP/1.1\r\nHost : x\r\n\r\n",
-        "folded-header": b"GET / HTTP/1.1\r\nX-A: 1\r\n 2\r\n\r\n",
-        "differing-content-lengths": b"GET / HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab",
-        "request-line-over-8224": b"GET /a HTTP/1.1" + b" " * 8300 + b"\r\n\r\n",
+        "folded-header": b"GET / HTTP/1.1\r\nHost: x\r\nX-A: 1\r\n 2\r\n\r\n",
+        "differing-content-lengths": b"GET / HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab",
+        "request-line-over-8224": b"GET /a HTTP/1.1" + b" " * 8300 + b"\r\nHost: x\r\n\r\n",
         "bare-cr-ends-a-line": b"GET / HTTP/1.1\rHost: x\r\n\r\n",
+        # RFC 9112, 3.2: Host is owed by HTTP/1.1, once, and must be a host.
+        "http-1.1-without-host": b"GET / HTTP/1.1\r\n\r\n",
+        "two-hosts": b"GET / HTTP/1.0\r\nHost: a\r\nHost: b\r\n\r\n",
+        "host-with-a-path": b"GET / HTTP/1.1\r\nHost: a/b\r\n\r\n",
     }
 
     @pytest.mark.parametrize("name", BAD_REQUESTS)
@@ -887,9 +892,9 @@ class TestHttp:
     # A request-target of 8 KiB or more, or its path of 1024 bytes or more: 414
     # (RFC 9112, 3), known before the line ends.
     TOO_LONG = {
-        "path-1024": b"GET /" + b"a" * 1023 + b" HTTP/1.1\r\n\r\n",
+        "path-1024": b"GET /" + b"a" * 1023 + b" HTTP/1.1\r\nHost: x\r\n\r\n",
         "path-without-end": b"GET /" + b"a" * 2000,
-        "target-8192": b"GET /hello?" + b"q" * (8192 - len("/hello?")) + b" HTTP/1.1\r\n\r\n",
+        "target-8192": b"GET /hello?" + b"q" * (8192 - len("/hello?")) + b" HTTP/1.1\r\nHost: x\r\n\r\n",
         "query-without-end": b"GET /hello?" + b"q" * 9000,
     }
 
@@ -915,8 +920,9 @@ class TestHttp:
     def test_limits_just_inside(self, gn):
         """The largest accepted target (1023) and 100 header lines of ~32 KiB in all."""
         g, net = gn
-        for raw in (b"GET /" + b"a" * 1022 + b" HTTP/1.1\r\n\r\n",
-                    b"GET /hello HTTP/1.1\r\n" + b"".join(b"X-%03d: %s\r\n" % (i, b"z" * 318) for i in range(100))
+        for raw in (b"GET /" + b"a" * 1022 + b" HTTP/1.1\r\nHost: x\r\n\r\n",
+                    b"GET /hello HTTP/1.1\r\nHost: x\r\n"
+                    + b"".join(b"X-%03d: %s\r\n" % (i, b"z" * 318) for i in range(99))
                     + b"\r\n"):
             assert len(raw) <= 32768
             r, c = request(g, net, raw)

@@ -34,12 +34,12 @@ TEST(http_methods)
 {
     struct http_request r;
     size_t n;
-    CHECK_EQ(parse("HEAD / HTTP/1.1\r\n\r\n", &r, &n), HTTP_PARSE_OK);
+    CHECK_EQ(parse("HEAD / HTTP/1.1\r\nHost: h\r\n\r\n", &r, &n), HTTP_PARSE_OK);
     CHECK_EQ(r.method, HTTP_HEAD);
-    CHECK_EQ(parse("POST / HTTP/1.1\r\n\r\n", &r, &n), HTTP_PARSE_OK);
+    CHECK_EQ(parse("POST / HTTP/1.1\r\nHost: h\r\n\r\n", &r, &n), HTTP_PARSE_OK);
     CHECK_EQ(r.method, HTTP_OTHER);
     CHECK_STR_EQ(r.method_text, "POST");
-    CHECK_EQ(parse("get / HTTP/1.1\r\n\r\n", &r, &n), HTTP_PARSE_OK); /* methods are case-sensitive */
+    CHECK_EQ(parse("get / HTTP/1.1\r\nHost: h\r\n\r\n", &r, &n), HTTP_PARSE_OK); /* methods are case-sensitive */
     CHECK_EQ(r.method, HTTP_OTHER);
 }
 
@@ -51,11 +51,11 @@ TEST(http_connection_defaults_and_overrides)
     CHECK(!r.keep_alive);
     CHECK_EQ(parse("GET / HTTP/1.0\r\nConnection: Keep-Alive\r\n\r\n", &r, &n), HTTP_PARSE_OK);
     CHECK(r.keep_alive);
-    CHECK_EQ(parse("GET / HTTP/1.1\r\nconnection: close\r\n\r\n", &r, &n), HTTP_PARSE_OK);
+    CHECK_EQ(parse("GET / HTTP/1.1\r\nHost: h\r\nconnection: close\r\n\r\n", &r, &n), HTTP_PARSE_OK);
     CHECK(!r.keep_alive);
-    CHECK_EQ(parse("GET / HTTP/1.1\r\nConnection: foo, CLOSE \r\n\r\n", &r, &n), HTTP_PARSE_OK);
+    CHECK_EQ(parse("GET / HTTP/1.1\r\nHost: h\r\nConnection: foo, CLOSE \r\n\r\n", &r, &n), HTTP_PARSE_OK);
     CHECK(!r.keep_alive);
-    CHECK_EQ(parse("GET / HTTP/1.1\r\nConnection: closed\r\n\r\n", &r, &n), HTTP_PARSE_OK);
+    CHECK_EQ(parse("GET / HTTP/1.1\r\nHost: h\r\nConnection: closed\r\n\r\n", &r, &n), HTTP_PARSE_OK);
     CHECK(r.keep_alive); /* "closed" is not "close" */
 }
 
@@ -63,24 +63,24 @@ TEST(http_bodies_are_noticed)
 {
     struct http_request r;
     size_t n;
-    CHECK_EQ(parse("POST / HTTP/1.1\r\nContent-Length: 5\r\n\r\n", &r, &n), HTTP_PARSE_OK);
+    CHECK_EQ(parse("POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\n\r\n", &r, &n), HTTP_PARSE_OK);
     CHECK(r.has_body);
-    CHECK_EQ(parse("GET / HTTP/1.1\r\nContent-Length: 0\r\n\r\n", &r, &n), HTTP_PARSE_OK);
+    CHECK_EQ(parse("GET / HTTP/1.1\r\nHost: h\r\nContent-Length: 0\r\n\r\n", &r, &n), HTTP_PARSE_OK);
     CHECK(!r.has_body);
-    CHECK_EQ(parse("POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n", &r, &n), HTTP_PARSE_OK);
+    CHECK_EQ(parse("POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n", &r, &n), HTTP_PARSE_OK);
     CHECK(r.has_body);
-    CHECK_EQ(parse("POST / HTTP/1.1\r\nContent-Length: -1\r\n\r\n", &r, &n), HTTP_PARSE_BAD_REQUEST);
-    CHECK_EQ(parse("POST / HTTP/1.1\r\nContent-Length: 1x\r\n\r\n", &r, &n), HTTP_PARSE_BAD_REQUEST);
-    CHECK_EQ(parse("POST / HTTP/1.1\r\nContent-Length: 5 6\r\n\r\n", &r, &n), HTTP_PARSE_BAD_REQUEST);
-    CHECK_EQ(parse("POST / HTTP/1.1\r\nContent-Length: 99999999999999999999999\r\n\r\n", &r, &n),
+    CHECK_EQ(parse("POST / HTTP/1.1\r\nHost: h\r\nContent-Length: -1\r\n\r\n", &r, &n), HTTP_PARSE_BAD_REQUEST);
+    CHECK_EQ(parse("POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 1x\r\n\r\n", &r, &n), HTTP_PARSE_BAD_REQUEST);
+    CHECK_EQ(parse("POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 5 6\r\n\r\n", &r, &n), HTTP_PARSE_BAD_REQUEST);
+    CHECK_EQ(parse("POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 99999999999999999999999\r\n\r\n", &r, &n),
              HTTP_PARSE_BAD_REQUEST);
     /* Two lengths that differ frame the message two ways, the stuff of request
      * smuggling: an unrecoverable error (RFC 9112, 6.3). The same one twice is not. */
-    CHECK_EQ(parse("POST / HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n", &r, &n),
+    CHECK_EQ(parse("POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n", &r, &n),
              HTTP_PARSE_BAD_REQUEST);
-    CHECK_EQ(parse("POST / HTTP/1.1\r\nContent-Length: 0\r\ncontent-length: 5\r\n\r\n", &r, &n),
+    CHECK_EQ(parse("POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 0\r\ncontent-length: 5\r\n\r\n", &r, &n),
              HTTP_PARSE_BAD_REQUEST);
-    CHECK_EQ(parse("POST / HTTP/1.1\r\nContent-Length: 5\r\nContent-Length: 005\r\n\r\n", &r, &n), HTTP_PARSE_OK);
+    CHECK_EQ(parse("POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\nContent-Length: 005\r\n\r\n", &r, &n), HTTP_PARSE_OK);
     CHECK(r.has_body);
 }
 
@@ -124,8 +124,8 @@ TEST(http_incomplete_until_blank_line)
     size_t n;
     CHECK_EQ(parse("", &r, &n), HTTP_PARSE_INCOMPLETE);
     CHECK_EQ(parse("GET / HT", &r, &n), HTTP_PARSE_INCOMPLETE);
-    CHECK_EQ(parse("GET / HTTP/1.1\r\n", &r, &n), HTTP_PARSE_INCOMPLETE);
-    CHECK_EQ(parse("GET / HTTP/1.1\r\nHost: a\r\n\r", &r, &n), HTTP_PARSE_INCOMPLETE);
+    CHECK_EQ(parse("GET / HTTP/1.1\r\nHost: h\r\n", &r, &n), HTTP_PARSE_INCOMPLETE);
+    CHECK_EQ(parse("GET / HTTP/1.1\r\nHost: h\r\nHost: a\r\n\r", &r, &n), HTTP_PARSE_INCOMPLETE);
     CHECK_EQ(n, 0);
 }
 
@@ -141,20 +141,20 @@ TEST(http_lone_lf_line_ends_and_leading_empty_lines)
     CHECK(r.keep_alive);
     CHECK(r.range.present && r.range.len == 9 && memcmp(r.range.value, "bytes=1-2", 9) == 0);
     CHECK_EQ(n, strlen(text) - 4);
-    CHECK_EQ(parse("GET / HTTP/1.1\r\nA: b\nC: d\r\n\n", &r, &n), HTTP_PARSE_OK);
+    CHECK_EQ(parse("GET / HTTP/1.1\r\nHost: h\r\nA: b\nC: d\r\n\n", &r, &n), HTTP_PARSE_OK);
     CHECK_EQ(parse("GET / HTTP/1.1\nHost: x\n", &r, &n), HTTP_PARSE_INCOMPLETE);
     CHECK_EQ(parse("GET / HTTP/1.1\nHost: x\n\r", &r, &n), HTTP_PARSE_INCOMPLETE);
 
-    CHECK_EQ(parse("\r\n\nGET /a HTTP/1.1\r\n\r\n", &r, &n), HTTP_PARSE_OK);
+    CHECK_EQ(parse("\r\n\nGET /a HTTP/1.1\r\nHost: h\r\n\r\n", &r, &n), HTTP_PARSE_OK);
     CHECK_STR_EQ(r.path, "/a");
-    CHECK_EQ(n, 22);
+    CHECK_EQ(n, 31);
     CHECK_EQ(parse("\r\n\r\n", &r, &n), HTTP_PARSE_INCOMPLETE);
     CHECK_EQ(parse("\r\n\r\nGET", &r, &n), HTTP_PARSE_INCOMPLETE);
 }
 
 TEST(http_pipelined_requests_one_at_a_time)
 {
-    const char *text = "GET /a HTTP/1.1\r\n\r\nHEAD /b HTTP/1.1\r\nX: y\r\n\r\nGET /c HTTP/1.1\r\n\r\n";
+    const char *text = "GET /a HTTP/1.1\r\nHost: h\r\n\r\nHEAD /b HTTP/1.1\r\nHost: h\r\nX: y\r\n\r\nGET /c HTTP/1.1\r\nHost: h\r\n\r\n";
     size_t off = 0, len = strlen(text);
     const char *targets[] = { "/a", "/b", "/c" };
     for (int i = 0; i < 3; i++) {
@@ -173,10 +173,10 @@ TEST(http_versions)
     size_t n;
     CHECK_EQ(parse("GET / HTTP/2.0\r\n\r\n", &r, &n), HTTP_PARSE_BAD_VERSION);
     /* A later 1.x is served as 1.1 (RFC 9110, 2.5). */
-    CHECK_EQ(parse("GET / HTTP/1.2\r\n\r\n", &r, &n), HTTP_PARSE_OK);
+    CHECK_EQ(parse("GET / HTTP/1.2\r\nHost: h\r\n\r\n", &r, &n), HTTP_PARSE_OK);
     CHECK_EQ(r.version_minor, 1);
     CHECK(r.keep_alive);
-    CHECK_EQ(parse("GET / HTTP/1.9\r\nConnection: close\r\n\r\n", &r, &n), HTTP_PARSE_OK);
+    CHECK_EQ(parse("GET / HTTP/1.9\r\nHost: h\r\nConnection: close\r\n\r\n", &r, &n), HTTP_PARSE_OK);
     CHECK_EQ(r.version_minor, 1);
     CHECK(!r.keep_alive);
     CHECK_EQ(parse("GET / HTTP/0.9\r\n\r\n", &r, &n), HTTP_PARSE_BAD_VERSION);
@@ -190,10 +190,10 @@ TEST(http_malformed_request_lines)
     struct http_request r;
     size_t n;
     const char *bad[] = {
-        "GET\r\n\r\n", "GET /\r\n\r\n", " GET / HTTP/1.1\r\n\r\n", "GET  / HTTP/1.1\r\n\r\n",
-        "GET / HTTP/1.1 \r\n\r\n", "G(T / HTTP/1.1\r\n\r\n", "GET /a\tb HTTP/1.1\r\n\r\n",
-        "GET /\x80 HTTP/1.1\r\n\r\n", "GET / HTTP/1.1\r\r\n\r\n", "GET / HTTP/1.1\rHost: x\r\n\r\n",
-        "GET ?q=1 HTTP/1.1\r\n\r\n",
+        "GET\r\n\r\n", "GET /\r\n\r\n", " GET / HTTP/1.1\r\nHost: h\r\n\r\n", "GET  / HTTP/1.1\r\nHost: h\r\n\r\n",
+        "GET / HTTP/1.1 \r\n\r\n", "G(T / HTTP/1.1\r\nHost: h\r\n\r\n", "GET /a\tb HTTP/1.1\r\nHost: h\r\n\r\n",
+        "GET /\x80 HTTP/1.1\r\nHost: h\r\n\r\n", "GET / HTTP/1.1\r\r\n\r\n", "GET / HTTP/1.1\rHost: x\r\n\r\n",
+        "GET ?q=1 HTTP/1.1\r\nHost: h\r\n\r\n",
     };
     for (unsigned i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
         CHECK_EQ(parse(bad[i], &r, &n), HTTP_PARSE_BAD_REQUEST);
@@ -204,9 +204,9 @@ TEST(http_malformed_headers)
     struct http_request r;
     size_t n;
     const char *bad[] = {
-        "GET / HTTP/1.1\r\nNoColon\r\n\r\n", "GET / HTTP/1.1\r\n: empty-name\r\n\r\n",
-        "GET / HTTP/1.1\r\nBad Name: x\r\n\r\n", "GET / HTTP/1.1\r\nA: b\r\n folded\r\n\r\n",
-        "GET / HTTP/1.1\r\nA: b\rC: d\r\n\r\n", "GET / HTTP/1.1\r\nA: b\r\r\n\r\n", "GET / HTTP/1.1\r\n\r\r\n\r\n",
+        "GET / HTTP/1.1\r\nHost: h\r\nNoColon\r\n\r\n", "GET / HTTP/1.1\r\nHost: h\r\n: empty-name\r\n\r\n",
+        "GET / HTTP/1.1\r\nHost: h\r\nBad Name: x\r\n\r\n", "GET / HTTP/1.1\r\nHost: h\r\nA: b\r\n folded\r\n\r\n",
+        "GET / HTTP/1.1\r\nHost: h\r\nA: b\rC: d\r\n\r\n", "GET / HTTP/1.1\r\nHost: h\r\nA: b\r\r\n\r\n", "GET / HTTP/1.1\r\nHost: h\r\n\r\r\n\r\n",
     };
     for (unsigned i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
         CHECK_EQ(parse(bad[i], &r, &n), HTTP_PARSE_BAD_REQUEST);
@@ -221,7 +221,7 @@ TEST(http_limits)
     int len = sprintf(buf, "GET /");
     memset(buf + len, 'a', HTTP_MAX_PATH - 2);
     len += HTTP_MAX_PATH - 2;
-    strcpy(buf + len, " HTTP/1.1\r\n\r\n");
+    strcpy(buf + len, " HTTP/1.1\r\nHost: h\r\n\r\n");
     CHECK_EQ(parse(buf, &r, &n), HTTP_PARSE_OK);
     CHECK_EQ(strlen(r.path), HTTP_MAX_PATH - 1);
     memmove(buf + 5, buf + 4, strlen(buf + 4) + 1);
@@ -236,7 +236,7 @@ TEST(http_limits)
     len = sprintf(buf, "GET /hello?q=");
     memset(buf + len, 'a', HTTP_MAX_TARGET - 1 - (len - 4));
     len += HTTP_MAX_TARGET - 1 - (len - 4);
-    strcpy(buf + len, " HTTP/1.1\r\n\r\n");
+    strcpy(buf + len, " HTTP/1.1\r\nHost: h\r\n\r\n");
     CHECK_EQ(parse(buf, &r, &n), HTTP_PARSE_OK);
     CHECK_STR_EQ(r.path, "/hello");
     memmove(buf + 5, buf + 4, strlen(buf + 4) + 1);
@@ -257,8 +257,8 @@ TEST(http_limits)
     CHECK_EQ(parse(buf, &r, &n), HTTP_PARSE_BAD_REQUEST);
 
     /* 64 header lines pass, 65 fail. */
-    len = sprintf(buf, "GET / HTTP/1.1\r\n");
-    for (int i = 0; i < HTTP_MAX_HEADERS; i++)
+    len = sprintf(buf, "GET / HTTP/1.1\r\nHost: h\r\n");
+    for (int i = 1; i < HTTP_MAX_HEADERS; i++)
         len += sprintf(buf + len, "X-%d: v\r\n", i);
     strcpy(buf + len, "\r\n");
     CHECK_EQ(parse(buf, &r, &n), HTTP_PARSE_OK);
@@ -266,7 +266,7 @@ TEST(http_limits)
     CHECK_EQ(parse(buf, &r, &n), HTTP_PARSE_HEADERS_TOO_LARGE);
 
     /* 8 KiB of headers without an end: fail, do not wait for more. */
-    len = sprintf(buf, "GET / HTTP/1.1\r\nX: ");
+    len = sprintf(buf, "GET / HTTP/1.1\r\nHost: h\r\nX: ");
     memset(buf + len, 'v', HTTP_MAX_HEADER_BYTES);
     buf[len + HTTP_MAX_HEADER_BYTES] = '\0';
     CHECK_EQ(parse(buf, &r, &n), HTTP_PARSE_HEADERS_TOO_LARGE);
@@ -276,6 +276,26 @@ TEST(http_limits)
     buf[HTTP_MAX_HEADER_BYTES] = '\0';
     CHECK_EQ(parse(buf, &r, &n), HTTP_PARSE_BAD_REQUEST);
     free(buf);
+}
+
+TEST(http_host_rules)
+{
+    /* RFC 9112, 3.2: HTTP/1.1 needs exactly one Host, whose value is a host;
+     * HTTP/1.0 may go without. */
+    struct http_request r;
+    size_t n;
+    CHECK_EQ(parse("GET / HTTP/1.1\r\n\r\n", &r, &n), HTTP_PARSE_BAD_REQUEST);
+    CHECK_EQ(parse("GET / HTTP/1.2\r\nX: y\r\n\r\n", &r, &n), HTTP_PARSE_BAD_REQUEST);
+    CHECK_EQ(parse("GET / HTTP/1.0\r\n\r\n", &r, &n), HTTP_PARSE_OK);
+    CHECK_EQ(parse("GET / HTTP/1.1\r\nhOST: a\r\n\r\n", &r, &n), HTTP_PARSE_OK);
+    CHECK_EQ(parse("GET / HTTP/1.1\r\nHost:\r\n\r\n", &r, &n), HTTP_PARSE_OK); /* empty: allowed (3.2) */
+    CHECK_EQ(parse("GET / HTTP/1.1\r\nHost: [fe80::1]:8080\r\n\r\n", &r, &n), HTTP_PARSE_OK);
+    CHECK_EQ(parse("GET / HTTP/1.1\r\nHost: 10.0.2.15:80\r\n\r\n", &r, &n), HTTP_PARSE_OK);
+    CHECK_EQ(parse("GET / HTTP/1.1\r\nHost: a\r\nHost: a\r\n\r\n", &r, &n), HTTP_PARSE_BAD_REQUEST);
+    CHECK_EQ(parse("GET / HTTP/1.0\r\nHost: a\r\nHost: b\r\n\r\n", &r, &n), HTTP_PARSE_BAD_REQUEST);
+    CHECK_EQ(parse("GET / HTTP/1.1\r\nHost: a/b\r\n\r\n", &r, &n), HTTP_PARSE_BAD_REQUEST);
+    CHECK_EQ(parse("GET / HTTP/1.1\r\nHost: a b\r\n\r\n", &r, &n), HTTP_PARSE_BAD_REQUEST);
+    CHECK_EQ(parse("GET / HTTP/1.1\r\nHost: user@a\r\n\r\n", &r, &n), HTTP_PARSE_BAD_REQUEST);
 }
 
 static bool field_is(const struct http_field *f, const char *value)
@@ -288,7 +308,7 @@ TEST(http_kept_fields)
 {
     struct http_request r;
     size_t n;
-    const char *text = "GET /a HTTP/1.1\r\nAccept-Encoding:  gzip, br  \r\nif-none-match: \"x\", W/\"y\"\r\n"
+    const char *text = "GET /a HTTP/1.1\r\nHost: h\r\nAccept-Encoding:  gzip, br  \r\nif-none-match: \"x\", W/\"y\"\r\n"
                        "If-Modified-Since: Sun, 06 Nov 1994 08:49:37 GMT\r\nRANGE: bytes=0-9\r\nIf-Range: \"x\"\r\n"
                        "If-Match: *\r\nIf-Unmodified-Since: x\r\n\r\n";
     CHECK_EQ(parse(text, &r, &n), HTTP_PARSE_OK);
@@ -302,7 +322,7 @@ TEST(http_kept_fields)
     CHECK(r.range.value > text && r.range.value < text + strlen(text));
     CHECK(!r.range.repeated);
 
-    CHECK_EQ(parse("GET / HTTP/1.1\r\nRange: bytes=0-1\r\nRange: bytes=2-3\r\nAccept-Encoding:\r\n\r\n", &r, &n),
+    CHECK_EQ(parse("GET / HTTP/1.1\r\nHost: h\r\nRange: bytes=0-1\r\nRange: bytes=2-3\r\nAccept-Encoding:\r\n\r\n", &r, &n),
              HTTP_PARSE_OK);
     CHECK(r.range.repeated);
     CHECK(field_is(&r.range, "bytes=2-3"));
@@ -315,7 +335,7 @@ TEST(http_kept_fields)
  * accepts has a sane target. */
 TEST(http_random_input_is_handled)
 {
-    static const char seed[] = "GET /stats HTTP/1.1\r\nHost: 10.0.2.15\r\nConnection: keep-alive\r\n\r\n";
+    static const char seed[] = "GET /stats HTTP/1.1\r\nHost: h\r\nHost: 10.0.2.15\r\nConnection: keep-alive\r\n\r\n";
     char buf[128];
     srand(3);
     int accepted = 0, rejected = 0;
