@@ -204,7 +204,8 @@ void net_dhcp_append_options(struct dhcp_msg *msg, u16_t *options_len)
     dhcp_request_list_add(msg->options, options_len, DHCP_OPTIONS_LEN - 1, DHCP_OPT_MTU);
 }
 
-void net_dhcp_parse_option(struct netif *netif, u8_t state, u8_t msg_type, u8_t option, u8_t len, struct pbuf *p,
+/* Per DHCP message: cold, so built for size in this -O2 file (HOT_SRCS). */
+__attribute__((cold)) void net_dhcp_parse_option(struct netif *netif, u8_t state, u8_t msg_type, u8_t option, u8_t len, struct pbuf *p,
                            u16_t offset)
 {
     /* lwIP knows the message's type once it has read option 53, which

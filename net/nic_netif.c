@@ -192,7 +192,8 @@ static void mcast6_mac(const ip6_addr_t *group, uint8_t mac[6])
         mac[2 + k] = (uint8_t)(low >> (24 - 8 * k));
 }
 
-static void mcast_change(struct nic_netif *n, const uint8_t mac[6], bool add)
+/* On address changes only: cold, so built for size in this -O2 file (HOT_SRCS). */
+__attribute__((cold)) static void mcast_change(struct nic_netif *n, const uint8_t mac[6], bool add)
 {
     unsigned i = 0;
     while (i < n->mcast_count && memcmp(n->mcast[i].mac, mac, 6) != 0)

@@ -41,6 +41,7 @@
 #define ICR_SHORTHAND_SELF (1u << 18)
 #define ICR_ASSERT (1u << 14)
 #define TIMER_DIVIDE_BY_16 0x3
+#define TIMER_DIVIDE_BY_1 0xB
 #define TIMER_DIVISOR 16
 
 static volatile uint32_t *lapic_mmio;
@@ -162,6 +163,28 @@ void lapic_send_self_ipi(uint8_t vector)
     }
     lapic_write(LAPIC_ICR_HIGH, 0);
     lapic_write(LAPIC_ICR_LOW, ICR_SHORTHAND_SELF | ICR_ASSERT | vector);
+}
+
+#define EARLY_TICKS 1000000u /* 1 ms at 1 GHz */
+#define EARLY_SPIN_MAX (1u << 24)
+
+__attribute__((cold)) uint64_t lapic_timer_tsc_hz_at_1ghz(void)
+{
+    uint64_t base = rdmsr(MSR_APIC_BASE);
+    if ((base & (APIC_BASE_ENABLE | APIC_BASE_X2APIC)) != APIC_BASE_ENABLE)
+        return 0;
+    volatile uint32_t *reg = (volatile uint32_t *)(uintptr_t)(base & ~0xFFFULL);
+    reg[LAPIC_LVT_TIMER / 4] = LVT_MASKED;
+    reg[LAPIC_TIMER_DIVIDE / 4] = TIMER_DIVIDE_BY_1;
+    reg[LAPIC_TIMER_INITIAL / 4] = 0xFFFFFFFFu;
+    uint32_t first = reg[LAPIC_TIMER_CURRENT / 4], ticks = 0;
+    uint64_t start = rdtsc(), end = start;
+    for (uint32_t spins = 0; ticks < EARLY_TICKS && spins < EARLY_SPIN_MAX; spins++) {
+        ticks = first - reg[LAPIC_TIMER_CURRENT / 4];
+        end = rdtsc();
+    }
+    reg[LAPIC_TIMER_INITIAL / 4] = 0;
+    return ticks >= EARLY_TICKS ? (end - start) * 1000000000ULL / ticks : 0;
 }
 
 /* The timer counts down from its maximum, masked, through the rest of init;

@@ -22,6 +22,13 @@ void lapic_eoi(void);
 /* Sends `vector` to this CPU (self-IPI). */
 void lapic_send_self_ipi(uint8_t vector);
 
+/* Before lapic_init, for tsc_calibrate when nothing else gives a rate: the
+ * TSC's rate against the LAPIC timer, taken to count at 1 GHz. That is
+ * QEMU's APIC clock under TCG and KVM (and KVM's own APIC's), a fact of the
+ * hypervisor, not of the architecture. 0 unless the LAPIC is on in xAPIC
+ * mode (its page identity-mapped, as at both entries) and its timer counts. */
+uint64_t lapic_timer_tsc_hz_at_1ghz(void);
+
 /* Measures the timer's input clock against the TSC: start early, finish once
  * the TSC's own rate is final and before any one-shot is armed; finish
  * returns its Hz (after the divider). */

@@ -1,6 +1,7 @@
 #include "arch/x86_64/tsc.h"
 
 #include "arch/x86_64/cpu.h"
+#include "arch/x86_64/lapic.h"
 #include "arch/x86_64/rtc.h"
 #include "arch/x86_64/tsc_scale.h"
 
@@ -282,9 +283,14 @@ const char *tsc_calibrate(void)
         hz = rtc_tsc_hz();
     }
     if (!hz) {
+        /* QEMU's documented microvm line (pit=off, rtc=off) without KVM. */
+        source = "the LAPIC timer, no PIT or RTC (ASSUMED to count at 1 GHz, as under QEMU and KVM)";
+        hz = lapic_timer_tsc_hz_at_1ghz();
+    }
+    if (!hz) {
         /* No clock to measure against: time stamps and timers run at a
          * guess, and the console says so (boot: tsc ... line). */
-        source = "nothing (no CPUID frequency, PIT or RTC): ASSUMED 1 GHz, time is wrong";
+        source = "nothing (no CPUID frequency, PIT, RTC or LAPIC timer): ASSUMED 1 GHz, time is wrong";
         hz = 1000000000ULL;
     }
     set_scale(hz);

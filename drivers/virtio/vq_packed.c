@@ -27,7 +27,7 @@ static bool vq_packed_size_ok(uint16_t num)
     return num <= VRING_PACKED_MAX_SIZE;
 }
 
-static void vq_packed_init(struct virtqueue *vq, void *ring)
+__attribute__((cold)) static void vq_packed_init(struct virtqueue *vq, void *ring)
 {
     struct vq_packed *p = &vq->packed;
     vring_packed_init(&p->vring, vq->num, ring);
@@ -251,7 +251,8 @@ static void vq_packed_plant_used(struct virtqueue *vq, uint32_t id, uint32_t len
     WRITE_ONCE16(&d->flags, vring_packed_used_flags(p->used_wrap));
 }
 
-static void vq_packed_dump(const struct virtqueue *vq, void (*print)(const char *fmt, ...))
+/* Setup and the broken queue's dump: cold, built for size in this -O2 file (HOT_SRCS). */
+__attribute__((cold)) static void vq_packed_dump(const struct virtqueue *vq, void (*print)(const char *fmt, ...))
 {
     const struct vq_packed *p = &vq->packed;
     print("  next_avail %u wrap %u, last_used %u wrap %u (flags there 0x%x), driver event off_wrap 0x%x flags %u, "
