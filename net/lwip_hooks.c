@@ -205,8 +205,8 @@ void net_dhcp_append_options(struct dhcp_msg *msg, u16_t *options_len)
 }
 
 /* Per DHCP message: cold, so built for size in this -O2 file (HOT_SRCS). */
-__attribute__((cold)) void net_dhcp_parse_option(struct netif *netif, u8_t state, u8_t msg_type, u8_t option, u8_t len, struct pbuf *p,
-                           u16_t offset)
+__attribute__((cold)) void net_dhcp_parse_option(struct netif *netif, u8_t state, u8_t msg_type, u8_t option,
+                                                 u8_t len, struct pbuf *p, u16_t offset)
 {
     /* lwIP knows the message's type once it has read option 53, which
      * servers send first; an MTU before it is not taken. Nor is one of an

@@ -27,6 +27,7 @@ static bool vq_packed_size_ok(uint16_t num)
     return num <= VRING_PACKED_MAX_SIZE;
 }
 
+/* Setup: cold, built for size in this -O2 file (HOT_SRCS). */
 __attribute__((cold)) static void vq_packed_init(struct virtqueue *vq, void *ring)
 {
     struct vq_packed *p = &vq->packed;
@@ -251,7 +252,7 @@ static void vq_packed_plant_used(struct virtqueue *vq, uint32_t id, uint32_t len
     WRITE_ONCE16(&d->flags, vring_packed_used_flags(p->used_wrap));
 }
 
-/* Setup and the broken queue's dump: cold, built for size in this -O2 file (HOT_SRCS). */
+/* A broken queue's dump: cold, built for size in this -O2 file (HOT_SRCS). */
 __attribute__((cold)) static void vq_packed_dump(const struct virtqueue *vq, void (*print)(const char *fmt, ...))
 {
     const struct vq_packed *p = &vq->packed;

@@ -18,6 +18,7 @@ static bool vq_split_size_ok(uint16_t num)
     return (num & (num - 1)) == 0;
 }
 
+/* Setup: cold, built for size in this -O2 file (HOT_SRCS). */
 __attribute__((cold)) static void vq_split_init(struct virtqueue *vq, void *ring)
 {
     vring_init(&vq->split.vring, vq->num, ring);
@@ -172,7 +173,7 @@ static void vq_split_plant_used(struct virtqueue *vq, uint32_t id, uint32_t len)
     WRITE_ONCE16(&used->idx, (uint16_t)(idx + 1));
 }
 
-/* Setup and the broken queue's dump: cold, built for size in this -O2 file (HOT_SRCS). */
+/* A broken queue's dump: cold, built for size in this -O2 file (HOT_SRCS). */
 __attribute__((cold)) static void vq_split_dump(const struct virtqueue *vq, void (*print)(const char *fmt, ...))
 {
     const struct vring *vr = &vq->split.vring;
