@@ -238,46 +238,21 @@ static void mm_describe_interrupts(struct virtio_device *v, char *buf, unsigned 
              (unsigned)v->mmio.vector);
 }
 
-static const struct virtio_transport_ops virtio_mmio_ops = {
-    .name = "mmio version 2",
-    .modern = true,
-    .reset = mm_reset,
-    .get_status = mm_get_status,
-    .set_status = mm_set_status,
-    .get_features = mm_get_features,
-    .set_features = mm_set_features,
-    .config_generation = mm_config_generation,
-    .config_read = mm_config_read,
-    .queue_max_size = mm_queue_max_size,
-    .queue_setup = mm_queue_setup,
-    .queue_enable = mm_queue_enable,
-    .queue_notify = mm_queue_notify,
-    .read_isr = mm_read_isr,
-    .setup_interrupts = mm_setup_interrupts,
-    .restore_interrupts = mm_restore_interrupts,
-    .describe_interrupts = mm_describe_interrupts,
-};
-
-/* The same registers less FEATURES_OK and VERSION_1 (the generic code asks `modern`). */
-static const struct virtio_transport_ops virtio_mmio_legacy_ops = {
-    .name = "mmio version 1 (legacy)",
-    .modern = false,
-    .reset = mm_reset,
-    .get_status = mm_get_status,
-    .set_status = mm_set_status,
-    .get_features = mm_get_features,
-    .set_features = mm_set_features,
-    .config_generation = mm_config_generation,
-    .config_read = mm_config_read,
-    .queue_max_size = mm_queue_max_size,
-    .queue_setup = mm_queue_setup,
-    .queue_enable = mm_queue_enable,
-    .queue_notify = mm_queue_notify,
-    .read_isr = mm_read_isr,
-    .setup_interrupts = mm_setup_interrupts,
-    .restore_interrupts = mm_restore_interrupts,
-    .describe_interrupts = mm_describe_interrupts,
-};
+/* Versions 2 and 1 (legacy) share every register this driver uses but
+ * FEATURES_OK and VERSION_1, which the generic code asks `modern` about. */
+#define VIRTIO_MMIO_OPS(NAME, MODERN)                                                               \
+    {                                                                                               \
+        .name = NAME, .modern = MODERN, .reset = mm_reset, .get_status = mm_get_status,             \
+        .set_status = mm_set_status, .get_features = mm_get_features,                               \
+        .set_features = mm_set_features, .config_generation = mm_config_generation,                 \
+        .config_read = mm_config_read, .queue_max_size = mm_queue_max_size,                         \
+        .queue_setup = mm_queue_setup, .queue_enable = mm_queue_enable,                             \
+        .queue_notify = mm_queue_notify, .read_isr = mm_read_isr,                                   \
+        .setup_interrupts = mm_setup_interrupts, .restore_interrupts = mm_restore_interrupts,       \
+        .describe_interrupts = mm_describe_interrupts,                                              \
+    }
+static const struct virtio_transport_ops virtio_mmio_ops = VIRTIO_MMIO_OPS("mmio version 2", true);
+static const struct virtio_transport_ops virtio_mmio_legacy_ops = VIRTIO_MMIO_OPS("mmio version 1 (legacy)", false);
 
 /* ---- discovery ---- */
 
