@@ -257,7 +257,8 @@ static void conn_linger(struct http_conn *c)
     c->linger_start = c->last_active = clock_now_ns();
 }
 
-static void respond_error(struct http_conn *c, int status)
+/* Bad requests only: cold, so built for size in this -O2 file (HOT_SRCS). */
+__attribute__((cold)) static void respond_error(struct http_conn *c, int status)
 {
     const char *text = status == 400   ? "400 Bad Request\n"
                        : status == 405 ? "405 Method Not Allowed\n"
