@@ -231,6 +231,10 @@ enum http_parse_status http_parse_request(const char *buf, size_t len, struct ht
         enum http_parse_status s = line_limits_status(buf + skip, line_len);
         if (s != HTTP_PARSE_INCOMPLETE)
             return s;
+        /* A whole request line is judged now: HTTP/0.9's `GET /` is one, and
+         * its client sends no empty line to end a header block. */
+        if (next && (s = parse_request_line(buf + skip, line_len, req)) != HTTP_PARSE_OK)
+            return s;
         if (len >= HTTP_MAX_HEADER_BYTES)
             return next ? HTTP_PARSE_HEADERS_TOO_LARGE : HTTP_PARSE_BAD_REQUEST;
         return HTTP_PARSE_INCOMPLETE;

@@ -869,6 +869,8 @@ class TestHttp:
         "garbage": b"\x16\x03\x01\x00\xa5\x01\x00\x00\r\n\r\n",
         "no-spaces": b"HELLO\r\n\r\n",
         "missing-version": b"GET /\r\nHost: x\r\n\r\n",
+        # HTTP/0.9's whole request, as `echo "GET /" | nc` sends it: no empty line follows.
+        "http-0.9-request": b"GET /\n",
         "bad-version-syntax": b"GET / HTTP/1\r\n\r\n",
         "lowercase-version": b"GET / http/1.1\r\n\r\n",
         "space-in-target": b"GET /a b HTTP/1.1\r\nHost: x\r\n\r\n",

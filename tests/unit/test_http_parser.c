@@ -202,6 +202,22 @@ TEST(http_malformed_request_lines)
         CHECK_EQ(parse(bad[i], &r, &n), HTTP_PARSE_BAD_REQUEST);
 }
 
+/* A whole request line is judged before the header block ends: HTTP/0.9's
+ * `GET /` (what `echo "GET /" | nc` sends) never gets its empty line. */
+TEST(http_whole_request_line_judged_at_once)
+{
+    struct http_request r;
+    size_t n;
+    CHECK_EQ(parse("GET /\n", &r, &n), HTTP_PARSE_BAD_REQUEST);
+    CHECK_EQ(parse("\r\nGET /\r\n", &r, &n), HTTP_PARSE_BAD_REQUEST);
+    CHECK_EQ(parse("GET / HTTP/2.0\r\n", &r, &n), HTTP_PARSE_BAD_VERSION);
+    CHECK_EQ(parse("GET / HTTP/1.1\rHost: x\r\n", &r, &n), HTTP_PARSE_BAD_REQUEST);
+    /* A good line still waits for its header lines; a part of one for the rest. */
+    CHECK_EQ(parse("GET / HTTP/1.1\r\n", &r, &n), HTTP_PARSE_INCOMPLETE);
+    CHECK_EQ(parse("GET / HTTP/1.1\r\nX: y", &r, &n), HTTP_PARSE_INCOMPLETE);
+    CHECK_EQ(parse("GET /", &r, &n), HTTP_PARSE_INCOMPLETE);
+}
+
 TEST(http_malformed_headers)
 {
     struct http_request r;
