@@ -95,7 +95,8 @@ enum virtio_net_gso_verdict virtio_net_rx_gso_check(const struct virtio_net_rx_h
 }
 
 /* Once per device: cold, so built for size in this -O2 file (HOT_SRCS). */
-__attribute__((cold)) bool virtio_net_choose_mac(bool has_mac, const uint8_t device_mac[6], uint64_t random, uint8_t mac[6])
+__attribute__((cold)) bool virtio_net_choose_mac(bool has_mac, const uint8_t device_mac[6], uint64_t random,
+                                                 uint8_t mac[6])
 {
     static const uint8_t zero[6];
     if (has_mac && memcmp(device_mac, zero, 6) != 0 && !(device_mac[0] & MAC_MULTICAST)) {
