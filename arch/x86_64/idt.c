@@ -13,7 +13,7 @@ struct idt_gate {
 } __attribute__((packed));
 
 #define GATE_INTERRUPT_PRESENT_DPL0 0x8E
-#define TRAP_STUB_SIZE 16 /* see trap_entry.S */
+#define TRAP_STUB_SIZE 9 /* see trap_entry.S */
 
 extern const char trap_stubs[] __attribute__((visibility("hidden")));
 
