@@ -175,7 +175,7 @@ static void kmain_on_kernel_stack(void *arg)
     net_cfg.memory_free = memory_get_stats().free_bytes;
     net_init(&net_cfg);
     main_loop_add_hook(&net_timeouts_hook);
-    power_button_watch(); /* after READY: nothing of it is needed to serve */
+    power_watch(); /* after READY: nothing of it is needed to serve */
 
     uint64_t provisional_hz = tsc_hz();
     irq_disable();

@@ -1,8 +1,11 @@
 #include "boot/power.h"
 
+#include "arch/x86_64/acpi.h"
 #include "arch/x86_64/acpi_power.h"
 #include "arch/x86_64/cpu.h"
 #include "arch/x86_64/main_loop.h"
+#include "arch/x86_64/timer.h"
+#include "drivers/i8042.h"
 #include "lib/log.h"
 #include "net/net.h"
 
@@ -25,38 +28,67 @@ static bool never(void *ctx)
     return false;
 }
 
-static void shut_down(void)
+/* How long a reset or a power-off may take to act before the next way is tried. */
+#define POWER_ACT_WAIT_MS 100
+
+static inline __attribute__((always_inline)) void spin_ms(uint64_t ms)
+{
+    uint64_t deadline = clock_now_ns() + ms * MS_NS;
+    while (clock_now_ns() < deadline)
+        __asm__ volatile("pause");
+}
+
+/* Stops the services: listeners closed, data in flight given its time, the rest reset. */
+static void shut_down(const char *what)
 {
     int open = net_shutdown_begin();
-    log_info("power: the power button: listeners closed, %d connection%s open; up to %u ms for data in flight",
-             open, open == 1 ? "" : "s", POWER_DRAIN_MS);
+    log_info("power: %s: listeners closed, %d connection%s open; up to %u ms for data in flight", what, open,
+             open == 1 ? "" : "s", POWER_DRAIN_MS);
     bool drained = main_loop_run_until(draining, NULL, POWER_DRAIN_MS * MS_NS);
     int reset = net_shutdown_finish();
     main_loop_run_until(never, NULL, POWER_RESETS_OUT_MS * MS_NS);
     log_info("power: %s; %d connection%s reset", drained ? "every response delivered" : "data still in flight",
              reset, reset == 1 ? "" : "s");
-    acpi_power_off();
-    log_error("power: the platform did not power off: halted");
+}
+
+/* As a PC restarts: the FADT's reset register (q35's 0xCF9), else the
+ * keyboard controller's reset line (Firecracker's way out). */
+static void restart(void)
+{
+    log_info("power: restarting");
     log_flush();
-    irq_disable();
-    for (;;)
-        __asm__ volatile("hlt");
+    acpi_reset();
+    spin_ms(POWER_ACT_WAIT_MS);
+    i8042_reset_cpu();
+    spin_ms(POWER_ACT_WAIT_MS);
 }
 
 static void watch(void *arg)
 {
     static bool stopping; /* this hook also runs in shut_down's own loops: a second press changes nothing */
     (void)arg;
-    if (acpi_power_button_take() && !stopping) {
-        stopping = true;
-        shut_down();
-    }
+    bool button = acpi_power_button_take(), keys = i8042_ctrl_alt_del_take();
+    if (stopping || !(button || keys))
+        return;
+    stopping = true;
+    shut_down(button ? "the power button" : "Ctrl-Alt-Del");
+    if (button)
+        acpi_power_off();
+    else
+        restart();
+    log_error("power: still running: halted");
+    log_flush();
+    irq_disable();
+    for (;;)
+        __asm__ volatile("hlt");
 }
 
 static struct main_loop_hook power_hook = { .fn = watch };
 
-void power_button_watch(void)
+void power_watch(void)
 {
-    if (acpi_power_init() == 0)
+    bool button = acpi_power_init() == 0;
+    bool keys = i8042_init() == 0;
+    if (button || keys)
         main_loop_add_hook(&power_hook);
 }
