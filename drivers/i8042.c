@@ -3,6 +3,7 @@
 #include "arch/x86_64/cpu.h"
 #include "arch/x86_64/ioapic.h"
 #include "arch/x86_64/irq.h"
+#include "arch/x86_64/timer.h"
 #include "drivers/ps2_keys.h"
 #include "lib/errno.h"
 #include "lib/log.h"
@@ -21,7 +22,7 @@
 #define CONFIG_TRANSLATE 0x40 /* the controller turns the keyboard's set 2 into set 1 */
 #define KEYBOARD_ISA_IRQ 1
 #define NO_DEVICE 0xFF        /* what a read of a port nothing decodes returns */
-#define WAIT_READS 100000     /* a controller answers at once; this bounds one that never does */
+#define WAIT_NS 20000000ULL  /* a controller answers at once; a port that only looks like one, never */
 #define BYTES_PER_INTERRUPT 16 /* Firecracker's buffer; QEMU's keyboard queue is 16 too */
 
 static struct ps2_keys keys;
@@ -29,9 +30,11 @@ static volatile bool ctrl_alt_del;
 
 static inline __attribute__((always_inline)) bool wait_status(uint8_t bit, bool set)
 {
-    for (int i = 0; i < WAIT_READS; i++)
+    uint64_t deadline = clock_now_ns() + WAIT_NS;
+    do {
         if (((inb(I8042_STATUS) & bit) != 0) == set)
             return true;
+    } while (clock_now_ns() < deadline);
     return false;
 }
 
