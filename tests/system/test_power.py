@@ -45,50 +45,51 @@ def echo_in_flight(g, net):
     return c, payload
 
 
-def stops_after_delivering(g, net, press, lines):
-    """Press twice (the second, impatient, changes nothing): the echo owed
-    still arrives whole, the idle connection is closed or reset, QEMU ends
-    with status 0 (soft-off, or a reset under -no-reboot), and each of
-    `lines` is on the console once."""
-    idle = keep_alive(g, net)
-    echo, payload = echo_in_flight(g, net)
-    time.sleep(0.3)  # the guest has the bytes and is echoing them into the small window
-    g.monitor(press)
-    time.sleep(0.3)  # the press is taken: what is owed must still arrive
-    g.monitor(press)
-    got = b""
-    try:
-        while len(got) < len(payload):
-            chunk = echo.recv(65536)
-            if not chunk:
-                break
-            got += chunk
-    except OSError as e:
-        g.fail(f"echo after the press: {e!r} after {len(got)} of {len(payload)} bytes")
-    expect(g, got == payload, f"echo after the press: {len(got)} of {len(payload)} bytes, "
-           f"{'the same' if payload.startswith(got) else 'different'}")
-    # Closed or, as the guest does it, reset before the end: the client knows at once.
-    expect(g, idle.closed_by_server(timeout=10),
-           f"the idle keep-alive connection was neither closed nor reset at the end (got {idle.buf!r})")
-    status = g.wait_exit(timeout=30)
-    expect(g, status == 0, f"QEMU exited with {status}, expected 0")
-    log = g.serial()
-    for line in lines:
-        expect(g, log.count(line) == 1, f"'{line}' {log.count(line)} times on the console, expected once")
-    expect(g, "PANIC" not in log, "PANIC on the console")
-
-
-@pytest.mark.parametrize("boot,machine", BUTTON, ids=[f"{b}-{m}" for b, m in BUTTON])
-def test_power_button_delivers_then_powers_off(tmp_path, boot, machine):
+def stops_after_delivering(tmp_path, boot, machine, found, press, lines):
+    """Boots, waits for the console line `found`, then presses twice (the
+    second, impatient, changes nothing): the echo owed still arrives whole,
+    the idle connection is closed or reset, QEMU ends with status 0
+    (soft-off, or a reset under -no-reboot), and each of `lines` is on the
+    console once."""
     with PrivateNetwork() as net:
         g = start_guest(tmp_path, net, machine=machine, boot=boot)
         try:
             wait_ready(g)
-            g.wait_for(r"acpi: power button: ", timeout=30)
-            stops_after_delivering(g, net, "system_powerdown", (
-                "power: the power button: listeners closed", "power: every response delivered", "acpi: soft-off (S5"))
+            g.wait_for(found, timeout=30)
+            idle = keep_alive(g, net)
+            echo, payload = echo_in_flight(g, net)
+            time.sleep(0.3)  # the guest has the bytes and is echoing them into the small window
+            g.monitor(press)
+            time.sleep(0.3)  # the press is taken: what is owed must still arrive
+            g.monitor(press)
+            got = b""
+            try:
+                while len(got) < len(payload):
+                    chunk = echo.recv(65536)
+                    if not chunk:
+                        break
+                    got += chunk
+            except OSError as e:
+                g.fail(f"echo after the press: {e!r} after {len(got)} of {len(payload)} bytes")
+            expect(g, got == payload, f"echo after the press: {len(got)} of {len(payload)} bytes, "
+                   f"{'the same' if payload.startswith(got) else 'different'}")
+            # Closed or, as the guest does it, reset before the end: the client knows at once.
+            expect(g, idle.closed_by_server(timeout=10),
+                   f"the idle keep-alive connection was neither closed nor reset at the end (got {idle.buf!r})")
+            status = g.wait_exit(timeout=30)
+            expect(g, status == 0, f"QEMU exited with {status}, expected 0")
+            log = g.serial()
+            for line in lines:
+                expect(g, log.count(line) == 1, f"'{line}' {log.count(line)} times on the console, expected once")
+            expect(g, "PANIC" not in log, "PANIC on the console")
         finally:
             g.kill()
+
+
+@pytest.mark.parametrize("boot,machine", BUTTON, ids=[f"{b}-{m}" for b, m in BUTTON])
+def test_power_button_delivers_then_powers_off(tmp_path, boot, machine):
+    stops_after_delivering(tmp_path, boot, machine, r"acpi: power button: ", "system_powerdown", (
+        "power: the power button: listeners closed", "power: every response delivered", "acpi: soft-off (S5"))
 
 
 @pytest.mark.parametrize("boot,machine", KEYBOARD, ids=[f"{b}-{m}" for b, m in KEYBOARD])
@@ -97,15 +98,10 @@ def test_ctrl_alt_del_delivers_then_restarts(tmp_path, boot, machine):
     translated, as the firmware leaves it; Firecracker's set 2 is in the unit
     tests): the same stop as the button's, then a restart, which -no-reboot
     turns into QEMU's end."""
-    with PrivateNetwork() as net:
-        g = start_guest(tmp_path, net, machine=machine, boot=boot)
-        try:
-            wait_ready(g)
-            g.wait_for(r"i8042: keyboard on GSI 1, scan code set 1: Ctrl-Alt-Del restarts", timeout=30)
-            stops_after_delivering(g, net, "sendkey ctrl-alt-delete", (
-                "power: Ctrl-Alt-Del: listeners closed", "power: every response delivered", "power: restarting"))
-        finally:
-            g.kill()
+    stops_after_delivering(tmp_path, boot, machine, r"i8042: keyboard on GSI 1, scan code set 1: Ctrl-Alt-Del restarts",
+                           "sendkey ctrl-alt-delete", (
+                               "power: Ctrl-Alt-Del: listeners closed", "power: every response delivered",
+                               "power: restarting"))
 
 
 def test_no_button_without_acpi(tmp_path):
