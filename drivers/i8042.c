@@ -21,8 +21,8 @@
 #define CONFIG_KBD_CLOCK_OFF 0x10
 #define CONFIG_TRANSLATE 0x40 /* the controller turns the keyboard's set 2 into set 1 */
 #define KEYBOARD_ISA_IRQ 1
-#define NO_DEVICE 0xFF        /* what a read of a port nothing decodes returns */
-#define WAIT_NS 20000000ULL  /* a controller answers at once; a port that only looks like one, never */
+#define NO_DEVICE 0xFF         /* what a read of a port nothing decodes returns */
+#define WAIT_NS 20000000ULL    /* a controller answers at once; a port that only looks like one, never */
 #define BYTES_PER_INTERRUPT 16 /* Firecracker's buffer; QEMU's keyboard queue is 16 too */
 
 static struct ps2_keys keys;
@@ -58,7 +58,6 @@ int i8042_init(void)
 {
     const char *why = "none";
     int rc = -ENODEV;
-    uint8_t config = 0;
     if (inb(I8042_STATUS) == NO_DEVICE) /* microvm: nothing decodes the port */
         goto out;
     for (int i = 0; i < BYTES_PER_INTERRUPT && (inb(I8042_STATUS) & STATUS_OUTPUT_FULL); i++)
@@ -69,7 +68,7 @@ int i8042_init(void)
     outb(I8042_STATUS, CMD_READ_CONFIG);
     if (!wait_status(STATUS_OUTPUT_FULL, true))
         goto out;
-    config = inb(I8042_DATA);
+    uint8_t config = inb(I8042_DATA);
     uint8_t want = (uint8_t)((config | CONFIG_KBD_INTERRUPT) & ~CONFIG_KBD_CLOCK_OFF);
     if (want != config) {
         outb(I8042_STATUS, CMD_WRITE_CONFIG);
