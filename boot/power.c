@@ -31,13 +31,6 @@ static bool never(void *ctx)
 /* How long a reset or a power-off may take to act before the next way is tried. */
 #define POWER_ACT_WAIT_MS 100
 
-static inline __attribute__((always_inline)) void spin_ms(uint64_t ms)
-{
-    uint64_t deadline = clock_now_ns() + ms * MS_NS;
-    while (clock_now_ns() < deadline)
-        __asm__ volatile("pause");
-}
-
 /* Stops the services: listeners closed, data in flight given its time, the rest reset. */
 static void shut_down(const char *what)
 {
@@ -58,9 +51,9 @@ static void restart(void)
     log_info("power: restarting");
     log_flush();
     acpi_reset();
-    spin_ms(POWER_ACT_WAIT_MS);
+    clock_spin_ns(POWER_ACT_WAIT_MS * MS_NS);
     i8042_reset_cpu();
-    spin_ms(POWER_ACT_WAIT_MS);
+    clock_spin_ns(POWER_ACT_WAIT_MS * MS_NS);
 }
 
 static void watch(void *arg)

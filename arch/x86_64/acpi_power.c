@@ -245,7 +245,5 @@ void acpi_power_off(void)
     } else if (button.kind == BUTTON_GED) {
         gas_write8(&f->sleep_control, (uint8_t)(((typ_a & 7) << SLEEP_CTL_SLP_TYP_SHIFT) | SLEEP_CTL_SLP_EN));
     }
-    uint64_t deadline = clock_now_ns() + POWER_OFF_WAIT_NS;
-    while (clock_now_ns() < deadline)
-        __asm__ volatile("pause");
+    clock_spin_ns(POWER_OFF_WAIT_NS);
 }

@@ -10,6 +10,13 @@ uint64_t clock_now_ns(void)
     return clock_since_entry_ns();
 }
 
+void clock_spin_ns(uint64_t ns)
+{
+    uint64_t deadline = clock_now_ns() + ns;
+    while (clock_now_ns() < deadline)
+        __asm__ volatile("pause");
+}
+
 void timer_service_init(void)
 {
     lapic_timer_calibration_start();

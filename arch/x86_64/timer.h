@@ -11,6 +11,10 @@
 /* Nanoseconds since EFI entry: the kernel's monotonic clock. */
 uint64_t clock_now_ns(void);
 
+/* Spins for `ns` on that clock: for the last acts of a machine (a power-off or
+ * reset given time to take effect), where nothing else is left to run. */
+void clock_spin_ns(uint64_t ns);
+
 /* Starts measuring the LAPIC timer (interrupts and time init). */
 void timer_service_init(void);
 /* At the end of init (after tsc_calibrate_refine): the timer can arm one-shots from here on. */
