@@ -24,6 +24,7 @@ void kernel_options_defaults(struct kernel_options *opts)
         .virtio_event_idx = true,
         .virtio_packed = true,
         .virtio_ctrl = true,
+        .pci = true,
     };
 }
 
@@ -391,6 +392,17 @@ static void apply(struct parser *p, struct kernel_options *o, const char *key, c
         add_virtio_mmio_device(p, o, v);
     } else if (strcmp(key, "initrd") == 0) {
         copy_value(p, key, v, o->initrd);
+    } else if (strcmp(key, "panic") == 0) {
+        /* Linux's panic=N: negative restarts at once, 0 halts. */
+        bool negative = v[0] == '-';
+        uint64_t s;
+        if (parse_decimal(v + negative, PANIC_TIMEOUT_MAX_S, &s) < 0) {
+            problem(p, "panic=%s is not seconds, halting on PANIC", v);
+            s = 0;
+        }
+        o->panic_timeout_s = negative && s ? -1 : (int32_t)s;
+    } else if (strcmp(key, "pci") == 0) {
+        on_off(p, key, v, &o->pci, true); /* Linux's pci=off */
     } else if (strcmp(key, "console") == 0) {
         /* Linux's console=ttyS0[,115200...]: what this kernel always does. */
         if (strncmp(v, "ttyS0", 5) != 0 || (v[5] && v[5] != ','))

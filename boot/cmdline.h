@@ -11,6 +11,10 @@
  *   irq=auto|msix|shared|intx|poll   interrupt mode for the NIC (default auto)
  *   budget=N                  packets per poll, 1..4096 (default 64)
  *   log=quiet|info|debug      console verbosity (default info); Linux's bare quiet and debug too
+ *   panic=N                   Linux's: after a PANIC restart in N seconds (negative: at once;
+ *                             default 0, halt). QEMU's isa-debug-exit, when there, ends it first
+ *   pci=on|off                off: no PCI bus is probed, as Linux's pci=off (Firecracker's
+ *                             guides pass it); default on
  *   console=ttyS0[,...]       Linux's word for what is always so here (COM1); other values reported
  *   indirect=on|off           offer VIRTIO_F_RING_INDIRECT_DESC to devices (default on)
  *   event_idx=on|off          offer VIRTIO_F_RING_EVENT_IDX to devices (default on)
@@ -46,6 +50,7 @@ enum log_verbosity { LOG_VERBOSITY_QUIET, LOG_VERBOSITY_INFO, LOG_VERBOSITY_DEBU
 #define BUDGET_MIN 1
 #define BUDGET_MAX 4096
 #define IP_PREFIX_DEFAULT 24
+#define PANIC_TIMEOUT_MAX_S 0x7FFFFFFF
 
 struct kernel_options {
     enum ip_mode ip_mode;
@@ -67,6 +72,8 @@ struct kernel_options {
     struct virtio_mmio_window mmio[VIRTIO_MMIO_WINDOWS_MAX]; /* virtio_mmio.device=, in order */
     int mmio_count;
     char initrd[CMDLINE_VALUE_MAX];   /* empty: none */
+    int32_t panic_timeout_s;          /* panic=: 0 halts, negative restarts at once */
+    bool pci;                         /* false: pci=off */
 };
 
 /* Receives one human-readable problem, e.g. "unknown key 'foo' ignored". */

@@ -9,6 +9,7 @@
 #include "arch/x86_64/gdt.h"
 #include "arch/x86_64/ioapic.h"
 #include "arch/x86_64/lapic.h"
+#include "arch/x86_64/machine_exit.h"
 #include "arch/x86_64/irq.h"
 #include "arch/x86_64/main_loop.h"
 #include "arch/x86_64/pic.h"
@@ -164,7 +165,10 @@ static void kmain_on_kernel_stack(void *arg)
     else
         log_info("pic: none (its mask register does not read back)");
     interrupts_and_time_init(bi);
-    pci_init();
+    if (bi->options.pci)
+        pci_init();
+    else
+        log_info("pci: none probed (pci=off)");
     struct virtio_mmio_window mmio[VIRTIO_MMIO_WINDOWS_MAX];
     struct virtio_net_config nic_cfg = virtio_net_config_from(&bi->options);
     nic_cfg.mmio = mmio;
@@ -199,6 +203,7 @@ static void kmain_on_kernel_stack(void *arg)
 void kmain(struct boot_info *bi)
 {
     idt_init(); /* from here on a fault prints a PANIC instead of the firmware's dump */
+    machine_exit_on_panic(bi->options.panic_timeout_s, power_restart);
     if (bi->exit_boot_services_attempts)
         log_info("boot: %s: left boot services (attempt %u), ACPI RSDP at 0x%llx", bi->loader,
                  bi->exit_boot_services_attempts, (unsigned long long)bi->acpi_rsdp);

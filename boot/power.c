@@ -3,6 +3,7 @@
 #include "arch/x86_64/acpi.h"
 #include "arch/x86_64/acpi_power.h"
 #include "arch/x86_64/cpu.h"
+#include "arch/x86_64/machine_exit.h"
 #include "arch/x86_64/main_loop.h"
 #include "arch/x86_64/timer.h"
 #include "drivers/i8042.h"
@@ -45,8 +46,9 @@ static void shut_down(const char *what)
 }
 
 /* As a PC restarts: the FADT's reset register (q35's 0xCF9), else the
- * keyboard controller's reset line (Firecracker's way out). */
-static void restart(void)
+ * keyboard controller's reset line (Firecracker's way out), else, as Linux's
+ * last resort, a triple fault. */
+void power_restart(void)
 {
     log_info("power: restarting");
     log_flush();
@@ -54,6 +56,7 @@ static void restart(void)
     clock_spin_ns(POWER_ACT_WAIT_MS * MS_NS);
     i8042_reset_cpu();
     clock_spin_ns(POWER_ACT_WAIT_MS * MS_NS);
+    machine_triple_fault();
 }
 
 static void watch(void *arg)
@@ -65,10 +68,9 @@ static void watch(void *arg)
         return;
     stopping = true;
     shut_down(button ? "the power button" : "Ctrl-Alt-Del");
-    if (button)
-        acpi_power_off();
-    else
-        restart();
+    if (!button)
+        power_restart();
+    acpi_power_off();
     log_error("power: still running: halted");
     log_flush();
     irq_disable();

@@ -15,4 +15,8 @@
 /* Watches the button and the keyboard from the main loop when the platform has either. */
 void power_watch(void);
 
+/* Restarts the machine at once, the first of its ways that works (also a
+ * PANIC's end with panic=N). Does not return. */
+__attribute__((noreturn)) void power_restart(void);
+
 #endif

@@ -249,7 +249,7 @@ int net_init(const struct net_config *cfg)
         configure_addresses(netif, cfg, first);
     }
     if (nic_netif_count() == 0)
-        log_warn("net: no network interface: nothing to serve on (a virtio-net device is needed: QEMU's "
+        log_warn("net: no network interface: nothing to serve on (needs a virtio-net device: "
                  "-device virtio-net-pci, or virtio-net-device on microvm)");
     return nic_netif_count();
 }

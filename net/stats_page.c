@@ -280,7 +280,7 @@ static void lwip_metrics(struct text *t)
            tcp->timewait_reset);
     metric(t, "tcp_syn_cookies_sent_total", "counter",
            "SYNs past a listener's half-open limit, or whose PCB would be an idle connection's, answered with a "
-           "SYN cookie (net/tcp_listen_cookies.h).", NULL, tcp->syn_cookies_sent);
+           "SYN cookie.", NULL, tcp->syn_cookies_sent);
     metric(t, "tcp_syn_cookies_accepted_total", "counter", "Connections made from the ACK of a good SYN cookie.",
            NULL, tcp->syn_cookies_accepted);
     metric(t, "tcp_syn_cookies_bad_total", "counter",
@@ -289,8 +289,8 @@ static void lwip_metrics(struct text *t)
     metric(t, "tcp_syn_fin_drops_total", "counter", "SYNs with a FIN at a listener, dropped as Linux drops them.", NULL,
            tcp->syn_fin_drops);
     metric(t, "tcp_loss_probes_total", "counter",
-           "Tail loss probes: one segment sent when data in flight brought no news for two round trips "
-           "(scripts/lwip-tcp-tail-loss.patch).", NULL, tcp_loss_probes);
+           "Tail loss probes: one segment sent when data in flight brought no news for two round trips.",
+           NULL, tcp_loss_probes);
 }
 
 static const void *netif_stats_of(int i, const char **name)

@@ -45,8 +45,10 @@ class QemuArgsError(ValueError):
     """A value QEMU would refuse or that cannot work here; the message says which."""
 
 
-def base_args(machine="q35", accel="tcg", memory=256, boot="efi"):
-    """The arguments every guest shares, as a list (without the QEMU binary)."""
+def base_args(machine="q35", accel="tcg", memory=256, boot="efi", debug_exit=True):
+    """The arguments every guest shares, as a list (without the QEMU binary).
+    debug_exit=False leaves out isa-debug-exit, as a user's QEMU or another
+    monitor has none: a PANIC then halts, or restarts with panic=N."""
     if boot not in BOOT_PATHS:
         raise QemuArgsError(f"boot must be one of {', '.join(BOOT_PATHS)}, not '{boot}'")
     machines, firmware = BOOT_PATHS[boot]
@@ -67,7 +69,7 @@ def base_args(machine="q35", accel="tcg", memory=256, boot="efi"):
     # guest's memory barriers, which it drops for a single-vCPU machine; virtio's
     # notification handshake needs them (docs/virtio.md). The guest has one CPU.
     return ["-machine", machine, "-accel", accel, "-smp", "1,maxcpus=2", "-m", str(memory), *firmware,
-            "-no-reboot", "-device", DEBUG_EXIT]
+            "-no-reboot", *(["-device", DEBUG_EXIT] if debug_exit else [])]
 
 
 def nic_device(machine):

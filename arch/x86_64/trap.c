@@ -62,7 +62,7 @@ __attribute__((noreturn)) static void panic_from_frame(const struct trap_frame *
     if (++panic_depth > 1) {
         /* Faulted while reporting: say so with as little machinery as possible. */
         kprintf("\nPANIC: nested fault (vector %llu) while reporting a panic\n", (unsigned long long)f->vector);
-        machine_exit(MACHINE_EXIT_PANIC);
+        machine_exit_panic(true);
     }
     kprintf("\n");
     if (message) {
@@ -77,8 +77,7 @@ __attribute__((noreturn)) static void panic_from_frame(const struct trap_frame *
     }
     print_registers(f);
     backtrace_print(f->rip, f->rbp, f->rsp);
-    kprintf("machine halted: exit status 0x%x\n", MACHINE_EXIT_PANIC);
-    machine_exit(MACHINE_EXIT_PANIC);
+    machine_exit_panic(false);
 }
 
 void trap_dispatch(struct trap_frame *frame)
@@ -104,6 +103,6 @@ void panic_report(const char *message)
     kprintf("\nPANIC: %s\n", message);
     const uint64_t *frame = __builtin_frame_address(0); /* [0] caller's RBP, [1] return address */
     backtrace_print(frame[1], frame[0], 0);
-    machine_exit(MACHINE_EXIT_PANIC);
+    machine_exit_panic(false);
     __builtin_unreachable();
 }

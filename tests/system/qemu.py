@@ -73,12 +73,14 @@ class Guest:
     """
 
     def __init__(self, workdir, machine="q35", cmdline=None, extra_args=(),
-                 nic=DEFAULT_NIC, kernel=None, memory=256, prefix=(), disk=None, boot="efi", initrd=None, accel=None):
+                 nic=DEFAULT_NIC, kernel=None, memory=256, prefix=(), disk=None, boot="efi", initrd=None, accel=None,
+                 debug_exit=True):
         """prefix: a command QEMU runs under, e.g. ("ip", "netns", "exec", NS).
         disk: boot this disk image (make image) instead of the kernel file.
         boot: "efi" (OVMF, kernel.efi) or "pvh" (kernel-pvh.elf, no OVMF).
         initrd: a site archive handed over with -initrd (docs/boot.md).
-        accel: tcg or kvm; by default $ACCEL, else tcg."""
+        accel: tcg or kvm; by default $ACCEL, else tcg.
+        debug_exit: False leaves out isa-debug-exit (scripts/qemu_args.py)."""
         self.boot = boot
         self.disk = disk
         self.initrd = initrd
@@ -91,6 +93,7 @@ class Guest:
         self.kernel = Path(kernel) if kernel else REPO / KERNELS[boot]
         self.memory = memory
         self.accel = accel or os.environ.get("ACCEL") or "tcg"
+        self.debug_exit = debug_exit
         self.log_path = self.workdir / "serial.log"
         self.stderr_path = self.workdir / "qemu.stderr"
         self.monitor_path = self.workdir / "monitor.sock"
@@ -99,7 +102,7 @@ class Guest:
     def command(self):
         """QEMU's base arguments (scripts/qemu_args.py, shared with make run and
         the bench), then this guest's image, console, monitor and NIC."""
-        args = [*self.prefix, QEMU, *base_args(self.machine, self.accel, self.memory, self.boot)]
+        args = [*self.prefix, QEMU, *base_args(self.machine, self.accel, self.memory, self.boot, self.debug_exit)]
         if self.disk:
             args += ["-drive", f"file={self.disk},format=raw"]
         else:

@@ -170,3 +170,49 @@ def test_crash_prints_panic_report_and_exits(guest, machine, kind):
             g.fail("a call into data should fault with error=0x11 (fetch, present)")
         if register(report, "RIP") != register(report, "CR2"):
             g.fail("a call into data should fault at RIP == CR2")
+
+
+# Where a PANIC restarts, each the first way it has (boot/power.h): the FADT's
+# reset register (q35's 0xCF9, microvm's Generic Event Device), the i8042, or,
+# on microvm,acpi=off, which has neither, a triple fault.
+PANIC_RESTART = [("pvh", "microvm"), ("pvh", "microvm,acpi=off"), ("pvh", "q35"), ("pvh", "pc"), ("efi", "q35")]
+
+
+@pytest.mark.parametrize("boot,machine", PANIC_RESTART, ids=[f"{b}-{m}" for b, m in PANIC_RESTART])
+def test_panic_restarts_after_its_timeout(guest, boot, machine):
+    """Linux's panic=N, which Firecracker's guides pass: without
+    isa-debug-exit (a user's QEMU, Firecracker), a PANIC restarts the machine
+    N seconds after its report instead of halting for good; -no-reboot turns
+    the restart into QEMU's end, status 0."""
+    g = guest(machine=machine, boot=boot, cmdline="panic=1 crash=ud", nic=(), memory=64 if boot == "pvh" else 256,
+              debug_exit=False)
+    g.wait_for(r"^PANIC: Invalid Opcode \(#UD\)", timeout=120)
+    g.wait_for(r"^machine restarts in 1 s \(panic=1\)$", timeout=30)
+    said = time.monotonic()
+    status = g.wait_exit(timeout=60)
+    waited = time.monotonic() - said
+    if status != 0:
+        g.fail(f"QEMU exit status {status}, expected 0 (a reset under -no-reboot)")
+    if waited < 0.5:
+        g.fail(f"QEMU ended {waited:.2f} s after the line: panic=1 did not wait its second")
+    if "power: restarting" not in g.serial():
+        g.fail("no 'power: restarting' line")
+
+
+@pytest.mark.parametrize("cmdline,restarts", [("panic=0", False), ("panic=-1", True), ("", False)],
+                         ids=["panic=0", "panic=-1", "no-panic-key"])
+def test_panic_timeout_zero_halts_negative_restarts_at_once(guest, cmdline, restarts):
+    """panic=0 (the default) halts for good; a negative timeout restarts
+    without waiting."""
+    g = guest(machine="microvm", boot="pvh", cmdline=f"{cmdline} crash=panic", nic=(), memory=64, debug_exit=False)
+    g.wait_for(r"^PANIC: crash=panic requested$", timeout=120)
+    if restarts:
+        g.wait_for(r"^machine restarts in 0 s \(panic=-1\)$", timeout=30)
+        status = g.wait_exit(timeout=30)
+        if status != 0:
+            g.fail(f"QEMU exit status {status}, expected 0")
+    else:
+        g.wait_for(r"^machine halted: exit status 0x12$", timeout=30)
+        time.sleep(3)
+        if not g.running:
+            g.fail(f"QEMU ended (status {g.exit_status}): a PANIC with {cmdline or 'no panic='} must halt")

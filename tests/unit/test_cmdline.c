@@ -46,7 +46,8 @@ static void check_defaults(const char *file, int line, const struct kernel_optio
     bool same = o->ip_mode == d.ip_mode && o->ip_addr == d.ip_addr && o->ip_prefix == d.ip_prefix &&
                 o->gw_set == d.gw_set && o->gw_addr == d.gw_addr && o->irq_mode == d.irq_mode &&
                 o->budget == d.budget && o->log == d.log && strcmp(o->selftest, d.selftest) == 0 &&
-                strcmp(o->crash, d.crash) == 0 && o->gdb_wait == d.gdb_wait && o->mmio_count == d.mmio_count;
+                strcmp(o->crash, d.crash) == 0 && o->gdb_wait == d.gdb_wait && o->mmio_count == d.mmio_count &&
+                o->panic_timeout_s == d.panic_timeout_s && o->pci == d.pci;
     if (same)
         unit_pass();
     else
@@ -83,6 +84,8 @@ TEST(cmdline_defaults)
     CHECK_STR_EQ(o.selftest, "");
     CHECK_STR_EQ(o.crash, "");
     CHECK_EQ(o.gdb_wait, false);
+    CHECK_EQ(o.panic_timeout_s, 0);
+    CHECK_EQ(o.pci, true);
 }
 
 TEST(cmdline_empty_and_blank_lines)
@@ -578,11 +581,52 @@ TEST(cmdline_linux_words)
     CHECK_ONE_PROBLEM("console=ttyS1", "console=ttyS1: the console is COM1 (ttyS0) only, ignored");
     CHECK_ONE_PROBLEM("console=ttyS01", "console=ttyS01: the console is COM1 (ttyS0) only, ignored");
 
-    /* A Firecracker-style line: its other Linux keys are reported once each, the rest applies. */
+    /* A Firecracker-style line: panic= and pci=off apply, reboot= is reported, the rest applies. */
     CHECK_EQ(parse("console=ttyS0 reboot=k panic=1 pci=off quiet ip=10.0.2.15::10.0.2.2:255.255.255.0::eth0:off",
-                   &o, &r), 3);
+                   &o, &r), 1);
     CHECK_STR_EQ(r.text[0], "unknown key 'reboot' ignored");
     CHECK(o.log == LOG_VERBOSITY_QUIET && o.ip_mode == IP_MODE_STATIC && o.ip_prefix == 24 && o.gw_set);
+    CHECK(o.panic_timeout_s == 1 && !o.pci);
+}
+
+TEST(cmdline_panic_timeout_as_linux_reads_it)
+{
+    struct kernel_options o;
+    struct reports r;
+    static const struct {
+        const char *line;
+        int32_t timeout_s;
+    } good[] = {
+        { "panic=0", 0 },         { "panic=1", 1 },           { "panic=60", 60 },
+        { "panic=-1", -1 },       { "panic=-30", -1 },        { "panic=-0", 0 },
+        { "panic=2147483647", 2147483647 }, { "panic=5 panic=0", 0 }, { "panic=0 panic=-1", -1 },
+    };
+    for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+        CHECK_EQ(parse(good[i].line, &o, &r), 0);
+        CHECK_EQ(o.panic_timeout_s, good[i].timeout_s);
+    }
+    CHECK_ONE_PROBLEM("panic=", "panic= is not seconds, halting on PANIC");
+    CHECK_ONE_PROBLEM("panic=-", "panic=- is not seconds, halting on PANIC");
+    CHECK_ONE_PROBLEM("panic=1s", "panic=1s is not seconds, halting on PANIC");
+    CHECK_ONE_PROBLEM("panic=+1", "panic=+1 is not seconds, halting on PANIC");
+    CHECK_ONE_PROBLEM("panic=--1", "panic=--1 is not seconds, halting on PANIC");
+    CHECK_ONE_PROBLEM("panic=2147483648", "panic=2147483648 is not seconds, halting on PANIC");
+    CHECK_ONE_PROBLEM("panic=99999999999999999999", "panic=99999999999999999999 is not seconds, halting on PANIC");
+    /* A bad value takes the default, whatever came before it. */
+    CHECK_EQ(parse("panic=10 panic=x", &o, &r), 1);
+    CHECK_EQ(o.panic_timeout_s, 0);
+}
+
+TEST(cmdline_pci_off)
+{
+    struct kernel_options o;
+    struct reports r;
+    CHECK_EQ(parse("pci=off", &o, &r), 0);
+    CHECK_EQ(o.pci, false);
+    CHECK_EQ(parse("pci=off pci=on", &o, &r), 0);
+    CHECK_EQ(o.pci, true);
+    /* Linux's other pci= words tune a PCI probe this kernel does its own way. */
+    CHECK_ONE_PROBLEM("pci=nomsi", "pci=nomsi is not on or off, using on");
 }
 
 TEST(cmdline_report_callback_optional)
