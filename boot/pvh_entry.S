@@ -17,6 +17,12 @@
 #define EARLY_STACK_SIZE 32768
 #define SEL_CODE64 0x08
 #define SEL_DATA 0x10
+#define CPUID_EXT_LM (1 << 29)      /* CPUID 0x80000001 EDX: long mode */
+#define COM1 0x3F8
+#define COM1_LSR (COM1 + 5)
+#define LSR_THR_EMPTY 0x20
+#define ISA_DEBUG_EXIT_PORT 0xF4
+#define MACHINE_EXIT_PANIC 0x12     /* arch/x86_64/machine_exit.h */
 
     .section .note.Xen, "a", @note
     .balign 4
@@ -38,6 +44,17 @@ pvh_start32:
     mov %eax, pvh_entry_tsc
     mov %edx, pvh_entry_tsc + 4
     mov %ebx, %esi              /* start_info: kept in %esi throughout */
+
+    /* A CPU without long mode (QEMU's -cpu pentium3, qemu32) would fault
+     * at the first 64-bit step with nothing on the console: say so. */
+    mov $0x80000000, %eax
+    cpuid
+    cmp $0x80000001, %eax
+    jb no_long_mode
+    mov $0x80000001, %eax
+    cpuid
+    test $CPUID_EXT_LM, %edx
+    jz no_long_mode
 
     /* .bss first: the page tables and the stack live there. Four bytes a
      * step (the linker script aligns both ends to a page): TCG runs each
@@ -104,6 +121,28 @@ pvh_start64:
 3:  hlt
     jmp 3b
 
+    .code32
+no_long_mode:
+    mov $no_long_mode_text, %esi
+1:  movb (%esi), %bl
+    test %bl, %bl
+    jz 4f
+    mov $100000, %ecx           /* a UART that never empties costs a bounded wait */
+    mov $COM1_LSR, %dx
+2:  inb %dx, %al
+    test $LSR_THR_EMPTY, %al
+    loopz 2b
+    mov $COM1, %dx
+    mov %bl, %al
+    outb %al, %dx
+    inc %esi
+    jmp 1b
+4:  mov $ISA_DEBUG_EXIT_PORT, %dx
+    mov $MACHINE_EXIT_PANIC, %eax
+    outl %eax, %dx
+5:  hlt
+    jmp 5b
+
     .section .rodata.pvh_entry, "a"
     .balign 8
 pvh_gdt:
@@ -117,6 +156,8 @@ pvh_gdt_end:
 pvh_gdt_desc:
     .word pvh_gdt_end - pvh_gdt - 1
     .long pvh_gdt
+no_long_mode_text:
+    .asciz "\nPANIC: this CPU has no long mode (x86-64), which the kernel needs\n"
 
     .section .data.pvh_entry, "aw"
     .balign 8

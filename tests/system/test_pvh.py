@@ -12,7 +12,7 @@ import pytest
 
 from netns import GUEST_ADDR, GUEST_STATIC_CMDLINE, TAP, PrivateNetwork, have_root
 import ktap
-from qemu import EXIT_SUCCESS, PVH_KERNEL, Guest
+from qemu import EXIT_PANIC, EXIT_SUCCESS, PVH_KERNEL, Guest
 from test_services import (GUEST_LL, CapturedGuest, check_healthy, connect, curl_i, expect, inside, name_pcap,
                            ping, start_guest, tcp_echo, udp_echo, wait_ipv6, wait_ready)
 
@@ -146,6 +146,18 @@ def test_pvh_microvm_without_pit_or_rtc_times_by_the_lapic_timer(tmp_path):
         assert re.search(r"boot: tsc \d+\.\d{3} MHz from the LAPIC timer", g.serial()), g.report("rate not from the LAPIC timer")
         assert results.get("timer", (False, ""))[0], g.report("timer self-test failed")
         assert status == EXIT_SUCCESS, g.report(f"exit status {status}")
+
+
+@pytest.mark.parametrize("machine,cpu", [("microvm", "qemu32"), ("pc", "pentium3"), ("q35", "qemu64,-lm")])
+def test_pvh_on_a_cpu_without_long_mode_says_so(tmp_path, machine, cpu):
+    """A 32-bit CPU model (a wrong -cpu) is refused by the 32-bit entry with a
+    PANIC line and status 37; before, the first 64-bit step faulted and QEMU
+    ended with an empty console."""
+    with Guest(tmp_path, machine=machine, boot="pvh", nic=(), memory=64, extra_args=("-cpu", cpu)) as g:
+        status = g.wait_exit(timeout=60)
+        assert "PANIC: this CPU has no long mode (x86-64), which the kernel needs\n" in g.serial(), \
+            g.report("no PANIC line about long mode")
+        assert status == EXIT_PANIC, g.report(f"exit status {status}, expected {EXIT_PANIC}")
 
 
 def test_pvh_microvm_without_a_pic_says_so(tmp_path):
