@@ -29,6 +29,7 @@
 #include "drivers/pci.h"
 #include "drivers/virtio/virtio_net.h"
 #include "net/net.h"
+#include "lib/errno.h"
 #include "lib/kheap.h"
 #include "lib/log.h"
 #include "lib/page_alloc.h"
@@ -146,8 +147,10 @@ static void interrupts_and_time_init(const struct boot_info *bi)
 {
     acpi_init(bi->acpi_rsdp); /* what is missing was said; apic_topology_probe looks elsewhere */
     const struct madt_info *madt = apic_topology_probe();
-    if (lapic_init(madt->lapic_address, madt) < 0)
-        panic("init: cannot map the LAPIC at 0x%llx", (unsigned long long)madt->lapic_address);
+    int rc = lapic_init(madt->lapic_address, madt);
+    if (rc < 0)
+        panic("init: LAPIC at 0x%llx: %s", (unsigned long long)madt->lapic_address,
+              rc == -ENODEV ? "the CPU has none" : "cannot map it");
     if (ioapic_init(madt, lapic_id()) < 0)
         panic("init: no usable IOAPIC");
     timer_service_init();

@@ -265,10 +265,10 @@ static void lwip_metrics(struct text *t)
     metric(t, "lwip_heap_errors_total", "counter", "lwIP: heap allocations refused.", NULL, lwip_stats.mem.err);
     const struct net_tcp_hook_stats *tcp = net_tcp_hook_stats();
     metric(t, "tcp_guard_drops_total", "counter",
-           "TCP segments at rcv_nxt + 2^31 dropped before lwIP's tcp_receive (net/tcp_seq_guard.h).", NULL,
+           "TCP segments at rcv_nxt + 2^31 dropped before lwIP's tcp_receive.", NULL,
            tcp->guard_drops);
     metric(t, "tcp_timewait_reused_total", "counter",
-           "TIME_WAIT connections ended for a new SYN on the same 4-tuple (net/tcp_timewait_reuse.h).", NULL,
+           "TIME_WAIT connections ended for a new SYN on the same 4-tuple.", NULL,
            tcp->timewait_reused);
     unsigned time_wait = 0;
     for (const struct tcp_pcb *pcb = tcp_tw_pcbs; pcb; pcb = pcb->next)

@@ -31,6 +31,7 @@
 #define APIC_BASE_ENABLE (1ULL << 11)
 #define APIC_BASE_X2APIC (1ULL << 10)
 #define CPUID_1_ECX_X2APIC (1u << 21)
+#define CPUID_1_EDX_APIC (1u << 9)
 
 #define SVR_APIC_ENABLE (1u << 8)
 #define LVT_MASKED (1u << 16)
@@ -125,7 +126,10 @@ static uint32_t lint_from_madt(const struct madt_info *madt, int lint, uint32_t 
 
 int lapic_init(uint64_t phys_base, const struct madt_info *madt)
 {
-    x2apic = cpuid(1, 0).ecx & CPUID_1_ECX_X2APIC;
+    struct cpuid_regs leaf1 = cpuid(1, 0);
+    if (!(leaf1.edx & CPUID_1_EDX_APIC))
+        return -ENODEV; /* QEMU's -cpu ...,-apic: the MADT still names one, but nothing answers */
+    x2apic = leaf1.ecx & CPUID_1_ECX_X2APIC;
     uint64_t base_msr = rdmsr(MSR_APIC_BASE);
     if (x2apic) {
         wrmsr(MSR_APIC_BASE, base_msr | APIC_BASE_ENABLE | APIC_BASE_X2APIC);

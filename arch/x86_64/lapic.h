@@ -12,7 +12,8 @@
 #include "arch/x86_64/acpi_tables.h"
 
 /* Enables the LAPIC at `phys_base` (from the MADT) with the spurious and
- * error vectors, masks LINT0, programs LINT1 as the MADT's NMI entries say. */
+ * error vectors, masks LINT0, programs LINT1 as the MADT's NMI entries say.
+ * -ENODEV: the CPU has none; -ENOMEM: its page cannot be mapped. */
 int lapic_init(uint64_t phys_base, const struct madt_info *madt);
 
 bool lapic_is_x2apic(void);

@@ -160,6 +160,19 @@ def test_pvh_on_a_cpu_without_long_mode_says_so(tmp_path, machine, cpu):
         assert status == EXIT_PANIC, g.report(f"exit status {status}, expected {EXIT_PANIC}")
 
 
+@pytest.mark.parametrize("machine", ["microvm", "q35"])
+def test_pvh_on_a_cpu_without_a_local_apic_says_so(tmp_path, machine):
+    """-cpu qemu64,-apic: the MADT still names a LAPIC, but nothing answers
+    there, so no interrupt can arrive. A PANIC that says so; before, the
+    guest printed READY and then served nothing."""
+    with Guest(tmp_path, machine=machine, boot="pvh", nic=(), memory=64, extra_args=("-cpu", "qemu64,-apic")) as g:
+        status = g.wait_exit(timeout=60)
+        assert re.search(r"^PANIC: init: LAPIC at 0x[0-9a-f]+: the CPU has none$", g.serial(), re.MULTILINE), \
+            g.report("no PANIC line about the missing LAPIC")
+        assert "READY" not in g.serial(), g.report("READY without a LAPIC")
+        assert status == EXIT_PANIC, g.report(f"exit status {status}, expected {EXIT_PANIC}")
+
+
 def test_pvh_microvm_without_a_pic_says_so(tmp_path):
     """microvm,pic=off (QEMU's documented minimal microvm): the 8259 pair is
     probed (a mask must read back), not assumed remapped."""
