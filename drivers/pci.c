@@ -415,6 +415,10 @@ static void route_intx(struct pci_device *d)
             log_warn("pci: %02x:%02x.%x: routed to IRQ %u but Interrupt Line says %u", d->addr.bus, d->addr.device,
                      d->addr.function, line, d->irq_line);
         d->intx_gsi = ioapic_isa_irq_to_gsi((uint8_t)line, &d->intx_mode);
+        /* PCI INTx is level-triggered wherever it lands: QEMU's MADT says so
+         * for IRQs 10 and 11, but without ACPI (pc -no-acpi) only SeaBIOS's
+         * MP entries for the PCI bus do, and the ISA default is edge. */
+        d->intx_mode.level_triggered = true;
     } else {
         d->intx_gsi = line;
         /* No MADT entry covers GSI 16-23; QEMU's DSDT declares them level,

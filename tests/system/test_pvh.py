@@ -65,6 +65,30 @@ def test_pvh_on_seabios_serves(request, tmp_path, machine, mode):
         serves(g, net)
 
 
+@needs_root
+def test_pvh_pc_without_acpi_takes_pci_intx_as_level(request, tmp_path):
+    """pc with -no-acpi: SeaBIOS leaves an MP table, and INTx reaches an ISA
+    IRQ through the PIIX's PIRQ lines. PCI interrupts are level-triggered
+    (SeaBIOS's MP entries for the PCI bus say so, as QEMU's MADT does with
+    ACPI); the ISA default the IRQ had without an override, edge, loses an
+    interrupt that comes while a line shared with another device is still
+    high."""
+    with PrivateNetwork() as net:
+        g = CapturedGuest(tmp_path, machine="pc", cmdline=f"{GUEST_STATIC_CMDLINE} irq=intx", boot="pvh",
+                          nic=net.nic(props=",vectors=0,romfile="), prefix=net.prefix, snaplen=160,
+                          extra_args=("-no-acpi",))
+        request.addfinalizer(g.kill)
+        g.start()
+        name_pcap(request, g)
+        wait_ready(g)
+        log = g.serial()
+        expect(g, "acpi: no RSDP: the platform has no ACPI tables" in log and "mptable: MP 1.4 table" in log,
+               "not booted without ACPI from an MP table")
+        expect(g, re.search(r"pci: 00:03\.0: INTx pin A -> GSI 1[01] \(level, active high\) -> vector", log),
+               "the NIC's INTx is not level-triggered, active high")
+        serves(g, net)
+
+
 # microvm,pcie=on: a PCI Express host that only the DSDT describes (no MCFG:
 # ECAM from the host bridge's _CBA), with no firmware to place BARs or number
 # bridges (qboot knows only the 0xCF8 ports, which microvm lacks), and INTx
