@@ -310,8 +310,11 @@ static uint64_t vet_features(struct virtio_device *vdev, uint64_t offered, uint6
         virtio_config_read(vdev, VIRTIO_NET_CONFIG_MTU, &device_mtu, sizeof(device_mtu));
     enum virtio_net_mtu_verdict verdict = virtio_net_mtu_choose(has_mtu, device_mtu, &nic->mtu);
     /* Capped, the device still sends frames up to its own MTU, and buffers
-     * for one of them are owed it (5.1.4.2). */
-    nic->rx_mtu = verdict == VIRTIO_NET_MTU_CAPPED ? device_mtu : nic->mtu;
+     * for one of them are owed it (5.1.4.2). Below 1500, a standard frame is
+     * still taken, as Linux's driver does: QEMU's host_mtu does not bound
+     * what a tap of MTU 1500 passes on. */
+    nic->rx_mtu = verdict == VIRTIO_NET_MTU_CAPPED ? device_mtu
+                  : nic->mtu > VIRTIO_NET_MTU_DEFAULT ? nic->mtu : VIRTIO_NET_MTU_DEFAULT;
     switch (verdict) {
     case VIRTIO_NET_MTU_REJECTED:
         log_warn("virtio-net: %s: device MTU %u is below the minimum %u: VIRTIO_NET_F_MTU not accepted, mtu %u",

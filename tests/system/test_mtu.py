@@ -7,6 +7,7 @@ without MRG_RXBUF (without it each receive buffer holds a whole frame), and
 with packed rings. Needs root."""
 
 import re
+import socket
 import struct
 import subprocess
 
@@ -14,8 +15,8 @@ import pytest
 
 from netns import GUEST_ADDR, GUEST_STATIC_CMDLINE, TAP, PrivateNetwork, have_root
 from tap_sniffer import TapSniffer
-from test_services import (GUEST_LL, check_healthy, connect, expect, name_pcap, ping, start_guest, tcp_echo,
-                           wait_ipv6, wait_ready)
+from test_services import (GUEST_LL, check_healthy, connect, expect, inside, name_pcap, ping, start_guest, tcp_echo,
+                           udp_echo, wait_ipv6, wait_ready)
 
 pytestmark = pytest.mark.skipif(not have_root(), reason="needs root for network namespaces and tap devices")
 
@@ -134,3 +135,28 @@ def test_a_device_mtu_above_what_the_guest_sends_is_still_received(request, tmp_
         ping(g, net, "-M", "do", "-s", str(device_mtu - 28), GUEST_ADDR, count=3)
         ping(g, net, "-s", "1000", GUEST_ADDR, count=3)
         check_healthy(g, "after the pings")
+
+
+@pytest.mark.parametrize("cell", ["mergeable", "mrg_rxbuf-off"])
+def test_a_device_mtu_below_1500_still_takes_standard_frames(request, tmp_path, cell):
+    """host_mtu=1400 on a tap of MTU 1500, as a host that lowers the guest's
+    MTU for a tunnel but not its own link's: the guest sends at most 1400,
+    but QEMU still passes it 1514-byte frames. They are taken, as Linux's
+    driver takes them: a 1472-byte ping with DF and a 1472-byte UDP echo
+    get their answers (fragmented at 1400). Before, the netif dropped every
+    frame past 1400 + 18 and neither was answered."""
+    with PrivateNetwork() as net:
+        g = start_guest(tmp_path, net, cmdline=GUEST_STATIC_CMDLINE, props=f",host_mtu=1400{CELLS[cell]}")
+        request.addfinalizer(g.kill)
+        name_pcap(request, g)
+        wait_ready(g)
+        expect(g, re.search(r"virtio-net: \S+: mac \S+, mtu 1400, ", g.serial()), "the driver does not send at 1400")
+        ping(g, net, "-M", "do", "-s", "1472", GUEST_ADDR, count=3)
+        with inside(net):
+            u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        with u:
+            losses, missing = udp_echo(g, u, [1372, 1472], seed=26, addr=(GUEST_ADDR, 7))
+        expect(g, not missing, f"UDP echo: sizes {missing} never came back")
+        with connect(net, (GUEST_ADDR, 7), g=g) as s:
+            tcp_echo(g, s, 1 << 20, seed=26)
+        check_healthy(g, "at the end")
