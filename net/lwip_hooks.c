@@ -4,6 +4,7 @@
 #include "lib/log.h"
 #include "lib/string.h"
 #include "lwip/ip6.h"
+#include "lwip/mld6.h"
 #include "lwip/pbuf.h"
 #include "lwip/prot/dhcp.h"
 #include "lwip/priv/tcp_priv.h"
@@ -64,6 +65,10 @@
 /* ip6_select_source_address's NULL checked before its IPv6 part is taken. */
 #ifndef LWIP_PATCH_IPV6_NO_SOURCE
 #error "third_party/lwip lacks scripts/lwip-ipv6-no-source.patch: run scripts/setup"
+#endif
+/* MLD's timer only while a report waits: an idle guest is not woken ten times a second. */
+#ifndef LWIP_PATCH_MLD_TIMER_ON_DEMAND
+#error "third_party/lwip lacks scripts/lwip-mld-timer-on-demand.patch: run scripts/setup"
 #endif
 
 /* What the hook tells tcp_input: go on, or the segment is dropped (or was

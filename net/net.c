@@ -8,7 +8,6 @@
 #include "lwip/init.h"
 #include "lwip/opt.h"
 #include "lwip/ip_addr.h"
-#include "lwip/mld6.h"
 #include "lwip/netif.h"
 #include "lwip/timeouts.h"
 #include "net/echo_server.h"
@@ -19,12 +18,6 @@
 #include "net/nic_netif.h"
 #include "net/site.h"
 #include "net/stats_page.h"
-
-/* lwIP's timers wake an idle guest only for what has a deadline: MLD's no
- * longer every 100 ms (net_run_timeouts sleeps until lwIP's next one). */
-#ifndef LWIP_PATCH_MLD_TIMER_ON_DEMAND
-#error "third_party/lwip lacks scripts/lwip-mld-timer-on-demand.patch: run scripts/setup"
-#endif
 
 #define DHCP_TIMEOUT_NS (10 * 1000000000ULL)
 /* QEMU's user network and the test namespace both use these (DESIGN.md). */
