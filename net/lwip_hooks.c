@@ -3,6 +3,7 @@
 #include "arch/x86_64/timer.h"
 #include "lib/log.h"
 #include "lib/string.h"
+#include "lwip/dhcp.h"
 #include "lwip/ip6.h"
 #include "lwip/mld6.h"
 #include "lwip/pbuf.h"
@@ -66,7 +67,10 @@
 #ifndef LWIP_PATCH_IPV6_NO_SOURCE
 #error "third_party/lwip lacks scripts/lwip-ipv6-no-source.patch: run scripts/setup"
 #endif
-/* MLD's timer only while a report waits: an idle guest is not woken ten times a second. */
+/* MLD's and DHCP's timers only while a report or a request waits: an idle guest sleeps. */
+#ifndef LWIP_PATCH_DHCP_TIMER_ON_DEMAND
+#error "third_party/lwip lacks scripts/lwip-dhcp-timer-on-demand.patch: run scripts/setup"
+#endif
 #ifndef LWIP_PATCH_MLD_TIMER_ON_DEMAND
 #error "third_party/lwip lacks scripts/lwip-mld-timer-on-demand.patch: run scripts/setup"
 #endif
