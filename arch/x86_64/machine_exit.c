@@ -20,10 +20,16 @@ static __attribute__((noreturn)) void halt_forever(void)
     }
 }
 
+/* QEMU with isa-debug-exit ends at the port write: nothing may still wait in the console ring. */
+static void signal_exit(enum machine_exit_code code)
+{
+    log_flush();
+    outl(ISA_DEBUG_EXIT_PORT, code);
+}
+
 void machine_exit(enum machine_exit_code code)
 {
-    log_flush(); /* QEMU exits at the port write: nothing may still wait in the console ring */
-    outl(ISA_DEBUG_EXIT_PORT, code);
+    signal_exit(code);
     halt_forever();
 }
 
@@ -36,18 +42,16 @@ void machine_exit_on_panic(int32_t timeout_s, void (*restart)(void))
 void machine_exit_panic(bool nested)
 {
     int32_t t = on_panic.timeout_s;
-    if (!t || !on_panic.restart) {
-        if (!nested)
-            kprintf("machine halted: exit status 0x%x\n", MACHINE_EXIT_PANIC);
-        machine_exit(MACHINE_EXIT_PANIC);
-    }
-    if (nested) { /* the restart path may be what faulted: the plainest reset */
-        outl(ISA_DEBUG_EXIT_PORT, MACHINE_EXIT_PANIC);
-        machine_triple_fault();
-    }
-    kprintf("machine restarts in %d s (panic=%d)\n", t > 0 ? t : 0, t);
-    log_flush();
-    outl(ISA_DEBUG_EXIT_PORT, MACHINE_EXIT_PANIC);
+    bool restarts = t && on_panic.restart;
+    if (!nested && restarts)
+        kprintf("machine restarts in %d s (panic=%d)\n", t > 0 ? t : 0, t);
+    else if (!nested)
+        kprintf("machine halted: exit status 0x%x\n", MACHINE_EXIT_PANIC);
+    signal_exit(MACHINE_EXIT_PANIC);
+    if (!restarts)
+        halt_forever();
+    if (nested)
+        machine_triple_fault(); /* the restart path may be what faulted: the plainest reset */
     if (t > 0)
         clock_spin_ns((uint64_t)t * S_NS);
     on_panic.restart();
