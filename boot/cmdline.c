@@ -306,6 +306,31 @@ static void parse_ip(struct parser *p, struct kernel_options *o, const char *v)
     o->ip_prefix = (uint8_t)prefix;
 }
 
+/* Linux's reboot=[mode][,type][,force]: each comma-separated word is known by
+ * its first letter. The type picks the way tried first (the last type given
+ * wins, as in Linux); the modes (warm, cold, hard, soft, gpio), force and an
+ * smp CPU change nothing on one CPU in a VM. */
+static void parse_reboot(struct parser *p, const char *v, enum restart_way *way)
+{
+    for (const char *w = v; *w; w++) {
+        const char *end = strchr(w, ',');
+        size_t len = end ? (size_t)(end - w) : strlen(w);
+        switch (*w) {
+        case 'a': *way = RESTART_ACPI; break;
+        case 'k': *way = RESTART_KEYBOARD; break;
+        case 't': *way = RESTART_TRIPLE_FAULT; break;
+        case 'p': *way = RESTART_PCI_CF9; break;
+        case 'w': case 'c': case 'h': case 's': case 'g': case 'f': case ',': break;
+        default:
+            /* b (the BIOS's real-mode entry), e (EFI runtime services): not kept after boot */
+            problem(p, "reboot=%.*s: not a way this kernel restarts (a|k|t|p), ignored", (int)len, w);
+        }
+        w += len;
+        if (!*w)
+            break;
+    }
+}
+
 /* True the first time an unknown key is seen; remembers it. */
 static bool first_report_of_unknown(struct parser *p, const char *key)
 {
@@ -401,6 +426,8 @@ static void apply(struct parser *p, struct kernel_options *o, const char *key, c
             s = 0;
         }
         o->panic_timeout_s = negative && s ? -1 : (int32_t)s;
+    } else if (strcmp(key, "reboot") == 0) {
+        parse_reboot(p, v, &o->restart_first);
     } else if (strcmp(key, "pci") == 0) {
         on_off(p, key, v, &o->pci, true); /* Linux's pci=off */
     } else if (strcmp(key, "console") == 0) {

@@ -15,6 +15,9 @@
  *                             default 0, halt). QEMU's isa-debug-exit, when there, ends it first
  *   pci=on|off                off: no PCI bus is probed, as Linux's pci=off (Firecracker's
  *                             guides pass it); default on
+ *   reboot=a|k|t|p[,...]      Linux's: the way a restart tries first (ACPI's reset register,
+ *                             the keyboard controller, a triple fault, PCI's port 0xCF9);
+ *                             modes (warm, cold...) accepted and of no effect; default a
  *   console=ttyS0[,...]       Linux's word for what is always so here (COM1); other values reported
  *   indirect=on|off           offer VIRTIO_F_RING_INDIRECT_DESC to devices (default on)
  *   event_idx=on|off          offer VIRTIO_F_RING_EVENT_IDX to devices (default on)
@@ -37,6 +40,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "boot/power.h"
 #include "drivers/virtio/virtio_config.h"
 
 #define CMDLINE_MAX 1024
@@ -74,6 +78,7 @@ struct kernel_options {
     char initrd[CMDLINE_VALUE_MAX];   /* empty: none */
     int32_t panic_timeout_s;          /* panic=: 0 halts, negative restarts at once */
     bool pci;                         /* false: pci=off */
+    enum restart_way restart_first;   /* reboot=: the way a restart tries first */
 };
 
 /* Receives one human-readable problem, e.g. "unknown key 'foo' ignored". */

@@ -206,6 +206,7 @@ static void kmain_on_kernel_stack(void *arg)
 void kmain(struct boot_info *bi)
 {
     idt_init(); /* from here on a fault prints a PANIC instead of the firmware's dump */
+    power_restart_first(bi->options.restart_first);
     machine_exit_on_panic(bi->options.panic_timeout_s, power_restart);
     if (bi->exit_boot_services_attempts)
         log_info("boot: %s: left boot services (attempt %u), ACPI RSDP at 0x%llx", bi->loader,

@@ -45,17 +45,51 @@ static void shut_down(const char *what)
              reset, reset == 1 ? "" : "s");
 }
 
-/* As a PC restarts: the FADT's reset register (q35's 0xCF9), else the
- * keyboard controller's reset line (Firecracker's way out), else, as Linux's
- * last resort, a triple fault. */
+static enum restart_way first_way = RESTART_ACPI;
+
+void power_restart_first(enum restart_way way)
+{
+    first_way = way;
+}
+
+/* Port 0xCF9 (Intel's reset control register, also the PIIX's): system reset, then a full reset. */
+#define CF9_PORT 0xCF9
+#define CF9_SYS_RST 0x02
+#define CF9_RST_CPU 0x04
+
+static void try_way(enum restart_way way)
+{
+    switch (way) {
+    case RESTART_ACPI:
+        if (!acpi_reset())
+            return; /* no reset register: nothing to wait for */
+        break;
+    case RESTART_KEYBOARD:
+        i8042_reset_cpu();
+        break;
+    case RESTART_PCI_CF9:
+        outb(CF9_PORT, CF9_SYS_RST);
+        outb(CF9_PORT, CF9_SYS_RST | CF9_RST_CPU);
+        break;
+    case RESTART_TRIPLE_FAULT:
+        machine_triple_fault();
+    }
+    clock_spin_ns(POWER_ACT_WAIT_MS * MS_NS);
+}
+
+/* As a PC restarts: the way reboot= chose, then the FADT's reset register
+ * (q35's 0xCF9), the keyboard controller's reset line (Firecracker's way
+ * out), and, as Linux's last resort, a triple fault. The CF9 port is tried
+ * only when chosen, as in Linux. */
 void power_restart(void)
 {
+    static const enum restart_way order[] = { RESTART_ACPI, RESTART_KEYBOARD };
     log_info("power: restarting");
     log_flush();
-    acpi_reset();
-    clock_spin_ns(POWER_ACT_WAIT_MS * MS_NS);
-    i8042_reset_cpu();
-    clock_spin_ns(POWER_ACT_WAIT_MS * MS_NS);
+    try_way(first_way);
+    for (unsigned i = 0; i < sizeof(order) / sizeof(order[0]); i++)
+        if (order[i] != first_way)
+            try_way(order[i]);
     machine_triple_fault();
 }
 

@@ -12,6 +12,19 @@
 
 #define POWER_DRAIN_MS 2000
 
+/* The ways a PC restarts, as Linux's reboot= names them. A restart tries the
+ * first one chosen, then the others in this order; a triple fault is always
+ * the last resort. */
+enum restart_way {
+    RESTART_ACPI,          /* reboot=a: the FADT's reset register (q35's and pc's 0xCF9) */
+    RESTART_KEYBOARD,      /* reboot=k: the i8042's reset line (Firecracker's way out) */
+    RESTART_PCI_CF9,       /* reboot=p: the chipset's reset control register, port 0xCF9 */
+    RESTART_TRIPLE_FAULT,  /* reboot=t */
+};
+
+/* Sets the way a restart tries first (kmain, from reboot=). */
+void power_restart_first(enum restart_way way);
+
 /* Watches the button and the keyboard from the main loop when the platform has either. */
 void power_watch(void);
 

@@ -196,16 +196,18 @@ uint32_t acpi_pm_timer_delta(uint32_t earlier, uint32_t later)
     return (later - earlier) & mask;
 }
 
-void acpi_reset(void)
+bool acpi_reset(void)
 {
     const struct fadt_info *f = &platform.fadt;
     if (!platform.have_fadt || !f->reset_supported)
-        return;
-    if (f->reset_register.space_id == ACPI_GAS_IO)
+        return false;
+    if (f->reset_register.space_id == ACPI_GAS_IO) {
         outb((uint16_t)f->reset_register.address, f->reset_value);
-    else if (f->reset_register.space_id == ACPI_GAS_MEMORY) {
-        volatile uint8_t *r = (volatile uint8_t *)mmio_map(f->reset_register.address, 1);
-        if (r)
-            *r = f->reset_value;
+        return true;
     }
+    volatile uint8_t *r = f->reset_register.space_id == ACPI_GAS_MEMORY
+                              ? (volatile uint8_t *)mmio_map(f->reset_register.address, 1) : NULL;
+    if (r)
+        *r = f->reset_value;
+    return r != NULL;
 }

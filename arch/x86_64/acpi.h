@@ -40,7 +40,8 @@ uint32_t acpi_pm_timer_read(void);
 /* Ticks from `earlier` to `later`, allowing for one wrap of the 24- or 32-bit counter. */
 uint32_t acpi_pm_timer_delta(uint32_t earlier, uint32_t later);
 
-/* Resets the machine through the FADT reset register; returns if it cannot. */
-void acpi_reset(void);
+/* Writes the FADT's reset register: false when there is none to write
+ * (then nothing happened); true and back here when the write did not act. */
+bool acpi_reset(void);
 
 #endif

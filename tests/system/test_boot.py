@@ -199,6 +199,35 @@ def test_panic_restarts_after_its_timeout(guest, boot, machine):
         g.fail("no 'power: restarting' line")
 
 
+# reboot= as Linux reads it (Firecracker's guides pass reboot=k): the way a
+# restart tries first, seen in QEMU's own log: the i8042's pulse-reset command
+# (0xfe) or a triple fault. q35's FADT reset register is the default.
+REBOOT_WAYS = [("", False, False), ("reboot=k", True, False), ("reboot=t", False, True),
+               ("reboot=warm,acpi", False, False)]
+
+
+@pytest.mark.parametrize("word,keyboard,triple", REBOOT_WAYS, ids=[w or "default" for w, _, _ in REBOOT_WAYS])
+def test_reboot_chooses_the_way_a_restart_takes(guest, tmp_path, word, keyboard, triple):
+    """The restart at a PANIC's end (panic=-1) goes the way reboot= names
+    first and takes no other: QEMU with -no-reboot ends at the first that acts."""
+    qlog = tmp_path / "qemu-debug.log"
+    g = guest(machine="q35", boot="pvh", cmdline=f"panic=-1 crash=panic {word}", nic=(), memory=64,
+              debug_exit=False, extra_args=("-d", "cpu_reset", "-D", str(qlog), "-trace", "pckbd_kbd_write_command"))
+    g.wait_for(r"^machine restarts in 0 s \(panic=-1\)$", timeout=120)
+    status = g.wait_exit(timeout=30)
+    if status != 0:
+        g.fail(f"QEMU exit status {status}, expected 0 (a reset under -no-reboot)")
+    reported = [line for line in re.findall(r"cmdline: (.*)", g.serial()) if "reboot" in line and '"' not in line]
+    if reported:
+        g.fail(f"{word} was reported: {reported}")
+    text = qlog.read_text(errors="replace")
+    pulsed = re.search(r"pckbd_kbd_write_command .*0xfe\b", text) is not None
+    faulted = "Triple fault" in text
+    if (pulsed, faulted) != (keyboard, triple):
+        g.fail(f"{word or 'no reboot='}: keyboard reset {pulsed}, triple fault {faulted}; "
+               f"expected {keyboard}, {triple}")
+
+
 @pytest.mark.parametrize("cmdline,restarts", [("panic=0", False), ("panic=-1", True), ("", False)],
                          ids=["panic=0", "panic=-1", "no-panic-key"])
 def test_panic_timeout_zero_halts_negative_restarts_at_once(guest, cmdline, restarts):

@@ -581,12 +581,11 @@ TEST(cmdline_linux_words)
     CHECK_ONE_PROBLEM("console=ttyS1", "console=ttyS1: the console is COM1 (ttyS0) only, ignored");
     CHECK_ONE_PROBLEM("console=ttyS01", "console=ttyS01: the console is COM1 (ttyS0) only, ignored");
 
-    /* A Firecracker-style line: panic= and pci=off apply, reboot= is reported, the rest applies. */
+    /* A Firecracker-style line: every word applies. */
     CHECK_EQ(parse("console=ttyS0 reboot=k panic=1 pci=off quiet ip=10.0.2.15::10.0.2.2:255.255.255.0::eth0:off",
-                   &o, &r), 1);
-    CHECK_STR_EQ(r.text[0], "unknown key 'reboot' ignored");
+                   &o, &r), 0);
     CHECK(o.log == LOG_VERBOSITY_QUIET && o.ip_mode == IP_MODE_STATIC && o.ip_prefix == 24 && o.gw_set);
-    CHECK(o.panic_timeout_s == 1 && !o.pci);
+    CHECK(o.panic_timeout_s == 1 && !o.pci && o.restart_first == RESTART_KEYBOARD);
 }
 
 TEST(cmdline_panic_timeout_as_linux_reads_it)
@@ -627,6 +626,31 @@ TEST(cmdline_pci_off)
     CHECK_EQ(o.pci, true);
     /* Linux's other pci= words tune a PCI probe this kernel does its own way. */
     CHECK_ONE_PROBLEM("pci=nomsi", "pci=nomsi is not on or off, using on");
+}
+
+TEST(cmdline_reboot_as_linux_reads_it)
+{
+    struct kernel_options o;
+    struct reports r;
+    CHECK_EQ(parse("", &o, &r), 0);
+    CHECK_EQ(o.restart_first, RESTART_ACPI);
+    /* Firecracker's guides pass reboot=k. */
+    CHECK_EQ(parse("reboot=k", &o, &r), 0);
+    CHECK_EQ(o.restart_first, RESTART_KEYBOARD);
+    CHECK_EQ(parse("reboot=triple", &o, &r), 0);
+    CHECK_EQ(o.restart_first, RESTART_TRIPLE_FAULT);
+    CHECK_EQ(parse("reboot=pci", &o, &r), 0);
+    CHECK_EQ(o.restart_first, RESTART_PCI_CF9);
+    /* Modes, force and smp change nothing; the last type given wins. */
+    CHECK_EQ(parse("reboot=warm,kbd,acpi,force reboot=cold,s1", &o, &r), 0);
+    CHECK_EQ(o.restart_first, RESTART_ACPI);
+    CHECK_EQ(parse("reboot=t,,w", &o, &r), 0);
+    CHECK_EQ(o.restart_first, RESTART_TRIPLE_FAULT);
+    /* The BIOS's and EFI's ways are not kept after boot: said, and the rest of the value still read. */
+    CHECK_EQ(parse("reboot=bios,k", &o, &r), 1);
+    CHECK_STR_EQ(r.text[0], "reboot=bios: not a way this kernel restarts (a|k|t|p), ignored");
+    CHECK_EQ(o.restart_first, RESTART_KEYBOARD);
+    CHECK_ONE_PROBLEM("reboot=efi", "reboot=efi: not a way this kernel restarts (a|k|t|p), ignored");
 }
 
 TEST(cmdline_report_callback_optional)
