@@ -439,6 +439,16 @@ static void apply(struct parser *p, struct kernel_options *o, const char *key, c
     }
 }
 
+void cmdline_drop_cut_word(char *line, char next)
+{
+    if (next == ' ' || next == '\t')
+        return;
+    size_t n = strlen(line);
+    while (n && line[n - 1] != ' ' && line[n - 1] != '\t')
+        n--;
+    line[n] = '\0';
+}
+
 int cmdline_parse(const char *line, struct kernel_options *opts, cmdline_report_fn report, void *ctx)
 {
     struct parser p = { .report = report, .ctx = ctx };

@@ -43,7 +43,7 @@
 #include "boot/power.h"
 #include "drivers/virtio/virtio_config.h"
 
-#define CMDLINE_MAX 1024
+#define CMDLINE_MAX 2048      /* Linux on x86: COMMAND_LINE_SIZE */
 #define CMDLINE_VALUE_MAX 64  /* a string option (selftest=, crash=, initrd=), with its NUL */
 #define CMDLINE_WORD_MAX 256  /* a whole key=value word, with its NUL */
 
@@ -88,6 +88,11 @@ void kernel_options_defaults(struct kernel_options *opts);
 
 /* Parses `line` over the defaults already in *opts; returns the number of problems reported. */
 int cmdline_parse(const char *line, struct kernel_options *opts, cmdline_report_fn report, void *ctx);
+
+/* A line cut at CMDLINE_MAX - 1 characters, `next` the first one left out:
+ * when the cut fell inside a word, that word is dropped rather than half
+ * taken ("ip=10.0.2.1" of "ip=10.0.2.15"). */
+void cmdline_drop_cut_word(char *line, char next);
 
 /* Parses "A.B.C.D" (whole string); returns 0 and sets *addr, or -1. */
 int parse_ipv4(const char *s, uint32_t *addr);

@@ -114,6 +114,35 @@ def test_command_line_arrives_intact(guest):
         g.fail(f"expected exactly one unknown key, 'foo'; reported: {unknown}")
 
 
+LONG_LINE_BOOTS = [("efi", "q35", "virtio-net-pci"), ("pvh", "microvm", "virtio-net-device")]
+
+
+@pytest.mark.parametrize("boot,machine,device", LONG_LINE_BOOTS, ids=[f"{b}-{m}" for b, m, _ in LONG_LINE_BOOTS])
+def test_a_long_command_line_is_taken_to_2047_characters(guest, boot, machine, device):
+    """Linux on x86 takes a command line of 2,047 characters (as kernel.efi's
+    setup header tells QEMU); one of 1,989 arrives whole. A longer one is cut
+    there, and the word the cut falls in is dropped, not half taken:
+    budget=4000 cut to budget=4 would have applied."""
+    nic = ("-netdev", "user,id=n0,restrict=on", "-device", f"{device},netdev=n0")
+    whole = " ".join(["log=info"] * 220) + " budget=32"
+    assert len(whole) == 1989
+    cut = whole + " "
+    cut += "console=ttyS0," + "8" * (2047 - 8 - len(cut) - len("console=ttyS0,") - 1) + " "
+    cut += "budget=4000"
+    assert cut.index("budget=4000") == 2039 and len(cut) > 2047
+    for line, warned in ((whole, False), (cut, True)):
+        g = guest(machine=machine, boot=boot, cmdline=line, nic=nic, memory=64 if boot == "pvh" else 256)
+        g.wait_for(r"virtio-net: .*, budget \d+$")
+        log = g.serial()
+        if ("cmdline: longer than 2047 characters: cut there, the word cut dropped" in log) != warned:
+            g.fail(f"a line of {len(line)} characters: the cut was{'' if warned else ' not'} expected to be said")
+        if not re.search(r"virtio-net: .*, budget 32$", log, re.MULTILINE):
+            g.fail(f"a line of {len(line)} characters: budget=32 at character 1,980 not taken, or budget=4 taken")
+        if "cmdline: " in log and re.search(r"cmdline: (unknown|budget)", log):
+            g.fail("a word of the line was reported")
+        g.kill()
+
+
 def test_out_of_range_value_is_reported_and_boot_continues(guest):
     g = guest(cmdline="budget=0")
     g.wait_for(stamped(re.escape("cmdline: budget=0 out of range (1..4096), using 64")))

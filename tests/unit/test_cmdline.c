@@ -653,6 +653,25 @@ TEST(cmdline_reboot_as_linux_reads_it)
     CHECK_ONE_PROBLEM("reboot=efi", "reboot=efi: not a way this kernel restarts (a|k|t|p), ignored");
 }
 
+TEST(cmdline_cut_inside_a_word_drops_it)
+{
+    char line[32];
+    strcpy(line, "log=info ip=10.0.2.1");
+    cmdline_drop_cut_word(line, '5'); /* "ip=10.0.2.15" was cut */
+    CHECK_STR_EQ(line, "log=info ");
+    strcpy(line, "log=info ip=10.0.2.15");
+    cmdline_drop_cut_word(line, ' '); /* cut between words: all kept */
+    CHECK_STR_EQ(line, "log=info ip=10.0.2.15");
+    cmdline_drop_cut_word(line, '\t');
+    CHECK_STR_EQ(line, "log=info ip=10.0.2.15");
+    strcpy(line, "budget=4");
+    cmdline_drop_cut_word(line, '0'); /* one word, cut: nothing left */
+    CHECK_STR_EQ(line, "");
+    strcpy(line, "log=info ");
+    cmdline_drop_cut_word(line, 'x'); /* the cut word had not begun */
+    CHECK_STR_EQ(line, "log=info ");
+}
+
 TEST(cmdline_report_callback_optional)
 {
     struct kernel_options o;
