@@ -13,7 +13,7 @@
 #define POWER_DRAIN_MS 2000
 
 /* The ways a PC restarts, as Linux's reboot= names them. A restart tries the
- * first one chosen, then the others in this order; a triple fault is always
+ * one chosen first, then the FADT's and the i8042's; a triple fault is always
  * the last resort. */
 enum restart_way {
     RESTART_ACPI,          /* reboot=a: the FADT's reset register (q35's and pc's 0xCF9) */
