@@ -439,6 +439,20 @@ static void apply(struct parser *p, struct kernel_options *o, const char *key, c
     }
 }
 
+/* A word for Linux's modules, which this kernel has none of: nomodule, and
+ * module.parameter[=value] (Firecracker's guides pass 8250.nr_uarts=0 and
+ * i8042.noaux). Linux drops the parameters of modules it does not have
+ * without a word; here they are counted and said once. virtio_mmio.* is
+ * this kernel's own, and is parsed or reported. */
+static bool linux_module_word(const char *word, const char *eq)
+{
+    if (!eq && strcmp(word, "nomodule") == 0)
+        return true;
+    const char *key_end = eq ? eq : word + strlen(word);
+    const char *dot = strchr(word, '.');
+    return dot && dot != word && dot + 1 < key_end && strncmp(word, "virtio_mmio.", 12) != 0;
+}
+
 void cmdline_drop_cut_word(char *line, char next)
 {
     if (next == ' ' || next == '\t')
@@ -474,6 +488,10 @@ int cmdline_parse(const char *line, struct kernel_options *opts, cmdline_report_
         /* Linux's bare quiet and debug mean what log= does here. */
         if (!eq && (strcmp(word, "quiet") == 0 || strcmp(word, "debug") == 0)) {
             apply(&p, opts, "log", word);
+            continue;
+        }
+        if (linux_module_word(word, eq)) {
+            opts->linux_module_words++;
             continue;
         }
         if (!eq || eq == word) {

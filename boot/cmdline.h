@@ -15,6 +15,8 @@
  *                             default 0, halt). QEMU's isa-debug-exit, when there, ends it first
  *   pci=on|off                off: no PCI bus is probed, as Linux's pci=off (Firecracker's
  *                             guides pass it); default on
+ *   nomodule, MODULE.PARAM[=V] Linux's words for its modules (8250.nr_uarts=0, i8042.noaux):
+ *                             counted and ignored, as Linux ignores those of modules it lacks
  *   reboot=a|k|t|p[,...]      Linux's: the way a restart tries first (ACPI's reset register,
  *                             the keyboard controller, a triple fault, PCI's port 0xCF9);
  *                             modes (warm, cold...) accepted and of no effect; default a
@@ -79,6 +81,7 @@ struct kernel_options {
     int32_t panic_timeout_s;          /* panic=: 0 halts, negative restarts at once */
     bool pci;                         /* false: pci=off */
     enum restart_way restart_first;   /* reboot=: the way a restart tries first */
+    uint16_t linux_module_words;      /* nomodule, module.param words: ignored, as Linux does */
 };
 
 /* Receives one human-readable problem, e.g. "unknown key 'foo' ignored". */

@@ -52,6 +52,9 @@ void entry_parse_cmdline(struct boot_info *bi)
     log_info("cmdline: \"%s\"", bi->cmdline);
     if (bi->cmdline_source)
         log_info("cmdline: from %s", bi->cmdline_source);
+    if (bi->options.linux_module_words)
+        log_info("cmdline: %u word%s for Linux's modules ignored (nomodule, module.param)",
+                 bi->options.linux_module_words, bi->options.linux_module_words == 1 ? "" : "s");
     /* log=debug: someone debugging a hang during init wants every line at
      * once; so does someone attaching a debugger. */
     if (bi->options.log == LOG_VERBOSITY_DEBUG || bi->options.gdb_wait)

@@ -581,11 +581,13 @@ TEST(cmdline_linux_words)
     CHECK_ONE_PROBLEM("console=ttyS1", "console=ttyS1: the console is COM1 (ttyS0) only, ignored");
     CHECK_ONE_PROBLEM("console=ttyS01", "console=ttyS01: the console is COM1 (ttyS0) only, ignored");
 
-    /* A Firecracker-style line: every word applies. */
-    CHECK_EQ(parse("console=ttyS0 reboot=k panic=1 pci=off quiet ip=10.0.2.15::10.0.2.2:255.255.255.0::eth0:off",
+    /* Firecracker's default line and its guides' ip=: every word applies or is Linux's modules'. */
+    CHECK_EQ(parse("console=ttyS0 reboot=k panic=1 pci=off nomodule 8250.nr_uarts=0 i8042.noaux i8042.nomux "
+                   "i8042.nopnp i8042.dumbkbd quiet ip=10.0.2.15::10.0.2.2:255.255.255.0::eth0:off",
                    &o, &r), 0);
     CHECK(o.log == LOG_VERBOSITY_QUIET && o.ip_mode == IP_MODE_STATIC && o.ip_prefix == 24 && o.gw_set);
     CHECK(o.panic_timeout_s == 1 && !o.pci && o.restart_first == RESTART_KEYBOARD);
+    CHECK_EQ(o.linux_module_words, 6);
 }
 
 TEST(cmdline_panic_timeout_as_linux_reads_it)
@@ -670,6 +672,22 @@ TEST(cmdline_cut_inside_a_word_drops_it)
     strcpy(line, "log=info ");
     cmdline_drop_cut_word(line, 'x'); /* the cut word had not begun */
     CHECK_STR_EQ(line, "log=info ");
+}
+
+TEST(cmdline_linux_module_words_counted_not_reported)
+{
+    struct kernel_options o;
+    struct reports r;
+    CHECK_EQ(parse("nomodule i8042.noaux 8250.nr_uarts=0 virtio_net.napi_tx=1", &o, &r), 0);
+    CHECK_EQ(o.linux_module_words, 4);
+    /* A dot in the value, not the key: this kernel's own words. */
+    CHECK_EQ(parse("ip=10.0.2.15/24 gw=10.0.2.2", &o, &r), 0);
+    CHECK_EQ(o.linux_module_words, 0);
+    /* virtio_mmio.* is this kernel's; no module name before the dot, or no parameter after it: unknown. */
+    CHECK_ONE_PROBLEM("virtio_mmio.devices=512@0x1000:5", "unknown key 'virtio_mmio.devices' ignored");
+    CHECK_ONE_PROBLEM(".x=1", "unknown key '.x' ignored");
+    CHECK_ONE_PROBLEM("i8042.=1", "unknown key 'i8042.' ignored");
+    CHECK_ONE_PROBLEM("modules", "'modules' is not key=value, ignored");
 }
 
 TEST(cmdline_report_callback_optional)
