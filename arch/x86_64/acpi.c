@@ -205,9 +205,12 @@ bool acpi_reset(void)
         outb((uint16_t)f->reset_register.address, f->reset_value);
         return true;
     }
-    volatile uint8_t *r = f->reset_register.space_id == ACPI_GAS_MEMORY
-                              ? (volatile uint8_t *)mmio_map(f->reset_register.address, 1) : NULL;
-    if (r)
-        *r = f->reset_value;
-    return r != NULL;
+    if (f->reset_register.space_id == ACPI_GAS_MEMORY) {
+        volatile uint8_t *r = (volatile uint8_t *)mmio_map(f->reset_register.address, 1);
+        if (r) {
+            *r = f->reset_value;
+            return true;
+        }
+    }
+    return false;
 }

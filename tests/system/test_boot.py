@@ -138,7 +138,7 @@ def test_a_long_command_line_is_taken_to_2047_characters(guest, boot, machine, d
             g.fail(f"a line of {len(line)} characters: the cut was{'' if warned else ' not'} expected to be said")
         if not re.search(r"virtio-net: .*, budget 32$", log, re.MULTILINE):
             g.fail(f"a line of {len(line)} characters: budget=32 at character 1,980 not taken, or budget=4 taken")
-        if "cmdline: " in log and re.search(r"cmdline: (unknown|budget)", log):
+        if re.search(r"cmdline: (unknown|budget)", log):
             g.fail("a word of the line was reported")
         g.kill()
 
