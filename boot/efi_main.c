@@ -38,10 +38,8 @@ static void read_command_line(EFI_LOADED_IMAGE *image, char *out, size_t out_siz
     for (; i < chars && in[i] && n + 1 < out_size; i++)
         out[n++] = in[i] == '\t' ? ' ' : in[i] >= 0x20 && in[i] < 0x7F ? (char)in[i] : '?';
     out[n] = '\0';
-    if (i < chars && in[i]) {
-        cmdline_drop_cut_word(out, in[i] == '\t' ? ' ' : (char)in[i]);
-        log_warn("cmdline: longer than %zu characters: cut there, the word cut dropped", out_size - 1);
-    }
+    if (i < chars && in[i])
+        entry_cmdline_cut(out, out_size, in[i] == '\t' ? ' ' : (char)in[i]);
 }
 
 static void find_acpi_rsdp(EFI_SYSTEM_TABLE *st, struct boot_info *bi)

@@ -35,6 +35,12 @@ static void report_cmdline_problem(const char *problem, void *ctx)
     log_warn("cmdline: %s", problem);
 }
 
+void entry_cmdline_cut(char *line, size_t size, char next)
+{
+    cmdline_drop_cut_word(line, next);
+    log_warn("cmdline: longer than %zu characters: cut there, the word cut dropped", size - 1);
+}
+
 void entry_parse_cmdline(struct boot_info *bi)
 {
     kernel_options_defaults(&bi->options);

@@ -7,6 +7,7 @@
 #ifndef BOOT_ENTRY_COMMON_H
 #define BOOT_ENTRY_COMMON_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "boot/boot_info.h"
@@ -15,6 +16,10 @@
  * calibration. .bss must be clear. Logs nothing but warnings: the level is
  * not known yet. */
 void entry_console_and_clock(uint64_t entry_tsc);
+
+/* The entry's copy of its command line stopped at `size` - 1 characters,
+ * `next` the first left out: drops the word cut in two and says so. */
+void entry_cmdline_cut(char *line, size_t size, char next);
 
 /* Parses bi->cmdline into bi->options, sets the log level from it, then logs
  * the image, the clock and the line; waits for a debugger on gdb=wait. The

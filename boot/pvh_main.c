@@ -36,10 +36,8 @@ static void read_command_line(const struct hvm_start_info *si, char *out, size_t
     for (; in[n] && n + 1 < out_size; n++)
         out[n] = in[n] == '\t' || in[n] == '\n' ? ' ' : in[n] >= 0x20 && in[n] < 0x7F ? in[n] : '?';
     out[n] = '\0';
-    if (in[n]) {
-        cmdline_drop_cut_word(out, (char)in[n]);
-        log_warn("cmdline: longer than %zu characters: cut there, the word cut dropped", out_size - 1);
-    }
+    if (in[n])
+        entry_cmdline_cut(out, out_size, in[n]);
 }
 
 static void read_memory_map(const struct hvm_start_info *si, struct boot_info *bi)
