@@ -28,6 +28,12 @@ extern const char ImageBase[] __attribute__((visibility("hidden")));
 
 static struct boot_info boot_info;
 
+/* A tab separates words as a space does; what is not printable ASCII is not text. */
+static char cmdline_char(CHAR16 c)
+{
+    return c == '\t' ? ' ' : c >= 0x20 && c < 0x7F ? (char)c : '?';
+}
+
 /* LoadOptions is UCS-2 text of LoadOptionsSize bytes, NUL-terminated or not. */
 static void read_command_line(EFI_LOADED_IMAGE *image, char *out, size_t out_size)
 {
@@ -36,10 +42,10 @@ static void read_command_line(EFI_LOADED_IMAGE *image, char *out, size_t out_siz
     size_t n = 0;
     size_t i = 0;
     for (; i < chars && in[i] && n + 1 < out_size; i++)
-        out[n++] = in[i] == '\t' ? ' ' : in[i] >= 0x20 && in[i] < 0x7F ? (char)in[i] : '?';
+        out[n++] = cmdline_char(in[i]);
     out[n] = '\0';
     if (i < chars && in[i])
-        entry_cmdline_cut(out, out_size, in[i] == '\t' ? ' ' : (char)in[i]);
+        entry_cmdline_cut(out, out_size, cmdline_char(in[i]));
 }
 
 static void find_acpi_rsdp(EFI_SYSTEM_TABLE *st, struct boot_info *bi)

@@ -26,6 +26,12 @@ static bool readable(uint64_t addr, uint64_t size)
     return addr && size <= FOUR_GIB && addr <= FOUR_GIB - size;
 }
 
+/* Tabs and newlines separate words as spaces do; other control bytes are not text. */
+static char cmdline_char(char c)
+{
+    return c == '\t' || c == '\n' ? ' ' : c >= 0x20 && c < 0x7F ? c : '?';
+}
+
 static void read_command_line(const struct hvm_start_info *si, char *out, size_t out_size)
 {
     out[0] = '\0';
@@ -34,10 +40,10 @@ static void read_command_line(const struct hvm_start_info *si, char *out, size_t
     const char *in = (const char *)si->cmdline_paddr;
     size_t n = 0;
     for (; in[n] && n + 1 < out_size; n++)
-        out[n] = in[n] == '\t' || in[n] == '\n' ? ' ' : in[n] >= 0x20 && in[n] < 0x7F ? in[n] : '?';
+        out[n] = cmdline_char(in[n]);
     out[n] = '\0';
     if (in[n])
-        entry_cmdline_cut(out, out_size, in[n]);
+        entry_cmdline_cut(out, out_size, cmdline_char(in[n]));
 }
 
 static void read_memory_map(const struct hvm_start_info *si, struct boot_info *bi)

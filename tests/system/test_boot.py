@@ -122,7 +122,8 @@ def test_a_long_command_line_is_taken_to_2047_characters(guest, boot, machine, d
     """Linux on x86 takes a command line of 2,047 characters (as kernel.efi's
     setup header tells QEMU); one of 1,989 arrives whole. A longer one is cut
     there, and the word the cut falls in is dropped, not half taken:
-    budget=4000 cut to budget=4 would have applied."""
+    budget=4000 cut to budget=4 would have applied. A word the cut only
+    touches stays."""
     nic = ("-netdev", "user,id=n0,restrict=on", "-device", f"{device},netdev=n0")
     whole = " ".join(["log=info"] * 220) + " budget=32"
     assert len(whole) == 1989
@@ -130,14 +131,19 @@ def test_a_long_command_line_is_taken_to_2047_characters(guest, boot, machine, d
     cut += "console=ttyS0," + "8" * (2047 - 8 - len(cut) - len("console=ttyS0,") - 1) + " "
     cut += "budget=4000"
     assert cut.index("budget=4000") == 2039 and len(cut) > 2047
-    for line, warned in ((whole, False), (cut, True)):
+    # A newline, which PVH's command line takes as a space, right after the
+    # last whole word: that word stays (it was dropped as if cut in two).
+    at_newline = cut[:2037] + " budget=16\nlog=info"
+    assert at_newline.index("\n") == 2047
+    cases = [(whole, False, 32), (cut, True, 32)] + ([(at_newline, True, 16)] if boot == "pvh" else [])
+    for line, warned, budget in cases:
         g = guest(machine=machine, boot=boot, cmdline=line, nic=nic, memory=64 if boot == "pvh" else 256)
         g.wait_for(r"virtio-net: .*, budget \d+$")
         log = g.serial()
         if ("cmdline: longer than 2047 characters: cut there, the word cut dropped" in log) != warned:
             g.fail(f"a line of {len(line)} characters: the cut was{'' if warned else ' not'} expected to be said")
-        if not re.search(r"virtio-net: .*, budget 32$", log, re.MULTILINE):
-            g.fail(f"a line of {len(line)} characters: budget=32 at character 1,980 not taken, or budget=4 taken")
+        if not re.search(rf"virtio-net: .*, budget {budget}$", log, re.MULTILINE):
+            g.fail(f"a line of {len(line)} characters: budget={budget} not taken, or budget=4 taken")
         if re.search(r"cmdline: (unknown|budget)", log):
             g.fail("a word of the line was reported")
         g.kill()
