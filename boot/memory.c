@@ -1,5 +1,6 @@
 #include "boot/memory.h"
 
+#include "arch/x86_64/paging.h"
 #include "lib/log.h"
 #include "lib/page_alloc.h"
 #include "lib/panic.h"
@@ -52,15 +53,27 @@ static bool holds_any(const struct boot_mem_range *r, const uint64_t *keep, unsi
     return false;
 }
 
+static void hold_live_table(uint64_t page)
+{
+    phys_mem_reserve(page, PAGE_SIZE);
+}
+
 void memory_release_loader(const struct boot_info *bi, const uint64_t *keep, unsigned keep_count)
 {
-    uint64_t added = 0; /* pages: a range released before adds nothing (page_alloc_add_range) */
+    uint64_t free_before = memory_get_stats().free_bytes;
+    bool added = false; /* a range released before adds nothing (page_alloc_add_range) */
     for_each_range(bi, r)
         if (r->type == BOOT_MEM_FREE_LATER && !holds_any(r, keep, keep_count))
-            added += phys_mem_add(r->base, r->size);
+            added |= phys_mem_add(r->base, r->size) != 0;
     if (!added)
         return;
+    /* Before paging_activate the CPU walks the firmware's tables, which lie
+     * in this memory: the pages on the way to RAM (all it touches until
+     * then) are held until a later call adds them again. Ours are allocated
+     * pages, which a hold leaves alone. */
+    paging_for_each_live_table(memory_get_stats().top, hold_live_table);
+    uint64_t free_after = memory_get_stats().free_bytes;
     log_info("memory: %s memory released%s: +%llu KiB, %llu MiB usable in all", bi->loader,
-             keep_count ? " but for what is still in use" : "", (unsigned long long)(added * PAGE_SIZE / 1024),
-             (unsigned long long)(memory_get_stats().free_bytes >> 20));
+             keep_count ? " but for what is still in use" : "", (unsigned long long)((free_after - free_before) / 1024),
+             (unsigned long long)(free_after >> 20));
 }

@@ -16,9 +16,10 @@ void memory_enable_paging(const struct boot_info *bi);
 
 /* Hands the loader's memory (BOOT_MEM_FREE_LATER) to the allocator, except
  * the ranges holding any of the `keep` addresses (still in use: the stack we
- * run on, the loaded GDT). Released ranges stay released; a later call with
- * nothing to keep hands over the rest. Our own page tables and IDT must be
- * loaded first. */
+ * run on, the loaded GDT) and the pages of the page tables the CPU walks now
+ * (the firmware's, until memory_enable_paging). Released ranges stay
+ * released; a later call with nothing to keep hands over the rest. Our own
+ * IDT must be loaded first. */
 void memory_release_loader(const struct boot_info *bi, const uint64_t *keep, unsigned keep_count);
 
 #endif

@@ -155,6 +155,31 @@ void paging_activate(void)
     active = true;
 }
 
+#define CR4_LA57 (1ULL << 12)
+
+/* `table`, which maps from `va` on, and the tables below it on the way to
+ * addresses under `below`; level 0 is a PT. At most `left` pages. */
+static unsigned walk_tables(uint64_t table, int level, uint64_t va, uint64_t below, void (*fn)(uint64_t page),
+                            unsigned left)
+{
+    fn(table);
+    unsigned seen = 1;
+    const uint64_t *t = (const uint64_t *)table;
+    uint64_t span = 1ULL << (12 + 9 * level); /* what one entry maps */
+    for (int i = 0; level > 0 && i < ENTRIES && va + i * span < below && seen < left; i++) {
+        /* PS maps 1 GiB in a PDPT entry and 2 MiB in a PD entry: a page, not a table. */
+        if ((t[i] & PTE_PRESENT) && !(level <= 2 && (t[i] & PTE_LARGE)))
+            seen += walk_tables(t[i] & PTE_ADDR_MASK, level - 1, va + i * span, below, fn, left - seen);
+    }
+    return seen;
+}
+
+unsigned paging_for_each_live_table(uint64_t below, void (*fn)(uint64_t page))
+{
+    return walk_tables(read_cr3() & PTE_ADDR_MASK, (read_cr4() & CR4_LA57) ? 4 : 3, 0, below, fn,
+                       PAGING_LIVE_TABLES_MAX);
+}
+
 bool paging_is_mapped(uint64_t addr)
 {
     if (!pml4)
