@@ -69,9 +69,13 @@ void memory_release_loader(const struct boot_info *bi, const uint64_t *keep, uns
         return;
     /* Before paging_activate the CPU walks the firmware's tables, which lie
      * in this memory: the pages on the way to RAM (all it touches until
-     * then) are held until a later call adds them again. Ours are allocated
-     * pages, which a hold leaves alone. */
-    paging_for_each_live_table(memory_get_stats().top, hold_live_table);
+     * then, the image among it) are held until a later call adds them
+     * again. Ours are allocated pages, which a hold leaves alone. */
+    uint64_t ram_end = 0;
+    for_each_range(bi, r)
+        if (r->base + r->size > ram_end)
+            ram_end = r->base + r->size;
+    paging_for_each_live_table(ram_end, hold_live_table);
     uint64_t free_after = memory_get_stats().free_bytes;
     log_info("memory: %s memory released%s: +%llu KiB, %llu MiB usable in all", bi->loader,
              keep_count ? " but for what is still in use" : "", (unsigned long long)((free_after - free_before) / 1024),
