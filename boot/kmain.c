@@ -223,7 +223,7 @@ void kmain(struct boot_info *bi)
     memory_init(bi);
     /* The loader's memory, but for our stack, its GDT and its page tables,
      * so that our tables and the stacks below do not depend on what the
-     * firmware left free (OVMF leaves 4 pages at -m 40 on pc, 36 on q35). */
+     * firmware left free (OVMF leaves 4 pages at -m 37; ours take 11). */
     uint64_t in_use[] = { (uint64_t)__builtin_frame_address(0), gdt_loaded_base() };
     memory_release_loader(bi, in_use, 2);
     memory_enable_paging(bi);

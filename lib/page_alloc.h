@@ -38,8 +38,9 @@ void page_alloc_init(struct page_alloc *pa, uint64_t *bitmap, uint64_t top);
  * Parts below PAGE_ALLOC_MIN_ADDR or beyond the bitmap are ignored. */
 uint64_t page_alloc_add_range(struct page_alloc *pa, uint64_t base, uint64_t size);
 
-/* Takes every free page touching [base, base+size) out of use for good (it
- * can never be allocated or freed); allocated pages are left to their owners. */
+/* Takes every free page touching [base, base+size) out of use (it can be
+ * neither allocated nor freed) until an add_range covering it again;
+ * allocated pages are left to their owners. */
 void page_alloc_reserve_range(struct page_alloc *pa, uint64_t base, uint64_t size);
 
 /* `count` contiguous pages whose first page index is a multiple of

@@ -15,7 +15,8 @@
 void phys_mem_init(uint64_t *bitmap, uint64_t top);
 /* Makes [base, base+size) allocatable; returns the pages added. */
 uint64_t phys_mem_add(uint64_t base, uint64_t size);
-/* Takes [base, base+size) out of use for good (the bitmap itself, say). */
+/* Takes [base, base+size) out of use (the bitmap itself, say) until a
+ * phys_mem_add covering it again. */
 void phys_mem_reserve(uint64_t base, uint64_t size);
 
 /* `count` contiguous pages (not zeroed); 0 when out of memory. */

@@ -174,9 +174,9 @@ static unsigned walk_tables(uint64_t table, int level, uint64_t va, uint64_t bel
     return seen;
 }
 
-unsigned paging_for_each_live_table(uint64_t below, void (*fn)(uint64_t page))
+void paging_for_each_live_table(uint64_t below, void (*fn)(uint64_t page))
 {
-    return walk_tables(read_cr3() & PTE_ADDR_MASK, (read_cr4() & CR4_LA57) ? 4 : 3, 0, below, fn,
+    walk_tables(read_cr3() & PTE_ADDR_MASK, (read_cr4() & CR4_LA57) ? 4 : 3, 0, below, fn,
                        PAGING_LIVE_TABLES_MAX);
 }
 

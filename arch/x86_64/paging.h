@@ -35,11 +35,10 @@ void paging_activate(void);
 
 /* Calls fn with each page of the tables the CPU walks now (CR3's tree, four
  * or five levels) on the way to the addresses under `below`: before
- * paging_activate, the firmware's. Returns the pages visited, at most
- * PAGING_LIVE_TABLES_MAX: a tree that claims more (a table that maps
- * itself) is not followed further. */
+ * paging_activate, the firmware's. At most PAGING_LIVE_TABLES_MAX pages: a
+ * tree that claims more (a table that maps itself) is not followed further. */
 #define PAGING_LIVE_TABLES_MAX 4096
-unsigned paging_for_each_live_table(uint64_t below, void (*fn)(uint64_t page));
+void paging_for_each_live_table(uint64_t below, void (*fn)(uint64_t page));
 
 bool paging_is_mapped(uint64_t addr);
 bool paging_nx_supported(void);

@@ -2,9 +2,10 @@
 kernel.efi under OVMF at -m 40 boot, size their receive pools from the memory
 that is free, and serve a bounded load with no error: wrk for 5 s and a 4 MiB
 TCP echo, byte for byte, and as many connections at once as lwIP has TCP
-PCBs, which it sizes from the memory too, on q35 and pc. At -m 40 OVMF itself needs room for
-the whole image, .bss included; with lwIP's unused PBUF_POOL at 64 it had none
-and never started the kernel. Network tests need root."""
+PCBs, which it sizes from the memory too; under OVMF also at -m 37, on q35
+and pc. At -m 40 OVMF itself needs room for the whole image, .bss included;
+with lwIP's unused PBUF_POOL at 64 it had none and never started the kernel.
+Network tests need root."""
 
 import re
 import socket

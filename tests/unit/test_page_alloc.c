@@ -432,6 +432,24 @@ TEST(page_alloc_reserve_range)
     fixture_fini(&f);
 }
 
+/* The loader's release holds the firmware's page tables this way until its
+ * second call adds their range again (boot/memory.c): a reserved page comes
+ * back then, and only it; the pages around it were added already. */
+TEST(page_alloc_reserved_page_comes_back_when_its_range_is_added_again)
+{
+    struct fixture f;
+    fixture_init(&f);
+    page_alloc_reserve_range(&f.pa, 0x1003000, PAGE_SIZE);
+    CHECK(!page_alloc_is_free(&f.pa, 0x1003000));
+    CHECK_EQ(f.pa.free_pages, FAKE_MAP_PAGES - 1);
+    CHECK_EQ(page_alloc_add_range(&f.pa, 0x1000000, 0x10000), 1);
+    CHECK(page_alloc_is_free(&f.pa, 0x1003000));
+    CHECK_EQ(f.pa.free_pages, FAKE_MAP_PAGES);
+    CHECK_EQ(f.pa.managed_pages, FAKE_MAP_PAGES);
+    CHECK_EQ(page_alloc_add_range(&f.pa, 0x1000000, 0x10000), 0);
+    fixture_fini(&f);
+}
+
 /* "Marks every page touching [base, base+size) in use": the range
  * [0x2000000, 2^64 - 1) does not wrap, so every page from 32 MiB up must
  * be reserved. (base + size + PAGE_SIZE - 1 must not be allowed to wrap.) */
