@@ -25,7 +25,7 @@ needs_root = pytest.mark.skipif(not have_root(), reason="needs root for network 
 CASES = {
     "microvm-pvh-8MiB": ("microvm", "pvh", 8),
     "q35-efi-40MiB": ("q35", "efi", 40),
-    # The least OVMF starts in. Before boot services' memory was released ahead of the kernel's page tables,
+    # The least OVMF loads the kernel in. Before boot services' memory was released ahead of the kernel's page tables,
     # OVMF left them too few pages there ("out of memory mapping RAM" on pc, "no page for the top-level
     # page table" on q35; with one vCPU, pc also at -m 38 and 40).
     "q35-efi-37MiB": ("q35", "efi", 37),
