@@ -53,7 +53,7 @@ static bool holds_any(const struct boot_mem_range *r, const uint64_t *keep, unsi
     return false;
 }
 
-static void hold_live_table(uint64_t page)
+static void hold_firmware_table(uint64_t page)
 {
     phys_mem_reserve(page, PAGE_SIZE);
 }
@@ -70,12 +70,12 @@ void memory_release_loader(const struct boot_info *bi, const uint64_t *keep, uns
     /* Before paging_activate the CPU walks the firmware's tables, which lie
      * in this memory: the pages on the way to RAM (all it touches until
      * then, the image among it) are held until a later call adds them
-     * again. Ours are allocated pages, which a hold leaves alone. */
+     * again. */
     uint64_t ram_end = 0;
     for_each_range(bi, r)
         if (r->base + r->size > ram_end)
             ram_end = r->base + r->size;
-    paging_for_each_live_table(ram_end, hold_live_table);
+    paging_for_each_firmware_table(ram_end, hold_firmware_table);
     uint64_t free_after = memory_get_stats().free_bytes;
     log_info("memory: %s memory released%s: +%llu KiB, %llu MiB usable in all", bi->loader,
              keep_count ? " but for what is still in use" : "", (unsigned long long)((free_after - free_before) / 1024),

@@ -174,10 +174,11 @@ static unsigned walk_tables(uint64_t table, int level, uint64_t va, uint64_t bel
     return seen;
 }
 
-void paging_for_each_live_table(uint64_t below, void (*fn)(uint64_t page))
+void paging_for_each_firmware_table(uint64_t below, void (*fn)(uint64_t page))
 {
-    walk_tables(read_cr3() & PTE_ADDR_MASK, (read_cr4() & CR4_LA57) ? 4 : 3, 0, below, fn,
-                       PAGING_LIVE_TABLES_MAX);
+    if (!active)
+        walk_tables(read_cr3() & PTE_ADDR_MASK, (read_cr4() & CR4_LA57) ? 4 : 3, 0, below, fn,
+                    PAGING_FIRMWARE_TABLES_MAX);
 }
 
 bool paging_is_mapped(uint64_t addr)

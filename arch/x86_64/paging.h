@@ -33,12 +33,13 @@ int paging_unmap(uint64_t addr, uint64_t size);
 /* Loads the new tables (and enables no-execute when the CPU has it). */
 void paging_activate(void);
 
-/* Calls fn with each page of the tables the CPU walks now (CR3's tree, four
- * or five levels) on the way to the addresses under `below`: before
- * paging_activate, the firmware's. At most PAGING_LIVE_TABLES_MAX pages: a
- * tree that claims more (a table that maps itself) is not followed further. */
-#define PAGING_LIVE_TABLES_MAX 4096
-void paging_for_each_live_table(uint64_t below, void (*fn)(uint64_t page));
+/* Before paging_activate, calls fn with each page of the firmware's tables,
+ * which the CPU walks until then (CR3's tree, four or five levels), on the
+ * way to the addresses under `below`; after it, nothing (ours are the page
+ * allocator's). At most PAGING_FIRMWARE_TABLES_MAX pages: a tree that claims
+ * more (a table that maps itself) is not followed further. */
+#define PAGING_FIRMWARE_TABLES_MAX 4096
+void paging_for_each_firmware_table(uint64_t below, void (*fn)(uint64_t page));
 
 bool paging_is_mapped(uint64_t addr);
 bool paging_nx_supported(void);
