@@ -4,14 +4,17 @@
 #include "lib/log.h"
 #include "lib/string.h"
 #include "lwip/dhcp.h"
+#include "lwip/ip4.h"
 #include "lwip/ip6.h"
 #include "lwip/mld6.h"
 #include "lwip/pbuf.h"
 #include "lwip/prot/dhcp.h"
+#include "lwip/prot/ip4.h"
 #include "lwip/priv/tcp_priv.h"
 #include "lwip/stats.h"
 #include "lwip/tcp.h"
 #include "net/dhcp_options.h"
+#include "net/ip4_id.h"
 #include "net/nic_netif.h"
 #include "net/tcp_isn.h"
 #include "net/tcp_listen_cookies.h"
@@ -20,6 +23,9 @@
 #include "net/tcp_seq_guard.h"
 #include "net/tcp_timewait_reuse.h"
 
+#ifndef LWIP_PATCH_IP4_ID_HOOK
+#error "third_party/lwip lacks scripts/lwip-ip4-id-hook.patch: run scripts/setup"
+#endif
 /* Loss recovery (docs/network.md) and the MSS taken only from the handshake. */
 #ifndef LWIP_PATCH_TCP_NEWRENO
 #error "third_party/lwip lacks scripts/lwip-tcp-newreno.patch: run scripts/setup"
@@ -116,6 +122,19 @@ u32_t net_tcp_isn(const ip_addr_t *local_ip, u16_t local_port, const ip_addr_t *
     tcp_flow_of(&flow, local_ip, local_port, remote_ip, remote_port);
     uint32_t isn = tcp_isn_make(isn_key, &flow, clock_now_ns());
     return reopening ? tcp_isn_after(isn, reopened_snd_nxt) : isn;
+}
+
+static struct ip4_ids ip4_ids;
+static bool ip4_ids_keyed;
+
+u16_t net_ip4_id(struct pbuf *p, struct netif *netif)
+{
+    if (!ip4_ids_keyed) { /* at the first packet, as the ISN's key */
+        tcp_flow_key_make(ip4_ids.key);
+        ip4_ids_keyed = true;
+    }
+    const struct ip_hdr *ip = p->payload;
+    return ip4_id_take(&ip4_ids, (const uint8_t *)&ip->dest, IPH_PROTO(ip), tcp_large_send_packets(p, netif));
 }
 
 /* A SYN for a 4-tuple in TIME_WAIT (net/tcp_timewait_reuse.h): when it may

@@ -35,6 +35,11 @@ struct ip_addr;
 u32_t net_tcp_isn(const struct ip_addr *local_ip, u16_t local_port, const struct ip_addr *remote_ip,
                   u16_t remote_port);
 
+/* LWIP_HOOK_IP4_ID: the identification of IPv4 packet `p` (from its IP
+ * header, the source written, the checksum not) leaving on `netif`
+ * (net/ip4_id.h). */
+u16_t net_ip4_id(struct pbuf *p, struct netif *netif);
+
 /* LWIP_HOOK_DHCP_APPEND_OPTIONS: asks for the interface MTU (option 26) in
  * the parameter request list of a DISCOVER or REQUEST lwIP is writing. */
 void net_dhcp_append_options(struct dhcp_msg *msg, u16_t *options_len);

@@ -78,29 +78,50 @@ int tcp_large_send_cut_by_netif(struct pbuf *p, const struct netif *netif)
     return 0;
 }
 
-uint16_t tcp_large_send_mss(struct netif *netif, const uint8_t *frame, const struct tcp_frame_layout *l)
+/* The payload of one of the MSS-sized segments the device cuts the TCP
+ * segment at `ip` (its TCP header at `tcp`) into; 0 if no connection of
+ * lwIP's sends it. */
+static uint16_t segment_payload(struct netif *netif, const uint8_t *ip, bool v6, const uint8_t *tcp)
 {
-    const uint8_t *ip = frame + TCP_FRAME_ETH_HEADER, *tcp = frame + l->l4;
-    const uint8_t *src = ip + (l->v6 ? IPV6_SRC : IPV4_SRC);
-    size_t alen = l->v6 ? 16 : 4;
+    const uint8_t *src = ip + (v6 ? IPV6_SRC : IPV4_SRC);
+    size_t alen = v6 ? 16 : 4;
     uint16_t sport = (uint16_t)(tcp[0] << 8 | tcp[1]), dport = (uint16_t)(tcp[2] << 8 | tcp[3]);
+    uint16_t tcp_hlen = (uint16_t)((tcp[12] >> 4) * 4);
     for (const struct tcp_pcb *pcb = tcp_active_pcbs; pcb; pcb = pcb->next) {
-        if (pcb->local_port != sport || pcb->remote_port != dport || IP_IS_V6_VAL(pcb->local_ip) != l->v6)
+        if (pcb->local_port != sport || pcb->remote_port != dport || IP_IS_V6_VAL(pcb->local_ip) != v6)
             continue;
-        const void *local = l->v6 ? (const void *)ip_2_ip6(&pcb->local_ip)->addr
-                                  : (const void *)&ip_2_ip4(&pcb->local_ip)->addr;
-        const void *remote = l->v6 ? (const void *)ip_2_ip6(&pcb->remote_ip)->addr
-                                   : (const void *)&ip_2_ip4(&pcb->remote_ip)->addr;
+        const void *local = v6 ? (const void *)ip_2_ip6(&pcb->local_ip)->addr
+                               : (const void *)&ip_2_ip4(&pcb->local_ip)->addr;
+        const void *remote = v6 ? (const void *)ip_2_ip6(&pcb->remote_ip)->addr
+                                : (const void *)&ip_2_ip4(&pcb->remote_ip)->addr;
         if (memcmp(local, src, alen) != 0 || memcmp(remote, src + alen, alen) != 0)
             continue;
         uint16_t mss = pcb->mss;
-        if (l->v6) {
+        if (v6) {
             u16_t path_mtu = nd6_get_destination_mtu(ip_2_ip6(&pcb->remote_ip), netif);
             if (path_mtu >= IP6_MIN_MTU_LENGTH && path_mtu - IP6_HLEN - TCP_MIN_HEADER < mss)
                 mss = (uint16_t)(path_mtu - IP6_HLEN - TCP_MIN_HEADER);
         }
-        /* The options this frame carries, every segment of it carries (tcp_write's optlen). */
-        return (uint16_t)(mss - (l->tcp_hlen - TCP_MIN_HEADER));
+        /* The options this segment carries, every cut of it carries (tcp_write's optlen). */
+        return (uint16_t)(mss - (tcp_hlen - TCP_MIN_HEADER));
     }
     return 0;
+}
+
+uint16_t tcp_large_send_mss(struct netif *netif, const uint8_t *frame, const struct tcp_frame_layout *l)
+{
+    return segment_payload(netif, frame + TCP_FRAME_ETH_HEADER, l->v6, frame + l->l4);
+}
+
+u16_t tcp_large_send_packets(const struct pbuf *p, struct netif *netif)
+{
+    const uint8_t *ip = p->payload;
+    uint16_t ip_hlen = (uint16_t)((ip[0] & 0x0F) * 4);
+    if (p->tot_len <= netif->mtu || ip[IPV4_PROTOCOL] != IP_PROTO_TCP || p->len < ip_hlen + TCP_MIN_HEADER ||
+        !nic_netif_cuts_tcp(netif, false))
+        return 1; /* one packet, or IP's fragments of one, which share its identification */
+    const uint8_t *tcp = ip + ip_hlen;
+    uint16_t cut = segment_payload(netif, ip, false, tcp);
+    uint32_t payload = p->tot_len - ip_hlen - (uint32_t)((tcp[12] >> 4) * 4);
+    return cut ? (u16_t)((payload + cut - 1) / cut) : 1;
 }

@@ -49,4 +49,9 @@ int tcp_large_send_cut_by_netif(struct pbuf *p, const struct netif *netif);
  * no connection of lwIP's sends it. */
 uint16_t tcp_large_send_mss(struct netif *netif, const uint8_t *frame, const struct tcp_frame_layout *l);
 
+/* How many packets the IPv4 packet `p` (from its IP header) leaves `netif`
+ * as: the segments its device cuts a TCP segment larger than the MTU into,
+ * else one (net/ip4_id.h). */
+u16_t tcp_large_send_packets(const struct pbuf *p, struct netif *netif);
+
 #endif

@@ -7,15 +7,20 @@ netem), and with event_idx=off. On
 QEMU's user network nothing is offered and everything works as before.
 The tap tests need root."""
 
+import collections
 import re
 import shutil
+import socket
+import struct
 import subprocess
 import time
 
 import pytest
 
-from netns import GUEST_ADDR, PrivateNetwork, have_root
-from test_services import (check_healthy, connect, free_port, name_pcap, start_guest, stats, tcp_echo, wait_ready)
+from netns import GUEST_ADDR, TAP, PrivateNetwork, have_root
+from tap_sniffer import TapSniffer
+from test_services import (check_healthy, connect, expect, free_port, inside, name_pcap, start_guest, stats, tcp_echo,
+                           wait_ready)
 
 needs_root = pytest.mark.skipif(not have_root(), reason="needs root for network namespaces and tap devices")
 NIC = 'nic="00:02.0"'
@@ -81,6 +86,83 @@ def test_large_segments_both_ways(request, tmp_path, net, event_idx):
                  "virtio_net_rx_drop_bad_header_total", "netif_rx_drop_oversize_total", "netif_tx_dropped_total"):
         assert nic_counter(d, name) == 0, g.report(f"{name} +{nic_counter(d, name)} during the echo")
     check_healthy(g, "after the echo")
+
+
+class IdSniffer(TapSniffer):
+    """The IPv4 identifications of the packets the guest sends, by
+    destination and protocol, in order: a large segment the device cuts
+    (its gso_size in the socket's virtio header) counts as the packets it
+    becomes, numbered up from its own, as the device numbers them."""
+
+    def __init__(self, net):
+        self.ids = collections.defaultdict(list)
+        self.large = 0
+        super().__init__(net, vnet_hdr=True)
+
+    def take(self, data):
+        gso_type, gso_size = data[1], struct.unpack("<H", data[4:6])[0]
+        frame = data[10:]
+        if len(frame) < 34 or frame[12:14] != b"\x08\x00" or frame[26:30] != bytes(map(int, GUEST_ADDR.split("."))):
+            return
+        ihl = (frame[14] & 0x0F) * 4
+        total, ident = struct.unpack("!HH", frame[16:20])
+        proto, dst = frame[23], ".".join(map(str, frame[30:34]))
+        packets = 1
+        if gso_type and gso_size and proto == 6:
+            payload = total - ihl - (frame[14 + ihl + 12] >> 4) * 4
+            packets = max(1, -(-payload // gso_size))
+            self.large += packets > 1
+        self.ids[(dst, proto)] += [(ident + i) & 0xFFFF for i in range(packets)]
+
+
+@needs_root
+def test_ipv4_identifications_are_not_reused_by_a_download(request, tmp_path, net):
+    """The guest never sets DF, so a router on a smaller-MTU path fragments
+    its packets, and the receiver joins fragments by identification: no two
+    packets to one host may carry the same one while both can be in flight.
+    lwIP numbered every packet from one counter, one a packet, while the
+    device numbers the packets of a large segment up from its own: each
+    next segment reused all but one of the last one's numbers. And one
+    counter for all destinations: replies to a second host moved the
+    first's numbers on (nmap's idle scan reads that). net/ip4_id.h."""
+    g = boot(request, tmp_path, net)
+    sniffer = IdSniffer(net)
+    try:
+        echo_and_count(g, net, 4, seed=4)
+    finally:
+        sniffer.close()
+    sent = sniffer.ids[("10.0.2.2", 6)]
+    reused = sum(n - 1 for n in collections.Counter(sent).values() if n > 1)
+    print(f"{len(sent)} TCP packets to 10.0.2.2, {sniffer.large} of lwIP's segments cut by the device, "
+          f"{reused} identifications reused")
+    expect(g, sniffer.large >= 10, f"only {sniffer.large} large segments: the download did not test TSO")
+    expect(g, len(sent) < 60000, f"{len(sent)} packets: the 16-bit identifications wrapped, test too long")
+    expect(g, reused == 0, f"{reused} of {len(sent)} identifications to 10.0.2.2 reused within one download")
+
+    # A second host on the tap: UDP echoes from the two in turn. (Not ping:
+    # lwIP sends an echo reply with the request's identification.)
+    net.run("ip", "addr", "add", "10.0.2.3/24", "dev", TAP, check=True)
+    sniffer = IdSniffer(net)
+    try:
+        with inside(net):
+            socks = [socket.socket(socket.AF_INET, socket.SOCK_DGRAM) for _ in range(2)]
+        for sock, addr in zip(socks, ("10.0.2.2", "10.0.2.3")):
+            sock.bind((addr, 0))
+            sock.settimeout(2)
+        for i in range(40):
+            sock = socks[i % 2]
+            sock.sendto(b"id %d" % i, (GUEST_ADDR, 7))
+            expect(g, sock.recv(64) == b"id %d" % i, f"UDP echo {i} not answered")
+    finally:
+        sniffer.close()
+        for sock in socks:
+            sock.close()
+    first = sniffer.ids[("10.0.2.2", 17)]
+    steps = collections.Counter((b - a) & 0xFFFF for a, b in zip(first, first[1:]))
+    expect(g, len(first) == 20, f"{len(first)} UDP echoes to 10.0.2.2 seen, not 20")
+    expect(g, steps == {1: 19}, f"10.0.2.2's UDP echoes moved by {dict(steps)}, not one each: "
+           "another host's packets take its numbers")
+    check_healthy(g, "at the end")
 
 
 NFT_LOSS = """
