@@ -23,6 +23,10 @@
 #include "net/tcp_seq_guard.h"
 #include "net/tcp_timewait_reuse.h"
 
+/* A reset answers a segment as RFC 9293 says: its ACK as sequence number, window 0. */
+#ifndef LWIP_PATCH_TCP_RESET_ANSWER
+#error "third_party/lwip lacks scripts/lwip-tcp-reset-answer.patch: run scripts/setup"
+#endif
 #ifndef LWIP_PATCH_IP4_ID_HOOK
 #error "third_party/lwip lacks scripts/lwip-ip4-id-hook.patch: run scripts/setup"
 #endif

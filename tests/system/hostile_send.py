@@ -255,6 +255,30 @@ def syn_fin():
     return result
 
 
+def resets():
+    """Segments no connection takes, each from its own port: an ACK and a
+    FIN with data at a closed port, a SYN whose acknowledgment field holds
+    a number (as nmap's T5 and T7 probes), an ACK at a listener. What each
+    reset answering them carries: flags, sequence and acknowledgment
+    numbers, window."""
+    cases = {  # name: (port, flags, seq, ack, payload)
+        "ack_at_closed_port": (81, "A", 1000, 0x12345678, b""),
+        "syn_with_an_ack_number": (81, "S", 2000, 0xDEADBEEF, b""),
+        "fin_with_data_at_closed_port": (81, "FP", 3000, 0, b"hello"),
+        "ack_at_listener": (80, "A", 4000, 0x0BADF00D, b""),
+    }
+    base = rnd.randrange(30000, 60000)
+    s = sniffer(f"ether src {GUEST_MAC} and tcp and dst portrange {base}-{base + len(cases) - 1}")
+    send([eth() / ip4() / TCP(sport=base + i, dport=port, flags=flags, seq=seq, ack=ack, window=1024) / payload
+          for i, (port, flags, seq, ack, payload) in enumerate(cases.values())])
+    answers = [p[TCP] for p in stop(s, settle=1.0) if TCP in p]
+    out = {}
+    for i, name in enumerate(cases):
+        got = [t for t in answers if t.dport == base + i]
+        out[name] = [{"flags": str(t.flags), "seq": t.seq, "ack": t.ack, "window": t.window} for t in got]
+    return out
+
+
 def teach_mac(sock, addr):
     """Teach the guest our MAC for `addr`, an address no one owns: it records
     the sender of an ARP request for itself."""
@@ -745,7 +769,7 @@ def rst_at(sport, dport, count):
 
 
 CLASSES = {f.__name__.replace("_", "-"): f for f in
-           (truncated, checksums, lengths, options, fragments, tcp_flags, syn_fin, sack, tail_probe, rst_storm, insane_offset,
+           (truncated, checksums, lengths, options, fragments, tcp_flags, syn_fin, resets, sack, tail_probe, rst_storm, insane_offset,
             zero_window, tiny_pipeline,
             timewait_lower_isn, isn_spread, isn_reopened,
             arp_flood,

@@ -277,6 +277,24 @@ class TestHostileTraffic:
             expect(g, r["reset_to_syn_fin_ack"], f"port {port}: no reset for a SYN+FIN+ACK")
             expect(g, r["syn_ack_to_plain_syn"], f"port {port}: no SYN-ACK for a plain SYN after the SYN+FINs")
 
+    def test_resets_answer_as_rfc_9293_says(self, gn):
+        """RFC 9293 3.10.7.1: a reset answering a segment with an ACK takes
+        its sequence number from that ACK and carries no ACK itself; one
+        answering a segment without an ACK has sequence number zero and
+        acknowledges the segment. Window 0, as Linux and FreeBSD answer
+        (nmap's window scan reads a closed port as open from any other).
+        lwIP sent RST+ACK with its window to all of them."""
+        g, _ = gn
+        report, *_ = hostile(gn, "resets", [lwip("packets_dropped", "tcp")])
+        want = {
+            "ack_at_closed_port": {"flags": "R", "seq": 0x12345678, "ack": 0, "window": 0},
+            "syn_with_an_ack_number": {"flags": "RA", "seq": 0, "ack": 2001, "window": 0},
+            "fin_with_data_at_closed_port": {"flags": "RA", "seq": 0, "ack": 3006, "window": 0},
+            "ack_at_listener": {"flags": "R", "seq": 0x0BADF00D, "ack": 0, "window": 0},
+        }
+        for name, answer in want.items():
+            expect(g, report[name] == [answer], f"{name}: answered {report[name]}, not {answer}")
+
     def test_rst_storm_out_of_window_and_bad_acks(self, gn):
         """600 resets with wrong sequence numbers, 200 out-of-window segments and
         100 acknowledgements of unsent data at a live connection driven by hand,
