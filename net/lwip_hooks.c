@@ -133,7 +133,7 @@ static bool ip4_ids_keyed;
 
 u16_t net_ip4_id(struct pbuf *p, struct netif *netif)
 {
-    if (!ip4_ids_keyed) { /* at the first packet, as the ISN's key */
+    if (!ip4_ids_keyed) { /* at the first packet, as the ISN's key at the first connection */
         tcp_flow_key_make(ip4_ids.key);
         ip4_ids_keyed = true;
     }

@@ -5,7 +5,9 @@ also with 1% of the frames lost on the namespace's tap (tc netem towards the
 guest and, through an ifb device, from it; nftables where the kernel has no
 netem), and with event_idx=off. On
 QEMU's user network nothing is offered and everything works as before.
-The tap tests need root."""
+The IPv4 identifications of a download's packets, as the device cuts them,
+are never reused, and one host's do not move with another's. The tap tests
+need root."""
 
 import collections
 import re
@@ -142,13 +144,13 @@ def test_ipv4_identifications_are_not_reused_by_a_download(request, tmp_path, ne
     # A second host on the tap: UDP echoes from the two in turn. (Not ping:
     # lwIP sends an echo reply with the request's identification.)
     net.run("ip", "addr", "add", "10.0.2.3/24", "dev", TAP, check=True)
+    with inside(net):
+        socks = [socket.socket(socket.AF_INET, socket.SOCK_DGRAM) for _ in range(2)]
+    for sock, addr in zip(socks, ("10.0.2.2", "10.0.2.3")):
+        sock.bind((addr, 0))
+        sock.settimeout(2)
     sniffer = IdSniffer(net)
     try:
-        with inside(net):
-            socks = [socket.socket(socket.AF_INET, socket.SOCK_DGRAM) for _ in range(2)]
-        for sock, addr in zip(socks, ("10.0.2.2", "10.0.2.3")):
-            sock.bind((addr, 0))
-            sock.settimeout(2)
         for i in range(40):
             sock = socks[i % 2]
             sock.sendto(b"id %d" % i, (GUEST_ADDR, 7))
