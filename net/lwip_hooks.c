@@ -6,15 +6,17 @@
 #include "lwip/dhcp.h"
 #include "lwip/ip4.h"
 #include "lwip/ip6.h"
+#include "lwip/ip6_frag.h"
 #include "lwip/mld6.h"
 #include "lwip/pbuf.h"
 #include "lwip/prot/dhcp.h"
 #include "lwip/prot/ip4.h"
+#include "lwip/prot/ip6.h"
 #include "lwip/priv/tcp_priv.h"
 #include "lwip/stats.h"
 #include "lwip/tcp.h"
 #include "net/dhcp_options.h"
-#include "net/ip4_id.h"
+#include "net/ip_id.h"
 #include "net/nic_netif.h"
 #include "net/tcp_isn.h"
 #include "net/tcp_listen_cookies.h"
@@ -27,8 +29,12 @@
 #ifndef LWIP_PATCH_TCP_RESET_ANSWER
 #error "third_party/lwip lacks scripts/lwip-tcp-reset-answer.patch: run scripts/setup"
 #endif
+/* Identifications per destination (net/ip_id.h). */
 #ifndef LWIP_PATCH_IP4_ID_HOOK
 #error "third_party/lwip lacks scripts/lwip-ip4-id-hook.patch: run scripts/setup"
+#endif
+#ifndef LWIP_PATCH_IP6_FRAG_ID_HOOK
+#error "third_party/lwip lacks scripts/lwip-ipv6-frag-id-hook.patch: run scripts/setup"
 #endif
 /* Loss recovery (docs/network.md) and the MSS taken only from the handshake. */
 #ifndef LWIP_PATCH_TCP_NEWRENO
@@ -128,17 +134,32 @@ u32_t net_tcp_isn(const ip_addr_t *local_ip, u16_t local_port, const ip_addr_t *
     return reopening ? tcp_isn_after(isn, reopened_snd_nxt) : isn;
 }
 
-static struct ip4_ids ip4_ids;
-static bool ip4_ids_keyed;
+/* IPv4's and IPv6's alike: their flows hash apart. */
+static struct ip_ids ip_ids;
+static bool ip_ids_keyed;
+
+static struct ip_ids *ip_ids_made(void)
+{
+    if (!ip_ids_keyed) { /* at the first packet, as the ISN's key at the first connection */
+        tcp_flow_key_make(ip_ids.key);
+        ip_ids_keyed = true;
+    }
+    return &ip_ids;
+}
 
 u16_t net_ip4_id(struct pbuf *p, struct netif *netif)
 {
-    if (!ip4_ids_keyed) { /* at the first packet, as the ISN's key at the first connection */
-        tcp_flow_key_make(ip4_ids.key);
-        ip4_ids_keyed = true;
-    }
     const struct ip_hdr *ip = p->payload;
-    return ip4_id_take(&ip4_ids, (const uint8_t *)&ip->dest, IPH_PROTO(ip), tcp_large_send_packets(p, netif));
+    uint8_t flow[5];
+    memcpy(flow, &ip->dest, 4);
+    flow[4] = IPH_PROTO(ip);
+    return (u16_t)ip_id_take(ip_ids_made(), flow, sizeof(flow), tcp_large_send_packets(p, netif));
+}
+
+u32_t net_ip6_frag_id(const struct pbuf *p)
+{
+    const struct ip6_hdr *ip6 = p->payload;
+    return ip_id_take(ip_ids_made(), (const uint8_t *)&ip6->src, 32, 1); /* src, then dest */
 }
 
 /* A SYN for a 4-tuple in TIME_WAIT (net/tcp_timewait_reuse.h): when it may

@@ -37,8 +37,12 @@ u32_t net_tcp_isn(const struct ip_addr *local_ip, u16_t local_port, const struct
 
 /* LWIP_HOOK_IP4_ID: the identification of IPv4 packet `p` (from its IP
  * header, the source written, the checksum not) leaving on `netif`
- * (net/ip4_id.h). */
+ * (net/ip_id.h). */
 u16_t net_ip4_id(struct pbuf *p, struct netif *netif);
+
+/* LWIP_HOOK_IP6_FRAG_ID: the identification of the fragments of IPv6
+ * packet `p` (from its IPv6 header) (net/ip_id.h). */
+u32_t net_ip6_frag_id(const struct pbuf *p);
 
 /* LWIP_HOOK_DHCP_APPEND_OPTIONS: asks for the interface MTU (option 26) in
  * the parameter request list of a DISCOVER or REQUEST lwIP is writing. */

@@ -156,9 +156,11 @@
  * come from scripts/lwip-large-segments.patch). */
 #define LWIP_HOOK_TCP_SEGMENT_MAX(pcb) tcp_large_send_segment_max(pcb)
 #define LWIP_HOOK_IP_CUT_BY_NETIF(p, netif) tcp_large_send_cut_by_netif(p, netif)
-/* IPv4 identifications per destination, as many as packets the device makes
- * (net/ip4_id.h; the hook comes from scripts/lwip-ip4-id-hook.patch). */
+/* IPv4 identifications per destination, as many as packets the device makes,
+ * and IPv6 fragments' per destination (net/ip_id.h; the hooks come from
+ * scripts/lwip-ip4-id-hook.patch and scripts/lwip-ipv6-frag-id-hook.patch). */
 #define LWIP_HOOK_IP4_ID(p, netif) net_ip4_id(p, netif)
+#define LWIP_HOOK_IP6_FRAG_ID(p) net_ip6_frag_id(p)
 /* DHCP's interface MTU, asked for and applied (net/dhcp_options.h). */
 #define LWIP_HOOK_DHCP_APPEND_OPTIONS(netif, dhcp, state, msg, msg_type, options_len_ptr) \
     net_dhcp_append_options(msg, options_len_ptr)

@@ -51,7 +51,7 @@ uint16_t tcp_large_send_mss(struct netif *netif, const uint8_t *frame, const str
 
 /* How many packets the IPv4 packet `p` (from its IP header) leaves `netif`
  * as: the segments its device cuts a TCP segment larger than the MTU into,
- * else one (net/ip4_id.h). */
+ * else one (net/ip_id.h). */
 u16_t tcp_large_send_packets(const struct pbuf *p, struct netif *netif);
 
 #endif

@@ -17,6 +17,6 @@ RX_PATH_SRCS := $(addprefix drivers/virtio/, virtio_net.c virtio_net_datapath.c 
 	net/nic_netif.c net/nic_tx.c net/tcp_large_send.c net/tcp_frame.c net/tcp_gso.c net/announce.c net/net.c net/http_server.c \
 	net/http_parser.c net/echo_server.c net/stats_page.c net/tcp_service.c \
 	net/fault_port.c net/tcp_csum_offload.c net/tcp_seq_guard.c net/lwip_hooks.c net/lwip_pools.c lib/inet_csum.c lib/timer_list.c lib/printf.c \
-	net/tcp_timewait_reuse.c net/tcp_options.c net/dhcp_options.c net/tcp_reinject.c net/tcp_listen_cookies.c net/syn_cookie.c net/tcp_isn.c net/ip4_id.c net/tcp_flow.c lib/siphash.c \
+	net/tcp_timewait_reuse.c net/tcp_options.c net/dhcp_options.c net/tcp_reinject.c net/tcp_listen_cookies.c net/syn_cookie.c net/tcp_isn.c net/ip_id.c net/tcp_flow.c lib/siphash.c \
 	$(SITE_SRCS) \
 	lib/napi.c

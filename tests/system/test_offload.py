@@ -21,8 +21,8 @@ import pytest
 
 from netns import GUEST_ADDR, TAP, PrivateNetwork, have_root
 from tap_sniffer import TapSniffer
-from test_services import (check_healthy, connect, expect, free_port, inside, name_pcap, start_guest, stats, tcp_echo,
-                           wait_ready)
+from test_services import (GUEST_LL, check_healthy, connect, expect, free_port, inside, name_pcap, start_guest, stats,
+                           tcp_echo, wait_ipv6, wait_ready)
 
 needs_root = pytest.mark.skipif(not have_root(), reason="needs root for network namespaces and tap devices")
 NIC = 'nic="00:02.0"'
@@ -126,7 +126,7 @@ def test_ipv4_identifications_are_not_reused_by_a_download(request, tmp_path, ne
     device numbers the packets of a large segment up from its own: each
     next segment reused all but one of the last one's numbers. And one
     counter for all destinations: replies to a second host moved the
-    first's numbers on (nmap's idle scan reads that). net/ip4_id.h."""
+    first's numbers on (nmap's idle scan reads that). net/ip_id.h."""
     g = boot(request, tmp_path, net)
     sniffer = IdSniffer(net)
     try:
@@ -164,6 +164,63 @@ def test_ipv4_identifications_are_not_reused_by_a_download(request, tmp_path, ne
     expect(g, len(first) == 20, f"{len(first)} UDP echoes to 10.0.2.2 seen, not 20")
     expect(g, steps == {1: 19}, f"10.0.2.2's UDP echoes moved by {dict(steps)}, not one each: "
            "another host's packets take its numbers")
+    check_healthy(g, "at the end")
+
+
+class Frag6Sniffer(TapSniffer):
+    """The identification of each IPv6 packet the guest fragments, by
+    destination, from its first fragment."""
+
+    def __init__(self, net):
+        self.ids = collections.defaultdict(list)
+        super().__init__(net)
+
+    def take(self, frame):
+        if len(frame) < 62 or frame[12:14] != b"\x86\xdd" or frame[20] != 44 or frame[22:38] != GUEST_LL_BYTES:
+            return
+        offset = struct.unpack("!H", frame[56:58])[0] >> 3
+        if offset == 0:
+            self.ids[socket.inet_ntop(socket.AF_INET6, frame[38:54])].append(struct.unpack("!I", frame[58:62])[0])
+
+
+GUEST_LL_BYTES = socket.inet_pton(socket.AF_INET6, GUEST_LL)
+
+
+@needs_root
+def test_ipv6_fragment_identifications_are_per_destination(request, tmp_path, net):
+    """lwIP's ip6_frag numbered the packets it fragments from one counter,
+    from 1 at boot: a host reading its own fragments' numbers saw how many
+    the guest fragmented for others (RFC 7739). Two link-local addresses
+    on the tap take turns at 3,000-byte UDP echoes, each answer three
+    fragments: each address's numbers count up by one. net/ip_id.h."""
+    g = boot(request, tmp_path, net)
+    wait_ipv6(g, net)
+    hosts = ("fe80::2", "fe80::3")
+    for addr in hosts:
+        net.run("ip", "-6", "addr", "add", f"{addr}/64", "dev", TAP, "nodad", check=True)
+    with inside(net):
+        scope = socket.if_nametoindex(TAP)
+        socks = [socket.socket(socket.AF_INET6, socket.SOCK_DGRAM) for _ in hosts]
+    for sock, addr in zip(socks, hosts):
+        sock.bind((addr, 0, 0, scope))
+        sock.settimeout(2)
+    sniffer = Frag6Sniffer(net)
+    try:
+        for i in range(20):
+            sock = socks[i % 2]
+            data = (b"%05d" % i) * 600
+            sock.sendto(data, (GUEST_LL, 7, 0, scope))
+            expect(g, sock.recv(4096) == data, f"UDP echo {i} of 3,000 bytes not answered whole")
+    finally:
+        sniffer.close()
+        for sock in socks:
+            sock.close()
+    for addr in hosts:
+        ids = sniffer.ids[addr]
+        steps = collections.Counter((b - a) & 0xFFFFFFFF for a, b in zip(ids, ids[1:]))
+        expect(g, len(ids) == 10, f"{len(ids)} fragmented answers to {addr} seen, not 10")
+        expect(g, steps == {1: 9}, f"{addr}'s fragment identifications moved by {dict(steps)}, not one each: "
+               "another host's packets take its numbers")
     check_healthy(g, "at the end")
 
 
