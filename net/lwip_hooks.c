@@ -159,7 +159,10 @@ u16_t net_ip4_id(struct pbuf *p, struct netif *netif)
 u32_t net_ip6_frag_id(const struct pbuf *p)
 {
     const struct ip6_hdr *ip6 = p->payload;
-    return ip_id_take(ip_ids_made(), (const uint8_t *)&ip6->src, 32, 1); /* src, then dest */
+    uint8_t flow[32];
+    memcpy(flow, &ip6->src, 16);
+    memcpy(flow + 16, &ip6->dest, 16);
+    return ip_id_take(ip_ids_made(), flow, sizeof(flow), 1);
 }
 
 /* A SYN for a 4-tuple in TIME_WAIT (net/tcp_timewait_reuse.h): when it may
