@@ -6,8 +6,9 @@ guest and, through an ifb device, from it; nftables where the kernel has no
 netem), and with event_idx=off. On
 QEMU's user network nothing is offered and everything works as before.
 The IPv4 identifications of a download's packets, as the device cuts them,
-are never reused, and one host's do not move with another's. The tap tests
-need root."""
+are never reused, and one host's do not move with another's; nor do the
+IPv6 fragment identifications of one host's answers. The tap tests need
+root."""
 
 import collections
 import re
