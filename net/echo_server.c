@@ -250,8 +250,8 @@ static void pump(struct echo_conn *c)
     u32_t written = 0;
     while (c->pending.head) {
         struct pbuf *p = c->pending.head;
-        u16_t room = tcp_sndbuf(c->pcb);
-        if (room == 0 || tcp_sndqueuelen(c->pcb) >= TCP_SND_QUEUELEN - 1 || c->unacked_count == MAX_UNACKED)
+        u16_t room = tcp_service_write_room(c->pcb, true);
+        if (room == 0 || c->unacked_count == MAX_UNACKED)
             break;
         u16_t left = (u16_t)(p->len - c->pending_written);
         u16_t n = left < room ? left : room;

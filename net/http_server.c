@@ -327,12 +327,12 @@ static bool write_response(struct http_conn *c)
         bool header = c->header_sent < c->header_len;
         const char *data = header ? c->header + c->header_sent : c->body + c->body_sent;
         size_t left = header ? c->header_len - c->header_sent : c->body_len - c->body_sent;
-        size_t room = tcp_sndbuf(c->pcb);
-        if (room == 0 || tcp_sndqueuelen(c->pcb) >= TCP_SND_QUEUELEN - 1)
-            return false;
-        u16_t n = (u16_t)(left < room ? left : room);
         /* Bodies in read-only data are referenced; headers and generated bodies are copied. */
         u8_t flags = !header && !c->owned_body ? 0 : TCP_WRITE_FLAG_COPY;
+        size_t room = tcp_service_write_room(c->pcb, !(flags & TCP_WRITE_FLAG_COPY));
+        if (room == 0)
+            return false;
+        u16_t n = (u16_t)(left < room ? left : room);
         if (n < left)
             flags |= TCP_WRITE_FLAG_MORE;
         if (tcp_write(c->pcb, data, n, flags) != ERR_OK)

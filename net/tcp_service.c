@@ -53,6 +53,20 @@ void tcp_service_set_reclaimable(struct tcp_pcb *pcb, bool *reclaimable, bool on
     tcp_listen_cookies_reclaimable(on ? 1 : -1);
 }
 
+u16_t tcp_service_write_room(const struct tcp_pcb *pcb, bool by_reference)
+{
+    /* tcp_write's mss_local: never above the MSS, nor half the largest window
+     * the peer offered. One pbuf is kept for a piece joined to the last
+     * unsent segment. */
+    u32_t seg = pcb->mss, half_window = pcb->snd_wnd_max / 2;
+    if (half_window && half_window < seg)
+        seg = half_window;
+    int pbufs = TCP_SND_QUEUELEN - 1 - (int)tcp_sndqueuelen(pcb);
+    u32_t fit = pbufs > 0 ? (u32_t)pbufs / (by_reference ? 2 : 1) * seg : 0;
+    u16_t room = tcp_sndbuf(pcb);
+    return fit < room ? (u16_t)fit : room;
+}
+
 void tcp_service_recved(struct tcp_pcb *pcb, size_t bytes)
 {
     while (bytes) {

@@ -43,6 +43,14 @@ struct tcp_service {
  * Returns 0, or -1 with a console line. */
 int tcp_service_listen(const struct tcp_service *svc);
 
+/* How many bytes one tcp_write may be given now (0: none until an ACK frees
+ * room). lwIP refuses a write whole when the pbufs of its segments would
+ * overflow the queue (TCP_SND_QUEUELEN counts pbufs, two a segment for data
+ * by reference, one for data copied): a 64 KiB write at the MSS of 88 a
+ * Linux client may announce is 745 segments and would never fit. Counted
+ * from the smallest segments tcp_write may cut. */
+u16_t tcp_service_write_room(const struct tcp_pcb *pcb, bool by_reference);
+
 /* tcp_recved for `bytes` that may be more than its u16_t takes at once. */
 void tcp_service_recved(struct tcp_pcb *pcb, size_t bytes);
 

@@ -252,6 +252,25 @@ class TestSitePvh:
         g, net = gn
         stream_large(g, net, site[1])
 
+    def test_a_client_with_the_smallest_mss_gets_the_whole_file(self, gn, site):
+        """Linux clients may announce an MSS as small as 88 (TCP_MIN_MSS: a
+        route's advmss, a tunnel's clamp). A file's body goes to lwIP by
+        reference, two pbufs a segment, and lwIP refuses a write whole when
+        they overflow its queue (TCP_SND_QUEUELEN counts pbufs): a 64 KiB
+        write at that MSS never fit, and the download stopped after its header."""
+        g, net = gn
+        want = hashlib.sha256(site[1][site_gen.LARGE_NAME]).hexdigest()
+        refused = ("lwip_memory_errors_total", '{proto="tcp"}')
+        before = stats(g, net)[refused]
+        net.run("ip", "route", "change", "10.0.2.0/24", "dev", "tap0", "advmss", "88", check=True)
+        try:
+            digest, err = download_digest(net, URL + site_gen.url_path(site_gen.LARGE_NAME), "--max-time", "60")
+            after = stats(g, net)[refused]
+        finally:
+            net.run("ip", "route", "change", "10.0.2.0/24", "dev", "tap0", check=True)
+        expect(g, digest == want, f"16 MiB download with MSS 88 differs (or stalled): {err}")
+        expect(g, after == before, f"lwIP refused {after - before} TCP writes")
+
     def test_keep_alive_and_pipelining_over_static_files(self, gn, site):
         g, net = gn
         files = site[1]
