@@ -34,10 +34,14 @@
 #define MEMP_NUM_UDP_PCB 8
 #define MEMP_NUM_REASSDATA 8        /* IP packets being reassembled at once */
 #define IP_REASS_MAX_PBUFS 64       /* fragments held for reassembly, all packets together */
-/* The largest datagram, 64 KiB, leaves as 45 fragments at MTU 1500, each
- * held until the device has sent it (zero-copy transmit). At 32, UDP echo
- * of 48000 bytes and more went unanswered (lwip_pool_errors FRAG_PBUF). */
-#define MEMP_NUM_FRAG_PBUF 48
+/* The largest datagram, 64 KiB, leaves as 45 fragments at MTU 1500 and
+ * 119 at 576 (the least DHCP's interface MTU may give), each holding one
+ * of these until the driver reaps its frame: when its transmit slots (256,
+ * QEMU's ring) run out, or in a poll. With one a slot and two more, they do
+ * not run out before the slots. At 48, UDP echoes of 30000 bytes went
+ * unanswered at MTU 576, and of 60000 at 1280 (lwip_pool_errors
+ * FRAG_PBUF). About 40 bytes each. */
+#define MEMP_NUM_FRAG_PBUF 258
 /* Packets to a neighbour not yet resolved wait for its ARP reply or NA: a
  * whole fragmented datagram of them. lwIP's ARP_QUEUEING 0 keeps only the
  * last packet, so a reply to a peer not in the ARP cache lost all but its

@@ -15,7 +15,7 @@ import pytest
 
 from netns import GUEST_ADDR, GUEST_STATIC_CMDLINE, TAP, PrivateNetwork, have_root
 from tap_sniffer import TapSniffer
-from test_services import (GUEST_LL, check_healthy, connect, expect, inside, name_pcap, ping, start_guest, tcp_echo,
+from test_services import (GUEST_LL, check_healthy, connect, expect, inside, name_pcap, ping, start_guest, stats, tcp_echo,
                            udp_echo, wait_ipv6, wait_ready)
 
 pytestmark = pytest.mark.skipif(not have_root(), reason="needs root for network namespaces and tap devices")
@@ -159,4 +159,30 @@ def test_a_device_mtu_below_1500_still_takes_standard_frames(request, tmp_path, 
         expect(g, not missing, f"UDP echo: sizes {missing} never came back")
         with connect(net, (GUEST_ADDR, 7), g=g) as s:
             tcp_echo(g, s, 1 << 20, seed=26)
+        check_healthy(g, "at the end")
+
+
+def test_the_largest_datagrams_echo_at_the_smallest_mtu(request, tmp_path):
+    """host_mtu=576, the least MTU DHCP may give: a 65,507-byte UDP echo
+    leaves as 119 fragments (65,487 bytes over IPv6: 125), each holding one of
+    lwIP's FRAG_PBUFs until the driver reaps its frame. The pool had 48 (45
+    fragments at MTU 1500): every echo of 30,000 bytes and more went
+    unanswered at 576, and of 65,507 at 1280."""
+    with PrivateNetwork() as net:
+        g = start_guest(tmp_path, net, cmdline=GUEST_STATIC_CMDLINE, props=",host_mtu=576")
+        request.addfinalizer(g.kill)
+        name_pcap(request, g)
+        wait_ready(g)
+        wait_ipv6(g, net)
+        with inside(net):
+            scope = socket.if_nametoindex(TAP)
+        for family, addr, largest in ((socket.AF_INET, (GUEST_ADDR, 7), 65507),
+                                      (socket.AF_INET6, (GUEST_LL, 7, 0, scope), 65487)):
+            with inside(net):
+                u = socket.socket(family, socket.SOCK_DGRAM)
+            with u:
+                _, missing = udp_echo(g, u, [30000, largest, largest, 1000, largest], seed=27, addr=addr)
+            expect(g, not missing, f"UDP echo at MTU 576 ({addr[0]}): sizes {missing} never came back")
+        s = stats(g, net)
+        expect(g, s[("lwip_pool_errors_total", '{pool="FRAG_PBUF"}')] == 0, "FRAG_PBUF ran out")
         check_healthy(g, "at the end")
