@@ -48,9 +48,9 @@
  * last fragment (QEMU's slirp then crashes on the lone last fragment). The
  * copies queued come from the heap and are refused when it is short. */
 #define ARP_QUEUEING 1
-#define ARP_QUEUE_LEN 48            /* per neighbour */
-#define MEMP_NUM_ARP_QUEUE 64       /* all neighbours together */
-#define MEMP_NUM_ND6_QUEUE 64       /* IPv6: all neighbours together (lwIP's default 20) */
+#define ARP_QUEUE_LEN 128           /* per neighbour: the largest datagram at MTU 576 is 119 fragments */
+#define MEMP_NUM_ARP_QUEUE 160      /* all neighbours together */
+#define MEMP_NUM_ND6_QUEUE 160      /* IPv6 (125 fragments): all neighbours together (lwIP's default 20) */
 #define MEMP_NUM_SYS_TIMEOUT (LWIP_NUM_SYS_TIMEOUT_INTERNAL + 4)
 /* Received frames are the driver's buffers, not pool pbufs, and nothing here
  * asks for PBUF_POOL: a token pool. Its 64 of old were 96 KiB of .bss, and
