@@ -38,8 +38,8 @@
  * 119 at 576 (the least DHCP's interface MTU may give), each holding one
  * of these until the driver reaps its frame: when its transmit slots (256,
  * QEMU's ring) run out, or in a poll. With one a slot and two more, they do
- * not run out before the slots. At 48, UDP echoes of 30000 bytes went
- * unanswered at MTU 576, and of 60000 at 1280 (lwip_pool_errors
+ * not run out before the slots. At 48, UDP echoes of 30,000 bytes went
+ * unanswered at MTU 576, and of 65,507 at 1280 (lwip_pool_errors
  * FRAG_PBUF). About 40 bytes each. */
 #define MEMP_NUM_FRAG_PBUF 258
 /* Packets to a neighbour not yet resolved wait for its ARP reply or NA: a
