@@ -33,7 +33,12 @@
 #define MEMP_NUM_TCP_SEG 1024       /* TCP_SND_QUEUELEN (718) for a busy connection, and room for more */
 #define MEMP_NUM_UDP_PCB 8
 #define MEMP_NUM_REASSDATA 8        /* IP packets being reassembled at once */
-#define IP_REASS_MAX_PBUFS 64       /* fragments held for reassembly, all packets together */
+/* Fragments held for reassembly, all packets together (IPv4 and IPv6 each):
+ * the largest datagram from a peer at MTU 576 is 119 (IPv4). At 64 such a
+ * peer could not send more than about 35,000 bytes. They sit in the
+ * driver's receive buffers, or in heap copies once the stack holds half of
+ * those (net/nic_netif.c). */
+#define IP_REASS_MAX_PBUFS 128
 /* The largest datagram, 64 KiB, leaves as 45 fragments at MTU 1500 and
  * 119 at 576 (the least DHCP's interface MTU may give), each holding one
  * of these until the driver reaps its frame: when its transmit slots (256,
