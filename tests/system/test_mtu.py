@@ -15,8 +15,8 @@ import pytest
 
 from netns import GUEST_ADDR, GUEST_STATIC_CMDLINE, TAP, PrivateNetwork, have_root
 from tap_sniffer import TapSniffer
-from test_services import (GUEST_LL, check_healthy, connect, expect, inside, name_pcap, ping, start_guest, stats, tcp_echo,
-                           udp_echo, wait_ipv6, wait_ready)
+from test_services import (GUEST_LL, check_healthy, connect, expect, inside, name_pcap, ping, start_guest, stats,
+                           tcp_echo, udp_echo, wait_ipv6, wait_ready)
 
 pytestmark = pytest.mark.skipif(not have_root(), reason="needs root for network namespaces and tap devices")
 
@@ -82,6 +82,17 @@ def sniffed_echo(g, net, addr, size, seed):
     finally:
         sniffer.close()
     return sniffer
+
+
+def udp_echo_from(g, net, family, sizes, seed, addr, src=None):
+    """udp_echo (losses, sizes missing) from a socket of the test namespace,
+    bound to `src` when given."""
+    with inside(net):
+        u = socket.socket(family, socket.SOCK_DGRAM)
+    with u:
+        if src:
+            u.bind(src)
+        return udp_echo(g, u, sizes, seed=seed, addr=addr)
 
 
 @pytest.mark.parametrize("cell", CELLS)
@@ -152,10 +163,7 @@ def test_a_device_mtu_below_1500_still_takes_standard_frames(request, tmp_path, 
         wait_ready(g)
         expect(g, re.search(r"virtio-net: \S+: mac \S+, mtu 1400, ", g.serial()), "the driver does not send at 1400")
         ping(g, net, "-M", "do", "-s", "1472", GUEST_ADDR, count=3)
-        with inside(net):
-            u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        with u:
-            losses, missing = udp_echo(g, u, [1372, 1472], seed=26, addr=(GUEST_ADDR, 7))
+        _, missing = udp_echo_from(g, net, socket.AF_INET, [1372, 1472], seed=26, addr=(GUEST_ADDR, 7))
         expect(g, not missing, f"UDP echo: sizes {missing} never came back")
         with connect(net, (GUEST_ADDR, 7), g=g) as s:
             tcp_echo(g, s, 1 << 20, seed=26)
@@ -182,29 +190,19 @@ def test_the_largest_datagrams_echo_at_the_smallest_mtu(request, tmp_path):
             scope = socket.if_nametoindex(TAP)
         for family, addr, largest in ((socket.AF_INET, (GUEST_ADDR, 7), 65507),
                                       (socket.AF_INET6, (GUEST_LL, 7, 0, scope), 65487)):
-            with inside(net):
-                u = socket.socket(family, socket.SOCK_DGRAM)
-            with u:
-                _, missing = udp_echo(g, u, [30000, largest, largest, 1000, largest], seed=27, addr=addr)
+            _, missing = udp_echo_from(g, net, family, [30000, largest, largest, 1000, largest], seed=27, addr=addr)
             expect(g, not missing, f"UDP echo at MTU 576 ({addr[0]}): sizes {missing} never came back")
         # New peers: the host knows the guest's MAC, the guest not theirs.
         net.run("ip", "addr", "add", "10.0.2.3/24", "dev", TAP, check=True)
         net.run("ip", "-6", "addr", "add", "fe80::3/64", "dev", TAP, "nodad", check=True)
         for family, src, addr, largest in ((socket.AF_INET, ("10.0.2.3", 0), (GUEST_ADDR, 7), 65507),
                                            (socket.AF_INET6, ("fe80::3", 0, 0, scope), (GUEST_LL, 7, 0, scope), 65487)):
-            with inside(net):
-                u = socket.socket(family, socket.SOCK_DGRAM)
-            with u:
-                u.bind(src)
-                losses, missing = udp_echo(g, u, [largest], seed=28, addr=addr)
+            losses, missing = udp_echo_from(g, net, family, [largest], seed=28, addr=addr, src=src)
             expect(g, not missing and not losses, f"UDP echo from a new peer {src[0]}: {losses} tries lost")
         # The host at MTU 576 too: the guest reassembles 119 fragments
         # (the tap's IPv6 goes with an MTU under 1280, so IPv4 only).
         net.run("ip", "link", "set", TAP, "mtu", "576", check=True)
-        with inside(net):
-            u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        with u:
-            _, missing = udp_echo(g, u, [30000, 65507, 65507], seed=29, addr=(GUEST_ADDR, 7))
+        _, missing = udp_echo_from(g, net, socket.AF_INET, [30000, 65507, 65507], seed=29, addr=(GUEST_ADDR, 7))
         expect(g, not missing, f"UDP echo from a host at MTU 576: sizes {missing} never came back")
         s = stats(g, net)
         for pool in ("FRAG_PBUF", "ARP_QUEUE", "ND6_QUEUE"):
